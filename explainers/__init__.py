@@ -1,0 +1,56 @@
+"""The explainer core: ImageNet models, saliency methods, image decoding and labels.
+
+Public API::
+
+    from explainers import load_model, explain, explain_all, METHODS
+    model = load_model("vgg16", weights="imagenet")
+    e = explain(model, image, method="grad_cam")
+
+Importing this package is cheap: TensorFlow is imported only when a model or a method is first used
+(``explainers.images`` and ``explainers.labels`` never import it), so a web process can import the
+package before it forks its workers.
+"""
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+from explainers.errors import (
+    ExplainerError,
+    ImageError,
+    NotApplicableError,
+    ParameterError,
+    UnknownNameError,
+    WeightsError,
+)
+
+__version__ = "0.1.0"
+
+# name -> module that defines it; resolved on first access (PEP 562).
+_LAZY = {
+    "load_model": "explainers.models",
+    "MODELS": "explainers.models",
+    "ExplainableModel": "explainers.models",
+    "explain": "explainers.api",
+    "explain_all": "explainers.api",
+    "Explanation": "explainers.api",
+    "heatmap_to_image_size": "explainers.api",
+    "METHODS": "explainers.methods",
+    "decode": "explainers.images",
+    "IMAGENET_LABELS": "explainers.labels",
+    "search_labels": "explainers.labels",
+}
+
+__all__ = sorted(
+    [*_LAZY, "ExplainerError", "ImageError", "NotApplicableError", "ParameterError",
+     "UnknownNameError", "WeightsError", "__version__"]
+)
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'explainers' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value

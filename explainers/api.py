@@ -1,0 +1,140 @@
+"""The Python API: ``explain`` one method, ``explain_all`` several sharing their passes.
+
+The dashboard, the CLI, the HTTP API and the benchmarks all go through these two functions.
+"""
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from typing import Any, Iterable, Mapping
+
+import numpy as np
+
+from explainers.errors import ExplainerError, NotApplicableError
+from explainers.methods import METHODS, get_method
+from explainers.methods.base import Method, upsample
+from explainers.models import ExplainableModel, top_classes
+from explainers.passes import TOP1, Passes
+
+DEFAULT_METHODS = ("grad_cam", "vanilla_gradient", "gradient_x_input")
+
+
+@dataclass
+class Explanation:
+    """One saliency map and everything needed to show or reproduce it.
+
+    ``heatmap``: float32 (H, W) at the model's input size, not normalised, higher = more important
+    (negative = evidence against the class, for signed methods). ``attributions``: float32 (H, W, 3)
+    based on d(target logit)/d(preprocessed input) for pixel-space methods; None for the CAM family.
+    """
+
+    method: str
+    model: str
+    heatmap: np.ndarray
+    attributions: np.ndarray | None
+    target: int
+    label: str
+    layer: str | None
+    params: dict[str, Any]
+    seconds: float
+    predictions: list[tuple[int, str, float]]
+    signed: bool = False
+    meta: dict[str, Any] = field(default_factory=dict)
+
+
+def heatmap_to_image_size(heatmap: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
+    """Resize a heatmap (h, w) onto an image of ``shape`` (H, W[, C]) so that they line up.
+
+    The model saw the whole image squashed to its input size, so a plain resize maps it back.
+    """
+    return upsample(np.asarray(heatmap, np.float32)[None], (int(shape[0]), int(shape[1])))[0]
+
+
+def _inputs(model: ExplainableModel, image: np.ndarray) -> np.ndarray:
+    return model.preprocess(model.prepare(image)[None])
+
+
+def _target_array(model: ExplainableModel, target: int | str | None) -> np.ndarray:
+    index = model.resolve_target(target)
+    return np.array([TOP1 if index is None else index], np.int32)
+
+
+def _instantiate(model: ExplainableModel, method: str | Method, params: Mapping[str, Any]) -> Method:
+    if isinstance(method, Method):
+        if params:
+            raise ExplainerError("Give settings either in the method object or as parameters, not both.")
+        instance = method
+    else:
+        instance = get_method(method)(**dict(params))
+    instance.check_applicable(model)
+    return instance
+
+
+def _finish(model: ExplainableModel, method: Method, passes: Passes, layer: str, seconds: float,
+            extra_meta: Mapping[str, Any] | None = None) -> Explanation:
+    started = time.perf_counter()
+    result = method.compute(passes, layer)
+    heatmap = upsample(result.heatmap, model.input_size)[0]
+    attributions = None if result.attributions is None else np.asarray(result.attributions[0], np.float32)
+    target = int(passes.resolved_targets[0])
+    meta = {**result.meta, **(extra_meta or {}), "weights": model.weights, "device": model.device}
+    if method.notes:
+        meta["notes"] = list(method.notes)
+    return Explanation(
+        method=method.name, model=model.name, heatmap=heatmap.astype(np.float32), attributions=attributions,
+        target=target, label=model.labels[target].name, layer=method.layer_for(model, layer),
+        params=dict(method.settings), seconds=seconds + time.perf_counter() - started,
+        predictions=top_classes(passes.logits[0], model.labels, 5), signed=method.signed, meta=meta)
+
+
+def explain(model: ExplainableModel, image: np.ndarray, method: str | Method = "grad_cam",
+            target: int | str | None = None, layer: str | None = None, **params: Any) -> Explanation:
+    """Explain why ``model`` gives ``target`` (default: its top-1 class) for ``image`` with ``method``.
+
+    ``image``: RGB uint8 (H, W, 3) of any size (resized to the model's input here). ``layer``: any of
+    ``model.layers`` (default: the recommended one); methods that do not use a layer ignore it.
+    ``params``: the method's settings (see ``METHODS[name].params``).
+    """
+    started = time.perf_counter()
+    instance = _instantiate(model, method, params)
+    layer = model.check_layer(layer)
+    passes = Passes(model, _inputs(model, image), _target_array(model, target))
+    return _finish(model, instance, passes, layer, time.perf_counter() - started)
+
+
+def explain_all(model: ExplainableModel, image: np.ndarray, methods: Iterable[str] | None = None,
+                target: int | str | None = None, layer: str | None = None,
+                params: Mapping[str, Mapping[str, Any]] | None = None,
+                on_error: str = "raise") -> dict[str, Explanation | ExplainerError]:
+    """Several methods for one (image, target, layer), sharing forward and backward passes.
+
+    Grad-CAM, vanilla gradient and gradient × input, for example, come out of one forward and one
+    backward pass. ``params`` maps a method name to its settings. ``on_error="raise"`` (default) raises
+    before computing anything if a method does not apply to the model; ``"return"`` puts the error in
+    the result in that method's place and computes the others.
+    """
+    if on_error not in {"raise", "return"}:
+        raise ExplainerError(f"on_error must be 'raise' or 'return'. Received: {on_error!r}.")
+    started = time.perf_counter()
+    names = list(dict.fromkeys(methods or DEFAULT_METHODS))
+    params = params or {}
+    layer = model.check_layer(layer)
+    instances: dict[str, Method] = {}
+    results: dict[str, Explanation | ExplainerError] = {}
+    for name in names:
+        try:
+            instances[name] = _instantiate(model, name, params.get(name, {}))
+        except NotApplicableError as error:
+            if on_error == "raise":
+                raise
+            results[name] = error
+    passes = Passes(model, _inputs(model, image), _target_array(model, target))
+    passes.prepare([key for instance in instances.values() for key in instance.needs(model, layer)])
+    shared = (time.perf_counter() - started) / max(1, len(instances))
+    shared_meta = {"shared_passes": len(passes.passes_run)}
+    for name, instance in instances.items():
+        results[name] = _finish(model, instance, passes, layer, shared, shared_meta)
+    return {name: results[name] for name in names}
+
+
+__all__ = ["Explanation", "explain", "explain_all", "heatmap_to_image_size", "METHODS", "DEFAULT_METHODS"]

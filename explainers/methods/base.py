@@ -1,0 +1,185 @@
+"""What every saliency method is: a class whose constructor holds its settings and whose ``compute``
+turns shared passes (see ``explainers.passes``) into maps for a batch; and the registry that lists them.
+
+A method declares the passes it ``needs`` so that ``explain_all`` can merge them across methods; then
+``compute`` reads them from ``Passes`` (asking again is free: a pass runs at most once).
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Any, ClassVar
+
+import numpy as np
+
+from explainers.errors import ParameterError, UnknownNameError
+from explainers.passes import PassKey, Passes
+
+REGISTRY: dict[str, type["Method"]] = {}
+
+
+def register(cls: type["Method"]) -> type["Method"]:
+    """Class decorator: list a method under its ``name`` (the UI, CLI, API and tests read the registry)."""
+    if cls.name in REGISTRY and REGISTRY[cls.name] is not cls:
+        raise ValueError(f"two methods are called {cls.name!r}")
+    REGISTRY[cls.name] = cls
+    return cls
+
+
+@dataclass(frozen=True)
+class Param:
+    """One setting of a method: default, allowed range or choices, and a plain-language help line."""
+
+    default: Any
+    help: str
+    minimum: float | None = None
+    maximum: float | None = None
+    choices: tuple | None = None
+
+    def clean(self, name: str, value: Any, notes: list[str]) -> Any:
+        kind = type(self.default)
+        try:
+            if kind is bool:
+                if isinstance(value, str):
+                    if value.strip().lower() not in {"true", "false", "1", "0", "yes", "no", "on", "off"}:
+                        raise ValueError
+                    value = value.strip().lower() in {"true", "1", "yes", "on"}
+                elif not isinstance(value, (bool, int, np.bool_)):
+                    raise ValueError
+                value = bool(value)
+            elif kind is int:
+                number = float(value)
+                if not math.isfinite(number) or number != int(number):
+                    raise ValueError
+                value = int(number)
+            elif kind is float:
+                value = float(value)
+                if not math.isfinite(value):
+                    raise ValueError
+            else:
+                value = kind(value)
+        except (TypeError, ValueError):
+            raise ParameterError(f"The setting {name!r} must be a {kind.__name__}. Received: {value!r}.") from None
+        if self.choices is not None and value not in self.choices:
+            raise ParameterError(f"The setting {name!r} must be one of {', '.join(map(str, self.choices))}. "
+                                 f"Received: {value!r}.")
+        if self.minimum is not None and value < self.minimum:
+            notes.append(f"{name} was {value}; the smallest allowed is {self.minimum}, so that was used.")
+            value = kind(self.minimum)
+        if self.maximum is not None and value > self.maximum:
+            notes.append(f"{name} was {value}; the largest allowed is {self.maximum}, so that was used.")
+            value = kind(self.maximum)
+        return value
+
+
+@dataclass
+class Attribution:
+    """What ``compute`` returns for a batch of N inputs."""
+
+    heatmap: np.ndarray  # (N, h, w): at the input size, or at the layer's size for CAM-like methods
+    attributions: np.ndarray | None = None  # (N, H, W, 3) in the preprocessed input's space, or None
+    meta: dict[str, Any] = field(default_factory=dict)
+
+
+class Method:
+    """Base class. Subclasses set the class attributes and implement ``needs`` and ``compute``."""
+
+    name: ClassVar[str]
+    title: ClassVar[str]
+    description: ClassVar[str]  # one plain-language sentence for the card
+    paper: ClassVar[str]
+    uses_layer: ClassVar[bool] = False  # False: the layer picker does not affect this method
+    signed: ClassVar[bool] = False  # True: negative values mean "evidence against the class"
+    order: ClassVar[int] = 100  # position in lists (the UI's method picker)
+    params: ClassVar[dict[str, Param]] = {}
+
+    def __init__(self, **params: Any):
+        unknown = sorted(set(params) - set(self.params))
+        if unknown:
+            allowed = ", ".join(self.params) or "none"
+            raise ParameterError(f"{self.title} has no setting {', '.join(map(repr, unknown))}. "
+                                 f"Its settings: {allowed}.")
+        self.notes: list[str] = []
+        self.settings = {name: param.clean(name, params.get(name, param.default), self.notes)
+                         for name, param in self.params.items()}
+
+    def check_applicable(self, model) -> None:
+        """Raise NotApplicableError (plain words) if this method cannot explain ``model``."""
+
+    def layer_for(self, model, layer: str) -> str | None:
+        """The layer this method will actually use (None for pixel-space methods)."""
+        return layer if self.uses_layer else None
+
+    def needs(self, model, layer: str) -> list[PassKey]:
+        raise NotImplementedError
+
+    def compute(self, passes: Passes, layer: str) -> Attribution:
+        raise NotImplementedError
+
+    def __repr__(self) -> str:
+        settings = ", ".join(f"{k}={v!r}" for k, v in self.settings.items())
+        return f"{type(self).__name__}({settings})"
+
+
+def get_method(name: str) -> type[Method]:
+    key = str(name).strip().lower().replace("-", "_").replace(" ", "_")
+    if key not in REGISTRY:
+        raise UnknownNameError(f"Unknown method {name!r}. Choose one of: {', '.join(REGISTRY)}.")
+    return REGISTRY[key]
+
+
+# ---- helpers shared by several methods ------------------------------------------------------------
+def upsample(maps: np.ndarray, size: int | tuple[int, int]) -> np.ndarray:
+    """Resize a batch of maps (N, h, w) to (N, H, W) with bilinear interpolation (identity if equal)."""
+    import cv2
+
+    height, width = (size, size) if isinstance(size, int) else size
+    maps = np.asarray(maps, np.float32)
+    if maps.shape[1:] == (height, width):
+        return maps
+    return np.stack([cv2.resize(m, (width, height), interpolation=cv2.INTER_LINEAR) for m in maps])
+
+
+def max_abs_over_channels(gradients: np.ndarray) -> np.ndarray:
+    """Simonyan et al.'s reduction of an (N, H, W, 3) gradient to a map: the largest |value| per pixel."""
+    return np.abs(gradients).max(axis=-1)
+
+
+class PixelGradientMethod(Method):
+    """A method whose map is a reduction of one input gradient (plain, guided or deconv rule)."""
+
+    relu_rule: ClassVar[str] = "plain"
+
+    def needs(self, model, layer):
+        return [PassKey(None, input_grads=True, relu=self.relu_rule)]
+
+    def compute(self, passes, layer):
+        gradients = passes.get(self.needs(passes.model, layer)[0]).input_grads
+        return Attribution(max_abs_over_channels(gradients), gradients)
+
+
+class CamMethod(Method):
+    """The CAM family: a map Σₖ wₖ·Aₖ over a layer's channels Aₖ, differing only in how w is computed.
+
+    Subclasses implement ``channel_weights`` (the one hook), returning weights per channel (N, K) or
+    per position and channel (N, h, w, K); the base class does the pass, the weighted sum and the ReLU.
+    """
+
+    uses_layer = True
+    params = {"relu": Param(True, "Keep only the positive part (regions that speak for the class).")}
+
+    def needs(self, model, layer):
+        return [PassKey(layer, layer_grads=True)]
+
+    def channel_weights(self, activations: np.ndarray, gradients: np.ndarray) -> np.ndarray:
+        raise NotImplementedError
+
+    def compute(self, passes, layer):
+        result = passes.get(PassKey(layer, layer_grads=True))
+        weights = self.channel_weights(result.activations, result.layer_grads)
+        if weights.ndim == 2:
+            weights = weights[:, None, None, :]
+        cam = (weights * result.activations).sum(axis=-1, dtype=np.float64).astype(np.float32)
+        if self.settings["relu"]:
+            cam = np.maximum(cam, 0.0)
+        return Attribution(cam, None, {"layer_resolution": list(cam.shape[1:])})

@@ -1,0 +1,68 @@
+import numpy as np
+
+from explainers.errors import NotApplicableError
+from explainers.methods.base import Attribution, Method, Param, register
+from explainers.passes import PassKey
+
+
+def cam_head(model) -> tuple[str, np.ndarray] | None:
+    """(name of the layer feeding global average pooling, dense kernel (K, classes)), or None.
+
+    CAM needs a model that ends in: 4-D feature maps -> global average pooling -> one dense layer.
+    """
+    from explainers._tf import keras
+
+    net = model.keras
+    producers = {}
+    for layer in net.layers:
+        for node in getattr(layer, "_inbound_nodes", []):
+            for tensor in node.output_tensors:
+                producers[id(tensor)] = layer
+    last = net.get_layer(net.output_names[0]) if hasattr(net, "output_names") else net.layers[-1]
+    if not isinstance(last, keras.layers.Dense):
+        return None
+    pool = producers.get(id(last.input))
+    if not isinstance(pool, keras.layers.GlobalAveragePooling2D):
+        return None
+    features = producers.get(id(pool.input))
+    if features is None or len(features.output.shape) != 4:
+        return None
+    return features.name, np.asarray(last.kernel)
+
+
+@register
+class Cam(Method):
+    """Zhou et al. (2016), "Learning Deep Features for Discriminative Localization": for a network that
+    ends in global average pooling + one dense layer, the map is Σₖ wₖᶜ·Aₖ over the last feature maps,
+    with wᶜ the dense weights of class c. It always uses that last layer, whatever layer is picked."""
+
+    name = "cam"
+    title = "CAM"
+    description = "The class's own output weights applied to the last feature maps: where the class evidence sits."
+    paper = "Zhou et al. 2016, arXiv:1512.04150"
+    order = 25
+    params = {"relu": Param(True, "Keep only the positive part (regions that speak for the class).")}
+
+    def check_applicable(self, model):
+        if cam_head(model) is None:
+            raise NotApplicableError(
+                f"CAM does not apply to {model.title}: CAM needs a network that ends in global average pooling "
+                f"followed by one dense layer, and {model.title} does not. Grad-CAM generalises CAM to any "
+                f"network; use Grad-CAM instead.")
+
+    def layer_for(self, model, layer):
+        head = cam_head(model)
+        return head[0] if head else None
+
+    def needs(self, model, layer):
+        return [PassKey(self.layer_for(model, layer))]
+
+    def compute(self, passes, layer):
+        self.check_applicable(passes.model)
+        cam_layer, kernel = cam_head(passes.model)
+        result = passes.get(PassKey(cam_layer))
+        weights = kernel[:, result.targets].T  # (N, K)
+        cam = np.einsum("nhwk,nk->nhw", result.activations.astype(np.float64), weights).astype(np.float32)
+        if self.settings["relu"]:
+            cam = np.maximum(cam, 0.0)
+        return Attribution(cam, None, {"cam_layer": cam_layer, "layer_resolution": list(cam.shape[1:])})

@@ -1,0 +1,314 @@
+"""The model registry: VGG16, ResNet50 and InceptionV3 from ``keras.applications``, with their inputs,
+preprocessing, logits output, pickable layers and recommended layer, and where their weights come from.
+
+Every model is built with ``classifier_activation=None``: its output is the class score before the
+softmax (the logit), which is what the saliency literature explains. Probabilities for the top-5 list
+are a softmax taken afterwards.
+"""
+from __future__ import annotations
+
+import hashlib
+import os
+import threading
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable
+
+import numpy as np
+
+from explainers import weights as weights_mod
+from explainers.errors import ImageError, UnknownNameError, WeightsError
+from explainers.labels import IMAGENET_LABELS, Labels
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    name: str
+    title: str
+    builder: str  # attribute of keras.applications
+    preprocess: str  # module of keras.applications whose preprocess_input this model needs
+    input_size: int
+    default_layer: str
+    blurb: str
+    jit_compile: bool = False  # XLA: measured faster warm for VGG16 only (benchmarks/speed.py --jit)
+
+
+MODELS: dict[str, ModelSpec] = {
+    "vgg16": ModelSpec("vgg16", "VGG16", "VGG16", "vgg16", 224, "block5_conv3",
+                       "Simonyan & Zisserman 2014: 16 layers, plain convolutions, 138 M parameters.", True),
+    "resnet50": ModelSpec("resnet50", "ResNet50", "ResNet50", "resnet", 224, "conv5_block3_out",
+                          "He et al. 2015: 50 layers with shortcut connections, 26 M parameters."),
+    "inception_v3": ModelSpec("inception_v3", "InceptionV3", "InceptionV3", "inception_v3", 299, "mixed10",
+                              "Szegedy et al. 2015: parallel filter sizes per block, 24 M parameters."),
+}
+_ALIASES = {"vgg": "vgg16", "resnet": "resnet50", "inception": "inception_v3", "inceptionv3": "inception_v3",
+            "inception-v3": "inception_v3"}
+
+
+@dataclass(frozen=True)
+class LayerInfo:
+    """A layer a person may pick: its name and the spatial size of its output."""
+
+    name: str
+    height: int
+    width: int
+    channels: int
+
+    @property
+    def display(self) -> str:
+        return f"{self.name} · {self.height}×{self.width}"
+
+
+def model_names() -> list[str]:
+    return list(MODELS)
+
+
+def resolve_model_name(name: str) -> str:
+    key = str(name).strip().lower().replace(" ", "_")
+    key = _ALIASES.get(key, key)
+    if key not in MODELS:
+        raise UnknownNameError(f"Unknown model {name!r}. Choose one of: {', '.join(MODELS)}.")
+    return key
+
+
+def prepare_image(image: Any, size: int | tuple[int, int]) -> np.ndarray:
+    """Resize an RGB uint8 image to the model's input (squashing, as Keras's ``load_img`` does).
+
+    An image already at the input size is returned unchanged (no resampling). Shrinking uses area
+    averaging (no aliasing); enlarging uses bilinear interpolation.
+    """
+    import cv2
+
+    check_image(image)
+    height, width = (size, size) if isinstance(size, int) else size
+    if image.shape[:2] == (height, width):
+        return image
+    shrinking = image.shape[0] * image.shape[1] > height * width
+    interpolation = cv2.INTER_AREA if shrinking else cv2.INTER_LINEAR
+    return cv2.resize(image, (width, height), interpolation=interpolation)
+
+
+def check_image(image: Any) -> None:
+    if not isinstance(image, np.ndarray) or image.ndim != 3 or image.shape[2] != 3 or image.dtype != np.uint8:
+        described = (f"an array of shape {image.shape} and type {image.dtype}" if isinstance(image, np.ndarray)
+                     else type(image).__name__)
+        raise ImageError(f"The image must be an RGB picture (height × width × 3, uint8). Received: {described}.")
+    if min(image.shape[:2]) < 1:
+        raise ImageError(f"The image is empty. Received shape: {image.shape}.")
+
+
+class ExplainableModel:
+    """A Keras model whose output is the logits, with everything the methods and the UI need to know.
+
+    ``keras`` is the logits model; ``layers`` the pickable layers (every layer with a 4-D output, in
+    order); ``default_layer`` the recommended one; ``labels`` the class names; ``preprocess`` turns
+    RGB uint8 batches into the model's input. Build one with ``load_model`` (the registry models) or
+    ``ExplainableModel(keras_model, ...)`` for any other Keras image classifier that outputs logits.
+    """
+
+    def __init__(self, keras_model: Any, name: str, *, labels: Labels, preprocess: Callable[[np.ndarray], np.ndarray],
+                 default_layer: str | None = None, weights: str = "custom", weights_id: str | None = None,
+                 random_weights: bool = False, title: str | None = None, jit_compile: bool = False):
+        from explainers._tf import configure_devices
+
+        self.keras = keras_model
+        self.name = name
+        self.title = title or name
+        self.labels = labels
+        self._preprocess = preprocess
+        self.weights = weights
+        self.weights_id = weights_id or weights
+        self.random_weights = random_weights
+        self.jit_compile = jit_compile  # compile its passes with XLA
+        self.device = configure_devices()
+        shape = keras_model.input_shape
+        if len(shape) != 4 or shape[1] is None or shape[1] != shape[2]:
+            raise ValueError(f"Expected a square image input (batch, size, size, channels). Received: {shape}.")
+        self.input_size: int = int(shape[1])
+        classes = keras_model.output_shape[-1]
+        if classes != len(labels):
+            raise ValueError(f"The model has {classes} outputs but {len(labels)} labels were given.")
+        self.layers: list[LayerInfo] = pickable_layers(keras_model)
+        if not self.layers:
+            raise ValueError("The model has no layer with a 4-D (image-shaped) output to explain.")
+        self._layer_names = {info.name for info in self.layers}
+        self.default_layer = default_layer or self.layers[-1].name
+        self.check_layer(self.default_layer)
+        self.lock = threading.RLock()  # held while tracing functions that temporarily swap activations
+        self._engine = None
+
+    # ---- names -------------------------------------------------------------------------------
+    def check_layer(self, layer: str | None) -> str:
+        """The layer to use: ``layer`` if it is pickable, the default if None; else UnknownNameError."""
+        if layer is None or layer == "":
+            return self.default_layer
+        if layer not in self._layer_names:
+            close = [info.name for info in self.layers if str(layer).lower() in info.name.lower()][:5]
+            hint = f" Did you mean: {', '.join(close)}?" if close else f" The recommended layer is {self.default_layer}."
+            raise UnknownNameError(f"{self.title} has no layer called {layer!r} that can be explained.{hint}")
+        return layer
+
+    def layer_info(self, layer: str) -> LayerInfo:
+        return next(info for info in self.layers if info.name == self.check_layer(layer))
+
+    def resolve_target(self, target: int | str | None) -> int | None:
+        """A class index from an index or a label ("281", "tabby"); None means the top-1 prediction."""
+        if target is None or (isinstance(target, str) and target.strip() == ""):
+            return None
+        return self.labels.resolve(target)
+
+    # ---- inputs ------------------------------------------------------------------------------
+    def prepare(self, image: np.ndarray) -> np.ndarray:
+        """The exact RGB picture the model sees (resized to its input size)."""
+        return prepare_image(image, self.input_size)
+
+    def preprocess(self, images: np.ndarray) -> np.ndarray:
+        """RGB uint8 batch (N, size, size, 3) at the input size -> the model's float32 input."""
+        batch = np.asarray(images, dtype=np.float32)
+        return np.ascontiguousarray(self._preprocess(batch.copy()), dtype=np.float32)
+
+    # ---- computing ---------------------------------------------------------------------------
+    @property
+    def engine(self):
+        """The compiled passes of this model (see ``explainers.passes``)."""
+        if self._engine is None:
+            with self.lock:
+                if self._engine is None:
+                    from explainers.passes import Engine
+
+                    self._engine = Engine(self)
+        return self._engine
+
+    def logits(self, image: np.ndarray) -> np.ndarray:
+        inputs = self.preprocess(self.prepare(image)[None])
+        return self.engine.forward(inputs)[0]
+
+    def predict(self, image: np.ndarray, top: int = 5) -> list[tuple[int, str, float]]:
+        """The ``top`` classes as (index, label, probability), most probable first."""
+        return top_classes(self.logits(image), self.labels, top)
+
+    def __repr__(self) -> str:
+        return f"ExplainableModel({self.name!r}, input_size={self.input_size}, weights={self.weights!r})"
+
+
+def pickable_layers(keras_model: Any) -> list[LayerInfo]:
+    """Every layer with one 4-D (image-shaped) output, in order; the input layer is left out."""
+    found = []
+    for layer in keras_model.layers:
+        if type(layer).__name__ == "InputLayer":
+            continue
+        try:
+            shape = tuple(layer.output.shape)
+        except (AttributeError, ValueError):  # a layer with several outputs or none
+            continue
+        if len(shape) == 4 and all(isinstance(d, int) for d in shape[1:]):
+            found.append(LayerInfo(layer.name, shape[1], shape[2], shape[3]))
+    return found
+
+
+def softmax(logits: np.ndarray) -> np.ndarray:
+    z = np.asarray(logits, dtype=np.float64)
+    z = z - z.max(axis=-1, keepdims=True)
+    e = np.exp(z)
+    return e / e.sum(axis=-1, keepdims=True)
+
+
+def top_classes(logits: np.ndarray, labels: Labels, top: int = 5) -> list[tuple[int, str, float]]:
+    probabilities = softmax(logits)
+    order = np.argsort(-probabilities, kind="stable")[: max(1, int(top))]
+    return [(int(i), labels[int(i)].name, float(probabilities[i])) for i in order]
+
+
+# ---- loading -------------------------------------------------------------------------------------
+_cache: dict[tuple, ExplainableModel] = {}
+_cache_lock = threading.Lock()
+_build_locks: dict[tuple, threading.Lock] = {}
+
+
+def load_model(name: str, weights: str | os.PathLike | None = "imagenet", *, seed: int = 0,
+               weights_dir: str | os.PathLike | None = None, cache: bool = True) -> ExplainableModel:
+    """Build (or return the already-built) model ``name`` with the given weights.
+
+    ``weights``: ``"imagenet"`` (Keras's download and cache, or the offline weights folder),
+    ``None`` or ``"none"``/``"random"`` (seeded random weights: for tests; maps are meaningless), or a path
+    to an ``.h5``/``.weights.h5`` file for this architecture. Models are cached per process, so a second
+    call with the same arguments is free and every caller shares one resident copy.
+    """
+    key_name = resolve_model_name(name)
+    mode, path = _weights_mode(weights, key_name, weights_dir)
+    key = (key_name, mode, str(path) if path else None, seed if mode == "random" else None)
+    if not cache:
+        return _build(key_name, mode, path, seed)
+    with _cache_lock:
+        if key in _cache:
+            return _cache[key]
+        lock = _build_locks.setdefault(key, threading.Lock())
+    with lock:  # one build per key even when many threads ask at once
+        with _cache_lock:
+            if key in _cache:
+                return _cache[key]
+        model = _build(key_name, mode, path, seed)
+        with _cache_lock:
+            _cache[key] = model
+        return model
+
+
+def _weights_mode(weights, name: str, weights_dir) -> tuple[str, Path | None]:
+    if weights is None or (isinstance(weights, str) and weights.strip().lower() in {"none", "random"}):
+        return "random", None
+    if isinstance(weights, str) and weights.strip().lower() == "imagenet":
+        return "imagenet", weights_mod.find_local(name, weights_dir)
+    path = Path(weights).expanduser()
+    if not path.is_file():
+        raise WeightsError(f"There is no weights file at {str(path)!r}. Give the path of an .h5 file, "
+                           f"'imagenet', or 'none' for random weights.")
+    return "file", path
+
+
+def _build(name: str, mode: str, path: Path | None, seed: int) -> ExplainableModel:
+    from explainers._tf import configure_devices, keras
+
+    configure_devices()
+    spec = MODELS[name]
+    builder = getattr(keras.applications, spec.builder)
+    preprocess = getattr(keras.applications, spec.preprocess).preprocess_input
+    if mode == "random":
+        keras.utils.set_random_seed(seed)
+        keras_model = builder(weights=None, classifier_activation=None)
+        weights, weights_id, random_weights = f"random (seed {seed})", f"random:{seed}", True
+    elif mode == "imagenet" and path is None:
+        wfile = weights_mod.IMAGENET_WEIGHTS[name]
+        if weights_mod.offline():
+            raise WeightsError(weights_mod.missing_message(wfile, f"{weights_mod.OFFLINE_ENV} is set"))
+        try:  # Keras's own path: downloads into its cache once, offline afterwards
+            keras_model = builder(weights="imagenet", classifier_activation=None)
+        except Exception as exc:
+            raise WeightsError(weights_mod.missing_message(wfile, weights_mod._short(exc))) from exc
+        weights, weights_id, random_weights = "imagenet", f"imagenet:{wfile.md5}", False
+    else:
+        keras_model = builder(weights=None, classifier_activation=None)
+        try:
+            keras_model.load_weights(str(path))
+        except Exception as exc:
+            raise WeightsError(
+                f"The weights file {path} could not be loaded into {spec.title}: it may be incomplete, damaged, "
+                f"or made for another model. Delete it and fetch it again with: "
+                f"python -m explainers fetch-weights --model {name}") from exc
+        weights = "imagenet" if mode == "imagenet" else f"file: {path}"
+        weights_id = f"{'imagenet' if mode == 'imagenet' else 'file'}:{_file_digest(path)}"
+        random_weights = False
+    return ExplainableModel(keras_model, name, labels=IMAGENET_LABELS, preprocess=preprocess,
+                            default_layer=spec.default_layer, weights=weights, weights_id=weights_id,
+                            random_weights=random_weights, title=spec.title, jit_compile=spec.jit_compile)
+
+
+def _file_digest(path: Path) -> str:
+    """A cheap identity for a weights file: size, mtime and the hash of its first and last MiB."""
+    stat = path.stat()
+    digest = hashlib.sha256(f"{stat.st_size}:{int(stat.st_mtime)}".encode())
+    with open(path, "rb") as handle:
+        digest.update(handle.read(1 << 20))
+        if stat.st_size > 2 << 20:
+            handle.seek(-(1 << 20), os.SEEK_END)
+            digest.update(handle.read(1 << 20))
+    return digest.hexdigest()[:16]

@@ -1,0 +1,113 @@
+"""Shared fixtures: tiny hand-built models whose answers are known on paper, registry models with
+seeded random weights (ImageNet weights cannot be downloaded in CI), and seeded test images."""
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+
+
+SIZE = 8  # tiny models take 8 × 8 RGB pictures
+
+
+def _tiny_model(keras_model, name, classes, default_layer=None):
+    from explainers.labels import Labels
+    from explainers.models import ExplainableModel
+
+    return ExplainableModel(keras_model, name, labels=Labels.from_names([f"class {i}" for i in range(classes)]),
+                            preprocess=lambda x: x / 255.0, default_layer=default_layer, title=name)
+
+
+@pytest.fixture(scope="session")
+def linear_model():
+    """logits = W · vec(x/255) + b, behind an identity layer named "pixels" (so a layer can be picked)."""
+    from explainers._tf import keras
+
+    rng = np.random.default_rng(1)
+    inputs = keras.Input((SIZE, SIZE, 3))
+    pixels = keras.layers.Identity(name="pixels")(inputs)
+    logits = keras.layers.Dense(3, name="logits")(keras.layers.Flatten()(pixels))
+    net = keras.Model(inputs, logits)
+    net.get_layer("logits").set_weights([rng.normal(size=(SIZE * SIZE * 3, 3)).astype("float32"),
+                                         rng.normal(size=3).astype("float32")])
+    return _tiny_model(net, "linear", 3)
+
+
+@pytest.fixture(scope="session")
+def gap_model():
+    """conv (ReLU) -> global average pooling -> dense: the architecture CAM was defined for."""
+    from explainers._tf import keras
+
+    keras.utils.set_random_seed(2)
+    inputs = keras.Input((SIZE, SIZE, 3))
+    features = keras.layers.Conv2D(6, 3, padding="same", activation="relu", name="features")(inputs)
+    pooled = keras.layers.GlobalAveragePooling2D(name="pool")(features)
+    logits = keras.layers.Dense(4, name="logits")(pooled)
+    return _tiny_model(keras.Model(inputs, logits), "gap", 4, default_layer="features")
+
+
+@pytest.fixture(scope="session")
+def relu_model():
+    """x -> dense (ReLU, 6 units) -> dense logits, with weights chosen so some hidden units are off and
+    some outgoing weights are negative: vanilla, guided backprop and DeconvNet then all differ."""
+    from explainers._tf import keras
+
+    rng = np.random.default_rng(3)
+    inputs = keras.Input((SIZE, SIZE, 3))
+    pixels = keras.layers.Identity(name="pixels")(inputs)
+    hidden = keras.layers.Dense(6, activation="relu", name="hidden")(keras.layers.Flatten()(pixels))
+    logits = keras.layers.Dense(2, name="logits")(hidden)
+    net = keras.Model(inputs, logits)
+    net.get_layer("hidden").set_weights([rng.normal(size=(SIZE * SIZE * 3, 6)).astype("float32") * 0.1,
+                                         np.array([2, -2, 2, -2, 2, -2], "float32")])
+    net.get_layer("logits").set_weights([np.array([[1, -1], [1, 1], [-1, 1], [1, -1], [-2, 1], [0.5, 0.5]],
+                                                  "float32"), np.zeros(2, "float32")])
+    return _tiny_model(net, "relu", 2)
+
+
+@pytest.fixture(scope="session")
+def tiny_cnn():
+    """A small conv net with two conv blocks and a GAP head, for contract tests of every method."""
+    from explainers._tf import keras
+
+    keras.utils.set_random_seed(4)
+    inputs = keras.Input((16, 16, 3))
+    x = keras.layers.Conv2D(8, 3, padding="same", activation="relu", name="conv1")(inputs)
+    x = keras.layers.MaxPooling2D(name="pool1")(x)
+    x = keras.layers.Conv2D(8, 3, padding="same", activation="relu", name="conv2")(x)
+    x = keras.layers.GlobalAveragePooling2D(name="gap")(x)
+    logits = keras.layers.Dense(5, name="logits")(x)
+    return _tiny_model(keras.Model(inputs, logits), "tiny_cnn", 5, default_layer="conv2")
+
+
+@pytest.fixture(scope="session")
+def rng_image():
+    def make(height=SIZE, width=SIZE, seed=0):
+        return np.random.default_rng(seed).integers(0, 256, (height, width, 3), dtype=np.uint8)
+
+    return make
+
+
+@pytest.fixture(scope="session")
+def registry_models():
+    """The three ImageNet architectures with seeded random weights, built once per test session."""
+    from explainers.models import load_model
+
+    cache = {}
+
+    def get(name):
+        if name not in cache:
+            cache[name] = load_model(name, weights=None, seed=0)
+        return cache[name]
+
+    return get

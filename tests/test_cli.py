@@ -1,0 +1,75 @@
+"""The command line, run in-process (models stay cached) and once as a real subprocess."""
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from explainers.__main__ import main
+from explainers import weights as weights_mod
+
+
+@pytest.fixture
+def photo(tmp_path):
+    path = tmp_path / "photo.png"
+    Image.fromarray(np.random.default_rng(0).integers(0, 256, (90, 120, 3), dtype=np.uint8)).save(path)
+    return path
+
+
+def test_labels(capsys):
+    assert main(["labels", "tabby"]) == 0
+    assert capsys.readouterr().out.splitlines()[0] == "281 · tabby cat (tabby)"
+    assert main(["labels", "zzzz-not-a-class"]) == 1
+
+
+@pytest.mark.slow
+def test_explain_writes_an_overlay_at_the_photo_size(photo, tmp_path, capsys):
+    out, npy = tmp_path / "overlay.png", tmp_path / "map.npy"
+    code = main(["explain", str(photo), "--model", "vgg16", "--method", "grad_cam", "--target", "tabby",
+                 "--weights", "none", "--out", str(out), "--npy", str(npy)])
+    assert code == 0
+    printed = capsys.readouterr().out
+    assert "class 281 (tabby cat)" in printed and "random weights" in printed
+    assert Image.open(out).size == (120, 90)
+    assert np.load(npy).shape == (224, 224)
+
+
+@pytest.mark.slow
+def test_cli_errors_are_one_plain_line(photo, tmp_path, capsys):
+    bad = tmp_path / "bad.jpg"
+    bad.write_bytes(b"not a picture at all")
+    cases = [
+        (["explain", str(bad), "--weights", "none"], "not a supported picture"),
+        (["explain", str(photo), "--weights", "none", "--method", "cam"], "CAM does not apply to VGG16"),
+        (["explain", str(photo), "--weights", "none", "--method", "nope"], "Unknown method 'nope'"),
+        (["explain", str(photo), "--weights", "none", "--layer", "fc1"], "no layer called 'fc1'"),
+        (["explain", str(tmp_path / "missing.png")], "There is no file at"),
+    ]
+    for argv, phrase in cases:
+        assert main(argv) == 1, argv
+        err = capsys.readouterr().err
+        assert err.count("\n") == 1 and err.startswith("error: ") and phrase in err, err
+        assert "Traceback" not in err
+
+
+def test_fetch_weights_offline_says_what_to_do(monkeypatch, tmp_path, capsys):
+    monkeypatch.setenv("KERAS_HOME", str(tmp_path))
+    monkeypatch.setenv(weights_mod.OFFLINE_ENV, "1")
+    assert main(["fetch-weights", "--model", "resnet50"]) == 1
+    assert "fetch-weights --model resnet50" in capsys.readouterr().err
+
+
+def test_models_command(monkeypatch, tmp_path, capsys):
+    monkeypatch.setenv("KERAS_HOME", str(tmp_path))
+    monkeypatch.setenv(weights_mod.OFFLINE_ENV, "1")
+    assert main(["models"]) == 0
+    out = capsys.readouterr().out
+    for phrase in ("vgg16", "block5_conv3", "conv5_block3_out", "mixed10", "299×299", "grad_cam", "not on this"):
+        assert phrase in out
+
+
+def test_module_entry_point_runs():
+    done = subprocess.run([sys.executable, "-m", "explainers", "labels", "banana"], capture_output=True,
+                          text=True, timeout=120, cwd=str(__import__("pathlib").Path(__file__).parent.parent))
+    assert done.returncode == 0 and done.stdout.startswith("954 · banana")

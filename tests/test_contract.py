@@ -1,0 +1,67 @@
+"""Every registered method through the same checks, on a tiny CNN (fast) — a new method file is
+picked up here without touching this test."""
+import numpy as np
+import pytest
+
+from explainers import METHODS, NotApplicableError, ParameterError, explain
+from explainers.methods import get_method
+from explainers.passes import Passes
+
+NAMES = list(METHODS)
+
+
+def test_registry_lists_the_one_pass_methods():
+    expected = {"vanilla_gradient", "gradient_x_input", "guided_backprop", "deconvnet", "cam", "grad_cam",
+                "grad_cam_plus_plus", "layer_cam", "guided_grad_cam"}
+    assert expected <= set(NAMES)
+    for cls in METHODS.values():
+        assert cls.title and cls.description.endswith(".") and cls.paper
+        assert cls.description.count(".") == 1, f"{cls.name}: one plain sentence"
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_shapes_dtype_and_finiteness(name, tiny_cnn, rng_image):
+    e = explain(tiny_cnn, rng_image(40, 24, seed=1), name, target=3)
+    assert e.heatmap.shape == (16, 16) and e.heatmap.dtype == np.float32
+    assert np.isfinite(e.heatmap).all() and np.abs(e.heatmap).max() > 0
+    assert e.target == 3 and e.label == "class 3" and e.method == name
+    if e.attributions is not None:
+        assert e.attributions.shape == (16, 16, 3) and e.attributions.dtype == np.float32
+    if not METHODS[name].signed:
+        assert e.heatmap.min() >= 0
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_batch_of_two_gives_each_image_its_own_map(name, tiny_cnn, rng_image):
+    """Computing a batch must give the same maps as computing each image alone."""
+    images = np.stack([tiny_cnn.prepare(rng_image(16, 16, seed=s)) for s in (2, 3)])
+    inputs = tiny_cnn.preprocess(images)
+    method = get_method(name)()
+    batch = method.compute(Passes(tiny_cnn, inputs, np.array([1, 4], np.int32)), "conv1").heatmap
+    for i, target in enumerate((1, 4)):
+        single = method.compute(Passes(tiny_cnn, inputs[i:i + 1], np.array([target], np.int32)), "conv1").heatmap
+        np.testing.assert_allclose(batch[i], single[0], rtol=1e-4, atol=1e-7)
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_unknown_setting_is_refused_in_plain_words(name, tiny_cnn, rng_image):
+    with pytest.raises(ParameterError, match="has no setting 'bogus'"):
+        explain(tiny_cnn, rng_image(16, 16), name, bogus=1)
+
+
+@pytest.mark.parametrize("name", [n for n in NAMES if METHODS[n].uses_layer])
+def test_layer_methods_follow_the_picked_layer(name, tiny_cnn, rng_image):
+    image = rng_image(16, 16, seed=5)
+    early = explain(tiny_cnn, image, name, target=0, layer="conv1")
+    late = explain(tiny_cnn, image, name, target=0, layer="conv2")
+    assert early.layer == "conv1" and late.layer == "conv2"
+    assert not np.allclose(early.heatmap, late.heatmap)
+
+
+def test_cam_is_the_only_method_that_needs_a_gap_head(linear_model, rng_image):
+    for name in NAMES:
+        if name == "cam":
+            with pytest.raises(NotApplicableError):
+                explain(linear_model, rng_image(), name, layer="pixels")
+        else:
+            assert explain(linear_model, rng_image(), name, layer="pixels").heatmap.shape == (8, 8)

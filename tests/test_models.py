@@ -1,0 +1,117 @@
+"""The model registry, weights resolution and the input helpers."""
+import inspect
+
+import numpy as np
+import pytest
+
+from explainers import ImageError, UnknownNameError, WeightsError
+from explainers import weights as weights_mod
+from explainers.models import load_model, prepare_image, resolve_model_name
+
+
+@pytest.fixture
+def no_weights_here(tmp_path, monkeypatch):
+    """An empty Keras cache and no offline weights folder."""
+    monkeypatch.setenv("KERAS_HOME", str(tmp_path / "keras"))
+    monkeypatch.delenv(weights_mod.WEIGHTS_DIR_ENV, raising=False)
+    return tmp_path
+
+
+def test_weights_constants_match_keras_own():
+    from keras.src.applications import inception_v3, resnet, vgg16
+
+    assert weights_mod.IMAGENET_WEIGHTS["vgg16"].url == vgg16.WEIGHTS_PATH
+    assert weights_mod.IMAGENET_WEIGHTS["inception_v3"].url == inception_v3.WEIGHTS_PATH
+    resnet_file = weights_mod.IMAGENET_WEIGHTS["resnet50"]
+    assert resnet_file.url == resnet.BASE_WEIGHTS_PATH + resnet_file.filename
+    assert resnet_file.md5 == resnet.WEIGHTS_HASHES["resnet50"][0]
+    for name, module in (("vgg16", vgg16), ("inception_v3", inception_v3)):
+        spec = weights_mod.IMAGENET_WEIGHTS[name]
+        source = inspect.getsource(module)
+        assert spec.md5 in source and spec.filename in source
+
+
+def test_model_names_and_aliases():
+    assert resolve_model_name("VGG16") == "vgg16" and resolve_model_name("InceptionV3") == "inception_v3"
+    with pytest.raises(UnknownNameError, match="Unknown model 'alexnet'.*vgg16, resnet50, inception_v3"):
+        resolve_model_name("alexnet")
+
+
+def test_status_says_where_weights_stand(no_weights_here, monkeypatch):
+    monkeypatch.delenv(weights_mod.OFFLINE_ENV, raising=False)
+    state = weights_mod.status("resnet50")
+    assert state.state == "download" and "98 MB" in state.message
+    monkeypatch.setenv(weights_mod.OFFLINE_ENV, "1")
+    state = weights_mod.status("resnet50")
+    assert state.state == "missing"
+    for phrase in ("resnet50_weights_tf_dim_ordering_tf_kernels.h5", "98 MB", "EXPLAINERS_WEIGHTS_DIR",
+                   "python -m explainers fetch-weights --model resnet50", str(no_weights_here / "keras")):
+        assert phrase in state.message
+    folder = no_weights_here / "offline"
+    folder.mkdir()
+    (folder / "resnet50_weights_tf_dim_ordering_tf_kernels.h5").write_bytes(b"x")
+    monkeypatch.setenv(weights_mod.WEIGHTS_DIR_ENV, str(folder))
+    assert weights_mod.status("resnet50").state == "ready"
+
+
+def test_missing_imagenet_weights_offline_is_a_plain_error(no_weights_here, monkeypatch):
+    monkeypatch.setenv(weights_mod.OFFLINE_ENV, "1")
+    with pytest.raises(WeightsError, match="not on this computer.*fetch-weights --model vgg16"):
+        load_model("vgg16", weights="imagenet", cache=False)
+
+
+def test_failed_download_is_a_plain_error(no_weights_here, monkeypatch):
+    import keras
+
+    monkeypatch.delenv(weights_mod.OFFLINE_ENV, raising=False)
+
+    def offline_builder(**kwargs):
+        assert kwargs["weights"] == "imagenet" and kwargs["classifier_activation"] is None
+        raise Exception("URL fetch failure on https://example: None -- [Errno -2] Name or service not known")
+
+    monkeypatch.setattr(keras.applications, "InceptionV3", offline_builder)
+    with pytest.raises(WeightsError) as caught:
+        load_model("inception_v3", weights="imagenet", cache=False)
+    assert "no internet connection" in str(caught.value) and "92 MB" in str(caught.value)
+    assert "Traceback" not in str(caught.value)
+
+
+def test_damaged_weights_file_is_a_plain_error(no_weights_here):
+    folder = no_weights_here / "offline"
+    folder.mkdir()
+    (folder / "resnet50_weights_tf_dim_ordering_tf_kernels.h5").write_bytes(b"\x89HDF\r\n" + b"\0" * 100)
+    with pytest.raises(WeightsError, match="could not be loaded into ResNet50.*damaged"):
+        load_model("resnet50", weights="imagenet", weights_dir=folder, cache=False)
+
+
+def test_missing_weights_file_path(no_weights_here):
+    with pytest.raises(WeightsError, match="There is no weights file at"):
+        load_model("vgg16", weights=str(no_weights_here / "nope.h5"))
+
+
+@pytest.mark.slow
+def test_weights_file_round_trip(tmp_path, registry_models, rng_image):
+    original = registry_models("resnet50")
+    path = tmp_path / "mine.weights.h5"
+    original.keras.save_weights(path)
+    loaded = load_model("resnet50", weights=str(path), cache=False)
+    image = rng_image(64, 64)
+    np.testing.assert_allclose(loaded.logits(image), original.logits(image), rtol=1e-4, atol=1e-5)
+    assert loaded.weights_id.startswith("file:") and not loaded.random_weights
+
+
+def test_models_are_cached_per_process(registry_models):
+    assert load_model("vgg16", weights=None, seed=0) is registry_models("vgg16")
+    assert load_model("VGG16", weights="none", seed=0) is registry_models("vgg16")
+
+
+def test_prepare_image_resizes_only_when_needed():
+    image = np.random.default_rng(0).integers(0, 256, (224, 224, 3), dtype=np.uint8)
+    assert prepare_image(image, 224) is image
+    small = prepare_image(np.full((500, 300, 3), 7, np.uint8), 224)
+    assert small.shape == (224, 224, 3) and small.dtype == np.uint8 and (small == 7).all()
+    assert prepare_image(np.zeros((40, 50, 3), np.uint8), 224).shape == (224, 224, 3)
+    with pytest.raises(ImageError, match="RGB picture"):
+        prepare_image(np.zeros((40, 50), np.uint8), 224)
+    with pytest.raises(ImageError, match="float32"):
+        prepare_image(np.zeros((40, 50, 3), np.float32), 224)

@@ -1,0 +1,48 @@
+"""Shared passes: one trace per kind of pass, and explain_all merging methods into fewer passes."""
+import numpy as np
+
+from explainers import explain, explain_all
+from explainers.passes import PassKey, Passes
+
+
+def test_no_retrace_on_repeated_calls_or_other_batch_sizes(tiny_cnn, rng_image):
+    image = rng_image(16, 16, seed=1)
+    explain(tiny_cnn, image, "grad_cam", layer="conv1")
+    explain(tiny_cnn, image, "vanilla_gradient")
+    before = dict(tiny_cnn.engine.trace_count)
+    for seed in range(3):
+        explain(tiny_cnn, rng_image(16, 16, seed=seed), "grad_cam", layer="conv1", target=seed)
+        explain(tiny_cnn, rng_image(16, 16, seed=seed), "vanilla_gradient")
+    batch = tiny_cnn.preprocess(np.stack([rng_image(16, 16, seed=s) for s in range(4)]))
+    Passes(tiny_cnn, batch, np.zeros(4, np.int32)).get(PassKey("conv1", layer_grads=True))
+    assert tiny_cnn.engine.trace_count == before
+    assert all(count == 1 for count in before.values())
+
+
+def test_explain_all_shares_one_backward_pass(tiny_cnn, rng_image):
+    image = rng_image(16, 16, seed=2)
+    maps = explain_all(tiny_cnn, image, ["grad_cam", "vanilla_gradient", "gradient_x_input"], layer="conv2")
+    assert {e.meta["shared_passes"] for e in maps.values()} == {1}
+    for name, e in maps.items():
+        alone = explain(tiny_cnn, image, name, layer="conv2")
+        np.testing.assert_allclose(e.heatmap, alone.heatmap, rtol=1e-5, atol=1e-8)
+        assert e.target == alone.target
+
+
+def test_explain_all_with_guided_methods_uses_one_pass_per_rule(tiny_cnn, rng_image):
+    maps = explain_all(tiny_cnn, rng_image(16, 16), ["grad_cam", "guided_grad_cam", "guided_backprop",
+                                                     "vanilla_gradient", "deconvnet"])
+    assert {e.meta["shared_passes"] for e in maps.values()} == {3}  # plain, guided, deconv
+
+
+def test_explain_all_can_return_errors_in_place(linear_model, rng_image):
+    maps = explain_all(linear_model, rng_image(), ["cam", "vanilla_gradient"], on_error="return")
+    assert isinstance(maps["cam"], ValueError) and "CAM does not apply" in str(maps["cam"])
+    assert maps["vanilla_gradient"].heatmap.shape == (8, 8)
+
+
+def test_top1_is_resolved_inside_the_pass(tiny_cnn, rng_image):
+    image = rng_image(16, 16, seed=3)
+    e = explain(tiny_cnn, image, "grad_cam")
+    assert e.target == int(np.argmax(tiny_cnn.logits(image))) == e.predictions[0][0]
+    assert abs(sum(p for _, _, p in tiny_cnn.predict(image, top=5)) - 1.0) < 1e-6  # all 5 classes
