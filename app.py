@@ -1,26 +1,78 @@
 """The saliency dashboard's web app.
 
-``create_app(config)`` builds a fresh Dash app (tests build their own); ``server`` is the Flask server
-for gunicorn (``gunicorn app:server``); ``python app.py [--host H] [--port P]`` serves it directly.
-TensorFlow is not imported here: models load lazily, on first use, inside the serving process.
+``create_app(config)`` builds a fresh Dash app with its own explainer service (tests build their own);
+``server`` is the Flask server for gunicorn (``gunicorn app:server``); ``python app.py [--host H]
+[--port P]`` serves it directly (``HOST``/``PORT`` environment variables work too). TensorFlow is not
+imported here: models load lazily, on first use, inside the serving process.
 """
 from __future__ import annotations
 
 import argparse
+import logging
 import os
+from importlib import resources
 from typing import Any, Mapping
 
 import dash
-from dash import html
+import flask
+
+from components import layout as page
+from components.common import SERVICE_KEY
+from components.routes import register_routes
+from service import ExplainerService
+from service.store import MAX_UPLOAD_BYTES
+
+log = logging.getLogger("saliency")
+BOOTSTRAP_URL = "/vendor/bootstrap.min.css"
+
+DEFAULTS: dict[str, Any] = {
+    "weights": os.environ.get("EXPLAINERS_WEIGHTS", "imagenet"),  # "imagenet" or "random" (testing only)
+    "weights_dir": os.environ.get("EXPLAINERS_WEIGHTS_DIR") or None,
+    "data_dir": os.environ.get("EXPLAINERS_DATA_DIR") or None,
+    "model": "vgg16",
+    "debug": False,
+}
 
 
 def create_app(config: Mapping[str, Any] | None = None) -> dash.Dash:
-    app = dash.Dash(__name__, title="Saliency maps", update_title=None)
-    app.layout = html.Main([
-        html.H1("Saliency maps"),
-        html.P("The dashboard is on its way. Meanwhile the explainer core works from Python and the command "
-               "line: see the README."),
-    ])
+    """A new dashboard app; ``config`` overrides DEFAULTS (weights, weights_dir, data_dir, model, debug)."""
+    settings = {**DEFAULTS, **(config or {})}
+    service = settings.get("service") or ExplainerService(settings["data_dir"], weights=settings["weights"],
+                                                          weights_dir=settings["weights_dir"])
+    server = flask.Flask(__name__)
+    # base64 inflates an upload by 4/3; anything beyond this is refused with 413 before Dash sees it
+    server.config["MAX_CONTENT_LENGTH"] = MAX_UPLOAD_BYTES * 4 // 3 + 1024 * 1024
+    server.extensions[SERVICE_KEY] = service
+    app = dash.Dash(__name__, server=server, title="Saliency maps", update_title=None,
+                    external_stylesheets=[BOOTSTRAP_URL], suppress_callback_exceptions=True,
+                    assets_folder=os.path.join(os.path.dirname(os.path.abspath(__file__)), "assets"))
+    app.layout = page.build(service, settings["model"])
+    register_routes(server)
+
+    @server.errorhandler(413)
+    def too_large(_error):
+        megabytes = MAX_UPLOAD_BYTES // (1024 * 1024)
+        return flask.Response(f"This upload is too large: pictures can be at most {megabytes} MB.\n", 413,
+                              mimetype="text/plain")
+
+    @server.errorhandler(500)
+    def server_error(_error):
+        return flask.Response("Something went wrong on the server. Please try again.\n", 500, mimetype="text/plain")
+
+    @server.route(BOOTSTRAP_URL)
+    def bootstrap_css():
+        # Bootstrap 5's CSS from an installed package, so the page is styled without internet
+        css = resources.files("flask_bootstrap") / "static" / "bootstrap5" / "css" / "bootstrap.min.css"
+        response = flask.Response(css.read_bytes(), mimetype="text/css")
+        response.headers["Cache-Control"] = "public, max-age=86400"
+        return response
+
+    @server.route("/healthz")
+    def healthz():
+        return {"status": "ok"}
+
+    if settings["debug"]:
+        app.enable_dev_tools(debug=True)
     return app
 
 
@@ -32,8 +84,12 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description="Serve the saliency dashboard.")
     parser.add_argument("--host", default=os.environ.get("HOST", "127.0.0.1"))
     parser.add_argument("--port", type=int, default=int(os.environ.get("PORT", "8050")))
+    parser.add_argument("--debug", action="store_true", help="Dash dev tools (never on a shared server)")
     args = parser.parse_args(argv)
-    app.run(host=args.host, port=args.port, debug=False)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    target = create_app({"debug": True}) if args.debug else app
+    print(f"Serving the dashboard at http://{args.host}:{args.port}/", flush=True)
+    target.run(host=args.host, port=args.port, debug=args.debug, threaded=True)
 
 
 if __name__ == "__main__":

@@ -8,6 +8,7 @@ are a softmax taken afterwards.
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import threading
 from dataclasses import dataclass, field
@@ -61,6 +62,19 @@ class LayerInfo:
 
 def model_names() -> list[str]:
     return list(MODELS)
+
+
+_STATIC_LAYERS: dict[str, list[LayerInfo]] = {}
+
+
+def static_layers(name: str) -> list[LayerInfo]:
+    """The pickable layers of a registry model, read from shipped data (no TensorFlow, no model build)."""
+    key = resolve_model_name(name)
+    if not _STATIC_LAYERS:
+        rows = json.loads((Path(__file__).resolve().parent / "data" / "layers.json").read_text(encoding="utf-8"))
+        for model, layers in rows.items():
+            _STATIC_LAYERS[model] = [LayerInfo(*row) for row in layers]
+    return _STATIC_LAYERS[key]
 
 
 def resolve_model_name(name: str) -> str:
@@ -174,7 +188,7 @@ class ExplainableModel:
         if self._engine is None:
             with self.lock:
                 if self._engine is None:
-                    from explainers.passes import Engine
+                    from explainers.engine import Engine
 
                     self._engine = Engine(self)
         return self._engine

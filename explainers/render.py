@@ -68,6 +68,42 @@ def overlay(image: np.ndarray, heatmap: np.ndarray, opacity: float = 0.5, colorm
     return np.clip(np.round(blended), 0, 255).astype(np.uint8)
 
 
+def display_map(heatmap: np.ndarray, shape: tuple[int, int], mode: str = "absolute", percentile: float = 99.0,
+                scale: float | None = None) -> tuple[np.ndarray, float]:
+    """A heatmap ready to draw over a picture of ``shape`` (H, W): uint8 levels and the scale used.
+
+    ``mode``: "absolute" (|values|, 0 = nothing, 255 = the clipping scale and above) or "signed"
+    (127.5 = zero, 0 = strongest evidence against, 255 = strongest for). ``scale`` (from
+    ``map_scale``) lets several maps share one scale; by default the map's own percentile is used.
+    """
+    import cv2
+
+    values = np.asarray(heatmap, np.float32)
+    if mode == "absolute":
+        values = np.abs(values)
+    elif mode != "signed":
+        raise ValueError(f"mode must be 'absolute' or 'signed'. Received: {mode!r}.")
+    if scale is None:
+        scale = map_scale(values, percentile)
+    height, width = int(shape[0]), int(shape[1])
+    if values.shape != (height, width):
+        values = cv2.resize(values, (width, height), interpolation=cv2.INTER_LINEAR)
+    unit = np.clip(values / scale, -1.0, 1.0) if scale > 0 else np.zeros_like(values)
+    if mode == "signed":
+        unit = (unit + 1.0) / 2.0
+    return np.round(np.clip(unit, 0.0, 1.0) * 255).astype(np.uint8), float(scale)
+
+
+def map_scale(heatmap: np.ndarray, percentile: float = 99.0) -> float:
+    """The value that maps to full colour: the given percentile of |heatmap| (its max if that is 0)."""
+    values = np.abs(np.asarray(heatmap, np.float64))
+    values = values[np.isfinite(values)]
+    if values.size == 0:
+        return 0.0
+    scale = float(np.percentile(values, percentile))
+    return scale if scale > 0 else float(values.max())
+
+
 def encode_png(image: np.ndarray) -> bytes:
     import cv2
 

@@ -1,7 +1,23 @@
 #!/usr/bin/env bash
-# Set up .venv (first time only) and run the whole test suite. Extra arguments go to pytest.
+# Set up .venv (first time only), the browser the UI tests drive (Debian's chromium + chromium-driver),
+# and run the whole test suite. Extra arguments go to pytest (e.g. -m "not slow").
 set -euo pipefail
 cd "$(dirname "$0")/.."
+
+need=()
+command -v chromium >/dev/null 2>&1 || need+=(chromium)
+command -v chromedriver >/dev/null 2>&1 || need+=(chromium-driver)
+if [ ${#need[@]} -gt 0 ]; then
+    if [ "$(id -u)" = 0 ]; then sudo=""; elif command -v sudo >/dev/null 2>&1; then sudo="sudo"; else sudo="none"; fi
+    if [ "$sudo" != none ] && command -v apt-get >/dev/null 2>&1; then
+        echo "installing ${need[*]} for the browser tests"
+        $sudo apt-get update -qq
+        DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "${need[@]}" >/dev/null
+    else
+        echo "note: ${need[*]} missing and cannot be installed here; browser tests will be skipped"
+    fi
+fi
+
 [ -x .venv/bin/python ] || python3 -m venv .venv
 .venv/bin/pip install --disable-pip-version-check -q -r requirements-dev.txt
 exec .venv/bin/python -m pytest "$@"

@@ -111,3 +111,32 @@ def registry_models():
         return cache[name]
 
     return get
+
+
+# ---- browser tests (dash[testing]'s dash_duo on Debian's chromium + chromium-driver) ----------------
+CHROMIUM = os.environ.get("DASH_TEST_CHROMEPATH", "/usr/bin/chromium")
+
+
+def pytest_setup_options():
+    """Chrome options for dash_duo: Debian's Chromium, headless, no background network traffic."""
+    from selenium.webdriver.chrome.options import Options
+
+    options = Options()
+    options.binary_location = CHROMIUM
+    for flag in ("--headless=new", "--window-size=1600,1200", "--disable-background-networking",
+                 "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-extensions"):
+        options.add_argument(flag)
+    return options
+
+
+@pytest.fixture
+def browser_available():
+    """Skip (saying why) where Chromium is not installed; in CI a missing browser is a failure."""
+    import shutil
+
+    missing = [name for name, path in (("chromium", CHROMIUM), ("chromedriver", shutil.which("chromedriver")))
+               if not path or not os.path.exists(path)]
+    if missing:
+        if os.environ.get("CI"):
+            pytest.fail(f"browser tests need {', '.join(missing)} (apt-get install chromium chromium-driver)")
+        pytest.skip(f"{', '.join(missing)} not installed: apt-get install chromium chromium-driver")

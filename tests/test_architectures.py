@@ -67,3 +67,10 @@ def test_unknown_layer_is_refused_with_suggestions(registry_models, rng_image):
 
 def test_target_by_name(registry_models, rng_image):
     assert explain(registry_models("vgg16"), rng_image(64, 64), "grad_cam", target="tabby").target == 281
+
+
+@pytest.mark.parametrize("name", list(MODELS))
+def test_shipped_layer_lists_match_the_built_models(name, registry_models):
+    from explainers.models import static_layers
+
+    assert static_layers(name) == registry_models(name).layers

@@ -1,0 +1,36 @@
+"""The whole page: controls on the left, the picture, predictions and method cards on the right."""
+from __future__ import annotations
+
+import dash_bootstrap_components as dbc
+from dash import dcc, html
+
+from components import class_search, display_controls, layer_picker, method_cards, model_picker, picture, predictions, upload
+
+
+def build(svc, default_model: str = "vgg16") -> html.Div:
+    return html.Div([
+        dcc.Store(id="image"),  # {"key": sha256, "name": ...}: never the picture's bytes
+        html.Header([
+            html.H1("Saliency maps"),
+            html.P("Which parts of a picture made the network decide? Upload a photo, pick a model and a class, "
+                   "and compare explanations side by side."),
+        ], className="app-header"),
+        html.Div(model_picker.random_banner() if svc.default_weights == "random" else None, id="weights-banner"),
+        html.Div(id="alerts", role="alert", **{"aria-live": "polite"}),
+        dbc.Row([
+            dbc.Col([upload.layout(), model_picker.layout(svc.models(), default_model, svc.default_weights),
+                     class_search.layout(svc.labels()), layer_picker.layout(), method_cards.layout(svc.methods()),
+                     display_controls.layout()], lg=3, md=4, className="controls"),
+            dbc.Col([
+                dbc.Row([dbc.Col(picture.layout(), lg=7), dbc.Col(predictions.layout(), lg=5)], className="g-3"),
+                dbc.Row(id="cards", className="g-3 mt-1 cards"),
+                html.Div([html.A("Download all maps as one PNG", id="download-grid", download="", className="download"),
+                          html.Span(" · "),
+                          html.A("parameters (JSON)", id="download-params", download="", className="download")],
+                         className="mt-3 downloads"),
+            ], lg=9, md=8),
+        ], className="g-3"),
+        html.Footer([html.Span("Computing on: not started yet", id="footer-device"),
+                     html.Span(" · maps explain the class score before softmax · see the README for the methods' papers")],
+                    className="app-footer"),
+    ], className="app container-fluid")

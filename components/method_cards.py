@@ -1,0 +1,198 @@
+"""Piece 8: the methods, one card each in a responsive grid, side by side.
+
+Every card computes in its own request, so cards fill in as each method finishes (fast ones first),
+each with its own spinner. A card holds one figure (the picture as a layout image, the map as a
+heatmap trace), a colour bar labelled in words, the method's name and one-sentence description, the
+compute time, an opacity slider and a download link. Opacity is changed in the browser only
+(clientside callbacks): no request reaches the server and no map is recomputed.
+"""
+from __future__ import annotations
+
+from urllib.parse import urlencode
+
+import dash_bootstrap_components as dbc
+from dash import ALL, MATCH, Input, Output, State, callback, clientside_callback, dcc, html, no_update
+
+from components.common import service
+from components.figures import message_figure, overlay_figure
+from service import describe_error
+
+DEFAULT_METHODS = ["grad_cam", "guided_grad_cam", "vanilla_gradient"]
+
+
+def layout(methods: list[dict]) -> dbc.Card:
+    options = [{"label": m["title"], "value": m["name"]} for m in methods]
+    return dbc.Card(dbc.CardBody([
+        html.H2("5 · Methods to compare", className="step-title"),
+        dcc.Dropdown(id="methods", options=options, value=DEFAULT_METHODS, multi=True,
+                     placeholder="pick one or more methods"),
+    ]), className="step")
+
+
+def card_id(slot: str, method: str) -> str:
+    return f"{slot}-{method}"
+
+
+def card(method: dict, slot: str, model_title: str) -> dbc.Col:
+    cid = card_id(slot, method["name"])
+    note = None if method["uses_layer"] else html.Div("Ignores the layer picker.", className="note")
+    return dbc.Col(dbc.Card([
+        dbc.CardHeader([html.Span(method["title"], className="method-title"),
+                        html.Span(model_title, className="model-badge")]),
+        dbc.CardBody([
+            dcc.Store(id={"type": "card-spec", "card": cid}, data={"method": method["name"], "slot": slot}),
+            dcc.Loading(dcc.Graph(id={"type": "card-graph", "card": cid},
+                                  figure=message_figure("Waiting for a picture…"),
+                                  config={"displayModeBar": False, "responsive": True}),
+                        type="circle", delay_show=150),
+            html.P(method["description"], className="description"),
+            note,
+            html.Div(id={"type": "card-info", "card": cid}, className="card-info"),
+            html.Label("Opacity", className="hint"),
+            dcc.Slider(id={"type": "card-opacity", "card": cid}, min=0, max=1, step=0.05, value=0.5,
+                       marks=None, tooltip={"placement": "bottom"}, className="card-opacity"),
+            html.A("Download PNG", id={"type": "card-download", "card": cid}, className="download",
+                   href=None, download=""),
+        ]),
+    ], className="method-card", id={"type": "card", "card": cid}), xs=12, md=6, xl=4)
+
+
+@callback(
+    Output("cards", "children"),
+    Input("methods", "value"), Input("model", "value"), Input("compare-model", "value"),
+)
+def build_cards(selected, model, compare):
+    svc = service()
+    known = {m["name"]: m for m in svc.methods()}
+    titles = {m["name"]: m["title"] for m in svc.models()}
+    chosen = [name for name in (selected or []) if name in known]
+    if not chosen:
+        return [dbc.Col(html.Div("Pick at least one method above.", className="hint p-3"))]
+    slots = [("a", model)] + ([("b", compare)] if compare and compare in titles and compare != model else [])
+    return [card(known[name], slot, titles.get(which, "")) for name in chosen for slot, which in slots]
+
+
+@callback(
+    Output({"type": "card-graph", "card": MATCH}, "figure"),
+    Output({"type": "card-info", "card": MATCH}, "children"),
+    Output({"type": "card-download", "card": MATCH}, "href"),
+    Input("image", "data"), Input("model", "value"), Input("compare-model", "value"), Input("weights", "value"),
+    Input("target", "value"), Input("layer", "value"),
+    Input("colormap", "value"), Input("mode", "value"), Input("percentile", "value"), Input("scale", "value"),
+    State({"type": "card-spec", "card": MATCH}, "data"),
+    State({"type": "card-opacity", "card": MATCH}, "value"),
+)
+def render_card(image, model, compare, weights, target, layer, colormap, mode, percentile, scale, spec, opacity):
+    if not image or not isinstance(spec, dict):
+        return message_figure("Waiting for a picture…"), "", None
+    slot, method = spec.get("slot"), spec.get("method")
+    which = model if slot == "a" else compare
+    if not which:
+        return no_update, no_update, no_update
+    layer_here = layer if slot == "a" else None  # the second model uses its own recommended layer
+    svc = service()
+    try:
+        percentile = min(100.0, max(50.0, float(percentile or 99)))
+        result = svc.explain(image["key"], which, method, target=target, layer=layer_here, weights=weights)
+        shared = None
+        if scale == "shared" and compare and compare != model:
+            shared = _shared_scale(svc, image["key"], model, compare, method, target, layer, weights, mode,
+                                   percentile)
+        levels, _ = svc.display_levels(image["key"], result, mode=mode or "absolute", percentile=percentile,
+                                       scale=shared)
+    except Exception as error:  # noqa: BLE001 - shown on the card in plain words
+        return message_figure("No map for this card."), html.Div(describe_error(error), className="card-error",
+                                                                  role="alert"), None
+    signed = result.signed and mode == "signed"
+    figure = overlay_figure(f"/image/{image['key']}/display.jpg", levels, colormap=colormap or "viridis",
+                            signed=signed, opacity=opacity if opacity is not None else 0.5)
+    return figure, _info(result), _download_href(image["key"], which, method, result, weights, colormap, mode,
+                                                 percentile, opacity)
+
+
+def _shared_scale(svc, key, model, compare, method, target, layer, weights, mode, percentile) -> float:
+    """One scale for the same method on both models: the larger of the two maps' own scales."""
+    results = [svc.explain(key, which, method, target=target, layer=layer_here, weights=weights)
+               for which, layer_here in ((model, layer), (compare, None))]
+    return max(svc.scale_of(result, mode or "absolute", percentile) for result in results)
+
+
+def _info(result) -> list:
+    timing = "from the cache" if result.cached else f"computed in {result.seconds:.2f} s"
+    parts = [html.Span(f"{result.label} (class {result.target})", className="nowrap"),
+             html.Span(f" · layer {result.layer}" if result.layer else "", className="nowrap"),
+             html.Span(f" · {timing}", className="nowrap")]
+    for note in result.meta.get("notes", []):
+        parts.append(html.Div(note, className="note"))
+    if result.meta.get("random_weights"):
+        parts.append(html.Div("random weights: this map is meaningless", className="note"))
+    return parts
+
+
+def _download_href(key, model, method, result, weights, colormap, mode, percentile, opacity) -> str:
+    query = {"image": key, "model": model, "method": method, "target": result.target, "layer": result.layer or "",
+             "weights": weights or "", "colormap": colormap or "viridis", "mode": mode or "absolute",
+             "percentile": percentile, "opacity": opacity if opacity is not None else 0.5}
+    return "/download/card.png?" + urlencode(query)
+
+
+# ---- browser-only updates: no request reaches the server ------------------------------------------
+clientside_callback(
+    """
+    function(opacity, figure) {
+        if (!figure || !figure.data || !figure.data.length) { return window.dash_clientside.no_update; }
+        const data = figure.data.slice();
+        data[0] = Object.assign({}, data[0], {opacity: opacity});
+        return Object.assign({}, figure, {data: data});
+    }
+    """,
+    Output({"type": "card-graph", "card": MATCH}, "figure", allow_duplicate=True),
+    Input({"type": "card-opacity", "card": MATCH}, "value"),
+    State({"type": "card-graph", "card": MATCH}, "figure"),
+    prevent_initial_call=True,
+)
+
+clientside_callback(
+    """
+    function(opacity, href) {
+        if (!href) { return window.dash_clientside.no_update; }
+        return href.replace(/([?&]opacity=)[^&]*/, "$1" + opacity);
+    }
+    """,
+    Output({"type": "card-download", "card": MATCH}, "href", allow_duplicate=True),
+    Input({"type": "card-opacity", "card": MATCH}, "value"),
+    State({"type": "card-download", "card": MATCH}, "href"),
+    prevent_initial_call=True,
+)
+
+clientside_callback(
+    """
+    function(opacity, ids) { return ids.map(function() { return opacity; }); }
+    """,
+    Output({"type": "card-opacity", "card": ALL}, "value"),
+    Input("opacity-all", "value"),
+    State({"type": "card-opacity", "card": ALL}, "id"),
+    prevent_initial_call=True,
+)
+
+
+# the "download all" links are plain strings built in the browser (so the opacity slider stays local)
+clientside_callback(
+    """
+    function(image, methods, model, compare, weights, target, layer, colormap, mode, percentile, opacity) {
+        if (!image || !methods || !methods.length || !model) { return [null, null]; }
+        const query = new URLSearchParams({
+            image: image.key, methods: methods.join(","), model: model,
+            compare: compare && compare !== model ? compare : "", weights: weights || "",
+            target: target === null || target === undefined ? "" : String(target), layer: layer || "",
+            colormap: colormap || "viridis", mode: mode || "absolute", percentile: String(percentile || 99),
+            opacity: String(opacity === null || opacity === undefined ? 0.5 : opacity)
+        }).toString();
+        return ["/download/grid.png?" + query, "/download/params.json?" + query];
+    }
+    """,
+    Output("download-grid", "href"), Output("download-params", "href"),
+    Input("image", "data"), Input("methods", "value"), Input("model", "value"), Input("compare-model", "value"),
+    Input("weights", "value"), Input("target", "value"), Input("layer", "value"), Input("colormap", "value"),
+    Input("mode", "value"), Input("percentile", "value"), Input("opacity-all", "value"),
+)

@@ -1,0 +1,63 @@
+"""Piece 3: the model (VGG16 / ResNet50 / InceptionV3), its weights and their status in words, and an
+optional second model to compare the same methods across models."""
+from __future__ import annotations
+
+import dash_bootstrap_components as dbc
+from dash import Input, Output, callback, dcc, html
+
+from components.common import service
+
+STATUS_WORDS = {"ready": "ready", "download": "downloads on first use", "missing": "weights missing"}
+
+
+def layout(models: list[dict], default_model: str, default_weights: str) -> dbc.Card:
+    options = [{"label": m["title"], "value": m["name"]} for m in models]
+    return dbc.Card(dbc.CardBody([
+        html.H2("2 · Model", className="step-title"),
+        dcc.Dropdown(id="model", options=options, value=default_model, clearable=False, searchable=False),
+        dbc.RadioItems(id="weights", value=default_weights, inline=True, className="mt-2", options=[
+            {"label": "ImageNet weights (real)", "value": "imagenet"},
+            {"label": "random weights (testing only)", "value": "random"},
+        ]),
+        html.Div(id="model-status", className="status mt-1"),
+        html.Label("Compare with a second model", htmlFor="compare-model", className="hint mt-2"),
+        dcc.Dropdown(id="compare-model", options=options, value=None, placeholder="no second model",
+                     searchable=False),
+    ]), className="step")
+
+
+def random_banner() -> html.Div:
+    return html.Div("Random weights — maps are meaningless, for testing only.", className="banner", role="status")
+
+
+@callback(
+    Output("model-status", "children"),
+    Output("model", "options"),
+    Output("weights-banner", "children"),
+    Input("model", "value"), Input("weights", "value"),
+)
+def show_status(model, weights):
+    svc = service()
+    models = svc.models()
+    if weights == "random":
+        options = [{"label": f"{m['title']} · random weights", "value": m["name"]} for m in models]
+        banner = random_banner()
+        text = html.Span("Seeded random weights: the predictions and maps say nothing about real pictures.")
+        return text, options, banner
+    statuses = svc.weights_status()
+    options = [{"label": f"{m['title']} · {STATUS_WORDS[statuses[m['name']].state]}", "value": m["name"]}
+               for m in models]
+    state = statuses.get(model)
+    if state is None:
+        return "", options, None
+    if state.state == "missing":
+        command = f"python -m explainers fetch-weights --model {model}"
+        text = html.Div([html.Span("The ImageNet weights are not on this computer and it is offline. Fix: run "),
+                         html.Code(command), html.Span(" on a computer with internet (see the README), "
+                                                       "or switch to random weights to try the page.")])
+    elif state.state == "download":
+        size = next(m for m in models if m["name"] == model)
+        text = html.Span(f"{size['title']}: {state.message}; the first map takes longer.")
+    else:
+        text = html.Span(f"ImageNet weights ready.")
+    return text, options, None

@@ -1,0 +1,36 @@
+"""Piece 2: the uploaded picture beside the exact input the model sees (resized to 224 or 299)."""
+from __future__ import annotations
+
+import dash_bootstrap_components as dbc
+from dash import Input, Output, callback, html, no_update
+
+from components.common import service
+
+
+def layout() -> dbc.Card:
+    return dbc.Card(dbc.CardBody(dbc.Row([
+        dbc.Col([html.Img(id="original-image", className="picture", alt="your picture"),
+                 html.Div(id="original-caption", className="hint")], width=6),
+        dbc.Col([html.Img(id="input-image", className="picture model-input", alt="what the model sees"),
+                 html.Div(id="input-caption", className="hint")], width=6),
+    ], className="g-2")), className="step", id="picture-card")
+
+
+@callback(
+    Output("original-image", "src"), Output("original-caption", "children"),
+    Output("input-image", "src"), Output("input-caption", "children"),
+    Input("image", "data"), Input("model", "value"),
+)
+def show_pictures(image, model):
+    if not image or not model:
+        return None, "No picture yet: upload one or click an example.", None, ""
+    svc = service()
+    try:
+        height, width = svc.image(image["key"]).shape[:2]
+        info = next(m for m in svc.models() if m["name"] == model)
+    except Exception:  # noqa: BLE001 - the picture is gone or the model name is forged
+        return no_update, "This picture is no longer on the server; please upload it again.", None, ""
+    size = info["input_size"]
+    return (f"/image/{image['key']}/display.jpg", f"Your picture ({width} × {height})",
+            f"/image/{image['key']}/input/{model}.png",
+            f"What {info['title']} sees ({size} × {size}, squashed to a square)")

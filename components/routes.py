@@ -1,0 +1,184 @@
+"""Plain HTTP routes beside the Dash app: pictures by key (so figures reference URLs instead of
+carrying image bytes) and downloads (a card's overlay, all cards as a grid, the parameters as JSON).
+
+Every parameter comes from the client, so each is checked against an allow-list and a bad one gets a
+404/400 with a plain sentence, never a traceback.
+"""
+from __future__ import annotations
+
+import io
+import json
+import re
+from typing import Any
+
+import flask
+import numpy as np
+from PIL import Image, PngImagePlugin
+
+from components.common import SERVICE_KEY
+from service import ExplainerError, describe_error
+
+DISPLAY_IMAGE_SIDE = 640
+DOWNLOAD_MAX_SIDE = 2048
+_SAFE = re.compile(r"[^A-Za-z0-9._-]+")
+
+
+def _service():
+    return flask.current_app.extensions[SERVICE_KEY]
+
+
+def _plain(message: str, status: int) -> flask.Response:
+    return flask.Response(message + "\n", status=status, mimetype="text/plain")
+
+
+def _image_response(image: np.ndarray, fmt: str, max_side: int | None = None, **save) -> flask.Response:
+    picture = Image.fromarray(image)
+    if max_side and max(picture.size) > max_side:
+        picture.thumbnail((max_side, max_side))
+    buffer = io.BytesIO()
+    picture.save(buffer, fmt, **save)
+    response = flask.Response(buffer.getvalue(), mimetype=f"image/{fmt.lower()}")
+    response.headers["Cache-Control"] = "private, max-age=86400, immutable"  # a key names fixed content
+    return response
+
+
+def _card_params(args: Any) -> dict[str, Any]:
+    def number(name, default, low, high):
+        try:
+            value = float(args.get(name, default))
+        except (TypeError, ValueError):
+            raise ExplainerError(f"{name} must be a number.") from None
+        return min(high, max(low, value))
+
+    target = args.get("target") or None
+    return {
+        "key": args.get("image", ""), "model": args.get("model", ""), "method": args.get("method", ""),
+        "weights": args.get("weights") or None, "target": int(target) if target and target.isdigit() else target,
+        "layer": args.get("layer") or None, "colormap": args.get("colormap", "viridis"),
+        "mode": "signed" if args.get("mode") == "signed" else "absolute",
+        "percentile": number("percentile", 99.0, 50.0, 100.0), "opacity": number("opacity", 0.5, 0.0, 1.0),
+    }
+
+
+def _overlay(p: dict[str, Any]):
+    svc = _service()
+    result = svc.explain(p["key"], p["model"], p["method"], target=p["target"], layer=p["layer"], weights=p["weights"])
+    picture = svc.overlay(p["key"], result, colormap=p["colormap"], opacity=p["opacity"],
+                          percentile=p["percentile"], mode=p["mode"], max_side=DOWNLOAD_MAX_SIDE)
+    return result, picture
+
+
+def _describe(result, p: dict[str, Any]) -> dict[str, Any]:
+    return {"model": result.model, "method": result.method, "target": result.target, "label": result.label,
+            "layer": result.layer, "params": result.params, "weights": p["weights"] or _service().default_weights,
+            "display": {k: p[k] for k in ("colormap", "mode", "percentile", "opacity")}, "image": p["key"],
+            "versions": _service().versions()}
+
+
+def _filename(*parts: Any) -> str:
+    return "-".join(_SAFE.sub("_", str(part)).strip("_") for part in parts if part not in (None, ""))
+
+
+def register_routes(server: flask.Flask) -> None:
+    @server.route("/image/<key>/display.jpg")
+    def display_image(key: str):
+        try:
+            return _image_response(_service().image(key), "JPEG", DISPLAY_IMAGE_SIDE, quality=90)
+        except ExplainerError as error:
+            return _plain(str(error), 404)
+
+    @server.route("/image/<key>/input/<model>.png")
+    def model_input_image(key: str, model: str):
+        try:
+            return _image_response(_service().model_input(key, model), "PNG")
+        except ExplainerError as error:
+            return _plain(str(error), 404)
+
+    @server.route("/download/card.png")
+    def download_card():
+        try:
+            p = _card_params(flask.request.args)
+            result, picture = _overlay(p)
+        except Exception as error:  # noqa: BLE001 - everything becomes a plain message
+            return _plain(describe_error(error), 400 if isinstance(error, ExplainerError) else 500)
+        info = PngImagePlugin.PngInfo()
+        info.add_text("saliency", json.dumps(_describe(result, p)))
+        buffer = io.BytesIO()
+        Image.fromarray(picture).save(buffer, "PNG", pnginfo=info)
+        name = _filename(result.method, result.model, result.target, result.label, result.layer) + ".png"
+        return flask.Response(buffer.getvalue(), mimetype="image/png",
+                              headers={"Content-Disposition": f'attachment; filename="{name}"'})
+
+    @server.route("/download/grid.png")
+    def download_grid():
+        try:
+            pictures, described = _grid(flask.request.args)
+        except Exception as error:  # noqa: BLE001
+            return _plain(describe_error(error), 400 if isinstance(error, ExplainerError) else 500)
+        info = PngImagePlugin.PngInfo()
+        info.add_text("saliency", json.dumps(described))
+        buffer = io.BytesIO()
+        Image.fromarray(pictures).save(buffer, "PNG", pnginfo=info)
+        first = described[0]
+        name = _filename("saliency-grid", first["model"], first["target"], first["label"]) + ".png"
+        return flask.Response(buffer.getvalue(), mimetype="image/png",
+                              headers={"Content-Disposition": f'attachment; filename="{name}"'})
+
+    @server.route("/download/params.json")
+    def download_params():
+        try:
+            _, described = _grid(flask.request.args, render=False)
+        except Exception as error:  # noqa: BLE001
+            return _plain(describe_error(error), 400 if isinstance(error, ExplainerError) else 500)
+        name = _filename("saliency", described[0]["model"], described[0]["target"]) + ".json"
+        return flask.Response(json.dumps(described, indent=2), mimetype="application/json",
+                              headers={"Content-Disposition": f'attachment; filename="{name}"'})
+
+
+def _grid(args: Any, render: bool = True):
+    """Every (model, method) card of the page: pictures tiled with a caption each, and their parameters."""
+    import cv2
+
+    methods = [m for m in args.get("methods", "").split(",") if m][:24]
+    models = [m for m in (args.get("model", ""), args.get("compare", "")) if m]
+    if not methods:
+        raise ExplainerError("No method is selected, so there is nothing to download.")
+    tiles, described = [], []
+    for model in models:
+        for method in methods:
+            p = _card_params({**args.to_dict(), "model": model, "method": method,
+                              "layer": args.get("layer") if model == models[0] else None})
+            if render:
+                result, picture = _overlay(p)
+                tile = _fit(picture, 360)
+                caption = f"{result.method} | {result.model} | {result.target} {result.label}"
+                cv2.putText(tile, caption[:48], (8, 22), cv2.FONT_HERSHEY_SIMPLEX, 0.5, (0, 0, 0), 3, cv2.LINE_AA)
+                cv2.putText(tile, caption[:48], (8, 22), cv2.FONT_HERSHEY_SIMPLEX, 0.5, (255, 255, 255), 1, cv2.LINE_AA)
+                tiles.append(tile)
+            else:
+                result = _service().explain(p["key"], p["model"], p["method"], target=p["target"],
+                                            layer=p["layer"], weights=p["weights"])
+            described.append(_describe(result, p))
+    if not render:
+        return None, described
+    columns = min(3, len(tiles))
+    rows = -(-len(tiles) // columns)
+    height, width = tiles[0].shape[:2]
+    grid = np.full((rows * height, columns * width, 3), 255, np.uint8)
+    for i, tile in enumerate(tiles):
+        r, c = divmod(i, columns)
+        grid[r * height:(r + 1) * height, c * width:c * width + tile.shape[1]] = tile
+    return grid, described
+
+
+def _fit(picture: np.ndarray, side: int) -> np.ndarray:
+    """Letterbox a picture into a white side × side tile."""
+    import cv2
+
+    factor = side / max(picture.shape[:2])
+    resized = cv2.resize(picture, (max(1, round(picture.shape[1] * factor)), max(1, round(picture.shape[0] * factor))),
+                         interpolation=cv2.INTER_AREA)
+    tile = np.full((side, side, 3), 255, np.uint8)
+    top, left = (side - resized.shape[0]) // 2, (side - resized.shape[1]) // 2
+    tile[top:top + resized.shape[0], left:left + resized.shape[1]] = resized
+    return tile

@@ -1,0 +1,93 @@
+"""Piece 1: the picture. Drag-and-drop or click to upload, or one click on an example photo.
+
+The upload's bytes go to the server once; the page keeps only the picture's key (its content hash),
+and the Upload component's contents are cleared right after, so the browser does not hold the bytes.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+import dash_bootstrap_components as dbc
+from dash import ALL, Input, Output, State, callback, ctx, dcc, html, no_update
+
+from components.common import alert, error_alert, service
+from service.store import MAX_UPLOAD_BYTES, parse_data_url
+
+EXAMPLES_DIR = Path(__file__).resolve().parent.parent / "assets" / "examples"
+EXAMPLES = {"chelsea": "Cat", "coffee": "Coffee", "astronaut": "Astronaut", "rocket": "Rocket"}
+
+
+def layout() -> dbc.Card:
+    megabytes = MAX_UPLOAD_BYTES // (1024 * 1024)
+    return dbc.Card(dbc.CardBody([
+        html.H2("1 · Picture", className="step-title"),
+        dcc.Upload(
+            id="upload", multiple=False, accept="image/*", max_size=MAX_UPLOAD_BYTES,
+            className="upload-zone", className_active="upload-zone active", className_reject="upload-zone reject",
+            children=html.Div([html.Strong("Drop a photo here"), html.Span(" or click to choose one"),
+                               html.Div(f"JPEG, PNG, WebP or GIF, up to {megabytes} MB", className="hint")]),
+        ),
+        dcc.Store(id="upload-rejected"),  # set from assets/upload_guard.js when a file is too large
+        html.Div("…or try an example:", className="hint mt-2"),
+        html.Div([
+            html.Button([html.Img(src=f"/assets/examples/{name}.jpg", alt=title), html.Span(title)],
+                        id={"type": "example", "name": name}, className="example", n_clicks=0, title=title)
+            for name, title in EXAMPLES.items()
+        ], className="examples"),
+        html.Div(id="upload-name", className="hint mt-1"),
+    ]), className="step")
+
+
+@callback(
+    Output("image", "data"),
+    Output("upload", "contents"),
+    Output("upload-name", "children"),
+    Output("alerts", "children", allow_duplicate=True),
+    Input("upload", "contents"),
+    State("upload", "filename"),
+    prevent_initial_call=True,
+)
+def on_upload(contents, filename):
+    if contents is None:
+        return no_update, no_update, no_update, no_update
+    name = filename if isinstance(filename, str) else "picture"
+    try:
+        key = service().add_image(parse_data_url(contents))
+    except Exception as error:  # noqa: BLE001 - shown in plain words, the server stays up
+        return no_update, None, "", error_alert(error, f"“{name[:80]}” was not used")
+    return {"key": key, "name": name[:120]}, None, f"Showing: {name[:80]}", None
+
+
+@callback(
+    Output("image", "data", allow_duplicate=True),
+    Output("upload-name", "children", allow_duplicate=True),
+    Output("alerts", "children", allow_duplicate=True),
+    Input({"type": "example", "name": ALL}, "n_clicks"),
+    prevent_initial_call=True,
+)
+def on_example(clicks):
+    if not ctx.triggered_id or not any(clicks):
+        return no_update, no_update, no_update
+    name = ctx.triggered_id["name"]
+    if name not in EXAMPLES:  # the browser can send anything
+        return no_update, no_update, alert("That example does not exist.")
+    try:
+        key = service().add_image((EXAMPLES_DIR / f"{name}.jpg").read_bytes())
+    except Exception as error:  # noqa: BLE001
+        return no_update, no_update, error_alert(error)
+    return {"key": key, "name": f"example: {EXAMPLES[name].lower()}"}, f"Showing the example “{EXAMPLES[name]}”", None
+
+
+@callback(
+    Output("alerts", "children", allow_duplicate=True),
+    Input("upload-rejected", "data"),
+    prevent_initial_call=True,
+)
+def on_rejected(rejected):
+    if not rejected:
+        return no_update
+    megabytes = MAX_UPLOAD_BYTES // (1024 * 1024)
+    size = rejected.get("size") if isinstance(rejected, dict) else None
+    actual = f" (this one is {size / (1024 * 1024):.1f} MB)" if isinstance(size, (int, float)) else ""
+    return alert(f"This file is too large{actual}. Pictures can be at most {megabytes} MB; "
+                 f"please choose a smaller one.", "warning", "Upload refused")

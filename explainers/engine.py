@@ -1,0 +1,142 @@
+"""The TensorFlow side of the passes: compiled functions per (model, layer, gradients, ReLU rule).
+
+Each kind of pass is a ``tf.function`` traced once per model: the batch dimension is left open in the
+input signature, so any batch size reuses the same trace. Guided backpropagation and DeconvNet swap
+every ReLU's gradient only while their function is traced (see ``_relu_override``), so the shared
+model itself never changes.
+"""
+from __future__ import annotations
+
+import os
+from contextlib import contextmanager
+from typing import TYPE_CHECKING, Iterator
+
+import numpy as np
+
+from explainers._tf import keras, tf
+from explainers.passes import TOP1, PassKey, PassResult
+
+if TYPE_CHECKING:  # pragma: no cover
+    from explainers.models import ExplainableModel
+
+
+@contextmanager
+def _relu_override(model, rule: str) -> Iterator[None]:
+    """Temporarily give every ReLU activation of ``model`` another gradient rule.
+
+    Only used while a function is being *traced* (under the model's lock): the traced graph keeps the
+    replacement, the model's layers get their own activation back right after. "guided": pass a
+    gradient only where both the forward input and the incoming gradient are positive (Springenberg
+    et al. 2015); "deconv": pass the positive part of the incoming gradient whatever the forward input
+    was (Zeiler & Fergus 2014).
+    """
+    if rule == "plain":
+        yield
+        return
+    relu = keras.activations.relu
+
+    @tf.custom_gradient
+    def replacement(x):
+        def grad(upstream):
+            if rule == "guided":
+                return upstream * tf.cast(x > 0, upstream.dtype) * tf.cast(upstream > 0, upstream.dtype)
+            return tf.nn.relu(upstream)
+
+        return tf.nn.relu(x), grad
+
+    swapped = []
+    for layer in _walk_layers(model):
+        if getattr(layer, "activation", None) is relu:
+            object.__setattr__(layer, "activation", replacement)
+            swapped.append(layer)
+        elif isinstance(layer, keras.layers.ReLU):
+            raise NotImplementedError("ReLU layers of class keras.layers.ReLU are not supported by guided methods")
+    try:
+        yield
+    finally:
+        for layer in swapped:
+            object.__setattr__(layer, "activation", relu)
+
+
+def _walk_layers(model) -> Iterator:
+    for layer in model.layers:
+        yield layer
+        if hasattr(layer, "layers"):
+            yield from _walk_layers(layer)
+
+
+class Engine:
+    """The compiled passes of one model; thread-safe, traced lazily, reused across requests."""
+
+    def __init__(self, model: "ExplainableModel"):
+        self.model = model
+        override = os.environ.get("EXPLAINERS_JIT", "").strip().lower()
+        # XLA where it was measured to help (see benchmarks/speed.py); EXPLAINERS_JIT=0/1 overrides
+        self.jit_compile = model.jit_compile if override not in {"0", "1"} else override == "1"
+        self._functions: dict[PassKey, tf.types.experimental.GenericFunction] = {}
+        self._submodels: dict[str | None, keras.Model] = {}
+        self.trace_count: dict[PassKey, int] = {}
+        size = model.input_size
+        self._signature = [tf.TensorSpec([None, size, size, 3], tf.float32), tf.TensorSpec([None], tf.int32)]
+
+    def _submodel(self, layer: str | None):
+        if layer not in self._submodels:
+            net = self.model.keras
+            if layer is None:
+                self._submodels[layer] = net
+            else:
+                self._submodels[layer] = keras.Model(net.inputs, [net.get_layer(layer).output, net.outputs[0]])
+        return self._submodels[layer]
+
+    def function(self, key: PassKey):
+        """The compiled function for ``key`` (traced on first use, under the model's lock)."""
+        fn = self._functions.get(key)
+        if fn is not None:
+            return fn
+        with self.model.lock:
+            fn = self._functions.get(key)
+            if fn is None:
+                fn = tf.function(self._make_pass(key), input_signature=self._signature,
+                                 jit_compile=self.jit_compile)
+                with _relu_override(self.model.keras, key.relu):
+                    fn.get_concrete_function()  # trace now, while the override is in place
+                self._functions[key] = fn
+        return fn
+
+    def _make_pass(self, key: PassKey):
+        submodel = self._submodel(key.layer)
+        wants_grads = key.layer_grads or key.input_grads
+
+        def run(inputs, targets):
+            self.trace_count[key] = self.trace_count.get(key, 0) + 1  # Python side effect: counts traces
+            with tf.GradientTape(watch_accessed_variables=False) as tape:
+                # Watch the input even for layer gradients only: the tape records an op only if one
+                # of its inputs is watched when it runs, and the layer's output exists only afterwards.
+                tape.watch(inputs)
+                outputs = submodel(inputs, training=False)
+                activations, logits = (outputs[0], outputs[1]) if key.layer is not None else (None, outputs)
+                top = tf.argmax(logits, axis=-1, output_type=tf.int32)
+                chosen = tf.where(targets < 0, top, targets)
+                score = tf.reduce_sum(tf.gather(logits, chosen, axis=1, batch_dims=1))
+            result = {"logits": logits, "targets": chosen}
+            if activations is not None:
+                result["activations"] = activations
+            if wants_grads:
+                sources = ([activations] if key.layer_grads else []) + ([inputs] if key.input_grads else [])
+                grads = tape.gradient(score, sources)
+                if key.layer_grads:
+                    result["layer_grads"] = grads[0]
+                if key.input_grads:
+                    result["input_grads"] = grads[-1]
+            return result
+
+        return run
+
+    def run(self, key: PassKey, inputs: np.ndarray, targets: np.ndarray) -> PassResult:
+        fn = self.function(key)
+        out = fn(tf.convert_to_tensor(inputs, tf.float32), tf.convert_to_tensor(targets, tf.int32))
+        return PassResult(**{name: value.numpy() for name, value in out.items()})
+
+    def forward(self, inputs: np.ndarray) -> np.ndarray:
+        targets = np.full(len(inputs), TOP1, np.int32)
+        return self.run(PassKey(), inputs, targets).logits

@@ -1,0 +1,177 @@
+"""The web app without a browser: factory, routes, limits, and callbacks called directly."""
+import base64
+import io
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def _png(width=64, height=48, seed=0) -> bytes:
+    buffer = io.BytesIO()
+    Image.fromarray(np.random.default_rng(seed).integers(0, 256, (height, width, 3), dtype=np.uint8)).save(buffer, "PNG")
+    return buffer.getvalue()
+
+
+@pytest.fixture
+def app(tmp_path):
+    from app import create_app
+
+    return create_app({"weights": "random", "data_dir": str(tmp_path)})
+
+
+@pytest.fixture
+def client(app):
+    return app.server.test_client()
+
+
+def _text(component) -> str:
+    """All the text inside a Dash component tree."""
+    if component is None:
+        return ""
+    if isinstance(component, (str, int, float)):
+        return str(component)
+    if isinstance(component, (list, tuple)):
+        return " ".join(_text(c) for c in component)
+    return _text(getattr(component, "children", None))
+
+
+def test_importing_the_app_does_not_import_tensorflow():
+    code = "import sys, app; print('tensorflow' in sys.modules, 'keras' in sys.modules)"
+    done = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split() == ["False", "False"]
+
+
+def test_components_never_import_tensorflow_or_explainers():
+    for path in (ROOT / "components").glob("*.py"):
+        source = path.read_text()
+        for forbidden in ("import tensorflow", "import keras", "from explainers", "import explainers"):
+            assert forbidden not in source, f"{path.name} imports {forbidden.split()[-1]}"
+
+
+def test_each_app_has_its_own_service(tmp_path):
+    from app import create_app
+    from components.common import SERVICE_KEY
+
+    one, two = create_app({"data_dir": str(tmp_path / "a")}), create_app({"data_dir": str(tmp_path / "b")})
+    assert one.server.extensions[SERVICE_KEY] is not two.server.extensions[SERVICE_KEY]
+    assert one.config.suppress_callback_exceptions and not one._dev_tools.ui  # no debug UI unless asked
+
+
+def test_a_huge_post_to_dash_is_refused_before_dash_sees_it(client):
+    body = b"x" * (50 * 1024 * 1024)
+    response = client.post("/_dash-update-component", data=body, content_type="application/json")
+    assert response.status_code == 413
+    assert b"at most 10 MB" in response.data and b"Traceback" not in response.data
+
+
+def test_page_and_static_pieces(client):
+    page = client.get("/")
+    assert page.status_code == 200 and b"/vendor/bootstrap.min.css" in page.data
+    assert b"upload_guard.js" in page.data and b"style.css" in page.data
+    css = client.get("/vendor/bootstrap.min.css")
+    assert css.status_code == 200 and b"Bootstrap" in css.data[:200]
+    assert client.get("/healthz").get_json() == {"status": "ok"}
+
+
+def test_pictures_by_key(app, client):
+    from components.common import SERVICE_KEY
+
+    key = app.server.extensions[SERVICE_KEY].add_image(_png(300, 200))
+    shown = client.get(f"/image/{key}/display.jpg")
+    assert shown.status_code == 200 and shown.mimetype == "image/jpeg"
+    assert Image.open(io.BytesIO(shown.data)).size == (300, 200)
+    model_input = client.get(f"/image/{key}/input/inception_v3.png")
+    assert Image.open(io.BytesIO(model_input.data)).size == (299, 299)
+    for url in ("/image/..%5C..%5Cetc/display.jpg", "/image/.../display.jpg", f"/image/{'0' * 64}/display.jpg",
+                f"/image/{key}/input/alexnet.png", "/image/<script>/display.jpg"):
+        response = client.get(url)
+        assert response.status_code == 404 and b"Traceback" not in response.data
+
+
+@pytest.mark.slow
+def test_downloads_carry_their_parameters(app, client):
+    from components.common import SERVICE_KEY
+
+    key = app.server.extensions[SERVICE_KEY].add_image(_png(120, 80))
+    card = client.get(f"/download/card.png?image={key}&model=vgg16&method=grad_cam&target=281&opacity=0.7")
+    assert card.status_code == 200 and card.mimetype == "image/png"
+    assert 'filename="grad_cam-vgg16-281-tabby_cat-block5_conv3.png"' in card.headers["Content-Disposition"]
+    picture = Image.open(io.BytesIO(card.data))
+    assert picture.size == (120, 80)
+    described = json.loads(picture.text["saliency"])
+    assert described["target"] == 281 and described["layer"] == "block5_conv3"
+    assert described["display"]["opacity"] == 0.7 and "keras" in described["versions"]
+    grid = client.get(f"/download/grid.png?image={key}&model=vgg16&compare=resnet50&methods=grad_cam,vanilla_gradient")
+    assert grid.status_code == 200 and Image.open(io.BytesIO(grid.data)).size == (3 * 360, 2 * 360)
+    params = client.get(f"/download/params.json?image={key}&model=vgg16&methods=grad_cam,vanilla_gradient&target=3")
+    rows = params.get_json()
+    assert [r["method"] for r in rows] == ["grad_cam", "vanilla_gradient"] and {r["target"] for r in rows} == {3}
+
+
+def test_forged_download_parameters_get_plain_answers(app, client):
+    from components.common import SERVICE_KEY
+
+    key = app.server.extensions[SERVICE_KEY].add_image(_png())
+    cases = [f"/download/card.png?image={key}&model=alexnet&method=grad_cam",
+             f"/download/card.png?image={key}&model=vgg16&method=os.system",
+             f"/download/card.png?image=../../x&model=vgg16&method=grad_cam",
+             f"/download/card.png?image={key}&model=vgg16&method=grad_cam&opacity=lots",
+             f"/download/grid.png?image={key}&model=vgg16&methods=",
+             "/download/params.json"]
+    for url in cases:
+        response = client.get(url)
+        assert response.status_code == 400, url
+        assert response.mimetype == "text/plain" and b"Traceback" not in response.data
+
+
+def test_upload_callback(app):
+    from components.upload import on_upload
+
+    with app.server.test_request_context():
+        good = "data:image/png;base64," + base64.b64encode(_png()).decode()
+        image, contents, name, alert = on_upload(good, "cat<script>.png")
+        assert len(image["key"]) == 64 and contents is None and alert is None  # bytes not kept in the page
+        assert image["name"] == "cat<script>.png"  # shown as text by Dash (escaped), never used as a path
+        for bad, phrase in (("data:image/png;base64,QUJD", "not a supported picture"),
+                            ("data:text/html;base64," + base64.b64encode(b"<svg><script/></svg>").decode(),
+                             "not a supported picture"),
+                            ({"not": "a string"}, "did not arrive as a file")):
+            image, contents, _, alert = on_upload(bad, "x.jpg")
+            assert image is not None and contents is None  # no_update for the picture, upload cleared
+            assert phrase in _text(alert), _text(alert)
+
+
+def test_card_callback_shows_plain_errors(app):
+    from components.common import SERVICE_KEY
+    from components.method_cards import build_cards, render_card
+
+    with app.server.test_request_context():
+        key = app.server.extensions[SERVICE_KEY].add_image(_png())
+        cards = build_cards(["grad_cam", "cam", "bogus"], "vgg16", "resnet50")
+        assert len(cards) == 4  # 2 methods × 2 models; the forged name is ignored
+        figure, info, href = render_card({"key": key}, "vgg16", None, "random", None, None, "viridis", "absolute",
+                                         99, "own", {"method": "cam", "slot": "a"}, 0.5)
+        assert "CAM does not apply to VGG16" in _text(info) and href is None
+        figure, info, href = render_card({"key": key}, "vgg16", None, "random", 5000, None, "viridis", "absolute",
+                                         99, "own", {"method": "grad_cam", "slot": "a"}, 0.5)
+        assert "There is no class number 5000" in _text(info)
+
+
+def test_layer_and_status_callbacks(app):
+    from components.layer_picker import layer_options
+    from components.model_picker import show_status
+
+    with app.server.test_request_context():
+        options, value = layer_options("inception_v3")
+        assert value == "mixed10" and options[-1]["label"].startswith("mixed10 · 8×8")
+        assert "(recommended)" in next(o["label"] for o in options if o["value"] == "mixed10")
+        text, model_options, banner = show_status("vgg16", "random")
+        assert "meaningless" in _text(banner) and all("random" in o["label"] for o in model_options)

@@ -1,0 +1,130 @@
+"""The explainer service and the picture store (no browser)."""
+import base64
+import io
+import threading
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from explainers.errors import ImageError, ParameterError, UnknownNameError
+from service import ExplainerService, parse_data_url
+from service.store import MAX_UPLOAD_BYTES, ImageStore
+
+
+def _png(width=64, height=48, seed=0) -> bytes:
+    buffer = io.BytesIO()
+    Image.fromarray(np.random.default_rng(seed).integers(0, 256, (height, width, 3), dtype=np.uint8)).save(buffer, "PNG")
+    return buffer.getvalue()
+
+
+def _data_url(data: bytes, kind="image/png") -> str:
+    return f"data:{kind};base64," + base64.b64encode(data).decode()
+
+
+@pytest.fixture
+def svc(tmp_path):
+    return ExplainerService(tmp_path, weights="random")
+
+
+def test_data_urls(tmp_path):
+    data = _png()
+    assert parse_data_url(_data_url(data)) == data
+    assert parse_data_url(_data_url(data, "text/plain")) == data  # the declared type is not trusted
+    bad = [(None, "did not arrive as a file"), (["x"], "did not arrive as a file"),
+           ("no comma here", "arrived damaged"), ("data:image/png;base64", "arrived damaged"),
+           ("data:image/png,plain", "unexpected encoding"), ("data:image/png;base64,@@@@", "encoding is broken"),
+           ("data:image/png;base64," + "A" * (MAX_UPLOAD_BYTES * 2), "larger than 10 MB")]
+    for contents, phrase in bad:
+        with pytest.raises(ImageError, match=phrase):
+            parse_data_url(contents)
+
+
+def test_store_keeps_pictures_by_content_hash(tmp_path):
+    store = ImageStore(tmp_path)
+    key = store.put(_png())
+    assert len(key) == 64 and store.put(_png()) == key and store.has(key)
+    assert [p.name for p in tmp_path.iterdir()] == [key]  # stored once, named by the hash only
+    fresh = ImageStore(tmp_path)  # another worker process reads it from disk
+    np.testing.assert_array_equal(fresh.get(key), store.get(key))
+    for forged in ("../etc/passwd", "x" * 64, "", None, 42, key.upper()):
+        with pytest.raises(ImageError):
+            store.get(forged)
+    with pytest.raises(ImageError, match="no longer on the server"):
+        store.get("0" * 64)
+    with pytest.raises(ImageError):
+        store.put(b"not a picture")
+    assert len(list(tmp_path.iterdir())) == 1
+
+
+def test_catalogue_needs_no_model(svc):
+    assert [m["name"] for m in svc.models()] == ["vgg16", "resnet50", "inception_v3"]
+    layers = svc.layers("vgg16")
+    assert layers[-1]["label"] == "block5_pool · 7×7" and {"name": "block5_conv3", "label": "block5_conv3 · 14×14",
+                                                           "height": 14, "width": 14} in layers
+    assert {m["name"] for m in svc.methods()} >= {"grad_cam", "vanilla_gradient", "cam"}
+    assert svc.labels()[281] == {"label": "281 · tabby cat (tabby)", "value": 281}
+
+
+@pytest.mark.slow
+def test_explain_caches_and_validates(svc):
+    key = svc.add_image(_png(80, 60))
+    first = svc.explain(key, "vgg16", "grad_cam", target=281)
+    again = svc.explain(key, "vgg16", "grad_cam", target="281")
+    assert not first.cached and again.cached and again.seconds < 0.05
+    np.testing.assert_array_equal(first.heatmap, again.heatmap)
+    assert first.target == 281 and first.label == "tabby cat" and first.layer == "block5_conv3"
+    other_layer = svc.explain(key, "vgg16", "grad_cam", target=281, layer="block4_conv3")
+    assert not other_layer.cached and other_layer.layer == "block4_conv3"
+    # vanilla gradient ignores the layer, so a different layer is the same cached result
+    svc.explain(key, "vgg16", "vanilla_gradient", target=281, layer="block5_conv3")
+    assert svc.explain(key, "vgg16", "vanilla_gradient", target=281, layer="block4_conv3").cached
+    with pytest.raises(UnknownNameError, match="no layer called 'nope'"):
+        svc.explain(key, "vgg16", "grad_cam", layer="nope")
+    with pytest.raises(UnknownNameError, match="Unknown method"):
+        svc.explain(key, "vgg16", "rm -rf")
+    with pytest.raises(UnknownNameError, match="Unknown model"):
+        svc.explain(key, "alexnet", "grad_cam")
+    with pytest.raises(UnknownNameError, match="Unknown weights"):
+        svc.explain(key, "vgg16", "grad_cam", weights="mine.h5")
+    with pytest.raises(ParameterError):
+        svc.explain(key, "vgg16", "grad_cam", params={"relu": "maybe"})
+    predictions = svc.predict(key, "vgg16")
+    assert len(predictions) == 5 and svc.device == "CPU"
+
+
+@pytest.mark.slow
+def test_concurrent_requests_compute_once(svc, monkeypatch):
+    import explainers.api as api
+
+    key = svc.add_image(_png(70, 50, seed=3))
+    calls = []
+    real = api.explain
+
+    def counting(*args, **kwargs):
+        calls.append(1)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(api, "explain", counting)
+    results = []
+    threads = [threading.Thread(target=lambda: results.append(svc.explain(key, "vgg16", "layer_cam", target=7)))
+               for _ in range(6)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert len(calls) == 1 and len(results) == 6
+    assert all(np.array_equal(r.heatmap, results[0].heatmap) for r in results)
+
+
+@pytest.mark.slow
+def test_display_levels_and_overlay(svc):
+    key = svc.add_image(_png(90, 60, seed=4))
+    result = svc.explain(key, "vgg16", "gradient_x_input", target=1)
+    levels, scale = svc.display_levels(key, result, mode="signed")
+    assert levels.shape == (60, 90) and levels.dtype == np.uint8 and scale > 0
+    assert levels.min() < 100 < 155 < levels.max()  # both signs visible around 127.5
+    absolute, _ = svc.display_levels(key, result, mode="absolute")
+    assert absolute.min() < 30  # |values| start near zero
+    picture = svc.overlay(key, result, mode="signed")
+    assert picture.shape == (60, 90, 3) and picture.dtype == np.uint8
