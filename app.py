@@ -17,6 +17,7 @@ import dash
 import flask
 
 from components import layout as page
+from components import registry
 from components.common import SERVICE_KEY
 from components.routes import register_routes
 from service import ExplainerService
@@ -47,6 +48,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> dash.Dash:
                     external_stylesheets=[BOOTSTRAP_URL], suppress_callback_exceptions=True,
                     assets_folder=os.path.join(os.path.dirname(os.path.abspath(__file__)), "assets"))
     app.layout = page.build(service, settings["model"])
+    registry.attach(app)
     register_routes(server)
 
     @server.errorhandler(413)

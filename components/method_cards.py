@@ -11,10 +11,11 @@ from __future__ import annotations
 from urllib.parse import urlencode
 
 import dash_bootstrap_components as dbc
-from dash import ALL, MATCH, Input, Output, State, callback, clientside_callback, dcc, html, no_update
+from dash import ALL, MATCH, Input, Output, State, dcc, html, no_update
 
 from components.common import service
 from components.figures import message_figure, overlay_figure
+from components.registry import callback, clientside_callback
 from service import describe_error
 
 DEFAULT_METHODS = ["grad_cam", "guided_grad_cam", "vanilla_gradient"]

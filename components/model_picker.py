@@ -3,9 +3,10 @@ optional second model to compare the same methods across models."""
 from __future__ import annotations
 
 import dash_bootstrap_components as dbc
-from dash import Input, Output, callback, dcc, html
+from dash import Input, Output, dcc, html
 
 from components.common import service
+from components.registry import callback
 
 STATUS_WORDS = {"ready": "ready", "download": "downloads on first use", "missing": "weights missing"}
 

@@ -2,9 +2,10 @@
 from __future__ import annotations
 
 import dash_bootstrap_components as dbc
-from dash import Input, Output, callback, html, no_update
+from dash import Input, Output, html, no_update
 
 from components.common import service
+from components.registry import callback
 
 
 def layout() -> dbc.Card:

@@ -2,10 +2,11 @@
 from __future__ import annotations
 
 import dash_bootstrap_components as dbc
-from dash import Input, Output, State, callback, ctx, dcc, html, no_update
+from dash import Input, Output, ctx, dcc, html, no_update
 
 from components.common import error_alert, service
 from components.figures import message_figure, predictions_figure
+from components.registry import callback
 
 
 def layout() -> dbc.Card:

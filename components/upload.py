@@ -8,9 +8,10 @@ from __future__ import annotations
 from pathlib import Path
 
 import dash_bootstrap_components as dbc
-from dash import ALL, Input, Output, State, callback, ctx, dcc, html, no_update
+from dash import ALL, Input, Output, State, ctx, dcc, html, no_update
 
 from components.common import alert, error_alert, service
+from components.registry import callback
 from service.store import MAX_UPLOAD_BYTES, parse_data_url
 
 EXAMPLES_DIR = Path(__file__).resolve().parent.parent / "assets" / "examples"

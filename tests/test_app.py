@@ -63,6 +63,11 @@ def test_each_app_has_its_own_service(tmp_path):
     one, two = create_app({"data_dir": str(tmp_path / "a")}), create_app({"data_dir": str(tmp_path / "b")})
     assert one.server.extensions[SERVICE_KEY] is not two.server.extensions[SERVICE_KEY]
     assert one.config.suppress_callback_exceptions and not one._dev_tools.ui  # no debug UI unless asked
+    # every app gets every callback (dash.callback's global list would go to the first app only)
+    for app in (one, two):
+        with app.server.test_client() as client:
+            client.get("/")
+    assert len(one.callback_map) == len(two.callback_map) >= 12
 
 
 def test_a_huge_post_to_dash_is_refused_before_dash_sees_it(client):

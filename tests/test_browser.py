@@ -30,6 +30,9 @@ def _card_state(dash_duo, card: str) -> dict:
         """, _dom_id(card, "card-graph"))
 
 
+_DRIVER = {}
+
+
 def _wait(condition, timeout=WAIT, message="condition"):
     deadline = time.time() + timeout
     while time.time() < deadline:
@@ -37,7 +40,8 @@ def _wait(condition, timeout=WAIT, message="condition"):
         if value:
             return value
         time.sleep(0.25)
-    raise AssertionError(f"timed out waiting for {message}")
+    page = _DRIVER["driver"].find_element(By.TAG_NAME, "body").text if "driver" in _DRIVER else ""
+    raise AssertionError(f"timed out waiting for {message}; the page says:\n{page[:1500]}")
 
 
 def _info_text(dash_duo, card: str) -> str:
@@ -87,6 +91,7 @@ def dashboard(dash_duo, browser_available, tmp_path):
         requests.append(flask.request.path)
 
     dash_duo.start_server(app)
+    _DRIVER["driver"] = dash_duo.driver
     dash_duo.wait_for_text_to_equal("h1", "Saliency maps", timeout=30)
     return dash_duo, requests
 
