@@ -16,7 +16,7 @@ from dash import ALL, MATCH, Input, Output, State, dcc, html, no_update
 from components.common import service
 from components.figures import message_figure, overlay_figure
 from components.registry import callback, clientside_callback
-from service import describe_error
+from service import WeightsError, describe_error
 
 DEFAULT_METHODS = ["grad_cam", "guided_grad_cam", "vanilla_gradient"]
 
@@ -102,8 +102,11 @@ def render_card(image, model, compare, weights, target, layer, colormap, mode, p
         levels, _ = svc.display_levels(image["key"], result, mode=mode or "absolute", percentile=percentile,
                                        scale=shared)
     except Exception as error:  # noqa: BLE001 - shown on the card in plain words
-        return message_figure("No map for this card."), html.Div(describe_error(error), className="card-error",
-                                                                  role="alert"), None
+        if isinstance(error, WeightsError):  # the full message (file, size, command) is in the alert on top
+            text = "No map: this model's ImageNet weights are missing. The Model panel says how to fix it."
+        else:
+            text = describe_error(error)
+        return message_figure("No map for this card."), html.Div(text, className="card-error", role="alert"), None
     signed = result.signed and mode == "signed"
     figure = overlay_figure(f"/image/{image['key']}/display.jpg", levels, colormap=colormap or "viridis",
                             signed=signed, opacity=opacity if opacity is not None else 0.5)

@@ -1,7 +1,7 @@
 """The cached explainer service between the Dash UI (``components/``) and the explainer core
 (``explainers/``): picture store, resident models, result cache. No TensorFlow at import time."""
-from explainers.errors import ExplainerError
+from explainers.errors import ExplainerError, WeightsError
 from service.core import ExplainerService, MapResult, describe_error
 from service.store import ImageStore, parse_data_url
 
-__all__ = ["ExplainerError", "ExplainerService", "ImageStore", "MapResult", "describe_error", "parse_data_url"]
+__all__ = ["ExplainerError", "ExplainerService", "WeightsError", "ImageStore", "MapResult", "describe_error", "parse_data_url"]

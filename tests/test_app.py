@@ -42,6 +42,14 @@ def _text(component) -> str:
     return _text(getattr(component, "children", None))
 
 
+def _triggered_by(prop_id: str) -> None:
+    """Give a callback called directly the context Dash would give it (which input fired)."""
+    from dash._callback_context import context_value
+    from dash._utils import AttributeDict
+
+    context_value.set(AttributeDict(triggered_inputs=[{"prop_id": prop_id, "value": None}]))
+
+
 def test_importing_the_app_does_not_import_tensorflow():
     code = "import sys, app; print('tensorflow' in sys.modules, 'keras' in sys.modules)"
     done = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=120)
@@ -180,3 +188,53 @@ def test_layer_and_status_callbacks(app):
         assert "(recommended)" in next(o["label"] for o in options if o["value"] == "mixed10")
         text, model_options, banner = show_status("vgg16", "random")
         assert "meaningless" in _text(banner) and all("random" in o["label"] for o in model_options)
+
+
+def test_missing_weights_are_explained_once_not_on_every_card(tmp_path, monkeypatch):
+    from app import create_app
+    from components.common import SERVICE_KEY
+    from components.method_cards import render_card
+    from components.model_picker import show_status
+    from components.predictions import update_predictions
+
+    monkeypatch.setenv("KERAS_HOME", str(tmp_path / "keras"))
+    monkeypatch.setenv("EXPLAINERS_OFFLINE", "1")
+    app = create_app({"weights": "imagenet", "data_dir": str(tmp_path / "data")})
+    with app.server.test_request_context():
+        key = app.server.extensions[SERVICE_KEY].add_image(_png())
+        _triggered_by("image.data")
+        _, target, alert, _ = update_predictions({"key": key}, "resnet50", "imagenet", None, None)
+        assert target is None and "fetch-weights --model resnet50" in _text(alert) and "98 MB" in _text(alert)
+        _, info, href = render_card({"key": key}, "resnet50", None, "imagenet", None, None, "viridis", "absolute",
+                                    99, "own", {"method": "grad_cam", "slot": "a"}, 0.5)
+        assert "weights are missing" in _text(info) and "Model panel" in _text(info) and href is None
+        status, options, banner = show_status("resnet50", "imagenet")
+        assert "python -m explainers fetch-weights --model resnet50" in _text(status) and banner is None
+        assert "ResNet50 · weights missing" in [o["label"] for o in options]
+
+
+@pytest.mark.slow
+def test_predictions_callback_sets_and_follows_the_class(app):
+    from dash import no_update
+
+    from components.common import SERVICE_KEY
+    from components.predictions import update_predictions
+
+    with app.server.test_request_context():
+        key = app.server.extensions[SERVICE_KEY].add_image(_png(90, 70, seed=5))
+        _triggered_by("image.data")
+        figure, target, alert, device = update_predictions({"key": key}, "vgg16", "random", None, None)
+        classes = list(figure.data[0].customdata)
+        assert len(classes) == 5 and target == classes[-1] and alert is None and device == "Computing on: CPU"
+        second = classes[-2]
+        _triggered_by("predictions.clickData")
+        figure, target, _, _ = update_predictions({"key": key}, "vgg16", "random", {"points": [{"customdata": second}]},
+                                                  classes[-1])
+        colours = list(figure.data[0].marker.color)
+        assert target == second and colours[-2] != colours[-1]  # the clicked bar is now the highlighted one
+        _triggered_by("predictions.clickData")  # a forged click changes nothing
+        assert update_predictions({"key": key}, "vgg16", "random", {"points": [{"customdata": "1; drop"}]},
+                                  second)[1] is no_update
+        _triggered_by("target.value")  # a class picked in the search box is highlighted if it is in the top 5
+        figure, target, _, _ = update_predictions({"key": key}, "vgg16", "random", None, classes[0])
+        assert target is no_update and list(figure.data[0].marker.color)[0] != list(figure.data[0].marker.color)[-1]
