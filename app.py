@@ -47,7 +47,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> dash.Dash:
     app = dash.Dash(__name__, server=server, title="Saliency maps", update_title=None,
                     external_stylesheets=[BOOTSTRAP_URL], suppress_callback_exceptions=True,
                     assets_folder=os.path.join(os.path.dirname(os.path.abspath(__file__)), "assets"))
-    app.layout = page.build(service, settings["model"])
+    app.layout = lambda: page.build(service, settings["model"])  # a function: a new session id per page load
     registry.attach(app)
     register_routes(server)
 

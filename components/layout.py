@@ -1,15 +1,19 @@
 """The whole page: controls on the left, the picture, predictions and method cards on the right."""
 from __future__ import annotations
 
+import uuid
+
 import dash_bootstrap_components as dbc
 from dash import dcc, html
 
 from components import class_search, display_controls, layer_picker, method_cards, model_picker, picture, predictions, upload
 
 
-def build(svc, default_model: str = "vgg16") -> html.Div:
+def build(svc, default_model: str = "vgg16", session: str | None = None) -> html.Div:
+    """The page; ``session`` identifies this browser tab to the job queue (one running job per session)."""
     return html.Div([
         dcc.Store(id="image"),  # {"key": sha256, "name": ...}: never the picture's bytes
+        dcc.Store(id="session", data=session or uuid.uuid4().hex),
         html.Header([
             html.H1("Saliency maps"),
             html.P("Which parts of a picture made the network decide? Upload a photo, pick a model and a class, "

@@ -19,6 +19,8 @@ from components.registry import callback, clientside_callback
 from service import WeightsError, describe_error
 
 DEFAULT_METHODS = ["grad_cam", "guided_grad_cam", "vanilla_gradient"]
+INLINE_WAIT = 3.0  # seconds a card's request waits for its map before showing progress instead
+POLL_MS = 700  # how often a card asks about a long map's progress
 
 
 def layout(methods: list[dict]) -> dbc.Card:
@@ -46,6 +48,14 @@ def card(method: dict, slot: str, model_title: str) -> dbc.Col:
                                   figure=message_figure("Waiting for a picture…"),
                                   config={"displayModeBar": False, "responsive": True}),
                         type="circle", delay_show=150),
+            dcc.Store(id={"type": "card-job", "card": cid}),
+            dcc.Interval(id={"type": "card-poll", "card": cid}, interval=POLL_MS, disabled=True),
+            html.Div([
+                dbc.Progress(id={"type": "card-progress", "card": cid}, value=0, label="", striped=True,
+                             animated=True, className="card-progress"),
+                dbc.Button("Cancel", id={"type": "card-cancel", "card": cid}, size="sm", color="secondary",
+                           outline=True, className="mt-1"),
+            ], id={"type": "card-progress-box", "card": cid}, style={"display": "none"}),
             html.P(method["description"], className="description"),
             note,
             html.Div(id={"type": "card-info", "card": cid}, className="card-info"),
@@ -73,45 +83,130 @@ def build_cards(selected, model, compare):
     return [card(known[name], slot, titles.get(which, "")) for name in chosen for slot, which in slots]
 
 
+_CARD_INPUTS = (Input("image", "data"), Input("model", "value"), Input("compare-model", "value"),
+                Input("weights", "value"), Input("target", "value"), Input("layer", "value"),
+                Input("colormap", "value"), Input("mode", "value"), Input("percentile", "value"),
+                Input("scale", "value"))
+_CARD_OUTPUTS = ("figure", "info", "href", "job", "poll", "box", "value", "label")
+
+
+def _outputs(allow_duplicate: bool = False) -> list[Output]:
+    targets = [("card-graph", "figure"), ("card-info", "children"), ("card-download", "href"),
+               ("card-job", "data"), ("card-poll", "disabled"), ("card-progress-box", "style"),
+               ("card-progress", "value"), ("card-progress", "label")]
+    return [Output({"type": kind, "card": MATCH}, prop, allow_duplicate=allow_duplicate) for kind, prop in targets]
+
+
+def _answer(**values) -> tuple:
+    """A full set of card outputs, unchanged where not given."""
+    return tuple(values.get(name, no_update) for name in _CARD_OUTPUTS)
+
+
+HIDDEN, SHOWN = {"display": "none"}, {"display": "block"}
+
+
 @callback(
-    Output({"type": "card-graph", "card": MATCH}, "figure"),
-    Output({"type": "card-info", "card": MATCH}, "children"),
-    Output({"type": "card-download", "card": MATCH}, "href"),
-    Input("image", "data"), Input("model", "value"), Input("compare-model", "value"), Input("weights", "value"),
-    Input("target", "value"), Input("layer", "value"),
-    Input("colormap", "value"), Input("mode", "value"), Input("percentile", "value"), Input("scale", "value"),
+    *_outputs(),
+    *_CARD_INPUTS,
     State({"type": "card-spec", "card": MATCH}, "data"),
     State({"type": "card-opacity", "card": MATCH}, "value"),
+    State({"type": "card-job", "card": MATCH}, "data"),
+    State("session", "data"),
 )
-def render_card(image, model, compare, weights, target, layer, colormap, mode, percentile, scale, spec, opacity):
+def render_card(image, model, compare, weights, target, layer, colormap, mode, percentile, scale, spec, opacity,
+                previous_job, session):
     if not image or not isinstance(spec, dict):
-        return message_figure("Waiting for a picture…"), "", None
-    slot, method = spec.get("slot"), spec.get("method")
-    which = model if slot == "a" else compare
+        return _answer(figure=message_figure("Waiting for a picture…"), info="", href=None)
+    which = model if spec.get("slot") == "a" else compare
     if not which:
-        return no_update, no_update, no_update
-    layer_here = layer if slot == "a" else None  # the second model uses its own recommended layer
+        return _answer()
+    svc = service()
+    if isinstance(previous_job, str):  # a newer request for this card supersedes the old one
+        svc.jobs.cancel(previous_job, "A newer request for this card replaced this one.")
+    try:
+        job = svc.request_map(image["key"], which, spec.get("method"), target=target,
+                              layer=layer if spec.get("slot") == "a" else None, weights=weights,
+                              session=session if isinstance(session, str) else None)
+    except Exception as error:  # noqa: BLE001 - shown on the card in plain words
+        return _answer(**_failure(error), job=None, poll=True, box=HIDDEN)
+    if job.wait(INLINE_WAIT):
+        return _finished(job, image, model, compare, weights, target, layer, colormap, mode, percentile, scale,
+                         spec, opacity)
+    return _answer(figure=message_figure("Computing this map…"), info="", href=None, job=job.id, poll=False,
+                   box=SHOWN, value=round(job.progress * 100), label=_progress_label(job))
+
+
+@callback(
+    *_outputs(allow_duplicate=True),
+    Input({"type": "card-poll", "card": MATCH}, "n_intervals"),
+    *[State(i.component_id, i.component_property) for i in _CARD_INPUTS],
+    State({"type": "card-spec", "card": MATCH}, "data"),
+    State({"type": "card-opacity", "card": MATCH}, "value"),
+    State({"type": "card-job", "card": MATCH}, "data"),
+    prevent_initial_call=True,
+)
+def poll_card(_ticks, image, model, compare, weights, target, layer, colormap, mode, percentile, scale, spec,
+              opacity, job_id):
+    job = service().jobs.get(job_id)
+    if job is None:
+        return _answer(poll=True, box=HIDDEN, info=html.Div("This map's job is gone (the server restarted?). "
+                                                            "Change a setting to compute it again.",
+                                                            className="card-error"))
+    if not job.done:
+        return _answer(value=round(job.progress * 100), label=_progress_label(job))
+    return _finished(job, image, model, compare, weights, target, layer, colormap, mode, percentile, scale, spec,
+                     opacity)
+
+
+@callback(
+    Output({"type": "card-info", "card": MATCH}, "children", allow_duplicate=True),
+    Input({"type": "card-cancel", "card": MATCH}, "n_clicks"),
+    State({"type": "card-job", "card": MATCH}, "data"),
+    prevent_initial_call=True,
+)
+def cancel_card(clicks, job_id):
+    if clicks and isinstance(job_id, str):
+        service().jobs.cancel(job_id, "Stopped. Change a setting, or pick the class again, to compute it anew.")
+    return no_update
+
+
+def _progress_label(job) -> str:
+    if job.status == "queued":
+        return "waiting for a free worker…"
+    left = f" · about {job.eta:.0f} s left" if job.eta is not None and job.progress > 0 else ""
+    return f"{job.progress:.0%}{left}"
+
+
+def _failure(error: BaseException) -> dict:
+    if isinstance(error, WeightsError):  # the full message (file, size, command) is in the alert on top
+        text = "No map: this model's ImageNet weights are missing. The Model panel says how to fix it."
+    else:
+        text = describe_error(error)
+    return {"figure": message_figure("No map for this card."),
+            "info": html.Div(text, className="card-error", role="alert"), "href": None}
+
+
+def _finished(job, image, model, compare, weights, target, layer, colormap, mode, percentile, scale, spec, opacity):
+    """The outputs of a card whose job has ended: its map, or its error in plain words."""
+    done = dict(job=None, poll=True, box=HIDDEN)
     svc = service()
     try:
+        result = job.outcome()
         percentile = min(100.0, max(50.0, float(percentile or 99)))
-        result = svc.explain(image["key"], which, method, target=target, layer=layer_here, weights=weights)
         shared = None
         if scale == "shared" and compare and compare != model:
-            shared = _shared_scale(svc, image["key"], model, compare, method, target, layer, weights, mode,
-                                   percentile)
+            shared = _shared_scale(svc, image["key"], model, compare, spec.get("method"), target, layer, weights,
+                                   mode, percentile)
         levels, _ = svc.display_levels(image["key"], result, mode=mode or "absolute", percentile=percentile,
                                        scale=shared)
-    except Exception as error:  # noqa: BLE001 - shown on the card in plain words
-        if isinstance(error, WeightsError):  # the full message (file, size, command) is in the alert on top
-            text = "No map: this model's ImageNet weights are missing. The Model panel says how to fix it."
-        else:
-            text = describe_error(error)
-        return message_figure("No map for this card."), html.Div(text, className="card-error", role="alert"), None
+    except Exception as error:  # noqa: BLE001
+        return _answer(**_failure(error), **done)
     signed = result.signed and mode == "signed"
     figure = overlay_figure(f"/image/{image['key']}/display.jpg", levels, colormap=colormap or "viridis",
                             signed=signed, opacity=opacity if opacity is not None else 0.5)
-    return figure, _info(result), _download_href(image["key"], which, method, result, weights, colormap, mode,
-                                                 percentile, opacity)
+    which = model if spec.get("slot") == "a" else compare
+    href = _download_href(image["key"], which, spec.get("method"), result, weights, colormap, mode, percentile, opacity)
+    return _answer(figure=figure, info=_info(result), href=href, **done)
 
 
 def _shared_scale(svc, key, model, compare, method, target, layer, weights, mode, percentile) -> float:

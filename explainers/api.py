@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
-from typing import Any, Iterable, Mapping
+from typing import Any, Callable, Iterable, Mapping
 
 import numpy as np
 
@@ -88,18 +88,22 @@ def _finish(model: ExplainableModel, method: Method, passes: Passes, layer: str,
 
 
 def explain(model: ExplainableModel, image: np.ndarray, method: str | Method = "grad_cam",
-            target: int | str | None = None, layer: str | None = None, **params: Any) -> Explanation:
+            target: int | str | None = None, layer: str | None = None,
+            progress: Callable[[float], None] | None = None, **params: Any) -> Explanation:
     """Explain why ``model`` gives ``target`` (default: its top-1 class) for ``image`` with ``method``.
 
     ``image``: RGB uint8 (H, W, 3) of any size (resized to the model's input here). ``layer``: any of
     ``model.layers`` (default: the recommended one); methods that do not use a layer ignore it.
-    ``params``: the method's settings (see ``METHODS[name].params``).
+    ``params``: the method's settings (see ``METHODS[name].params``). ``progress``: called with the
+    fraction done (0..1) as long methods go; it may raise to stop the work.
     """
     started = time.perf_counter()
     instance = _instantiate(model, method, params)
     layer = model.check_layer(layer)
-    passes = Passes(model, _inputs(model, image), _target_array(model, target))
-    return _finish(model, instance, passes, layer, time.perf_counter() - started)
+    passes = Passes(model, _inputs(model, image), _target_array(model, target), progress)
+    explanation = _finish(model, instance, passes, layer, time.perf_counter() - started)
+    passes.report(1.0)
+    return explanation
 
 
 def explain_all(model: ExplainableModel, image: np.ndarray, methods: Iterable[str] | None = None,

@@ -267,6 +267,12 @@ def load_model(name: str, weights: str | os.PathLike | None = "imagenet", *, see
         return model
 
 
+def loaded_models() -> list[str]:
+    """The models resident in this process, as "name (weights)"."""
+    with _cache_lock:
+        return [f"{model.name} ({model.weights})" for model in _cache.values()]
+
+
 def _weights_mode(weights, name: str, weights_dir) -> tuple[str, Path | None]:
     if weights is None or (isinstance(weights, str) and weights.strip().lower() in {"none", "random"}):
         return "random", None

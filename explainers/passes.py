@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import threading
 from dataclasses import dataclass, replace
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Callable
 
 import numpy as np
 
@@ -61,8 +61,10 @@ class Passes:
     vanilla gradient's input gradients come out of a single backward pass.
     """
 
-    def __init__(self, model: "ExplainableModel", inputs: np.ndarray, targets: np.ndarray):
+    def __init__(self, model: "ExplainableModel", inputs: np.ndarray, targets: np.ndarray,
+                 progress: Callable[[float], None] | None = None):
         self.model = model
+        self._progress = progress
         self.inputs = inputs
         self.targets = np.asarray(targets, np.int32)
         self._results: dict[PassKey, PassResult] = {}
@@ -99,6 +101,12 @@ class Passes:
             self._results[key] = result
             self.passes_run.append(key)
             return result
+
+    def report(self, fraction: float) -> None:
+        """Tell whoever asked how far the work is (0..1). The callback may raise to stop the work
+        (a cancel or a deadline); long methods call this between chunks."""
+        if self._progress is not None:
+            self._progress(fraction)
 
     def _resolved_targets(self) -> np.ndarray:
         """Once any pass has resolved "top-1", later passes explain the same classes."""

@@ -1,12 +1,12 @@
 """The explainer service: what the dashboard's callbacks and the download routes call.
 
-It owns the picture store, the resident models (``explainers.load_model`` keeps one copy per process)
-and a bounded cache of results, and it answers in plain data (lists, dicts, numpy arrays). Importing it
-does not import TensorFlow; the first prediction or map does.
+It owns the picture store, the resident models (``explainers.load_model`` keeps one copy per process),
+the result cache (memory, then disk) and the job queue, and it answers in plain data (lists, dicts,
+numpy arrays). Importing it does not import TensorFlow; the first prediction or map does.
 
-Concurrent requests for the same result are computed once ("single flight"): when six method cards of
-one page ask at the same moment, or thirty students load the same example, the first computes and the
-others wait for its answer.
+Every computation is a job (``service.jobs``): bounded queue, progress, cancel, deadline, one running
+job per session, and identical requests computed once ("single flight") — when six method cards of one
+page ask at the same moment, or thirty students load the same example, one job computes for all.
 """
 from __future__ import annotations
 
@@ -14,8 +14,6 @@ import logging
 import os
 import threading
 import time
-from collections import OrderedDict
-from concurrent.futures import Future
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Mapping
@@ -27,6 +25,8 @@ from explainers.errors import ExplainerError, UnknownNameError
 from explainers.labels import IMAGENET_LABELS
 from explainers.methods import METHODS, get_method
 from explainers.models import MODELS, prepare_image, resolve_model_name, static_layers
+from service.cache import ResultCache
+from service.jobs import Job, JobRunner
 from service.store import ImageStore
 
 log = logging.getLogger(__name__)
@@ -53,46 +53,24 @@ class MapResult:
     cached: bool = False
 
 
-class _LRU:
-    def __init__(self, items: int):
-        self.items = items
-        self._data: OrderedDict[Any, Any] = OrderedDict()
-        self._lock = threading.Lock()
-        self.hits = self.misses = 0
-
-    def get(self, key):
-        with self._lock:
-            if key in self._data:
-                self._data.move_to_end(key)
-                self.hits += 1
-                return self._data[key]
-            self.misses += 1
-            return None
-
-    def put(self, key, value) -> None:
-        with self._lock:
-            self._data[key] = value
-            self._data.move_to_end(key)
-            while len(self._data) > self.items:
-                self._data.popitem(last=False)
-
-
 class ExplainerService:
     """Pictures in, predictions and maps out; cached, single-flight, thread-safe."""
 
     def __init__(self, data_dir: str | os.PathLike | None = None, weights: str = "imagenet",
-                 weights_dir: str | os.PathLike | None = None, cache_items: int = 256):
+                 weights_dir: str | os.PathLike | None = None, cache_items: int = 256,
+                 cache_bytes: int = 2 * 1024**3, workers: int = 2, max_queue: int = 60):
         if weights not in WEIGHT_MODES:
             raise ValueError(f"weights must be one of {WEIGHT_MODES}. Received: {weights!r}.")
         data_dir = Path(data_dir or os.environ.get("EXPLAINERS_DATA_DIR") or Path.home() / ".cache" / "saliency")
+        self.data_dir = data_dir
         self.images = ImageStore(data_dir / "images")
         self.default_weights = weights
         self.weights_dir = weights_dir
-        self._results = _LRU(cache_items)
-        self._inflight: dict[Any, Future] = {}
-        self._inflight_lock = threading.Lock()
+        self.cache = ResultCache(data_dir / "results", memory_items=cache_items, disk_bytes=cache_bytes)
+        self.jobs = JobRunner(workers=workers, max_queue=max_queue)
         self._status_cache: tuple[float, dict[str, weights_mod.WeightsStatus]] | None = None
         self.device = "not started yet"
+        self.warm: dict[str, Any] = {"state": "not started", "errors": []}
 
     # ---- catalogue (no TensorFlow) -------------------------------------------------------------
     def models(self) -> list[dict[str, Any]]:
@@ -156,48 +134,111 @@ class ExplainerService:
         self.device = loaded.device
         return loaded
 
-    def predict(self, key: str, model: str, weights: str | None = None, top: int = 5) -> list[tuple[int, str, float]]:
+    @staticmethod
+    def weights_identity(model: str, weights: str) -> str:
+        """Which weights a result came from, without loading them (part of every cache key)."""
+        if weights == "random":
+            return "random:0"
+        return "imagenet:" + weights_mod.IMAGENET_WEIGHTS[model].md5
+
+    def request_predictions(self, key: str, model: str, weights: str | None = None,
+                            session: str | None = None) -> Job:
         weights = self._weights(weights)
         model = resolve_model_name(model)
         image = self.images.get(key)
-        cache_key = ("predict", key, model, weights, CODE_VERSION)
+        cache_key = ("predict", key, model, self.weights_identity(model, weights), CODE_VERSION)
+        cached = self.cache.get(cache_key)
+        if cached is not None:
+            return self.jobs.completed(cache_key, cached)
 
-        def compute():
-            return self.load(model, weights).predict(image, top=5)
+        def compute(job: Job):
+            predictions = self.load(model, weights).predict(image, top=5)
+            self.cache.put(cache_key, predictions)
+            return predictions
 
-        return self._single_flight(cache_key, compute)[: max(1, top)]
+        return self.jobs.submit(cache_key, compute, session=session, deadline=120.0)
 
-    def explain(self, key: str, model: str, method: str, target: int | None = None, layer: str | None = None,
-                weights: str | None = None, params: Mapping[str, Any] | None = None) -> MapResult:
-        """One map, from the cache when it was computed before (``cached=True``)."""
+    def predict(self, key: str, model: str, weights: str | None = None, top: int = 5,
+                session: str | None = None) -> list[tuple[int, str, float]]:
+        return self._wait(self.request_predictions(key, model, weights, session), 180.0)[: max(1, top)]
+
+    def request_map(self, key: str, model: str, method: str, target: int | str | None = None,
+                    layer: str | None = None, weights: str | None = None, params: Mapping[str, Any] | None = None,
+                    session: str | None = None) -> Job:
+        """Start (or find in the cache, or join) the computation of one map; returns its job at once."""
         weights = self._weights(weights)
         model = resolve_model_name(model)
         method_cls = get_method(method)
         layer_name = self._check_layer(model, layer)
         method_instance = method_cls(**dict(params or {}))  # validates and clamps settings now
-        if target is not None:
+        if target is not None and target != "":
             target = IMAGENET_LABELS.resolve(target)
+        else:
+            target = None
         image = self.images.get(key)
-        cache_key = ("map", key, model, weights, method_cls.name, target,
+        cache_key = ("map", key, model, self.weights_identity(model, weights), method_cls.name, target,
                      layer_name if method_cls.uses_layer else None,
                      tuple(sorted(method_instance.settings.items())), CODE_VERSION)
-        started = time.perf_counter()
-        was_cached = self._results.get(cache_key) is not None
+        cached = self.cache.get(cache_key)
+        if cached is not None:
+            return self.jobs.completed(cache_key, MapResult(**{**cached.__dict__, "cached": True, "seconds": 0.0}))
 
-        def compute() -> MapResult:
+        def compute(job: Job) -> MapResult:
             from explainers.api import explain
 
             loaded = self.load(model, weights)
-            e = explain(loaded, image, method_instance, target=target, layer=layer_name)
-            return MapResult(method=e.method, model=model, heatmap=e.heatmap, target=e.target, label=e.label,
-                             layer=e.layer, seconds=e.seconds, signed=e.signed, params=e.params,
-                             meta={"notes": e.meta.get("notes", []), "random_weights": loaded.random_weights,
-                                   "device": loaded.device})
+            job.check()
+            e = explain(loaded, image, method_instance, target=target, layer=layer_name, progress=job.report)
+            result = MapResult(method=e.method, model=model, heatmap=e.heatmap, target=e.target, label=e.label,
+                               layer=e.layer, seconds=e.seconds, signed=e.signed, params=e.params,
+                               meta={"notes": e.meta.get("notes", []), "random_weights": loaded.random_weights,
+                                     "device": loaded.device})
+            self.cache.put(cache_key, result)
+            return result
 
-        result = self._single_flight(cache_key, compute)
-        if was_cached:
-            return MapResult(**{**result.__dict__, "cached": True, "seconds": time.perf_counter() - started})
-        return result
+        return self.jobs.submit(cache_key, compute, session=session, deadline=method_cls.deadline)
+
+    def explain(self, key: str, model: str, method: str, target: int | str | None = None, layer: str | None = None,
+                weights: str | None = None, params: Mapping[str, Any] | None = None,
+                session: str | None = None) -> MapResult:
+        """One map, waiting for it (from the cache when it was computed before: ``cached=True``)."""
+        job = self.request_map(key, model, method, target, layer, weights, params, session)
+        return self._wait(job, get_method(method).deadline + 30.0)
+
+    @staticmethod
+    def _wait(job: Job, timeout: float):
+        if not job.wait(timeout):
+            job.cancel("Stopped: no answer in time.")
+            raise ExplainerError("This took too long and was stopped. Please try again.")
+        return job.outcome()
+
+    def warm_up(self, model: str = "vgg16", weights: str | None = None, background: bool = True) -> None:
+        """Load ``model`` and trace its common passes now, so the first person does not wait for that."""
+        def run():
+            self.warm["state"] = "warming up"
+            try:
+                from explainers.api import explain_all
+
+                loaded = self.load(model, weights)
+                blank = np.full((loaded.input_size, loaded.input_size, 3), 127, np.uint8)
+                explain_all(loaded, blank, ["grad_cam", "vanilla_gradient", "guided_backprop"])
+                self.warm.update(state="ready", model=model)
+            except Exception as error:  # noqa: BLE001 - reported by /readyz, the server still serves
+                self.warm.update(state="degraded", model=model)
+                self.warm["errors"].append(describe_error(error))
+
+        if background:
+            threading.Thread(target=run, name="warm-up", daemon=True).start()
+        else:
+            run()
+
+    def health(self) -> dict[str, Any]:
+        """What /readyz reports."""
+        from explainers.models import loaded_models
+
+        return {"status": self.warm["state"], "errors": self.warm["errors"], "device": self.device,
+                "models_loaded": loaded_models(), "queue": self.jobs.queue_length(), "running": self.jobs.running(),
+                "max_queue": self.jobs.max_queue, "cache": self.cache.stats()}
 
     def _check_layer(self, model: str, layer: str | None) -> str:
         names = [info.name for info in static_layers(model)]
@@ -206,31 +247,6 @@ class ExplainerService:
         if layer not in names:
             raise UnknownNameError(f"{MODELS[model].title} has no layer called {layer!r} that can be explained.")
         return layer
-
-    def _single_flight(self, cache_key, compute: Callable[[], Any]):
-        cached = self._results.get(cache_key)
-        if cached is not None:
-            return cached
-        with self._inflight_lock:
-            future = self._inflight.get(cache_key)
-            owner = future is None
-            if owner:
-                future = Future()
-                self._inflight[cache_key] = future
-        if not owner:
-            return future.result()
-        try:
-            value = compute()
-        except BaseException as error:
-            future.set_exception(error)
-            raise
-        else:
-            self._results.put(cache_key, value)
-            future.set_result(value)
-            return value
-        finally:
-            with self._inflight_lock:
-                self._inflight.pop(cache_key, None)
 
     # ---- display --------------------------------------------------------------------------------
     @staticmethod
@@ -287,8 +303,8 @@ class ExplainerService:
                 pass
         return found
 
-    def cache_stats(self) -> dict[str, int]:
-        return {"hits": self._results.hits, "misses": self._results.misses}
+    def cache_stats(self) -> dict[str, Any]:
+        return self.cache.stats()
 
 
 def describe_error(error: BaseException) -> str:

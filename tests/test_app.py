@@ -170,11 +170,11 @@ def test_card_callback_shows_plain_errors(app):
         key = app.server.extensions[SERVICE_KEY].add_image(_png())
         cards = build_cards(["grad_cam", "cam", "bogus"], "vgg16", "resnet50")
         assert len(cards) == 4  # 2 methods × 2 models; the forged name is ignored
-        figure, info, href = render_card({"key": key}, "vgg16", None, "random", None, None, "viridis", "absolute",
-                                         99, "own", {"method": "cam", "slot": "a"}, 0.5)
+        figure, info, href, *_ = render_card({"key": key}, "vgg16", None, "random", None, None, "viridis",
+                                             "absolute", 99, "own", {"method": "cam", "slot": "a"}, 0.5, None, "s")
         assert "CAM does not apply to VGG16" in _text(info) and href is None
-        figure, info, href = render_card({"key": key}, "vgg16", None, "random", 5000, None, "viridis", "absolute",
-                                         99, "own", {"method": "grad_cam", "slot": "a"}, 0.5)
+        figure, info, href, *_ = render_card({"key": key}, "vgg16", None, "random", 5000, None, "viridis",
+                                             "absolute", 99, "own", {"method": "grad_cam", "slot": "a"}, 0.5, None, "s")
         assert "There is no class number 5000" in _text(info)
 
 
@@ -205,8 +205,8 @@ def test_missing_weights_are_explained_once_not_on_every_card(tmp_path, monkeypa
         _triggered_by("image.data")
         _, target, alert, _ = update_predictions({"key": key}, "resnet50", "imagenet", None, None)
         assert target is None and "fetch-weights --model resnet50" in _text(alert) and "98 MB" in _text(alert)
-        _, info, href = render_card({"key": key}, "resnet50", None, "imagenet", None, None, "viridis", "absolute",
-                                    99, "own", {"method": "grad_cam", "slot": "a"}, 0.5)
+        _, info, href, *_ = render_card({"key": key}, "resnet50", None, "imagenet", None, None, "viridis",
+                                        "absolute", 99, "own", {"method": "grad_cam", "slot": "a"}, 0.5, None, "s")
         assert "weights are missing" in _text(info) and "Model panel" in _text(info) and href is None
         status, options, banner = show_status("resnet50", "imagenet")
         assert "python -m explainers fetch-weights --model resnet50" in _text(status) and banner is None
@@ -238,3 +238,46 @@ def test_predictions_callback_sets_and_follows_the_class(app):
         _triggered_by("target.value")  # a class picked in the search box is highlighted if it is in the top 5
         figure, target, _, _ = update_predictions({"key": key}, "vgg16", "random", None, classes[0])
         assert target is no_update and list(figure.data[0].marker.color)[0] != list(figure.data[0].marker.color)[-1]
+
+
+@pytest.mark.slow
+def test_long_maps_show_progress_then_fill_in_and_can_be_cancelled(app, monkeypatch):
+    import time
+
+    import components.method_cards as cards
+    from components.common import SERVICE_KEY
+
+    monkeypatch.setattr(cards, "INLINE_WAIT", 0.0)  # treat every map as a long one
+    svc = app.server.extensions[SERVICE_KEY]
+    settings = ("viridis", "absolute", 99, "own")
+    with app.server.test_request_context():
+        key = svc.add_image(_png(60, 40, seed=9))
+        inputs = ({"key": key}, "vgg16", None, "random", 17, None, *settings)
+        spec = {"method": "layer_cam", "slot": "a"}
+        answer = cards.render_card(*inputs, spec, 0.5, None, "session-1")
+        figure, info, href, job_id, poll_disabled, box, value, label = answer
+        assert isinstance(job_id, str) and poll_disabled is False and box == cards.SHOWN
+        for _ in range(200):
+            answer = cards.poll_card(1, *inputs, spec, 0.5, job_id)
+            if answer[4] is True:
+                break
+            time.sleep(0.1)
+        figure, info, href, job, poll_disabled, box, _, _ = answer
+        assert figure.data[0].type == "heatmap" and "(class 17)" in _text(info) and href.startswith("/download/")
+        assert job is None and box == cards.HIDDEN
+
+        def slow(job):
+            while True:
+                time.sleep(0.02)
+                job.report(0.5)
+
+        long_job = svc.jobs.submit("slow-test-job", slow)
+        time.sleep(0.2)
+        progress = cards.poll_card(1, *inputs, spec, 0.5, long_job.id)
+        assert progress[6] == 50 and "50%" in progress[7] and progress[0] is cards.no_update
+        cards.cancel_card(1, long_job.id)
+        assert long_job.wait(2)
+        stopped = cards.poll_card(2, *inputs, spec, 0.5, long_job.id)
+        assert "Stopped" in _text(stopped[1]) and stopped[4] is True
+        gone = cards.poll_card(3, *inputs, spec, 0.5, "no-such-job")
+        assert "gone" in _text(gone[1]) and gone[4] is True

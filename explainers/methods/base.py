@@ -91,6 +91,7 @@ class Method:
     uses_layer: ClassVar[bool] = False  # False: the layer picker does not affect this method
     signed: ClassVar[bool] = False  # True: negative values mean "evidence against the class"
     order: ClassVar[int] = 100  # position in lists (the UI's method picker)
+    deadline: ClassVar[float] = 120.0  # seconds a server lets one map of this method run
     params: ClassVar[dict[str, Param]] = {}
 
     def __init__(self, **params: Any):
