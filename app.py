@@ -21,6 +21,7 @@ from components import registry
 from components.common import SERVICE_KEY
 from components.routes import register_routes
 from service import ExplainerService
+from service.http import create_blueprint
 from service.store import MAX_UPLOAD_BYTES
 
 log = logging.getLogger("saliency")
@@ -50,16 +51,16 @@ def create_app(config: Mapping[str, Any] | None = None) -> dash.Dash:
     app.layout = lambda: page.build(service, settings["model"])  # a function: a new session id per page load
     registry.attach(app)
     register_routes(server)
+    server.register_blueprint(create_blueprint())
 
     @server.errorhandler(413)
     def too_large(_error):
         megabytes = MAX_UPLOAD_BYTES // (1024 * 1024)
-        return flask.Response(f"This upload is too large: pictures can be at most {megabytes} MB.\n", 413,
-                              mimetype="text/plain")
+        return _plain_or_json(f"This upload is too large: pictures can be at most {megabytes} MB.", 413)
 
     @server.errorhandler(500)
     def server_error(_error):
-        return flask.Response("Something went wrong on the server. Please try again.\n", 500, mimetype="text/plain")
+        return _plain_or_json("Something went wrong on the server. Please try again.", 500)
 
     @server.route(BOOTSTRAP_URL)
     def bootstrap_css():
@@ -78,6 +79,15 @@ def create_app(config: Mapping[str, Any] | None = None) -> dash.Dash:
     return app
 
 
+def _plain_or_json(message: str, status: int) -> flask.Response:
+    """API clients get {"error": ...}; everyone else a plain line. Never a traceback."""
+    if flask.request.path.startswith("/api/"):
+        response = flask.jsonify({"error": message})
+        response.status_code = status
+        return response
+    return flask.Response(message + "\n", status=status, mimetype="text/plain")
+
+
 app = create_app()
 server = app.server
 
@@ -90,6 +100,8 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     target = create_app({"debug": True}) if args.debug else app
+    if os.environ.get("EXPLAINERS_WARM_UP", "1") != "0":
+        target.server.extensions[SERVICE_KEY].warm_up(DEFAULTS["model"], background=True)
     print(f"Serving the dashboard at http://{args.host}:{args.port}/", flush=True)
     target.run(host=args.host, port=args.port, debug=args.debug, threaded=True)
 

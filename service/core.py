@@ -27,7 +27,7 @@ from explainers.methods import METHODS, get_method
 from explainers.models import MODELS, prepare_image, resolve_model_name, static_layers
 from service.cache import ResultCache
 from service.jobs import Job, JobRunner
-from service.store import ImageStore
+from service.store import MAX_UPLOAD_BYTES, ImageStore
 
 log = logging.getLogger(__name__)
 
@@ -64,6 +64,7 @@ class ExplainerService:
         data_dir = Path(data_dir or os.environ.get("EXPLAINERS_DATA_DIR") or Path.home() / ".cache" / "saliency")
         self.data_dir = data_dir
         self.images = ImageStore(data_dir / "images")
+        self.max_upload_bytes = MAX_UPLOAD_BYTES
         self.default_weights = weights
         self.weights_dir = weights_dir
         self.cache = ResultCache(data_dir / "results", memory_items=cache_items, disk_bytes=cache_bytes)
@@ -80,6 +81,19 @@ class ExplainerService:
     def labels(self) -> list[dict[str, Any]]:
         """The 1000 ImageNet classes for a picker: value = index, label = "281 · tabby cat (tabby)"."""
         return [{"label": label.display, "value": label.index} for label in IMAGENET_LABELS]
+
+    def search_labels(self, query: str, limit: int = 20) -> list[dict[str, Any]]:
+        from explainers.labels import search_labels
+
+        return [{"index": label.index, "name": label.name, "synonyms": list(label.synonyms)}
+                for label in search_labels(query, limit)]
+
+    @staticmethod
+    def method_settings(name: str) -> dict[str, dict[str, Any]]:
+        """A method's settings with default, range and help, for API clients and forms."""
+        return {key: {"default": param.default, "minimum": param.minimum, "maximum": param.maximum,
+                      "choices": list(param.choices) if param.choices else None, "help": param.help}
+                for key, param in get_method(name).params.items()}
 
     def layers(self, model: str) -> list[dict[str, Any]]:
         return [{"name": info.name, "label": info.display, "height": info.height, "width": info.width}

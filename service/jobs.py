@@ -11,6 +11,7 @@ cancel or when its deadline passes.
 from __future__ import annotations
 
 import logging
+import os
 import threading
 import time
 import uuid
@@ -120,13 +121,23 @@ class JobRunner:
         self._keep = keep_finished
         self._lock = threading.Condition()
         self._seconds = [1.0]  # recent job durations, for retry-after estimates
-        self._threads = [threading.Thread(target=self._work, name=f"explainer-{i}", daemon=True)
-                         for i in range(self.workers)]
-        for thread in self._threads:
-            thread.start()
+        self._pid: int | None = None  # the process whose worker threads are running
+
+    def _ensure_workers(self) -> None:
+        """Start the worker threads on first use, and again in a forked child (threads do not survive
+        a fork: a runner built in gunicorn's master must not leave its workers without threads)."""
+        if self._pid == os.getpid():
+            return
+        with self._lock:
+            if self._pid == os.getpid():
+                return
+            self._pid = os.getpid()
+            for i in range(self.workers):
+                threading.Thread(target=self._work, name=f"explainer-{i}", daemon=True).start()
 
     def submit(self, key: Hashable, function: Callable[[Job], Any], session: str | None = None,
                deadline: float = 120.0) -> Job:
+        self._ensure_workers()
         with self._lock:
             existing = self._active.get(key)
             if existing is not None and not existing.cancelled:

@@ -140,3 +140,16 @@ def browser_available():
         if os.environ.get("CI"):
             pytest.fail(f"browser tests need {', '.join(missing)} (apt-get install chromium chromium-driver)")
         pytest.skip(f"{', '.join(missing)} not installed: apt-get install chromium chromium-driver")
+
+
+@pytest.fixture
+def app(tmp_path):
+    """A fresh dashboard app on random weights with its own data folder."""
+    from app import create_app
+
+    return create_app({"weights": "random", "data_dir": str(tmp_path / "web")})
+
+
+@pytest.fixture
+def client(app):
+    return app.server.test_client()

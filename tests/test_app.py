@@ -10,36 +10,9 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from helpers import png_bytes, text_of
+
 ROOT = Path(__file__).resolve().parent.parent
-
-
-def _png(width=64, height=48, seed=0) -> bytes:
-    buffer = io.BytesIO()
-    Image.fromarray(np.random.default_rng(seed).integers(0, 256, (height, width, 3), dtype=np.uint8)).save(buffer, "PNG")
-    return buffer.getvalue()
-
-
-@pytest.fixture
-def app(tmp_path):
-    from app import create_app
-
-    return create_app({"weights": "random", "data_dir": str(tmp_path)})
-
-
-@pytest.fixture
-def client(app):
-    return app.server.test_client()
-
-
-def _text(component) -> str:
-    """All the text inside a Dash component tree."""
-    if component is None:
-        return ""
-    if isinstance(component, (str, int, float)):
-        return str(component)
-    if isinstance(component, (list, tuple)):
-        return " ".join(_text(c) for c in component)
-    return _text(getattr(component, "children", None))
 
 
 def _triggered_by(prop_id: str) -> None:
@@ -97,7 +70,7 @@ def test_page_and_static_pieces(client):
 def test_pictures_by_key(app, client):
     from components.common import SERVICE_KEY
 
-    key = app.server.extensions[SERVICE_KEY].add_image(_png(300, 200))
+    key = app.server.extensions[SERVICE_KEY].add_image(png_bytes(300, 200))
     shown = client.get(f"/image/{key}/display.jpg")
     assert shown.status_code == 200 and shown.mimetype == "image/jpeg"
     assert Image.open(io.BytesIO(shown.data)).size == (300, 200)
@@ -113,7 +86,7 @@ def test_pictures_by_key(app, client):
 def test_downloads_carry_their_parameters(app, client):
     from components.common import SERVICE_KEY
 
-    key = app.server.extensions[SERVICE_KEY].add_image(_png(120, 80))
+    key = app.server.extensions[SERVICE_KEY].add_image(png_bytes(120, 80))
     card = client.get(f"/download/card.png?image={key}&model=vgg16&method=grad_cam&target=281&opacity=0.7")
     assert card.status_code == 200 and card.mimetype == "image/png"
     assert 'filename="grad_cam-vgg16-281-tabby_cat-block5_conv3.png"' in card.headers["Content-Disposition"]
@@ -132,7 +105,7 @@ def test_downloads_carry_their_parameters(app, client):
 def test_forged_download_parameters_get_plain_answers(app, client):
     from components.common import SERVICE_KEY
 
-    key = app.server.extensions[SERVICE_KEY].add_image(_png())
+    key = app.server.extensions[SERVICE_KEY].add_image(png_bytes())
     cases = [f"/download/card.png?image={key}&model=alexnet&method=grad_cam",
              f"/download/card.png?image={key}&model=vgg16&method=os.system",
              f"/download/card.png?image=../../x&model=vgg16&method=grad_cam",
@@ -149,7 +122,7 @@ def test_upload_callback(app):
     from components.upload import on_upload
 
     with app.server.test_request_context():
-        good = "data:image/png;base64," + base64.b64encode(_png()).decode()
+        good = "data:image/png;base64," + base64.b64encode(png_bytes()).decode()
         image, contents, name, alert = on_upload(good, "cat<script>.png")
         assert len(image["key"]) == 64 and contents is None and alert is None  # bytes not kept in the page
         assert image["name"] == "cat<script>.png"  # shown as text by Dash (escaped), never used as a path
@@ -159,7 +132,7 @@ def test_upload_callback(app):
                             ({"not": "a string"}, "did not arrive as a file")):
             image, contents, _, alert = on_upload(bad, "x.jpg")
             assert image is not None and contents is None  # no_update for the picture, upload cleared
-            assert phrase in _text(alert), _text(alert)
+            assert phrase in text_of(alert), text_of(alert)
 
 
 def test_card_callback_shows_plain_errors(app):
@@ -167,15 +140,15 @@ def test_card_callback_shows_plain_errors(app):
     from components.method_cards import build_cards, render_card
 
     with app.server.test_request_context():
-        key = app.server.extensions[SERVICE_KEY].add_image(_png())
+        key = app.server.extensions[SERVICE_KEY].add_image(png_bytes())
         cards = build_cards(["grad_cam", "cam", "bogus"], "vgg16", "resnet50")
         assert len(cards) == 4  # 2 methods × 2 models; the forged name is ignored
         figure, info, href, *_ = render_card({"key": key}, "vgg16", None, "random", None, None, "viridis",
                                              "absolute", 99, "own", {"method": "cam", "slot": "a"}, 0.5, None, "s")
-        assert "CAM does not apply to VGG16" in _text(info) and href is None
+        assert "CAM does not apply to VGG16" in text_of(info) and href is None
         figure, info, href, *_ = render_card({"key": key}, "vgg16", None, "random", 5000, None, "viridis",
                                              "absolute", 99, "own", {"method": "grad_cam", "slot": "a"}, 0.5, None, "s")
-        assert "There is no class number 5000" in _text(info)
+        assert "There is no class number 5000" in text_of(info)
 
 
 def test_layer_and_status_callbacks(app):
@@ -187,7 +160,7 @@ def test_layer_and_status_callbacks(app):
         assert value == "mixed10" and options[-1]["label"].startswith("mixed10 · 8×8")
         assert "(recommended)" in next(o["label"] for o in options if o["value"] == "mixed10")
         text, model_options, banner = show_status("vgg16", "random")
-        assert "meaningless" in _text(banner) and all("random" in o["label"] for o in model_options)
+        assert "meaningless" in text_of(banner) and all("random" in o["label"] for o in model_options)
 
 
 def test_missing_weights_are_explained_once_not_on_every_card(tmp_path, monkeypatch):
@@ -201,15 +174,15 @@ def test_missing_weights_are_explained_once_not_on_every_card(tmp_path, monkeypa
     monkeypatch.setenv("EXPLAINERS_OFFLINE", "1")
     app = create_app({"weights": "imagenet", "data_dir": str(tmp_path / "data")})
     with app.server.test_request_context():
-        key = app.server.extensions[SERVICE_KEY].add_image(_png())
+        key = app.server.extensions[SERVICE_KEY].add_image(png_bytes())
         _triggered_by("image.data")
         _, target, alert, _ = update_predictions({"key": key}, "resnet50", "imagenet", None, None)
-        assert target is None and "fetch-weights --model resnet50" in _text(alert) and "98 MB" in _text(alert)
+        assert target is None and "fetch-weights --model resnet50" in text_of(alert) and "98 MB" in text_of(alert)
         _, info, href, *_ = render_card({"key": key}, "resnet50", None, "imagenet", None, None, "viridis",
                                         "absolute", 99, "own", {"method": "grad_cam", "slot": "a"}, 0.5, None, "s")
-        assert "weights are missing" in _text(info) and "Model panel" in _text(info) and href is None
+        assert "weights are missing" in text_of(info) and "Model panel" in text_of(info) and href is None
         status, options, banner = show_status("resnet50", "imagenet")
-        assert "python -m explainers fetch-weights --model resnet50" in _text(status) and banner is None
+        assert "python -m explainers fetch-weights --model resnet50" in text_of(status) and banner is None
         assert "ResNet50 · weights missing" in [o["label"] for o in options]
 
 
@@ -221,7 +194,7 @@ def test_predictions_callback_sets_and_follows_the_class(app):
     from components.predictions import update_predictions
 
     with app.server.test_request_context():
-        key = app.server.extensions[SERVICE_KEY].add_image(_png(90, 70, seed=5))
+        key = app.server.extensions[SERVICE_KEY].add_image(png_bytes(90, 70, seed=5))
         _triggered_by("image.data")
         figure, target, alert, device = update_predictions({"key": key}, "vgg16", "random", None, None)
         classes = list(figure.data[0].customdata)
@@ -251,7 +224,7 @@ def test_long_maps_show_progress_then_fill_in_and_can_be_cancelled(app, monkeypa
     svc = app.server.extensions[SERVICE_KEY]
     settings = ("viridis", "absolute", 99, "own")
     with app.server.test_request_context():
-        key = svc.add_image(_png(60, 40, seed=9))
+        key = svc.add_image(png_bytes(60, 40, seed=9))
         inputs = ({"key": key}, "vgg16", None, "random", 17, None, *settings)
         spec = {"method": "layer_cam", "slot": "a"}
         answer = cards.render_card(*inputs, spec, 0.5, None, "session-1")
@@ -263,7 +236,7 @@ def test_long_maps_show_progress_then_fill_in_and_can_be_cancelled(app, monkeypa
                 break
             time.sleep(0.1)
         figure, info, href, job, poll_disabled, box, _, _ = answer
-        assert figure.data[0].type == "heatmap" and "(class 17)" in _text(info) and href.startswith("/download/")
+        assert figure.data[0].type == "heatmap" and "(class 17)" in text_of(info) and href.startswith("/download/")
         assert job is None and box == cards.HIDDEN
 
         def slow(job):
@@ -278,6 +251,6 @@ def test_long_maps_show_progress_then_fill_in_and_can_be_cancelled(app, monkeypa
         cards.cancel_card(1, long_job.id)
         assert long_job.wait(2)
         stopped = cards.poll_card(2, *inputs, spec, 0.5, long_job.id)
-        assert "Stopped" in _text(stopped[1]) and stopped[4] is True
+        assert "Stopped" in text_of(stopped[1]) and stopped[4] is True
         gone = cards.poll_card(3, *inputs, spec, 0.5, "no-such-job")
-        assert "gone" in _text(gone[1]) and gone[4] is True
+        assert "gone" in text_of(gone[1]) and gone[4] is True

@@ -11,11 +11,9 @@ from explainers.errors import ImageError, ParameterError, UnknownNameError
 from service import ExplainerService, parse_data_url
 from service.store import MAX_UPLOAD_BYTES, ImageStore
 
+from helpers import png_bytes
 
-def _png(width=64, height=48, seed=0) -> bytes:
-    buffer = io.BytesIO()
-    Image.fromarray(np.random.default_rng(seed).integers(0, 256, (height, width, 3), dtype=np.uint8)).save(buffer, "PNG")
-    return buffer.getvalue()
+
 
 
 def _data_url(data: bytes, kind="image/png") -> str:
@@ -28,7 +26,7 @@ def svc(tmp_path):
 
 
 def test_data_urls(tmp_path):
-    data = _png()
+    data = png_bytes()
     assert parse_data_url(_data_url(data)) == data
     assert parse_data_url(_data_url(data, "text/plain")) == data  # the declared type is not trusted
     bad = [(None, "did not arrive as a file"), (["x"], "did not arrive as a file"),
@@ -42,8 +40,8 @@ def test_data_urls(tmp_path):
 
 def test_store_keeps_pictures_by_content_hash(tmp_path):
     store = ImageStore(tmp_path)
-    key = store.put(_png())
-    assert len(key) == 64 and store.put(_png()) == key and store.has(key)
+    key = store.put(png_bytes())
+    assert len(key) == 64 and store.put(png_bytes()) == key and store.has(key)
     assert [p.name for p in tmp_path.iterdir()] == [key]  # stored once, named by the hash only
     fresh = ImageStore(tmp_path)  # another worker process reads it from disk
     np.testing.assert_array_equal(fresh.get(key), store.get(key))
@@ -68,7 +66,7 @@ def test_catalogue_needs_no_model(svc):
 
 @pytest.mark.slow
 def test_explain_caches_and_validates(svc):
-    key = svc.add_image(_png(80, 60))
+    key = svc.add_image(png_bytes(80, 60))
     first = svc.explain(key, "vgg16", "grad_cam", target=281)
     again = svc.explain(key, "vgg16", "grad_cam", target="281")
     assert not first.cached and again.cached and again.seconds < 0.05
@@ -97,7 +95,7 @@ def test_explain_caches_and_validates(svc):
 def test_concurrent_requests_compute_once(svc, monkeypatch):
     import explainers.api as api
 
-    key = svc.add_image(_png(70, 50, seed=3))
+    key = svc.add_image(png_bytes(70, 50, seed=3))
     calls = []
     real = api.explain
 
@@ -119,7 +117,7 @@ def test_concurrent_requests_compute_once(svc, monkeypatch):
 
 @pytest.mark.slow
 def test_display_levels_and_overlay(svc):
-    key = svc.add_image(_png(90, 60, seed=4))
+    key = svc.add_image(png_bytes(90, 60, seed=4))
     result = svc.explain(key, "vgg16", "gradient_x_input", target=1)
     levels, scale = svc.display_levels(key, result, mode="signed")
     assert levels.shape == (60, 90) and levels.dtype == np.uint8 and scale > 0

@@ -1,0 +1,75 @@
+"""Running many samples through a model in chunks sized to memory.
+
+Multi-sample methods (SmoothGrad, integrated gradients, occlusion, ...) call ``run_in_chunks``: it
+feeds ``chunk`` samples at a time, reports progress after each chunk (where a cancel or a deadline
+stops the work), and when a chunk runs out of memory it halves the chunk and tries that part again,
+so peak memory stays bounded by the chunk size rather than by the number of samples.
+"""
+from __future__ import annotations
+
+import logging
+from typing import Callable
+
+import numpy as np
+
+from explainers.errors import ExplainerError
+
+log = logging.getLogger(__name__)
+CPU_CHUNK = 16  # samples per chunk on a CPU: beyond this, speed no longer improves and memory grows
+
+
+def is_out_of_memory(error: BaseException) -> bool:
+    """True for Python's MemoryError and TensorFlow's ResourceExhaustedError (an OOM on CPU or GPU)."""
+    return isinstance(error, MemoryError) or type(error).__name__ == "ResourceExhaustedError"
+
+
+def default_chunk_size(sample_bytes: int = 224 * 224 * 3 * 4 * 60) -> int:
+    """Samples per chunk: a fixed size on a CPU; on a GPU, what a quarter of its free memory holds.
+
+    ``sample_bytes`` is a rough cost of one sample through the model (activations kept for the
+    backward pass); a wrong guess only costs speed, because an OOM halves the chunk and retries.
+    """
+    from explainers._tf import tf
+
+    gpus = tf.config.list_logical_devices("GPU")
+    if not gpus:
+        return CPU_CHUNK
+    try:
+        info = tf.config.experimental.get_memory_info(gpus[0].name)
+        details = tf.config.experimental.get_device_details(tf.config.list_physical_devices("GPU")[0])
+        total = int(details.get("memory_limit", 0)) or 8 * 1024**3
+        free = max(total - int(info.get("current", 0)), total // 4)
+    except (ValueError, RuntimeError, IndexError):
+        return CPU_CHUNK
+    return int(max(1, min(256, free // 4 // sample_bytes)))
+
+
+def run_in_chunks(compute: Callable[[int, int], np.ndarray], total: int, chunk: int,
+                  progress: Callable[[float], None] | None = None) -> np.ndarray:
+    """``compute(start, stop)`` for consecutive slices of ``range(total)``, concatenated on axis 0.
+
+    On an out-of-memory error the chunk is halved and the same slice tried again (down to one sample,
+    after which the error is a plain ExplainerError). ``progress`` gets the fraction done after each chunk.
+    """
+    if total <= 0:
+        raise ValueError(f"total must be positive. Received: {total}.")
+    size = max(1, int(chunk))
+    parts: list[np.ndarray] = []
+    start = 0
+    while start < total:
+        stop = min(total, start + size)
+        try:
+            parts.append(np.asarray(compute(start, stop)))
+        except Exception as error:  # noqa: BLE001 - only out-of-memory is handled here
+            if not is_out_of_memory(error):
+                raise
+            if size == 1:
+                raise ExplainerError("The server does not have enough memory for even one sample of this "
+                                     "method. Try a smaller model or fewer methods at once.") from error
+            size = max(1, size // 2)
+            log.warning("out of memory with %d samples per chunk; retrying with %d", stop - start, size)
+            continue
+        start = stop
+        if progress is not None:
+            progress(start / total)
+    return np.concatenate(parts, axis=0)

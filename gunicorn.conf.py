@@ -1,0 +1,25 @@
+"""gunicorn settings: `gunicorn app:server` (the Dockerfile's entrypoint) reads this file.
+
+The app is imported once in the master (preload: TensorFlow is not imported there) and each worker
+forks from it; TensorFlow loads inside each worker, on its warm-up or first request. gthread workers:
+Dash callbacks block while a map computes, so each worker serves several requests at once with threads.
+"""
+import os
+
+bind = f"{os.environ.get('HOST', '0.0.0.0')}:{os.environ.get('PORT', '8050')}"
+workers = int(os.environ.get("WEB_WORKERS", "1"))  # each local-backend worker holds its own models
+worker_class = "gthread"
+threads = int(os.environ.get("WEB_THREADS", "16"))
+preload_app = True
+timeout = 300  # a cold first map (model build + tracing) can take a while on a CPU
+graceful_timeout = 30
+accesslog = "-"
+
+
+def post_fork(server, worker):
+    """Warm the default model in each worker (never in the master, which must not import TensorFlow)."""
+    if os.environ.get("EXPLAINERS_WARM_UP", "1") != "0":
+        from app import DEFAULTS, server as flask_server
+        from components.common import SERVICE_KEY
+
+        flask_server.extensions[SERVICE_KEY].warm_up(DEFAULTS["model"], background=True)

@@ -1,0 +1,64 @@
+"""Chunked runs: same answer as one big batch, progress after each chunk, halving on out-of-memory."""
+import numpy as np
+import pytest
+
+from explainers.batching import default_chunk_size, is_out_of_memory, run_in_chunks
+from explainers.errors import ExplainerError
+
+
+class ResourceExhaustedError(Exception):
+    """Stands in for TensorFlow's OOM error (matched by name, so no TensorFlow is needed here)."""
+
+
+def test_chunks_give_the_same_answer_and_report_progress():
+    data = np.arange(10 * 3).reshape(10, 3)
+    seen, fractions = [], []
+
+    def compute(start, stop):
+        seen.append((start, stop))
+        return data[start:stop] * 2
+
+    out = run_in_chunks(compute, 10, 4, progress=fractions.append)
+    np.testing.assert_array_equal(out, data * 2)
+    assert seen == [(0, 4), (4, 8), (8, 10)] and fractions == [0.4, 0.8, 1.0]
+
+
+def test_out_of_memory_halves_the_chunk_and_retries():
+    calls = []
+
+    def compute(start, stop):
+        calls.append(stop - start)
+        if stop - start > 3:
+            raise ResourceExhaustedError("OOM when allocating tensor")
+        return np.arange(start, stop)
+
+    out = run_in_chunks(compute, 10, 16)
+    np.testing.assert_array_equal(out, np.arange(10))
+    assert calls[:3] == [10, 8, 4] and max(calls[3:]) <= 2  # 16 -> 8 -> 4 -> 2, then steady
+    assert is_out_of_memory(MemoryError()) and not is_out_of_memory(ValueError())
+
+
+def test_out_of_memory_for_one_sample_is_a_plain_error():
+    def compute(start, stop):
+        raise MemoryError
+
+    with pytest.raises(ExplainerError, match="not have enough memory"):
+        run_in_chunks(compute, 3, 2)
+
+
+def test_other_errors_pass_through_and_cancel_stops_between_chunks():
+    with pytest.raises(KeyError):
+        run_in_chunks(lambda a, b: (_ for _ in ()).throw(KeyError("x")), 3, 1)
+    done = []
+
+    def stop_after_first(fraction):
+        done.append(fraction)
+        raise RuntimeError("cancelled")
+
+    with pytest.raises(RuntimeError, match="cancelled"):
+        run_in_chunks(lambda a, b: np.zeros(b - a), 10, 2, progress=stop_after_first)
+    assert done == [0.2]
+
+
+def test_default_chunk_on_cpu():
+    assert default_chunk_size() == 16

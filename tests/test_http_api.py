@@ -1,0 +1,139 @@
+"""The HTTP API and health endpoints, through Flask's test client (bad input never gives a 500)."""
+import io
+import json
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from helpers import png_bytes
+
+
+def _explain(client, data: bytes | None, name="photo.png", **fields):
+    form = {k: str(v) for k, v in fields.items()}
+    if data is not None:
+        form["image"] = (io.BytesIO(data), name)
+    return client.post("/api/v1/explain", data=form, content_type="multipart/form-data")
+
+
+def test_models_and_labels(client):
+    body = client.get("/api/v1/models").get_json()
+    assert [m["name"] for m in body["models"]] == ["vgg16", "resnet50", "inception_v3"]
+    assert "block5_conv3" in body["models"][0]["layers"]
+    grad_cam = next(m for m in body["methods"] if m["name"] == "grad_cam")
+    assert grad_cam["settings"]["relu"]["default"] is True
+    labels = client.get("/api/v1/labels?q=tabby").get_json()["labels"]
+    assert labels[0] == {"index": 281, "name": "tabby cat", "synonyms": ["tabby", "tabby cat"]}
+    assert client.get("/api/v1/labels?q=cat&limit=x").status_code == 400
+
+
+@pytest.mark.slow
+def test_explain_returns_the_heatmap_and_then_answers_from_the_cache(client):
+    first = _explain(client, png_bytes(), model="vgg16", method="grad_cam", target="tabby")
+    assert first.status_code == 200, first.get_json()
+    body = first.get_json()
+    assert body["target"] == 281 and body["label"] == "tabby cat" and body["cached"] is False
+    heatmap = Image.open(io.BytesIO(__import__("base64").b64decode(body["heatmap"]["png_base64"])))
+    assert heatmap.size == (224, 224) and heatmap.mode == "L" and body["heatmap"]["scale"] > 0
+    again = _explain(client, png_bytes(), model="vgg16", method="grad_cam", target="281").get_json()
+    assert again["cached"] is True and again["heatmap"] == body["heatmap"]
+
+
+@pytest.mark.slow
+def test_jobs_can_be_followed_and_cancelled(client):
+    started = _explain(client, png_bytes(seed=2), model="vgg16", method="vanilla_gradient", wait="false")
+    assert started.status_code == 202
+    url = started.get_json()["status_url"]
+    for _ in range(200):
+        state = client.get(url).get_json()
+        if state["status"] == "done":
+            break
+        __import__("time").sleep(0.1)
+    assert state["status"] == "done" and state["result"]["method"] == "vanilla_gradient"
+    assert client.get("/api/v1/jobs/nope").status_code == 404
+    assert client.delete(url).get_json()["status"] == "done"  # too late to cancel: nothing changes
+
+
+def _png_with_header(width: int, height: int) -> bytes:
+    import struct
+    import zlib
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+    header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
+    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(b"\0" * 64)) + chunk(b"IEND", b"")
+
+
+def test_bad_input_gets_plain_4xx_answers(client):
+    good = png_bytes()
+    full = io.BytesIO()
+    Image.fromarray(np.zeros((40, 40, 3), np.uint8)).save(full, "JPEG")
+    cases = [
+        (None, {}, "multipart file field named 'image'"),
+        (b"", {}, "empty"),
+        (b"\x00\x01" * 500, {}, "not a picture"),
+        (full.getvalue()[: len(full.getvalue()) // 2], {}, "damaged"),
+        (png_bytes(1, 1), {}, "at least 32"),
+        (_png_with_header(50_000, 50_000), {}, "50000 × 50000"),
+        (b"<svg xmlns='http://www.w3.org/2000/svg'><script>alert(1)</script></svg>", {}, "not a supported"),
+        (good, {"model": "alexnet"}, "Unknown model"),
+        (good, {"method": "__import__('os')"}, "Unknown method"),
+        (good, {"layer": "../../etc"}, "no layer called"),
+        (good, {"target": "not a class"}, "No class is called"),
+        (good, {"target": "1000"}, "numbered 0 to 999"),
+        (good, {"weights": "/etc/passwd"}, "Unknown weights"),
+        (good, {"method": "grad_cam", "relu": "perhaps"}, "must be a bool"),
+        (good, {"method": "grad_cam", "bogus": "1"}, "has no setting 'bogus'"),
+    ]
+    for data, fields, phrase in cases:
+        response = _explain(client, data, **fields)
+        body = response.get_json()
+        assert response.status_code == 400, (fields, response.status_code, body)
+        assert phrase in body["error"], (phrase, body)
+        assert "Traceback" not in json.dumps(body)
+    assert client.get("/healthz").status_code == 200  # still alive
+
+
+def test_cam_on_vgg16_is_a_plain_400(client):
+    response = _explain(client, png_bytes(), model="vgg16", method="cam")
+    assert response.status_code == 400 and "CAM does not apply to VGG16" in response.get_json()["error"]
+
+
+def test_huge_upload_to_the_api_is_413_json(client):
+    response = client.post("/api/v1/explain", data={"image": (io.BytesIO(b"x" * (20 * 1024 * 1024)), "big.png")},
+                           content_type="multipart/form-data")
+    assert response.status_code == 413 and "at most 10 MB" in response.get_json()["error"]
+
+
+def test_busy_server_answers_503_with_retry_after(app, client):
+    import threading
+
+    from components.common import SERVICE_KEY
+
+    svc = app.server.extensions[SERVICE_KEY]
+    release = threading.Event()
+    import time
+
+    for name in ("a", "b"):  # both workers busy...
+        svc.jobs.submit(name, lambda job: release.wait(10))
+    deadline = time.time() + 5
+    while svc.jobs.running() < 2 and time.time() < deadline:
+        time.sleep(0.01)
+    svc.jobs.max_queue = 1
+    svc.jobs.submit("c", lambda job: release.wait(10))  # ...and one waiting: the queue is full
+    response = _explain(client, png_bytes(), model="vgg16", method="grad_cam")
+    release.set()
+    assert response.status_code == 503 and int(response.headers["Retry-After"]) >= 1
+    assert "busy" in response.get_json()["error"]
+
+
+def test_readyz_is_503_until_warmed_up(app, client):
+    from components.common import SERVICE_KEY
+
+    waiting = client.get("/readyz")
+    assert waiting.status_code == 503 and waiting.get_json()["status"] == "not started"
+    app.server.extensions[SERVICE_KEY].warm_up("vgg16", background=False)
+    ready = client.get("/readyz").get_json()
+    assert ready["status"] == "ready" and ready["device"] == "CPU" and "vgg16 (random (seed 0))" in ready["models_loaded"]
+    assert {"queue", "max_queue", "cache"} <= set(ready)
