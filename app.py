@@ -33,14 +33,17 @@ DEFAULTS: dict[str, Any] = {
     "data_dir": os.environ.get("EXPLAINERS_DATA_DIR") or None,
     "model": "vgg16",
     "debug": False,
+    "backend": os.environ.get("EXPLAINER_BACKEND", "local"),  # "local" (embedded) or "celery" (+ REDIS_URL)
+    "redis_url": os.environ.get("REDIS_URL") or None,
 }
 
 
 def create_app(config: Mapping[str, Any] | None = None) -> dash.Dash:
     """A new dashboard app; ``config`` overrides DEFAULTS (weights, weights_dir, data_dir, model, debug)."""
     settings = {**DEFAULTS, **(config or {})}
-    service = settings.get("service") or ExplainerService(settings["data_dir"], weights=settings["weights"],
-                                                          weights_dir=settings["weights_dir"])
+    service = settings.get("service") or ExplainerService(
+        settings["data_dir"], weights=settings["weights"], weights_dir=settings["weights_dir"],
+        backend=settings["backend"], redis_url=settings["redis_url"])
     server = flask.Flask(__name__)
     # base64 inflates an upload by 4/3; anything beyond this is refused with 413 before Dash sees it
     server.config["MAX_CONTENT_LENGTH"] = MAX_UPLOAD_BYTES * 4 // 3 + 1024 * 1024
@@ -100,7 +103,7 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     target = create_app({"debug": True}) if args.debug else app
-    if os.environ.get("EXPLAINERS_WARM_UP", "1") != "0":
+    if os.environ.get("EXPLAINERS_WARM_UP", "1") != "0" and DEFAULTS["backend"] == "local":
         target.server.extensions[SERVICE_KEY].warm_up(DEFAULTS["model"], background=True)
     print(f"Serving the dashboard at http://{args.host}:{args.port}/", flush=True)
     target.run(host=args.host, port=args.port, debug=args.debug, threaded=True)

@@ -18,7 +18,7 @@ accesslog = "-"
 
 def post_fork(server, worker):
     """Warm the default model in each worker (never in the master, which must not import TensorFlow)."""
-    if os.environ.get("EXPLAINERS_WARM_UP", "1") != "0":
+    if os.environ.get("EXPLAINERS_WARM_UP", "1") != "0" and os.environ.get("EXPLAINER_BACKEND", "local") == "local":
         from app import DEFAULTS, server as flask_server
         from components.common import SERVICE_KEY
 

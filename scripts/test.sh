@@ -1,12 +1,14 @@
 #!/usr/bin/env bash
-# Set up .venv (first time only), the browser the UI tests drive (Debian's chromium + chromium-driver),
-# and run the whole test suite. Extra arguments go to pytest (e.g. -m "not slow").
+# Set up .venv (first time only), the Debian packages the tests drive (chromium + chromium-driver for
+# the browser test, redis-server for the scale-out test), and run the whole test suite.
+# Extra arguments go to pytest (e.g. -m "not slow").
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 need=()
 command -v chromium >/dev/null 2>&1 || need+=(chromium)
 command -v chromedriver >/dev/null 2>&1 || need+=(chromium-driver)
+command -v redis-server >/dev/null 2>&1 || need+=(redis-server)
 if [ ${#need[@]} -gt 0 ]; then
     if [ "$(id -u)" = 0 ]; then sudo=""; elif command -v sudo >/dev/null 2>&1; then sudo="sudo"; else sudo="none"; fi
     if [ "$sudo" != none ] && command -v apt-get >/dev/null 2>&1; then
@@ -14,7 +16,7 @@ if [ ${#need[@]} -gt 0 ]; then
         $sudo apt-get update -qq
         DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "${need[@]}" >/dev/null
     else
-        echo "note: ${need[*]} missing and cannot be installed here; browser tests will be skipped"
+        echo "note: ${need[*]} missing and cannot be installed here; the tests that need them will be skipped"
     fi
 fi
 

@@ -7,6 +7,7 @@ it logs one warning and works from memory.
 from __future__ import annotations
 
 import hashlib
+import json
 import logging
 import threading
 from collections import OrderedDict
@@ -16,20 +17,24 @@ from typing import Any, Hashable
 log = logging.getLogger(__name__)
 
 
-def key_text(key: Hashable) -> str:
-    """A short, stable text for a key tuple (what the disk cache stores it under)."""
-    return hashlib.sha256(repr(key).encode()).hexdigest()
+def key_text(key: Any) -> str:
+    """A short, stable text for a key (tuples and the lists JSON turns them into give the same text)."""
+    return hashlib.sha256(json.dumps(key, sort_keys=True, default=str).encode()).hexdigest()
 
 
 class ResultCache:
-    def __init__(self, directory: str | Path | None, memory_items: int = 256, disk_bytes: int = 2 * 1024**3):
+    def __init__(self, directory: str | Path | None, memory_items: int = 256, disk_bytes: int = 2 * 1024**3,
+                 shared: Any = None):
+        """``shared``: instead of a folder, any store with get/set (Redis, in service.remote)."""
         self._memory: OrderedDict[Hashable, Any] = OrderedDict()
         self._items = memory_items
         self._lock = threading.Lock()
         self.hits = self.misses = self.disk_hits = 0
         self.disk = None
         self.disk_warning = ""
-        if directory is not None:
+        if shared is not None:
+            self.disk = shared
+        elif directory is not None:
             try:
                 import diskcache
 
@@ -39,6 +44,7 @@ class ResultCache:
                 self._disk_failed(error)
 
     def get(self, key: Hashable) -> Any:
+        key = key_text(key)
         with self._lock:
             if key in self._memory:
                 self._memory.move_to_end(key)
@@ -47,7 +53,7 @@ class ResultCache:
         value = None
         if self.disk is not None:
             try:
-                value = self.disk.get(key_text(key))
+                value = self.disk.get(key)
             except Exception as error:  # noqa: BLE001
                 self._disk_failed(error)
         with self._lock:
@@ -60,10 +66,11 @@ class ResultCache:
         return value
 
     def put(self, key: Hashable, value: Any) -> None:
+        key = key_text(key)
         self._remember(key, value)
         if self.disk is not None:
             try:
-                self.disk.set(key_text(key), value)
+                self.disk.set(key, value)
             except Exception as error:  # noqa: BLE001 - e.g. a read-only folder
                 self._disk_failed(error)
 

@@ -58,19 +58,35 @@ class ExplainerService:
 
     def __init__(self, data_dir: str | os.PathLike | None = None, weights: str = "imagenet",
                  weights_dir: str | os.PathLike | None = None, cache_items: int = 256,
-                 cache_bytes: int = 2 * 1024**3, workers: int = 2, max_queue: int = 60):
+                 cache_bytes: int = 2 * 1024**3, workers: int = 2, max_queue: int = 60,
+                 backend: str = "local", redis_url: str | None = None,
+                 images: ImageStore | None = None, shared_cache: Any = None):
+        """``backend="local"`` computes in this process (the embedded default, no other service);
+        ``"celery"`` sends work to Celery workers through Redis at ``redis_url`` (see service.remote)."""
         if weights not in WEIGHT_MODES:
             raise ValueError(f"weights must be one of {WEIGHT_MODES}. Received: {weights!r}.")
+        if backend not in {"local", "celery"}:
+            raise ValueError(f"backend must be 'local' or 'celery'. Received: {backend!r}.")
         data_dir = Path(data_dir or os.environ.get("EXPLAINERS_DATA_DIR") or Path.home() / ".cache" / "saliency")
         self.data_dir = data_dir
-        self.images = ImageStore(data_dir / "images")
+        self.backend = backend
         self.max_upload_bytes = MAX_UPLOAD_BYTES
         self.default_weights = weights
         self.weights_dir = weights_dir
-        self.cache = ResultCache(data_dir / "results", memory_items=cache_items, disk_bytes=cache_bytes)
-        self.jobs = JobRunner(workers=workers, max_queue=max_queue)
+        if backend == "celery":
+            from service.remote import CeleryJobs, RedisImageStore, RedisStore, redis_url as default_url
+
+            url = redis_url or default_url()
+            images = images or RedisImageStore(url)
+            shared_cache = shared_cache or RedisStore(url)
+            self.jobs = CeleryJobs(url, max_queue=max_queue)
+        else:
+            self.jobs = JobRunner(workers=workers, max_queue=max_queue)
+        self.images = images or ImageStore(data_dir / "images")
+        self.cache = ResultCache(None if shared_cache is not None else data_dir / "results", memory_items=cache_items,
+                                 disk_bytes=cache_bytes, shared=shared_cache)
         self._status_cache: tuple[float, dict[str, weights_mod.WeightsStatus]] | None = None
-        self.device = "not started yet"
+        self.device = "Celery workers" if backend == "celery" else "not started yet"
         self.warm: dict[str, Any] = {"state": "not started", "errors": []}
 
     # ---- catalogue (no TensorFlow) -------------------------------------------------------------
@@ -159,18 +175,13 @@ class ExplainerService:
                             session: str | None = None) -> Job:
         weights = self._weights(weights)
         model = resolve_model_name(model)
-        image = self.images.get(key)
+        self.images.get(key)  # refuse an unknown or forged key before queueing anything
         cache_key = ("predict", key, model, self.weights_identity(model, weights), CODE_VERSION)
         cached = self.cache.get(cache_key)
         if cached is not None:
             return self.jobs.completed(cache_key, cached)
-
-        def compute(job: Job):
-            predictions = self.load(model, weights).predict(image, top=5)
-            self.cache.put(cache_key, predictions)
-            return predictions
-
-        return self.jobs.submit(cache_key, compute, session=session, deadline=120.0)
+        request = {"kind": "predict", "key": key, "model": model, "weights": weights}
+        return self._submit(cache_key, request, session, 120.0)
 
     def predict(self, key: str, model: str, weights: str | None = None, top: int = 5,
                 session: str | None = None) -> list[tuple[int, str, float]]:
@@ -179,38 +190,55 @@ class ExplainerService:
     def request_map(self, key: str, model: str, method: str, target: int | str | None = None,
                     layer: str | None = None, weights: str | None = None, params: Mapping[str, Any] | None = None,
                     session: str | None = None) -> Job:
-        """Start (or find in the cache, or join) the computation of one map; returns its job at once."""
+        """Start (or find in the cache, or join) the computation of one map; returns its job at once.
+
+        Every name is checked against its allow-list and every setting validated and clamped here,
+        before anything is queued: the browser (or an API client) can send anything.
+        """
         weights = self._weights(weights)
         model = resolve_model_name(model)
         method_cls = get_method(method)
         layer_name = self._check_layer(model, layer)
-        method_instance = method_cls(**dict(params or {}))  # validates and clamps settings now
-        if target is not None and target != "":
-            target = IMAGENET_LABELS.resolve(target)
-        else:
-            target = None
-        image = self.images.get(key)
+        settings = method_cls(**dict(params or {})).settings
+        target = None if target is None or target == "" else IMAGENET_LABELS.resolve(target)
+        self.images.get(key)
         cache_key = ("map", key, model, self.weights_identity(model, weights), method_cls.name, target,
-                     layer_name if method_cls.uses_layer else None,
-                     tuple(sorted(method_instance.settings.items())), CODE_VERSION)
+                     layer_name if method_cls.uses_layer else None, tuple(sorted(settings.items())), CODE_VERSION)
         cached = self.cache.get(cache_key)
         if cached is not None:
             return self.jobs.completed(cache_key, MapResult(**{**cached.__dict__, "cached": True, "seconds": 0.0}))
+        request = {"kind": "map", "key": key, "model": model, "weights": weights, "method": method_cls.name,
+                   "target": target, "layer": layer_name, "settings": settings}
+        return self._submit(cache_key, request, session, method_cls.deadline)
 
-        def compute(job: Job) -> MapResult:
+    def _submit(self, cache_key, request: dict[str, Any], session: str | None, deadline: float) -> Job:
+        if self.backend == "celery":
+            return self.jobs.submit_request(cache_key, request, deadline)
+
+        def run(job: Job):
+            return self.compute(request, job.report, cache_key)
+
+        return self.jobs.submit(cache_key, run, session=session, deadline=deadline)
+
+    def compute(self, request: Mapping[str, Any], progress: Callable[[float], None] | None = None,
+                cache_key=None) -> Any:
+        """Run one request here and now (in a local worker thread, or in a Celery worker process)."""
+        image = self.images.get(request["key"])
+        loaded = self.load(request["model"], request["weights"])
+        if request["kind"] == "predict":
+            value = loaded.predict(image, top=5)
+        else:
             from explainers.api import explain
 
-            loaded = self.load(model, weights)
-            job.check()
-            e = explain(loaded, image, method_instance, target=target, layer=layer_name, progress=job.report)
-            result = MapResult(method=e.method, model=model, heatmap=e.heatmap, target=e.target, label=e.label,
-                               layer=e.layer, seconds=e.seconds, signed=e.signed, params=e.params,
-                               meta={"notes": e.meta.get("notes", []), "random_weights": loaded.random_weights,
-                                     "device": loaded.device})
-            self.cache.put(cache_key, result)
-            return result
-
-        return self.jobs.submit(cache_key, compute, session=session, deadline=method_cls.deadline)
+            method = get_method(request["method"])(**request["settings"])
+            e = explain(loaded, image, method, target=request["target"], layer=request["layer"], progress=progress)
+            value = MapResult(method=e.method, model=request["model"], heatmap=e.heatmap, target=e.target,
+                              label=e.label, layer=e.layer, seconds=e.seconds, signed=e.signed, params=e.params,
+                              meta={"notes": e.meta.get("notes", []), "random_weights": loaded.random_weights,
+                                    "device": loaded.device})
+        if cache_key is not None:
+            self.cache.put(cache_key, value)
+        return value
 
     def explain(self, key: str, model: str, method: str, target: int | str | None = None, layer: str | None = None,
                 weights: str | None = None, params: Mapping[str, Any] | None = None,
@@ -250,7 +278,13 @@ class ExplainerService:
         """What /readyz reports."""
         from explainers.models import loaded_models
 
-        return {"status": self.warm["state"], "errors": self.warm["errors"], "device": self.device,
+        status, errors = self.warm["state"], list(self.warm["errors"])
+        if self.backend == "celery":
+            status = "ready"  # the web tier has no model to warm; the workers warm their own
+            if not self.jobs.reachable():
+                status = "degraded"
+                errors.append("Redis (the queue to the workers) cannot be reached.")
+        return {"status": status, "errors": errors, "backend": self.backend, "device": self.device,
                 "models_loaded": loaded_models(), "queue": self.jobs.queue_length(), "running": self.jobs.running(),
                 "max_queue": self.jobs.max_queue, "cache": self.cache.stats()}
 

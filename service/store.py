@@ -53,9 +53,10 @@ def parse_data_url(contents: object, max_bytes: int = MAX_UPLOAD_BYTES) -> bytes
 class ImageStore:
     """Pictures by key: ``put(bytes) -> key`` (validated and stored), ``get(key) -> RGB array``."""
 
-    def __init__(self, root: str | os.PathLike, memory_items: int = 64):
-        self.root = Path(root)
-        self.root.mkdir(parents=True, exist_ok=True)
+    def __init__(self, root: str | os.PathLike | None, memory_items: int = 64):
+        self.root = Path(root) if root is not None else None
+        if self.root is not None:
+            self.root.mkdir(parents=True, exist_ok=True)
         self._memory: OrderedDict[str, np.ndarray] = OrderedDict()
         self._memory_items = memory_items
         self._lock = threading.Lock()
@@ -64,12 +65,8 @@ class ImageStore:
         """Validate and keep a picture; returns its key. Raises ImageError for anything unusable."""
         image = decode(data)  # refuses non-pictures, bombs, damaged files, in plain words
         key = hashlib.sha256(data).hexdigest()
-        path = self.root / key
-        if not path.exists():
-            handle, temporary = tempfile.mkstemp(dir=self.root, prefix=".upload-")
-            with os.fdopen(handle, "wb") as out:
-                out.write(data)
-            os.replace(temporary, path)  # atomic: readers never see half a file
+        if not self._exists(key):
+            self._write(key, data)
         self._remember(key, image)
         return key
 
@@ -81,17 +78,31 @@ class ImageStore:
             if key in self._memory:
                 self._memory.move_to_end(key)
                 return self._memory[key]
-        path = self.root / key
-        try:
-            data = path.read_bytes()
-        except OSError:
-            raise ImageError("This picture is no longer on the server. Please upload it again.") from None
+        data = self._read(key)
+        if data is None:
+            raise ImageError("This picture is no longer on the server. Please upload it again.")
         image = decode(data)
         self._remember(key, image)
         return image
 
     def has(self, key: object) -> bool:
-        return isinstance(key, str) and bool(KEY_PATTERN.match(key)) and (self.root / key).exists()
+        return isinstance(key, str) and bool(KEY_PATTERN.match(key)) and self._exists(key)
+
+    # ---- where the bytes live (a folder here; Redis in service.remote) -------------------------
+    def _exists(self, key: str) -> bool:
+        return (self.root / key).exists()
+
+    def _write(self, key: str, data: bytes) -> None:
+        handle, temporary = tempfile.mkstemp(dir=self.root, prefix=".upload-")
+        with os.fdopen(handle, "wb") as out:
+            out.write(data)
+        os.replace(temporary, self.root / key)  # atomic: readers never see half a file
+
+    def _read(self, key: str) -> bytes | None:
+        try:
+            return (self.root / key).read_bytes()
+        except OSError:
+            return None
 
     def _remember(self, key: str, image: np.ndarray) -> None:
         image.setflags(write=False)  # shared between requests: nobody may change it in place

@@ -1,0 +1,144 @@
+"""Scale-out for real: a redis-server and a Celery worker started here, on loopback, with seeded
+random weights. Jobs end to end, a worker killed mid-job, and Redis down."""
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from explainers.errors import ExplainerError
+from helpers import png_bytes
+
+pytestmark = pytest.mark.slow
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def redis_url():
+    server = shutil.which("redis-server")
+    if server is None:
+        if os.environ.get("CI"):
+            pytest.fail("the scale-out tests need redis-server (apt-get install redis-server)")
+        pytest.skip("redis-server is not installed (apt-get install redis-server)")
+    port = _free_port()
+    process = subprocess.Popen([server, "--port", str(port), "--bind", "127.0.0.1", "--save", "",
+                                "--appendonly", "no"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    import redis
+
+    client = redis.Redis(port=port)
+    for _ in range(100):
+        try:
+            client.ping()
+            break
+        except redis.ConnectionError:
+            time.sleep(0.05)
+    yield f"redis://127.0.0.1:{port}/0"
+    process.terminate()
+    process.wait(10)
+
+
+@pytest.fixture(scope="module")
+def worker(redis_url, tmp_path_factory):
+    env = {**os.environ, "REDIS_URL": redis_url, "EXPLAINERS_WEIGHTS": "random", "EXPLAINERS_WARM_UP": "0",
+           "EXPLAINERS_DATA_DIR": str(tmp_path_factory.mktemp("worker")), "PYTHONPATH": str(ROOT)}
+    process = subprocess.Popen([sys.executable, "-m", "celery", "-A", "service.remote", "worker", "--pool", "prefork",
+                                "--concurrency", "1", "--prefetch-multiplier", "1", "-Q", "saliency",
+                                "--loglevel", "warning", "--without-gossip", "--without-mingle"],
+                               cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    from service.remote import make_celery
+
+    app = make_celery(redis_url)
+    for _ in range(120):
+        if app.control.ping(timeout=0.5):
+            break
+        time.sleep(0.5)
+    else:
+        process.kill()
+        pytest.fail("the Celery worker did not start")
+    yield process
+    process.send_signal(signal.SIGTERM)
+    try:
+        process.wait(20)
+    except subprocess.TimeoutExpired:
+        process.kill()
+
+
+@pytest.fixture
+def remote(redis_url, tmp_path):
+    from service import ExplainerService
+
+    service = ExplainerService(tmp_path, weights="random", backend="celery", redis_url=redis_url)
+    yield service
+    service.jobs.close()
+
+
+def test_a_job_runs_end_to_end_on_a_worker_and_then_comes_from_the_shared_cache(remote, worker, tmp_path):
+    from service import ExplainerService
+
+    key = remote.add_image(png_bytes(80, 60, seed=11))
+    result = remote.explain(key, "vgg16", "grad_cam", target=281)
+    assert result.heatmap.shape == (224, 224) and result.target == 281 and not result.cached
+    local = ExplainerService(tmp_path / "local", weights="random").explain(key_bytes_service(tmp_path, 11), "vgg16",
+                                                                             "grad_cam", target=281)
+    np.testing.assert_allclose(result.heatmap, local.heatmap, rtol=1e-4, atol=1e-7)
+    again = remote.explain(key, "vgg16", "grad_cam", target=281)
+    assert again.cached
+    predictions = remote.predict(key, "vgg16")
+    assert len(predictions) == 5
+    assert remote.health()["status"] == "ready" and remote.health()["backend"] == "celery"
+
+
+def key_bytes_service(tmp_path, seed):
+    """The same picture stored in the local service's own store (returns its key)."""
+    from service.store import ImageStore
+
+    return ImageStore(tmp_path / "local" / "images").put(png_bytes(80, 60, seed=seed))
+
+
+def test_a_worker_killed_mid_job_fails_that_job_cleanly_and_others_go_on(remote, worker):
+    import psutil
+
+    key = remote.add_image(png_bytes(90, 70, seed=12))
+    job = remote.request_map(key, "inception_v3", "guided_backprop")  # a cold model: seconds of work
+    for _ in range(400):
+        job.wait(0.05)
+        if job.status == "running":
+            break
+    assert job.status == "running"
+    children = psutil.Process(worker.pid).children()
+    assert children, "the prefork worker has a child process"
+    for child in children:
+        child.kill()
+    assert job.wait(60), "the killed job must end"
+    assert job.status == "failed" and "stopped unexpectedly" in str(job.error)
+    with pytest.raises(ExplainerError, match="try again"):
+        job.outcome()
+    after = remote.explain(key, "vgg16", "vanilla_gradient", target=3)  # the worker's new child serves others
+    assert after.heatmap.shape == (224, 224)
+
+
+def test_redis_down_answers_quickly_in_plain_words(tmp_path):
+    from service import ExplainerService
+
+    down = ExplainerService(tmp_path, weights="random", backend="celery",
+                            redis_url=f"redis://127.0.0.1:{_free_port()}/0")
+    started = time.monotonic()
+    with pytest.raises(ExplainerError, match="cannot be reached"):
+        down.add_image(png_bytes())
+    assert time.monotonic() - started < 2.0
+    health = down.health()
+    assert health["status"] == "degraded" and "Redis" in " ".join(health["errors"])
