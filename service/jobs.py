@@ -108,7 +108,35 @@ class Job:
                 "error": None if self.error is None else str(self.error)}
 
 
-class JobRunner:
+class JobBook:
+    """Jobs by id, recent finished ones kept for polling: what every backend shares."""
+
+    _lock: threading.Condition | threading.Lock
+    _jobs: OrderedDict[str, Job]
+    _keep: int = 512
+
+    def completed(self, key: Hashable, result: Any) -> Job:
+        """A job that is already done (a cache hit), so callers handle every answer the same way."""
+        job = Job(key, lambda _job: result, None, 0.0)
+        job._finish("done", result)
+        with self._lock:
+            self._remember(job)
+        return job
+
+    def get(self, job_id: str) -> Job | None:
+        with self._lock:
+            return self._jobs.get(job_id) if isinstance(job_id, str) else None
+
+    def _remember(self, job: Job) -> None:
+        self._jobs[job.id] = job
+        while len(self._jobs) > self._keep:
+            oldest_id, oldest = next(iter(self._jobs.items()))
+            if not oldest.done:
+                break
+            del self._jobs[oldest_id]
+
+
+class JobRunner(JobBook):
     """Worker threads over a bounded, session-fair queue."""
 
     def __init__(self, workers: int = 2, max_queue: int = 60, keep_finished: int = 512):
@@ -154,18 +182,6 @@ class JobRunner:
             self._lock.notify_all()
             return job
 
-    def completed(self, key: Hashable, result: Any) -> Job:
-        """A job that is already done (a cache hit), so callers handle every answer the same way."""
-        job = Job(key, lambda _job: result, None, 0.0)
-        job._finish("done", result)
-        with self._lock:
-            self._remember(job)
-        return job
-
-    def get(self, job_id: str) -> Job | None:
-        with self._lock:
-            return self._jobs.get(job_id) if isinstance(job_id, str) else None
-
     def cancel(self, job_id: str, reason: str = "Stopped.") -> bool:
         job = self.get(job_id)
         if job is None or job.done:
@@ -192,14 +208,6 @@ class JobRunner:
         return max(1, int(round(average * (len(self._queue) + 1) / self.workers)))
 
     # ---- internals ----------------------------------------------------------------------------
-    def _remember(self, job: Job) -> None:
-        self._jobs[job.id] = job
-        while len(self._jobs) > self._keep:
-            oldest_id, oldest = next(iter(self._jobs.items()))
-            if not oldest.done:
-                break
-            del self._jobs[oldest_id]
-
     def _forget_active(self, job: Job) -> None:
         if self._active.get(job.key) is job:
             del self._active[job.key]

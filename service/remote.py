@@ -19,6 +19,7 @@ import os
 import pickle
 import threading
 import time
+from collections import OrderedDict
 from typing import Any, Callable, Hashable
 
 import numpy as np
@@ -27,7 +28,7 @@ from celery.exceptions import WorkerLostError
 from celery.signals import worker_process_init
 
 from explainers.errors import ExplainerError
-from service.jobs import BusyError, Cancelled, Job
+from service.jobs import BusyError, Cancelled, Job, JobBook
 from service.store import ImageStore
 
 PREFIX = "saliency:"
@@ -174,7 +175,7 @@ class RemoteJob(Job):
         return super().snapshot()
 
 
-class CeleryJobs:
+class CeleryJobs(JobBook):
     """The JobRunner interface (submit, get, cancel, queue_length...) over Celery tasks."""
 
     def __init__(self, url: str, max_queue: int = 60):
@@ -182,7 +183,7 @@ class CeleryJobs:
         self.celery = make_celery(url)
         self.redis = _client(url)
         self.max_queue = max_queue
-        self._jobs: dict[str, Job] = {}
+        self._jobs: OrderedDict[str, Job] = OrderedDict()
         self._active: dict[Hashable, RemoteJob] = {}
         self._lock = threading.Lock()
 
@@ -211,23 +212,13 @@ class CeleryJobs:
             raise ExplainerError(UNREACHABLE) from None
         job = RemoteJob(key, sent.id, deadline, self)
         with self._lock:
-            self._jobs[job.id] = job
+            self._remember(job)
+            self._active = {k: j for k, j in self._active.items() if not j.done}
             self._active[key] = job
         return job
 
     def submit(self, key, function: Callable[[Job], Any], session=None, deadline: float = 120.0) -> Job:
         raise ExplainerError("the Celery backend runs requests, not local functions")
-
-    def completed(self, key: Hashable, result: Any) -> Job:
-        job = Job(key, lambda _job: result, None, 0.0)
-        job._finish("done", result)
-        with self._lock:
-            self._jobs[job.id] = job
-        return job
-
-    def get(self, job_id: str) -> Job | None:
-        with self._lock:
-            return self._jobs.get(job_id) if isinstance(job_id, str) else None
 
     def cancel(self, job_id: str, reason: str = "Stopped.") -> bool:
         job = self.get(job_id)
