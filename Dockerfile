@@ -1,19 +1,32 @@
-# The saliency dashboard. CPU by default; for an NVIDIA GPU build with --build-arg REQUIREMENTS=requirements-gpu.txt
-# Optional: --build-arg FETCH_WEIGHTS=1 downloads the ImageNet weights into the image at build time.
+# The saliency dashboard.
+#   docker build -t saliency .                                              # CPU
+#   docker build -t saliency --build-arg REQUIREMENTS=requirements-gpu.txt .  # NVIDIA GPU: TensorFlow's
+#        [and-cuda] extra brings the CUDA libraries as wheels; the host needs only the NVIDIA driver and
+#        the container toolkit (docker run --gpus all ...)
+#   docker build -t saliency --build-arg FETCH_WEIGHTS=1 .                  # ImageNet weights baked in
+# Runs gunicorn (gthread workers, see gunicorn.conf.py); the same image runs a Celery worker with
+#   docker run ... saliency celery -A service.remote worker --concurrency 1 --prefetch-multiplier 1 -Q saliency
 FROM python:3.11-slim
 
 ARG REQUIREMENTS=requirements.txt
 ARG FETCH_WEIGHTS=0
 
-ENV PYTHONUNBUFFERED=1 PIP_NO_CACHE_DIR=1 KERAS_HOME=/home/app/.keras HOST=0.0.0.0 PORT=8050
+ENV PYTHONUNBUFFERED=1 PIP_NO_CACHE_DIR=1 PIP_DISABLE_PIP_VERSION_CHECK=1 \
+    HOME=/home/app KERAS_HOME=/home/app/.keras EXPLAINERS_DATA_DIR=/home/app/data \
+    HOST=0.0.0.0 PORT=8050
 
 RUN useradd --create-home --uid 1000 app
 WORKDIR /app
 COPY requirements*.txt ./
-RUN pip install -r "$REQUIREMENTS"
+RUN python -m venv /opt/venv && /opt/venv/bin/pip install -r "$REQUIREMENTS"
+ENV PATH=/opt/venv/bin:$PATH
+
 COPY --chown=app:app . .
 USER app
-RUN if [ "$FETCH_WEIGHTS" = "1" ]; then python -m explainers fetch-weights; fi
+RUN mkdir -p "$EXPLAINERS_DATA_DIR" \
+    && if [ "$FETCH_WEIGHTS" = "1" ]; then python -m explainers fetch-weights; fi
 
 EXPOSE 8050
-CMD ["python", "app.py"]
+HEALTHCHECK --interval=30s --timeout=5s --start-period=120s --retries=3 \
+    CMD python -c "import os, urllib.request; urllib.request.urlopen(f'http://127.0.0.1:{os.environ.get(\"PORT\", \"8050\")}/healthz', timeout=4)"
+CMD ["gunicorn", "--config", "gunicorn.conf.py", "app:server"]

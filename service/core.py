@@ -286,6 +286,7 @@ class ExplainerService:
                 errors.append("Redis (the queue to the workers) cannot be reached.")
         return {"status": status, "errors": errors, "backend": self.backend, "device": self.device,
                 "models_loaded": loaded_models(), "queue": self.jobs.queue_length(), "running": self.jobs.running(),
+                "computed": getattr(self.jobs, "computed", None),
                 "max_queue": self.jobs.max_queue, "cache": self.cache.stats()}
 
     def _check_layer(self, model: str, layer: str | None) -> str:

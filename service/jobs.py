@@ -150,6 +150,7 @@ class JobRunner(JobBook):
         self._lock = threading.Condition()
         self._seconds = [1.0]  # recent job durations, for retry-after estimates
         self._pid: int | None = None  # the process whose worker threads are running
+        self.computed = 0  # jobs that ran to an end (done, failed or cancelled), for /readyz
 
     def _ensure_workers(self) -> None:
         """Start the worker threads on first use, and again in a forked child (threads do not survive
@@ -240,6 +241,7 @@ class JobRunner(JobBook):
             else:
                 job._finish("done", result)
             with self._lock:
+                self.computed += 1
                 self._seconds = (self._seconds + [job.finished - job.started])[-20:]
                 if job.session is not None:
                     self._running_sessions.discard(job.session)

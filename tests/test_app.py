@@ -254,3 +254,28 @@ def test_long_maps_show_progress_then_fill_in_and_can_be_cancelled(app, monkeypa
         assert "Stopped" in text_of(stopped[1]) and stopped[4] is True
         gone = cards.poll_card(3, *inputs, spec, 0.5, "no-such-job")
         assert "gone" in text_of(gone[1]) and gone[4] is True
+
+
+@pytest.mark.slow
+def test_an_exif_rotated_photo_and_its_map_line_up(app, client):
+    """A phone photo stored sideways with orientation 6: what is shown and what is explained agree."""
+    from components.common import SERVICE_KEY
+
+    stored = np.zeros((40, 80, 3), np.uint8)
+    stored[:, :40] = 255  # left half white as stored; after rotating 90° clockwise it is the top half
+    exif = Image.Exif()
+    exif[0x0112] = 6
+    buffer = io.BytesIO()
+    Image.fromarray(stored).save(buffer, "JPEG", exif=exif.tobytes(), quality=95)
+    svc = app.server.extensions[SERVICE_KEY]
+    key = svc.add_image(buffer.getvalue())
+    shown = Image.open(io.BytesIO(client.get(f"/image/{key}/display.jpg").data))
+    assert shown.size == (40, 80)  # upright: 40 wide, 80 tall
+    upright = np.asarray(shown)
+    assert upright[:40].mean() > 200 and upright[40:].mean() < 50  # white on top, as the camera saw it
+    result = svc.explain(key, "vgg16", "gradient_x_input", target=1)
+    levels, _ = svc.display_levels(key, result)
+    assert levels.shape == (80, 40)  # the map is drawn over the upright picture, cell for cell
+    download = Image.open(io.BytesIO(client.get(f"/download/card.png?image={key}&model=vgg16"
+                                                f"&method=gradient_x_input&target=1").data))
+    assert download.size == (40, 80)

@@ -65,3 +65,17 @@ def test_cam_is_the_only_method_that_needs_a_gap_head(linear_model, rng_image):
                 explain(linear_model, rng_image(), name, layer="pixels")
         else:
             assert explain(linear_model, rng_image(), name, layer="pixels").heatmap.shape == (8, 8)
+
+
+def test_settings_are_capped_on_the_server_and_say_so():
+    from explainers.methods.base import Param
+
+    notes: list[str] = []
+    samples = Param(16, "how many noisy copies", minimum=1, maximum=256)
+    assert samples.clean("n_samples", 1_000_000, notes) == 256
+    assert samples.clean("n_samples", "0", notes) == 1
+    assert notes == ["n_samples was 1000000; the largest allowed is 256, so that was used.",
+                     "n_samples was 0; the smallest allowed is 1, so that was used."]
+    for bad in ("many", float("nan"), 2.5, None):
+        with pytest.raises(ParameterError, match="must be a int"):
+            samples.clean("n_samples", bad, notes)
