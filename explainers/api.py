@@ -50,8 +50,9 @@ def heatmap_to_image_size(heatmap: np.ndarray, shape: tuple[int, ...]) -> np.nda
     return upsample(np.asarray(heatmap, np.float32)[None], (int(shape[0]), int(shape[1])))[0]
 
 
-def _inputs(model: ExplainableModel, image: np.ndarray) -> np.ndarray:
-    return model.preprocess(model.prepare(image)[None])
+def _passes(model: ExplainableModel, image: np.ndarray, target, progress=None) -> Passes:
+    pictures = model.prepare(image)[None]
+    return Passes(model, model.preprocess(pictures), _target_array(model, target), progress, pictures=pictures)
 
 
 def _target_array(model: ExplainableModel, target: int | str | None) -> np.ndarray:
@@ -78,8 +79,9 @@ def _finish(model: ExplainableModel, method: Method, passes: Passes, layer: str,
     attributions = None if result.attributions is None else np.asarray(result.attributions[0], np.float32)
     target = int(passes.resolved_targets[0])
     meta = {**result.meta, **(extra_meta or {}), "weights": model.weights, "device": model.device}
-    if method.notes:
-        meta["notes"] = list(method.notes)
+    notes = [*method.notes, *result.meta.get("notes", [])]
+    if notes:
+        meta["notes"] = notes
     return Explanation(
         method=method.name, model=model.name, heatmap=heatmap.astype(np.float32), attributions=attributions,
         target=target, label=model.labels[target].name, layer=method.layer_for(model, layer),
@@ -100,7 +102,7 @@ def explain(model: ExplainableModel, image: np.ndarray, method: str | Method = "
     started = time.perf_counter()
     instance = _instantiate(model, method, params)
     layer = model.check_layer(layer)
-    passes = Passes(model, _inputs(model, image), _target_array(model, target), progress)
+    passes = _passes(model, image, target, progress)
     explanation = _finish(model, instance, passes, layer, time.perf_counter() - started)
     passes.report(1.0)
     return explanation
@@ -132,7 +134,7 @@ def explain_all(model: ExplainableModel, image: np.ndarray, methods: Iterable[st
             if on_error == "raise":
                 raise
             results[name] = error
-    passes = Passes(model, _inputs(model, image), _target_array(model, target))
+    passes = _passes(model, image, target)
     passes.prepare([key for instance in instances.values() for key in instance.needs(model, layer)])
     shared = (time.perf_counter() - started) / max(1, len(instances))
     shared_meta = {"shared_passes": len(passes.passes_run)}

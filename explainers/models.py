@@ -181,6 +181,12 @@ class ExplainableModel:
         batch = np.asarray(images, dtype=np.float32)
         return np.ascontiguousarray(self._preprocess(batch.copy()), dtype=np.float32)
 
+    def input_range(self) -> float:
+        """How far apart black and white pixels are in the model's input (255 for caffe-style
+        preprocessing, 2 for [-1, 1], 1 for [0, 1]): the unit for noise levels."""
+        ends = self.preprocess(np.array([[[[0, 0, 0]]], [[[255, 255, 255]]]], np.float32))
+        return float(np.abs(ends[1] - ends[0]).mean())
+
     # ---- computing ---------------------------------------------------------------------------
     @property
     def engine(self):

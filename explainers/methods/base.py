@@ -93,6 +93,8 @@ class Method:
     order: ClassVar[int] = 100  # position in lists (the UI's method picker)
     deadline: ClassVar[float] = 120.0  # seconds a server lets one map of this method run
     params: ClassVar[dict[str, Param]] = {}
+    #: settings for a rough map in a fraction of the time (previews, smoke tests); {} for one-pass methods
+    quick: ClassVar[dict[str, Any]] = {}
 
     def __init__(self, **params: Any):
         unknown = sorted(set(params) - set(self.params))
@@ -147,16 +149,59 @@ def max_abs_over_channels(gradients: np.ndarray) -> np.ndarray:
 
 
 class PixelGradientMethod(Method):
-    """A method whose map is a reduction of one input gradient (plain, guided or deconv rule)."""
+    """A method whose map is a reduction of one input gradient (plain, guided or deconv rule).
+
+    ``attribute`` gives its attributions for any batch of inputs, which is what wrappers such as
+    SmoothGrad build on; ``to_heatmap`` reduces attributions (N, H, W, 3) to maps (N, H, W).
+    """
 
     relu_rule: ClassVar[str] = "plain"
 
     def needs(self, model, layer):
         return [PassKey(None, input_grads=True, relu=self.relu_rule)]
 
+    def from_gradients(self, gradients: np.ndarray, inputs: np.ndarray) -> np.ndarray:
+        return gradients
+
+    def to_heatmap(self, attributions: np.ndarray) -> np.ndarray:
+        return max_abs_over_channels(attributions)
+
+    def attribute(self, passes: Passes, inputs: np.ndarray, targets, progress=(0.0, 1.0)) -> np.ndarray:
+        gradients = passes.batch(PassKey(None, input_grads=True, relu=self.relu_rule), inputs, targets,
+                                 progress=progress)
+        return self.from_gradients(gradients, inputs)
+
     def compute(self, passes, layer):
         gradients = passes.get(self.needs(passes.model, layer)[0]).input_grads
-        return Attribution(max_abs_over_channels(gradients), gradients)
+        attributions = self.from_gradients(gradients, passes.inputs)
+        return Attribution(self.to_heatmap(attributions), attributions)
+
+
+class MultiPassMethod(Method):
+    """A method that runs its own batches of samples in ``compute`` (noisy copies, path points, masks);
+    from the shared passes it needs only the target."""
+
+    deadline = 600.0
+
+    def needs(self, model, layer):
+        return [PassKey()]
+
+
+def seed_param(what: str) -> Param:
+    return Param(0, f"Seed of {what}: the same seed gives the same map.", minimum=0, maximum=2**31 - 1)
+
+
+def per_image(passes: Passes, explain_one) -> Attribution:
+    """Run ``explain_one(index, target, progress_span)`` for each image of the batch and stack the
+    results: multi-pass methods work on one image at a time (their samples are the batch)."""
+    targets = passes.resolved_targets
+    count = len(passes.inputs)
+    results = [explain_one(i, int(targets[i]), (i / count, (i + 1) / count)) for i in range(count)]
+    attributions = None if results[0].attributions is None else np.concatenate([r.attributions for r in results])
+    meta = dict(results[0].meta)
+    if count > 1:
+        meta["per_image"] = [r.meta for r in results]
+    return Attribution(np.concatenate([r.heatmap for r in results]), attributions, meta)
 
 
 class CamMethod(Method):

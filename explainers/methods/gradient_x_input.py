@@ -1,4 +1,4 @@
-from explainers.methods.base import Attribution, PixelGradientMethod, register
+from explainers.methods.base import PixelGradientMethod, register
 
 
 @register
@@ -13,7 +13,8 @@ class GradientXInput(PixelGradientMethod):
     signed = True
     order = 40
 
-    def compute(self, passes, layer):
-        gradients = passes.get(self.needs(passes.model, layer)[0]).input_grads
-        attributions = gradients * passes.inputs
-        return Attribution(attributions.sum(axis=-1), attributions)
+    def from_gradients(self, gradients, inputs):
+        return gradients * inputs
+
+    def to_heatmap(self, attributions):
+        return attributions.sum(axis=-1)

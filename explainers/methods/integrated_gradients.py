@@ -1,0 +1,99 @@
+"""Integrated gradients (Sundararajan, Taly & Yan 2017, "Axiomatic Attribution for Deep Networks").
+
+Attributions are (x − x′) × the average gradient along the straight path from a baseline x′ to the
+input x (tf-explain forgets the (x − x′) factor). The path integral is computed with Gauss–Legendre
+quadrature by default, which reaches a given accuracy with far fewer gradient evaluations than the
+left Riemann sum; the completeness error |Σ attributions − (f(x) − f(x′))| / |f(x) − f(x′)| is reported
+in ``meta["completeness_error"]`` (the axiom says it should be 0).
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from explainers.methods.base import Attribution, MultiPassMethod, Param, per_image, register, seed_param
+from explainers.passes import PassKey
+
+BASELINES = ("black", "white", "blur", "noise", "average")
+QUADRATURES = ("gauss_legendre", "trapezoid", "riemann_left")
+
+
+def quadrature(rule: str, steps: int) -> tuple[np.ndarray, np.ndarray]:
+    """Nodes α in [0, 1] and weights summing to 1 for ∫₀¹ g(α) dα with ``steps`` evaluations."""
+    if rule == "gauss_legendre":
+        nodes, weights = np.polynomial.legendre.leggauss(steps)
+        return (nodes + 1) / 2, weights / 2
+    if rule == "trapezoid":
+        if steps == 1:
+            return np.array([0.5]), np.array([1.0])
+        nodes = np.linspace(0.0, 1.0, steps)
+        weights = np.full(steps, 1.0 / (steps - 1))
+        weights[[0, -1]] /= 2
+        return nodes, weights
+    if rule == "riemann_left":
+        return np.arange(steps) / steps, np.full(steps, 1.0 / steps)
+    raise ValueError(f"unknown quadrature {rule!r}")
+
+
+def baseline_pictures(picture: np.ndarray, kind: str, seed: int) -> list[np.ndarray]:
+    """Baselines in pixel space (float 0..255) for one RGB picture."""
+    import cv2
+
+    picture = picture.astype(np.float32)
+    if kind == "black":
+        return [np.zeros_like(picture)]
+    if kind == "white":
+        return [np.full_like(picture, 255.0)]
+    if kind == "blur":
+        sigma = max(picture.shape[:2]) / 10
+        return [cv2.GaussianBlur(picture, (0, 0), sigmaX=sigma, sigmaY=sigma)]
+    if kind == "noise":
+        return [np.random.default_rng(seed).uniform(0, 255, picture.shape).astype(np.float32)]
+    return [b for name in ("black", "white", "blur", "noise") for b in baseline_pictures(picture, name, seed)]
+
+
+def integrate(passes, x: np.ndarray, baseline: np.ndarray, target: int, rule: str, steps: int,
+              span: tuple[float, float]) -> np.ndarray:
+    """(x − x′) × Σ wᵢ ∇f(x′ + αᵢ(x − x′)): the integrated-gradients attributions of one input."""
+    nodes, weights = quadrature(rule, steps)
+    path = baseline[None] + nodes[:, None, None, None].astype(np.float32) * (x - baseline)[None]
+    gradients = passes.batch(PassKey(None, input_grads=True), path.astype(np.float32), target, progress=span)
+    average = np.tensordot(weights.astype(np.float64), gradients.astype(np.float64), axes=1)
+    return ((x - baseline) * average).astype(np.float32)
+
+
+@register
+class IntegratedGradients(MultiPassMethod):
+    name = "integrated_gradients"
+    title = "Integrated gradients"
+    description = "Adds up the gradient along a path from a blank picture to yours, so the parts add up to the score."
+    paper = "Sundararajan et al. 2017, arXiv:1703.01365"
+    signed = True
+    order = 38
+    quick = {"steps": 4}
+    params = {
+        "steps": Param(32, "Gradient evaluations along the path (more: more exact, slower).", minimum=1,
+                       maximum=512),
+        "baseline": Param("black", "What 'absent' means: black, white, blurred, noise, or the average of these.",
+                          choices=BASELINES),
+        "quadrature": Param("gauss_legendre", "How the path integral is summed.", choices=QUADRATURES),
+        "seed": seed_param("the noise baseline"),
+    }
+
+    def compute(self, passes, layer):
+        settings = self.settings
+
+        def one(index: int, target: int, span: tuple[float, float]) -> Attribution:
+            x = passes.inputs[index]
+            bases = [passes.preprocess(b[None])[0]
+                     for b in baseline_pictures(passes.pictures[index], settings["baseline"], settings["seed"])]
+            width = (span[1] - span[0]) / len(bases)
+            attributions = np.mean([integrate(passes, x, b, target, settings["quadrature"], settings["steps"],
+                                              (span[0] + i * width, span[0] + (i + 1) * width))
+                                    for i, b in enumerate(bases)], axis=0)
+            ends = passes.batch(PassKey(), np.stack([x, *bases]), target, field="logits")[:, target]
+            difference = float(ends[0] - ends[1:].mean())
+            error = abs(float(attributions.sum(dtype=np.float64)) - difference) / max(abs(difference), 1e-12)
+            meta = {"completeness_error": error, "score_difference": difference, "baseline": settings["baseline"]}
+            return Attribution(attributions.sum(axis=-1)[None], attributions[None], meta)
+
+        return per_image(passes, one)

@@ -1,0 +1,91 @@
+"""LIME (Ribeiro, Singh & Guestrin 2016) for images: superpixels switched on and off at random, and a
+weighted linear model of the class probability on which superpixels were on.
+
+Superpixels come from scikit-image's SLIC; the samples go through the model in chunks; everything
+random comes from one seed, so the same seed gives the same map (the ``lime`` package is not
+repeatable even with a seed).
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from explainers.methods.base import Attribution, MultiPassMethod, Param, per_image, register, seed_param
+from explainers.methods.occlusion import FILLS, fill_picture
+from explainers.methods.rise import softmax
+from explainers.passes import PassKey
+
+
+def superpixels(picture: np.ndarray, segments: int) -> np.ndarray:
+    """Integer labels 0..n-1 (H, W) from SLIC; a regular grid when SLIC finds far fewer segments than
+    asked (it does on tiny pictures), so LIME always has patches to switch."""
+    from skimage.segmentation import slic
+
+    labels = slic(picture.astype(np.float64) / 255.0, n_segments=segments, compactness=10, start_label=0,
+                  channel_axis=-1)
+    _, labels = np.unique(labels, return_inverse=True)
+    labels = labels.reshape(picture.shape[:2])
+    if labels.max() + 1 < max(2, segments // 4):
+        height, width = picture.shape[:2]
+        side = max(1, int(round(np.sqrt(height * width / segments))))
+        rows, columns = np.arange(height)[:, None] // side, np.arange(width)[None, :] // side
+        labels = rows * (-(-width // side)) + columns
+    return labels
+
+
+def weighted_ridge(features: np.ndarray, targets: np.ndarray, weights: np.ndarray, alpha: float = 1.0):
+    """Coefficients and intercept of a ridge regression with sample weights, and its weighted R²."""
+    w = weights / weights.sum()
+    mean_x, mean_y = w @ features, w @ targets
+    x, y = features - mean_x, targets - mean_y
+    gram = x.T @ (x * w[:, None]) + alpha / len(targets) * np.eye(x.shape[1])
+    coefficients = np.linalg.solve(gram, x.T @ (w * y))
+    residual = y - x @ coefficients
+    total = float(w @ (y * y))
+    r2 = 1.0 - float(w @ (residual * residual)) / total if total > 0 else 0.0
+    return coefficients, float(mean_y - mean_x @ coefficients), r2
+
+
+@register
+class Lime(MultiPassMethod):
+    name = "lime"
+    title = "LIME"
+    description = "Switches patches of the picture on and off at random and fits which patches raise the class."
+    paper = "Ribeiro et al. 2016, arXiv:1602.04938"
+    signed = True
+    order = 64
+    deadline = 900.0
+    quick = {"n_samples": 16, "segments": 8}
+    params = {
+        "n_samples": Param(256, "How many random on/off patterns (more: steadier, slower).", minimum=16,
+                           maximum=4000),
+        "segments": Param(50, "About how many patches (superpixels) to cut the picture into.", minimum=4,
+                          maximum=500),
+        "fill": Param("mean", "What a switched-off patch shows: grey, the mean colour, or a blurred copy.",
+                      choices=FILLS),
+        "kernel_width": Param(0.25, "How fast a sample's weight falls as more patches are off.", minimum=0.01,
+                              maximum=10.0),
+        "seed": seed_param("the patterns"),
+    }
+
+    def compute(self, passes, layer):
+        settings = self.settings
+
+        def one(index: int, target: int, span: tuple[float, float]) -> Attribution:
+            picture = passes.pictures[index].astype(np.float32)
+            labels = superpixels(picture, settings["segments"])
+            count = int(labels.max()) + 1
+            rng = np.random.default_rng(settings["seed"])
+            on = (rng.random((settings["n_samples"], count)) < 0.5).astype(np.float32)
+            on[0] = 1.0  # the picture itself
+            cover = fill_picture(picture, settings["fill"])
+            keep = on[:, labels][..., None]  # (n, H, W, 1)
+            samples = picture[None] * keep + cover[None] * (1.0 - keep)
+            logits = passes.batch(PassKey(), passes.preprocess(samples), target, field="logits", progress=span)
+            probabilities = softmax(logits)[:, target].astype(np.float64)
+            distance = 1.0 - on.sum(axis=1) / np.sqrt(count * np.maximum(on.sum(axis=1), 1e-12))  # cosine to all-on
+            weights = np.sqrt(np.exp(-(distance**2) / settings["kernel_width"] ** 2))
+            coefficients, intercept, r2 = weighted_ridge(on.astype(np.float64), probabilities, weights)
+            heatmap = coefficients[labels].astype(np.float32)
+            return Attribution(heatmap[None], None, {"segments": count, "r2": r2, "intercept": intercept})
+
+        return per_image(passes, one)

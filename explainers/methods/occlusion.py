@@ -1,0 +1,76 @@
+"""Occlusion sensitivity (Zeiler & Fergus 2014): cover one patch at a time and watch the score drop.
+
+Every occluded copy goes through the model in chunks; a pixel's value is the average drop of the
+class score over the patches that covered it (positive: covering it hurts the class).
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from explainers.methods.base import Attribution, MultiPassMethod, Param, per_image, register
+from explainers.passes import PassKey
+
+FILLS = ("grey", "mean", "blur")
+
+
+def positions(size: int, patch: int, stride: int) -> list[int]:
+    """Patch starts along one side, always including one that ends at the border."""
+    starts = list(range(0, max(1, size - patch + 1), stride))
+    if starts[-1] + patch < size:
+        starts.append(size - patch)
+    return starts
+
+
+def fill_picture(picture: np.ndarray, fill: str) -> np.ndarray:
+    import cv2
+
+    picture = picture.astype(np.float32)
+    if fill == "grey":
+        return np.full_like(picture, 127.5)
+    if fill == "mean":
+        return np.broadcast_to(picture.mean(axis=(0, 1)), picture.shape).astype(np.float32)
+    sigma = max(picture.shape[:2]) / 20
+    return cv2.GaussianBlur(picture, (0, 0), sigmaX=sigma, sigmaY=sigma)
+
+
+@register
+class Occlusion(MultiPassMethod):
+    name = "occlusion"
+    title = "Occlusion"
+    description = "Covers one square at a time and measures how much the class score drops."
+    paper = "Zeiler & Fergus 2014, arXiv:1311.2901"
+    signed = True
+    order = 60
+    quick = {"patch": 112, "stride": 112}
+    params = {
+        "patch": Param(32, "Side of the covering square, in pixels of the model input.", minimum=2, maximum=256),
+        "stride": Param(32, "Step between squares, in pixels (smaller: finer map, slower).", minimum=1,
+                        maximum=256),
+        "fill": Param("grey", "What covers a square: grey, the picture's mean colour, or a blurred copy.",
+                      choices=FILLS),
+    }
+
+    def compute(self, passes, layer):
+        patch, stride = self.settings["patch"], self.settings["stride"]
+
+        def one(index: int, target: int, span: tuple[float, float]) -> Attribution:
+            picture = passes.pictures[index].astype(np.float32)
+            height, width = picture.shape[:2]
+            size = min(patch, height, width)
+            cover = fill_picture(picture, self.settings["fill"])
+            boxes = [(top, left) for top in positions(height, size, stride) for left in positions(width, size, stride)]
+            occluded = np.repeat(picture[None], len(boxes), axis=0)
+            for i, (top, left) in enumerate(boxes):
+                occluded[i, top:top + size, left:left + size] = cover[top:top + size, left:left + size]
+            logits = passes.batch(PassKey(), passes.preprocess(np.concatenate([picture[None], occluded])), target,
+                                  field="logits", progress=span)
+            drops = logits[0, target] - logits[1:, target]
+            total = np.zeros((height, width), np.float64)
+            counts = np.zeros((height, width), np.float64)
+            for drop, (top, left) in zip(drops, boxes):
+                total[top:top + size, left:left + size] += drop
+                counts[top:top + size, left:left + size] += 1
+            heatmap = (total / np.maximum(counts, 1)).astype(np.float32)
+            return Attribution(heatmap[None], None, {"patches": len(boxes)})
+
+        return per_image(passes, one)

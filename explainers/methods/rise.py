@@ -1,0 +1,65 @@
+"""RISE (Petsiuk, Das & Saenko 2018): the class probability under many random masks, averaged per pixel.
+
+Masks are coarse random grids, upsampled smoothly and shifted by a random offset, all from one seed;
+the masked copies go through the model in chunks.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from explainers.methods.base import Attribution, MultiPassMethod, Param, per_image, register, seed_param
+from explainers.passes import PassKey
+
+
+def random_masks(count: int, shape: tuple[int, int], cells: int, keep: float, seed: int) -> np.ndarray:
+    """``count`` smooth masks in [0, 1] of ``shape`` from random ``cells`` × ``cells`` binary grids."""
+    import cv2
+
+    rng = np.random.default_rng(seed)
+    height, width = shape
+    cell_h, cell_w = int(np.ceil(height / cells)), int(np.ceil(width / cells))
+    grids = (rng.random((count, cells, cells)) < keep).astype(np.float32)
+    masks = np.empty((count, height, width), np.float32)
+    big = ((cells + 1) * cell_h, (cells + 1) * cell_w)
+    for i, grid in enumerate(grids):
+        up = cv2.resize(grid, (big[1], big[0]), interpolation=cv2.INTER_LINEAR)
+        dy, dx = rng.integers(0, cell_h), rng.integers(0, cell_w)
+        masks[i] = up[dy:dy + height, dx:dx + width]
+    return masks
+
+
+def softmax(logits: np.ndarray) -> np.ndarray:
+    z = logits - logits.max(axis=-1, keepdims=True)
+    e = np.exp(z)
+    return e / e.sum(axis=-1, keepdims=True)
+
+
+@register
+class Rise(MultiPassMethod):
+    name = "rise"
+    title = "RISE"
+    description = "Hides random parts of the picture many times and sees which parts keep the class probable."
+    paper = "Petsiuk et al. 2018, arXiv:1806.07421"
+    order = 62
+    deadline = 900.0
+    quick = {"n_masks": 16}
+    params = {
+        "n_masks": Param(500, "How many random masks (more: smoother, slower).", minimum=8, maximum=8000),
+        "cells": Param(7, "Grid cells per side of a mask (fewer: coarser blobs).", minimum=2, maximum=32),
+        "keep": Param(0.5, "Fraction of each mask left visible.", minimum=0.05, maximum=0.95),
+        "seed": seed_param("the masks"),
+    }
+
+    def compute(self, passes, layer):
+        settings = self.settings
+
+        def one(index: int, target: int, span: tuple[float, float]) -> Attribution:
+            picture = passes.pictures[index].astype(np.float32)
+            masks = random_masks(settings["n_masks"], picture.shape[:2], settings["cells"], settings["keep"],
+                                 settings["seed"])
+            inputs = passes.preprocess(picture[None] * masks[..., None])
+            probabilities = softmax(passes.batch(PassKey(), inputs, target, field="logits", progress=span))[:, target]
+            heatmap = np.tensordot(probabilities, masks, axes=1) / (len(masks) * settings["keep"])
+            return Attribution(heatmap[None].astype(np.float32), None, {"n_masks": len(masks)})
+
+        return per_image(passes, one)

@@ -1,0 +1,75 @@
+"""Score-CAM (Wang et al. 2020): weight each channel of a layer by how much the class probability rises
+when the picture is seen only through that channel's (upsampled, normalised) activation map.
+
+``score_cam`` uses every channel; ``score_cam_fast`` only the ``top_k`` channels with the highest mean
+activation, which is most of the map for a fraction of the forward passes.
+"""
+from __future__ import annotations
+
+from typing import ClassVar
+
+import numpy as np
+
+from explainers.methods.base import Attribution, Method, Param, per_image, register, upsample
+from explainers.methods.rise import softmax
+from explainers.passes import PassKey
+
+
+class ScoreCamBase(Method):
+    uses_layer = True
+    deadline = 1200.0
+    top_k: ClassVar[int | None] = None
+
+    def needs(self, model, layer):
+        return [PassKey(layer)]
+
+    def channels(self, activations: np.ndarray) -> np.ndarray:
+        return np.arange(activations.shape[-1])
+
+    def compute(self, passes, layer):
+        forward = passes.get(PassKey(layer))
+
+        def one(index: int, target: int, span: tuple[float, float]) -> Attribution:
+            activations = forward.activations[index]  # (h, w, K)
+            chosen = self.channels(activations)
+            picture = passes.pictures[index].astype(np.float32)
+            maps = upsample(np.moveaxis(activations[..., chosen], -1, 0), picture.shape[:2])
+            low = maps.reshape(len(chosen), -1).min(axis=1)[:, None, None]
+            high = maps.reshape(len(chosen), -1).max(axis=1)[:, None, None]
+            masks = np.where(high > low, (maps - low) / np.where(high > low, high - low, 1), 0).astype(np.float32)
+            inputs = passes.preprocess(np.concatenate([np.zeros_like(picture)[None], picture[None] * masks[..., None]]))
+            probabilities = softmax(passes.batch(PassKey(), inputs, target, field="logits", progress=span))[:, target]
+            weights = probabilities[1:] - probabilities[0]  # rise in confidence over a black picture
+            cam = np.maximum((activations[..., chosen] * weights).sum(axis=-1), 0.0).astype(np.float32)
+            meta = {"channels": int(len(chosen)), "layer_resolution": list(cam.shape)}
+            if not cam.any():
+                meta["notes"] = ["No feature map raised this class's probability, so the map is empty "
+                                 "(common when the model does not recognise the class at all)."]
+            return Attribution(cam[None], None, meta)
+
+        return per_image(passes, one)
+
+
+@register
+class ScoreCam(ScoreCamBase):
+    name = "score_cam"
+    quick = {}  # every channel by definition; use score_cam_fast for a quick look
+    title = "Score-CAM"
+    description = "Weights each feature map by how well the picture seen through it alone keeps the class."
+    paper = "Wang et al. 2020, arXiv:1910.01279"
+    order = 17
+
+
+@register
+class ScoreCamFast(ScoreCamBase):
+    name = "score_cam_fast"
+    title = "Score-CAM (fast)"
+    description = "Score-CAM using only the most active feature maps, for a fraction of the time."
+    paper = "Wang et al. 2020, arXiv:1910.01279 (top-k channels)"
+    order = 18
+    quick = {"top_k": 4}
+    params = {"top_k": Param(32, "How many of the most active feature maps to use.", minimum=1, maximum=4096)}
+
+    def channels(self, activations):
+        means = activations.reshape(-1, activations.shape[-1]).mean(axis=0)
+        return np.argsort(-means, kind="stable")[: self.settings["top_k"]]

@@ -1,0 +1,89 @@
+"""SmoothGrad and its siblings: any gradient method averaged over noisy copies of the input.
+
+Smilkov et al. (2017), "SmoothGrad: removing noise by adding noise"; VarGrad and SquareGrad from
+Adebayo et al. (2018) and Hooker et al. (2019). The noisy copies go through the model in chunks
+(the samples are the batch), and the noise is seeded, so the same seed gives the same map.
+"""
+from __future__ import annotations
+
+from typing import ClassVar
+
+import numpy as np
+
+from explainers.methods.base import (Attribution, MultiPassMethod, Param, PixelGradientMethod, get_method,
+                                     per_image, register, seed_param)
+from explainers.passes import PassKey
+
+BASES = ("vanilla_gradient", "gradient_x_input", "guided_backprop")
+
+
+class NoisyGradients(MultiPassMethod):
+    """The shared machinery: n noisy copies, their attributions under the base method, one statistic."""
+
+    statistic: ClassVar[str] = "mean"
+    quick = {"n_samples": 2}
+    params = {
+        "base": Param("vanilla_gradient", "The gradient method whose maps are averaged.", choices=BASES),
+        "n_samples": Param(16, "How many noisy copies (more: smoother, slower).", minimum=1, maximum=256),
+        "noise": Param(0.15, "Noise level as a fraction of the input range (black to white).", minimum=0.0,
+                       maximum=1.0),
+        "seed": seed_param("the noise"),
+    }
+
+    def compute(self, passes, layer):
+        base = get_method(self.settings["base"])()
+        assert isinstance(base, PixelGradientMethod)
+        sigma = self.settings["noise"] * passes.model.input_range()
+
+        def one(index: int, target: int, span: tuple[float, float]) -> Attribution:
+            rng = np.random.default_rng(self.settings["seed"])
+            x = passes.inputs[index]
+            noisy = x[None] + rng.normal(0.0, sigma, (self.settings["n_samples"], *x.shape)).astype(np.float32)
+            samples = base.attribute(passes, noisy, target, progress=span)
+            if self.statistic == "mean":
+                value = samples.mean(axis=0)
+                heatmap = base.to_heatmap(value[None])[0]
+            elif self.statistic == "square":
+                value = (samples.astype(np.float64) ** 2).mean(axis=0).astype(np.float32)
+                heatmap = value.sum(axis=-1)
+            else:
+                value = samples.astype(np.float64).var(axis=0).astype(np.float32)
+                heatmap = value.sum(axis=-1)
+            return Attribution(heatmap[None], value[None], {"noise_sigma": sigma, "base": base.name})
+
+        return per_image(passes, one)
+
+
+@register
+class SmoothGrad(NoisyGradients):
+    """The mean of the base method's attributions over noisy copies of the input."""
+
+    name = "smoothgrad"
+    title = "SmoothGrad"
+    description = "The vanilla gradient averaged over many noisy copies of the picture, which removes speckle."
+    paper = "Smilkov et al. 2017, arXiv:1706.03825"
+    order = 32
+
+
+@register
+class SquareGrad(NoisyGradients):
+    """The mean of the squared attributions over noisy copies (Hooker et al. 2019)."""
+
+    name = "squaregrad"
+    title = "SquareGrad"
+    description = "Like SmoothGrad, but squares each noisy map first, so strong pixels stand out more."
+    paper = "Hooker et al. 2019, arXiv:1806.10758"
+    statistic = "square"
+    order = 34
+
+
+@register
+class VarGrad(NoisyGradients):
+    """The variance of the attributions over noisy copies (Adebayo et al. 2018)."""
+
+    name = "vargrad"
+    title = "VarGrad"
+    description = "Where the gradient changes most under small noise: the pixels the score is most sensitive to."
+    paper = "Adebayo et al. 2018, arXiv:1810.03292"
+    statistic = "variance"
+    order = 36
