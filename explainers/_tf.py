@@ -2,7 +2,7 @@
 
 Every module of the core that needs TensorFlow imports ``tf`` and ``keras`` from here. On a GPU,
 memory growth is switched on (TensorFlow otherwise grabs all GPU memory at start, and a second model
-or worker would then fail); the chosen device is reported by ``device_name()``.
+or worker would then fail); ``configure_devices()`` returns the device in use, in words.
 """
 from __future__ import annotations
 
@@ -39,8 +39,4 @@ def configure_devices() -> str:
         return _device
 
 
-def device_name() -> str:
-    return configure_devices()
-
-
-__all__ = ["tf", "keras", "configure_devices", "device_name"]
+__all__ = ["tf", "keras", "configure_devices"]

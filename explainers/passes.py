@@ -20,7 +20,6 @@ import numpy as np
 if TYPE_CHECKING:  # pragma: no cover
     from explainers.models import ExplainableModel
 
-RELU_RULES = ("plain", "guided", "deconv")
 TOP1 = -1  # a target of -1 means "the model's top-1 prediction", resolved inside the pass
 
 
@@ -31,7 +30,7 @@ class PassKey:
     layer: str | None = None
     layer_grads: bool = False
     input_grads: bool = False
-    relu: str = "plain"
+    relu: str = "plain"  # "plain", "guided" (Springenberg et al.) or "deconv" (Zeiler & Fergus)
 
     def covers(self, other: "PassKey") -> bool:
         """True if this pass yields everything ``other`` asks for."""

@@ -352,8 +352,6 @@ class ExplainerService:
                 pass
         return found
 
-    def cache_stats(self) -> dict[str, Any]:
-        return self.cache.stats()
 
 
 def describe_error(error: BaseException) -> str:

@@ -245,11 +245,14 @@ def test_long_maps_show_progress_then_fill_in_and_can_be_cancelled(app, monkeypa
                 job.report(0.5)
 
         long_job = svc.jobs.submit("slow-test-job", slow)
-        time.sleep(0.2)
+        for _ in range(500):  # until it has reported (the machine may be busy)
+            if long_job.progress > 0:
+                break
+            time.sleep(0.02)
         progress = cards.poll_card(1, *inputs, spec, 0.5, long_job.id)
         assert progress[6] == 50 and "50%" in progress[7] and progress[0] is cards.no_update
         cards.cancel_card(1, long_job.id)
-        assert long_job.wait(2)
+        assert long_job.wait(10)
         stopped = cards.poll_card(2, *inputs, spec, 0.5, long_job.id)
         assert "Stopped" in text_of(stopped[1]) and stopped[4] is True
         gone = cards.poll_card(3, *inputs, spec, 0.5, "no-such-job")

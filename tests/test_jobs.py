@@ -8,6 +8,14 @@ from explainers.errors import ExplainerError
 from service.jobs import BusyError, Cancelled, JobRunner
 
 
+def _until(condition, timeout: float = 10.0) -> None:
+    """Wait for a condition instead of sleeping a fixed time (the machine may be busy)."""
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, "timed out"
+        time.sleep(0.01)
+
+
 def _blocker(release: threading.Event, log=None, name=""):
     def run(job):
         if log is not None:
@@ -24,7 +32,7 @@ def test_full_queue_answers_busy_at_once():
     runner = JobRunner(workers=1, max_queue=2)
     release = threading.Event()
     running = runner.submit("a", _blocker(release))
-    time.sleep(0.1)
+    _until(lambda: runner.running() == 1)
     runner.submit("b", _blocker(release))
     runner.submit("c", _blocker(release))
     started = time.monotonic()
@@ -57,7 +65,8 @@ def test_a_session_runs_one_job_at_a_time_others_interleave():
     release = threading.Event()
     jobs = [runner.submit(("s1", i), _blocker(release, log, f"s1-{i}"), session="s1") for i in range(2)]
     other = runner.submit("s2", _blocker(release, log, "s2"), session="s2")
-    time.sleep(0.3)
+    _until(lambda: len(log) >= 2)
+    time.sleep(0.2)  # give a wrongly started third job the chance to show up
     started = {name for kind, name, _ in log if kind == "start"}
     assert started == {"s1-0", "s2"}  # s1's second job waits for its first, s2 does not
     release.set()
@@ -84,7 +93,7 @@ def test_cancel_queued_and_running_jobs():
         return "finished"
 
     running = runner.submit("long", long_work)
-    time.sleep(0.2)
+    _until(lambda: running.progress > 0)
     assert 0 < running.progress < 1 and running.eta is not None
     runner.cancel(running.id, "A newer request replaced this one.")
     assert running.wait(2) and running.status == "cancelled"
@@ -101,7 +110,7 @@ def test_deadline_stops_long_work():
             job.report(0.1)
 
     job = runner.submit("slow", slow, deadline=0.2)
-    assert job.wait(3) and job.status == "cancelled"
+    assert job.wait(10) and job.status == "cancelled"
     assert "took longer than the 0 s allowed" in str(job.error)
 
 
