@@ -15,9 +15,7 @@ def normalise(heatmap: np.ndarray, percentile: float = 99.0, signed: bool = Fals
     values = np.where(np.isfinite(values), values, 0.0)
     if not signed:
         values = np.maximum(values, 0.0)
-    scale = np.percentile(np.abs(values), percentile) if values.size else 0.0
-    if not np.isfinite(scale) or scale <= 0:
-        scale = np.abs(values).max() if values.size else 0.0
+    scale = map_scale(values, percentile)
     if scale <= 0:
         return np.zeros(values.shape, np.float32)
     low = -1.0 if signed else 0.0

@@ -42,8 +42,10 @@ def _error(message: str, status: int, **headers: str) -> flask.Response:
 
 def _heatmap_png(result: MapResult) -> dict[str, Any]:
     """The map as an 8-bit grayscale PNG (base64) with the scale needed to read it back."""
+    from explainers.render import map_scale
+
     values = result.heatmap.astype(np.float64)
-    scale = float(np.percentile(np.abs(values), 99)) or float(np.abs(values).max()) or 1.0
+    scale = map_scale(values, 99.0) or 1.0
     if result.signed:
         levels = np.clip(values / scale, -1, 1) * 127.5 + 127.5
         encoding = "signed: value = (level - 127.5) / 127.5 * scale"
