@@ -80,3 +80,26 @@ def test_settings_are_capped_on_the_server_and_say_so():
     for bad in ("many", float("nan"), 2.5, None):
         with pytest.raises(ParameterError, match="must be a int"):
             samples.clean("n_samples", bad, notes)
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_every_method_has_a_complete_card(name):
+    """Each method writes its own plain-language card (an inherited one would describe another method)."""
+    from explainers.methods.base import MethodCard
+
+    cls = METHODS[name]
+    card = vars(cls).get("card")
+    assert isinstance(card, MethodCard), f"{name}: give the class a `card = MethodCard(...)`"
+    for field in ("computes", "colours", "paper_url", "good_for"):
+        value = getattr(card, field)
+        assert isinstance(value, str) and value.strip(), f"{name}: card.{field} is empty"
+    assert card.paper_url.startswith("https://") and " " not in card.paper_url
+    assert isinstance(card.pitfalls, tuple) and card.pitfalls, f"{name}: at least one pitfall"
+    assert all(isinstance(p, str) and p.strip() for p in card.pitfalls)
+    assert len(card.computes) <= 400 and len(card.good_for) <= 200, f"{name}: keep the card short"
+    assert all(len(p) <= 200 for p in card.pitfalls), f"{name}: one short sentence per pitfall"
+    colours = card.colours.lower()
+    if cls.signed:
+        assert "against" in colours or "negative" in colours, f"{name}: say what the negative values mean"
+    else:
+        assert "unsigned" in colours, f"{name}: say that the map shows no for/against"

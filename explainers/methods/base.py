@@ -72,6 +72,34 @@ class Param:
         return value
 
 
+@dataclass(frozen=True)
+class MethodCard:
+    """A method explained for someone who does not code: shown on the dashboard's cards, in the HTTP API
+    and in the HTML report. Every registered method has one (a contract test checks it).
+
+    ``computes``: what the map is, in 1–3 plain sentences. ``colours``: how to read the colours of THIS
+    method (what bright and dark mean; for signed methods, what the for/against colours mean).
+    ``pitfalls``: short sentences on known weaknesses. ``paper_url``: a link to the paper.
+    ``good_for``: one sentence on when to use it.
+    """
+
+    computes: str
+    colours: str
+    pitfalls: tuple[str, ...]
+    paper_url: str
+    good_for: str
+
+    def __post_init__(self):
+        if isinstance(self.pitfalls, str):
+            raise TypeError("MethodCard.pitfalls must be a tuple of sentences, not one string.")
+        object.__setattr__(self, "pitfalls", tuple(self.pitfalls))
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready form (pitfalls as a list), for APIs."""
+        return {"computes": self.computes, "colours": self.colours, "pitfalls": list(self.pitfalls),
+                "paper_url": self.paper_url, "good_for": self.good_for}
+
+
 @dataclass
 class Attribution:
     """What ``compute`` returns for a batch of N inputs."""
@@ -93,6 +121,9 @@ class Method:
     order: ClassVar[int] = 100  # position in lists (the UI's method picker)
     deadline: ClassVar[float] = 120.0  # seconds a server lets one map of this method run
     params: ClassVar[dict[str, Param]] = {}
+    #: the plain-language card (what it computes, how to read it, pitfalls, paper); no default on purpose:
+    #: every registered method must write its own (tests/test_contract.py checks)
+    card: ClassVar[MethodCard]
     #: settings for a rough map in a fraction of the time (previews, smoke tests); {} for one-pass methods
     quick: ClassVar[dict[str, Any]] = {}
 

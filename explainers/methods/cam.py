@@ -1,7 +1,7 @@
 import numpy as np
 
 from explainers.errors import NotApplicableError
-from explainers.methods.base import Attribution, Method, Param, register
+from explainers.methods.base import Attribution, Method, MethodCard, Param, register
 from explainers.passes import PassKey
 
 
@@ -40,6 +40,24 @@ class Cam(Method):
     title = "CAM"
     description = "The class's own output weights applied to the last feature maps: where the class evidence sits."
     paper = "Zhou et al. 2016, arXiv:1512.04150"
+    card = MethodCard(
+        computes=("Takes the last feature maps (grids of detectors just before the network averages them) and adds "
+                  "them up, each weighted by how much the output layer counts it towards this class. No gradients "
+                  "are needed."),
+        colours=("Unsigned, positive evidence only: bright regions hold features the output layer counts towards "
+                 "the class, dark regions give no support. Dark means 'no support', not 'against': regions that "
+                 "count against the class are cut to zero."),
+        pitfalls=(
+            "It only works on networks that end in global average pooling and one dense layer (ResNet50, "
+            "InceptionV3); it does not apply to VGG16.",
+            "It always uses the last feature maps, whatever layer is picked.",
+            "It is coarse: the map has those feature maps' resolution (7×7 for ResNet50, 8×8 for InceptionV3), "
+            "stretched over the picture.",
+            "It shows only positive evidence.",
+        ),
+        paper_url="https://arxiv.org/abs/1512.04150",
+        good_for="An exact, cheap look at where the class evidence sits in networks with a pooling head.",
+    )
     order = 25
     params = {"relu": Param(True, "Keep only the positive part (regions that speak for the class).")}
 

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import numpy as np
 
-from explainers.methods.base import Attribution, MultiPassMethod, Param, per_image, register, seed_param
+from explainers.methods.base import Attribution, MethodCard, MultiPassMethod, Param, per_image, register, seed_param
 from explainers.passes import PassKey
 
 BACKGROUND_DIR = Path(os.environ.get("EXPLAINERS_BACKGROUND_DIR") or
@@ -44,6 +44,23 @@ class ExpectedGradients(MultiPassMethod):
     title = "Expected gradients"
     description = "Integrated gradients averaged over many everyday baselines instead of one blank picture."
     paper = "Erion et al. 2021, arXiv:1906.10670"
+    card = MethodCard(
+        computes=("Integrated gradients averaged over many baselines (the example photos and blurred copies of your"
+                  " picture) instead of one blank picture, using one random point on each path. It asks what each "
+                  "pixel adds compared with a typical other picture."),
+        colours=("In the signed (for/against) view, red pixels raise the class score compared with the background "
+                 "pictures and blue pixels lower it, which is evidence against the class; light grey is close to "
+                 "zero. In the absolute view, brightness shows only how strong the effect is, whichever its "
+                 "direction."),
+        pitfalls=(
+            "It is random: the seed and the number of samples change the map, and few samples make it noisy.",
+            "It depends on the background set: here a handful of example photos and blurred copies stand in for "
+            "'typical pictures'.",
+            "With one random point per path, the parts add up to the score only on average over many samples.",
+        ),
+        paper_url="https://arxiv.org/abs/1906.10670",
+        good_for="Avoiding the blind spot of a single black baseline, where black pixels can get nothing.",
+    )
     signed = True
     order = 39
     quick = {"n_samples": 4}

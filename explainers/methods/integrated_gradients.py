@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from explainers.methods.base import Attribution, MultiPassMethod, Param, per_image, register, seed_param
+from explainers.methods.base import Attribution, MethodCard, MultiPassMethod, Param, per_image, register, seed_param
 from explainers.passes import PassKey
 
 BASELINES = ("black", "white", "blur", "noise", "average")
@@ -67,6 +67,25 @@ class IntegratedGradients(MultiPassMethod):
     title = "Integrated gradients"
     description = "Adds up the gradient along a path from a blank picture to yours, so the parts add up to the score."
     paper = "Sundararajan et al. 2017, arXiv:1703.01365"
+    card = MethodCard(
+        computes=("Walks in small steps from a baseline picture (black by default, meaning 'nothing there') to your"
+                  " picture, adds up the gradients along the way and multiplies by how much each pixel differs from"
+                  " the baseline. The parts add up to the score difference between your picture and the baseline."),
+        colours=("In the signed (for/against) view, red pixels raise the class score compared with the baseline and"
+                 " blue pixels lower it, which is evidence against the class; light grey is close to zero. In the "
+                 "absolute view, brightness shows only how strong the effect is, whichever its direction."),
+        pitfalls=(
+            "It depends on the baseline: with the black baseline, pure black pixels equal the baseline and can "
+            "never get any attribution, even when they matter.",
+            "Other baselines (white, blurred, noise) can give visibly different maps; none is the single right one.",
+            "The number of steps matters: with too few the parts no longer add up to the score; the completeness "
+            "error in the notes says by how much (a few % is fine).",
+            "It costs one gradient pass per step (32 by default).",
+        ),
+        paper_url="https://arxiv.org/abs/1703.01365",
+        good_for=("When you want attributions that add up to the score and that can show evidence against the "
+                  "class."),
+    )
     signed = True
     order = 38
     quick = {"steps": 4}

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from explainers.methods.base import Attribution, MultiPassMethod, Param, per_image, register, seed_param
+from explainers.methods.base import Attribution, MethodCard, MultiPassMethod, Param, per_image, register, seed_param
 from explainers.methods.occlusion import FILLS, fill_picture
 from explainers.methods.rise import softmax
 from explainers.passes import PassKey
@@ -51,6 +51,27 @@ class Lime(MultiPassMethod):
     title = "LIME"
     description = "Switches patches of the picture on and off at random and fits which patches raise the class."
     paper = "Ribeiro et al. 2016, arXiv:1602.04938"
+    card = MethodCard(
+        computes=("Cuts the picture into patches (superpixels), shows the network many versions with random patches"
+                  " switched off, and fits a simple weighted linear model of the class probability on which patches"
+                  " were on. Each patch gets that model's coefficient."),
+        colours=("In the signed (for/against) view, red patches raise the class probability when shown and blue "
+                 "patches lower it, which is evidence against the class; light grey is close to zero. In the "
+                 "absolute view, brightness shows only how strong the effect is, whichever its direction. Every "
+                 "pixel of a patch has the same colour."),
+        pitfalls=(
+            "It depends on the superpixels: patch borders come from segmenting the picture, not from the model, and"
+            " another number of patches gives another map.",
+            "It is random: another seed or too few samples can reorder the patches; hundreds or thousands are "
+            "needed.",
+            "The simple linear model may fit the network poorly; its fit (R² in the notes) says how far to trust "
+            "it.",
+            "What a switched-off patch shows (grey, mean colour, blur) changes the answer.",
+            "It is slow: one forward pass per sample (256 by default).",
+        ),
+        paper_url="https://arxiv.org/abs/1602.04938",
+        good_for="A patch-level explanation that needs only predictions and is easy for non-experts to read.",
+    )
     signed = True
     order = 64
     deadline = 900.0

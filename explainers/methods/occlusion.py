@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from explainers.methods.base import Attribution, MultiPassMethod, Param, per_image, register
+from explainers.methods.base import Attribution, MethodCard, MultiPassMethod, Param, per_image, register
 from explainers.passes import PassKey
 
 FILLS = ("grey", "mean", "blur")
@@ -39,6 +39,26 @@ class Occlusion(MultiPassMethod):
     title = "Occlusion"
     description = "Covers one square at a time and measures how much the class score drops."
     paper = "Zeiler & Fergus 2014, arXiv:1311.2901"
+    card = MethodCard(
+        computes=("Covers one square of the picture at a time (with grey, the mean colour or a blurred copy), runs "
+                  "the network again and records how much the class score dropped. A pixel's value is the average "
+                  "drop over the squares that covered it."),
+        colours=("In the signed (for/against) view, red means covering that area lowered the score (it was evidence"
+                 " for the class) and blue means covering it raised the score (it was working against the class), "
+                 "which is evidence against the class; light grey is close to zero. In the absolute view, "
+                 "brightness shows only how strong the effect is, whichever its direction."),
+        pitfalls=(
+            "It depends on the patch size: small patches can miss objects the network still recognises from their "
+            "other parts, large patches give a blocky map.",
+            "The fill colour matters: a grey square is itself an odd object to the network and can change the "
+            "score.",
+            "It is slow: one forward pass per patch position (49 for 32-pixel patches on 224 × 224, far more with a"
+            " small stride).",
+            "Its resolution is set by the stride, so the map looks blocky.",
+        ),
+        paper_url="https://arxiv.org/abs/1311.2901",
+        good_for="An intuitive check that needs no gradients: does the class survive when this part is hidden?",
+    )
     signed = True
     order = 60
     quick = {"patch": 112, "stride": 112}

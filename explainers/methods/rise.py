@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from explainers.methods.base import Attribution, MultiPassMethod, Param, per_image, register, seed_param
+from explainers.methods.base import Attribution, MethodCard, MultiPassMethod, Param, per_image, register, seed_param
 from explainers.passes import PassKey
 
 
@@ -40,6 +40,23 @@ class Rise(MultiPassMethod):
     title = "RISE"
     description = "Hides random parts of the picture many times and sees which parts keep the class probable."
     paper = "Petsiuk et al. 2018, arXiv:1806.07421"
+    card = MethodCard(
+        computes=("Shows the network many copies of the picture, each with a random set of soft blobs hidden, and "
+                  "notes the class probability each time. A pixel's value is the average probability over the "
+                  "copies in which it was visible."),
+        colours=("Unsigned: bright pixels are those whose visibility goes with a high class probability, dark "
+                 "pixels with a low one. The whole map sits on a base level (the average probability), so the "
+                 "contrast matters, not the absolute brightness; nothing is marked as against the class."),
+        pitfalls=(
+            "It is random: another seed or too few masks gives a different, blotchy map; hundreds to thousands of "
+            "masks are needed.",
+            "It is slow: one forward pass per mask (500 by default).",
+            "The blob size (cells) limits how fine the map can be.",
+            "It works on probabilities, so for a class the model finds unlikely the map can be nearly flat.",
+        ),
+        paper_url="https://arxiv.org/abs/1806.07421",
+        good_for="A map that needs only the model's predictions, to cross-check gradient methods.",
+    )
     order = 62
     deadline = 900.0
     quick = {"n_masks": 16}

@@ -10,9 +10,19 @@ from typing import ClassVar
 
 import numpy as np
 
-from explainers.methods.base import Attribution, Method, Param, per_image, register, upsample
+from explainers.methods.base import Attribution, Method, MethodCard, Param, per_image, register, upsample
 from explainers.methods.rise import softmax
 from explainers.passes import PassKey
+
+#: what the two Score-CAM cards share
+COLOURS = ("Unsigned, positive evidence only: bright regions hold feature maps that, used as a mask, raise the class "
+           "probability; dark regions do not. Nothing is marked as against the class.")
+PITFALLS = (
+    "With random weights, or for a class the model does not recognise, no feature map raises the probability, "
+    "so the map can be empty.",
+    "It is coarse: it has the layer's resolution (14×14 for VGG16's block5_conv3).",
+    "It shows only positive evidence.",
+)
 
 
 class ScoreCamBase(Method):
@@ -57,6 +67,18 @@ class ScoreCam(ScoreCamBase):
     title = "Score-CAM"
     description = "Weights each feature map by how well the picture seen through it alone keeps the class."
     paper = "Wang et al. 2020, arXiv:1910.01279"
+    card = MethodCard(
+        computes=("Uses each feature map of the picked layer as a soft mask over the picture and weights it by how "
+                  "much the class probability rises when the network sees the picture only through that mask "
+                  "(compared with a black picture). The weighted maps are added up and the positive part kept."),
+        colours=COLOURS,
+        pitfalls=(
+            *PITFALLS,
+            "It is slow: one forward pass per feature map (512 for VGG16's block5_conv3).",
+        ),
+        paper_url="https://arxiv.org/abs/1910.01279",
+        good_for="A CAM that needs no gradients, so noisy or saturated gradients do not affect it.",
+    )
     order = 17
 
 
@@ -66,6 +88,19 @@ class ScoreCamFast(ScoreCamBase):
     title = "Score-CAM (fast)"
     description = "Score-CAM using only the most active feature maps, for a fraction of the time."
     paper = "Wang et al. 2020, arXiv:1910.01279 (top-k channels)"
+    card = MethodCard(
+        computes=("Score-CAM using only the most active feature maps of the picked layer (32 by default): each is "
+                  "used as a soft mask and weighted by how much the class probability rises when the network sees "
+                  "the picture only through it."),
+        colours=COLOURS,
+        pitfalls=(
+            *PITFALLS,
+            "Skipping the less active feature maps can leave out some that matter, so the map can differ from full "
+            "Score-CAM.",
+        ),
+        paper_url="https://arxiv.org/abs/1910.01279",
+        good_for="A quick Score-CAM preview; use full Score-CAM when the two disagree.",
+    )
     order = 18
     quick = {"top_k": 4}
     params = {"top_k": Param(32, "How many of the most active feature maps to use.", minimum=1, maximum=4096)}

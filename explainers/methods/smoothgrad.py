@@ -10,11 +10,19 @@ from typing import ClassVar
 
 import numpy as np
 
-from explainers.methods.base import (Attribution, MultiPassMethod, Param, PixelGradientMethod, get_method,
-                                     per_image, register, seed_param)
+from explainers.methods.base import (Attribution, MethodCard, MultiPassMethod, Param, PixelGradientMethod,
+                                     get_method, per_image, register, seed_param)
 from explainers.passes import PassKey
 
 BASES = ("vanilla_gradient", "gradient_x_input", "guided_backprop")
+
+#: what the three noisy-copy methods' cards share
+NOISE_PITFALLS = (
+    "The noise level matters: too little leaves the speckle, too much blurs everything; 10–20 % of the input "
+    "range is the usual choice.",
+    "It is random: another seed gives a slightly different map, and few samples give a noisy one.",
+    "It costs one gradient pass per noisy copy (16 by default).",
+)
 
 
 class NoisyGradients(MultiPassMethod):
@@ -62,6 +70,21 @@ class SmoothGrad(NoisyGradients):
     title = "SmoothGrad"
     description = "The vanilla gradient averaged over many noisy copies of the picture, which removes speckle."
     paper = "Smilkov et al. 2017, arXiv:1706.03825"
+    card = MethodCard(
+        computes=("Adds a little random noise to the picture many times, computes a gradient map for each noisy "
+                  "copy (the vanilla gradient by default) and averages them. Speckle that appears only by chance "
+                  "cancels out."),
+        colours=("Unsigned (shown by size): bright pixels are those the score stays sensitive to under noise, dark "
+                 "pixels matter little. With gradient × input as the base the values can be negative (against the "
+                 "class), but this view shows only their size, so for and against look alike."),
+        pitfalls=(
+            *NOISE_PITFALLS,
+            "It smooths whatever the base method shows, including its weaknesses (for example guided "
+            "backpropagation's blindness to the weights).",
+        ),
+        paper_url="https://arxiv.org/abs/1706.03825",
+        good_for="A cleaner, easier-to-read version of the vanilla gradient.",
+    )
     order = 32
 
 
@@ -73,6 +96,19 @@ class SquareGrad(NoisyGradients):
     title = "SquareGrad"
     description = "Like SmoothGrad, but squares each noisy map first, so strong pixels stand out more."
     paper = "Hooker et al. 2019, arXiv:1806.10758"
+    card = MethodCard(
+        computes=("Like SmoothGrad, but squares each noisy copy's attributions before averaging them, then adds "
+                  "red, green and blue. Strong pixels stand out more."),
+        colours=("Unsigned: squaring makes every value positive, so bright means strongly important in either "
+                 "direction and dark means unimportant. It cannot show evidence against the class."),
+        pitfalls=(
+            *NOISE_PITFALLS,
+            "Squaring exaggerates contrast: a few pixels can outshine everything else.",
+        ),
+        paper_url="https://arxiv.org/abs/1806.10758",
+        good_for=("Ranking which pixels matter most: it did better than plain gradients in Hooker et al.'s "
+                  "remove-and-retrain test."),
+    )
     statistic = "square"
     order = 34
 
@@ -85,5 +121,19 @@ class VarGrad(NoisyGradients):
     title = "VarGrad"
     description = "Where the gradient changes most under small noise: the pixels the score is most sensitive to."
     paper = "Adebayo et al. 2018, arXiv:1810.03292"
+    card = MethodCard(
+        computes=("Adds noise to the picture many times and measures, for each pixel, how much its attribution "
+                  "varies between the noisy copies. Pixels whose attribution swings most are those the score is "
+                  "most delicately tied to."),
+        colours=("Unsigned: a variance is never negative, so bright means the attribution changes a lot under noise"
+                 " and dark means it stays still. It says nothing about for or against."),
+        pitfalls=(
+            "It measures instability, not contribution: a bright pixel reacts strongly to noise, which is not the "
+            "same as having made the decision.",
+            *NOISE_PITFALLS,
+        ),
+        paper_url="https://arxiv.org/abs/1810.03292",
+        good_for="A second opinion next to SquareGrad; both did well in Hooker et al.'s remove-and-retrain test.",
+    )
     statistic = "variance"
     order = 36

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from explainers.methods.base import Attribution, MultiPassMethod, Param, per_image, register
+from explainers.methods.base import Attribution, MethodCard, MultiPassMethod, Param, per_image, register
 from explainers.methods.integrated_gradients import integrate
 from explainers.passes import PassKey
 
@@ -61,6 +61,22 @@ class Xrai(MultiPassMethod):
     title = "XRAI"
     description = "Integrated gradients gathered into whole regions, most important regions first."
     paper = "Kapishnikov et al. 2019, arXiv:1906.02825"
+    card = MethodCard(
+        computes=("Computes integrated gradients (from a black and a white baseline), cuts the picture into regions"
+                  " at several scales, and picks regions one after another by how much attribution they hold per "
+                  "pixel. Each pixel gets the score of the region that first took it."),
+        colours=("Unsigned: bright regions were picked first (the most attribution per pixel), dark ones last; "
+                 "whole regions share one colour. It uses the size of the attribution, so a region that argues "
+                 "against the class can rank as high as one that argues for it."),
+        pitfalls=(
+            "It ranks regions, not pixels: the sharp region borders come from segmenting the picture, not from the "
+            "model.",
+            "It depends on how the picture is cut into regions: another segmentation gives another map.",
+            "It inherits integrated gradients' cost and baseline choice (two baselines × 32 steps by default).",
+        ),
+        paper_url="https://arxiv.org/abs/1906.02825",
+        good_for="Answering 'which parts of the picture matter most' with whole, readable regions.",
+    )
     order = 40
     deadline = 900.0
     quick = {"steps": 2}
