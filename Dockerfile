@@ -3,7 +3,9 @@
 #   docker build -t saliency --build-arg REQUIREMENTS=requirements-gpu.txt .  # NVIDIA GPU: TensorFlow's
 #        [and-cuda] extra brings the CUDA libraries as wheels; the host needs only the NVIDIA driver and
 #        the container toolkit (docker run --gpus all ...)
+#   docker build -t saliency --build-arg REQUIREMENTS=requirements-extra.txt .  # + the optional SHAP method
 #   docker build -t saliency --build-arg FETCH_WEIGHTS=1 .                  # ImageNet weights baked in
+# Without ImageNet weights the page opens on the offline Shapes demo, whose weights ship with the code.
 # Runs gunicorn (gthread workers, see gunicorn.conf.py); the same image runs a Celery worker with
 #   docker run ... saliency celery -A service.remote worker --concurrency 1 --prefetch-multiplier 1 -Q saliency
 FROM python:3.11-slim

@@ -31,7 +31,7 @@ DEFAULTS: dict[str, Any] = {
     "weights": os.environ.get("EXPLAINERS_WEIGHTS", "imagenet"),  # "imagenet" or "random" (testing only)
     "weights_dir": os.environ.get("EXPLAINERS_WEIGHTS_DIR") or None,
     "data_dir": os.environ.get("EXPLAINERS_DATA_DIR") or None,
-    "model": "vgg16",
+    "model": os.environ.get("EXPLAINERS_MODEL") or None,  # None: VGG16 if ImageNet weights are here, else Shapes
     "debug": False,
     "backend": os.environ.get("EXPLAINER_BACKEND", "local"),  # "local" (embedded) or "celery" (+ REDIS_URL)
     "redis_url": os.environ.get("REDIS_URL") or None,
@@ -51,7 +51,8 @@ def create_app(config: Mapping[str, Any] | None = None) -> dash.Dash:
     app = dash.Dash(__name__, server=server, title="Saliency maps", update_title=None,
                     external_stylesheets=[BOOTSTRAP_URL], suppress_callback_exceptions=True,
                     assets_folder=os.path.join(os.path.dirname(os.path.abspath(__file__)), "assets"))
-    app.layout = lambda: page.build(service, settings["model"])  # a function: a new session id per page load
+    # a function: a new session id per page load, and the default model follows the weights on disk
+    app.layout = lambda: page.build(service, settings["model"] or service.default_model())
     registry.attach(app)
     register_routes(server)
     server.register_blueprint(create_blueprint())
@@ -104,7 +105,8 @@ def main(argv: list[str] | None = None) -> None:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     target = create_app({"debug": True}) if args.debug else app
     if os.environ.get("EXPLAINERS_WARM_UP", "1") != "0" and DEFAULTS["backend"] == "local":
-        target.server.extensions[SERVICE_KEY].warm_up(DEFAULTS["model"], background=True)
+        service = target.server.extensions[SERVICE_KEY]
+        service.warm_up(DEFAULTS["model"] or service.default_model(), background=True)
     print(f"Serving the dashboard at http://{args.host}:{args.port}/", flush=True)
     target.run(host=args.host, port=args.port, debug=args.debug, threaded=True)
 

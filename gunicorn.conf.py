@@ -22,4 +22,5 @@ def post_fork(server, worker):
         from app import DEFAULTS, server as flask_server
         from components.common import SERVICE_KEY
 
-        flask_server.extensions[SERVICE_KEY].warm_up(DEFAULTS["model"], background=True)
+        service = flask_server.extensions[SERVICE_KEY]
+        service.warm_up(DEFAULTS["model"] or service.default_model(), background=True)

@@ -73,3 +73,76 @@ def message_figure(message: str, height: int = OVERLAY_HEIGHT) -> go.Figure:
     figure.update_layout(margin=dict(l=0, r=0, t=0, b=0), height=height, paper_bgcolor="rgba(0,0,0,0)",
                          plot_bgcolor="rgba(0,0,0,0)")
     return figure
+
+
+def add_outline(figure: go.Figure, mask: np.ndarray, name: str = "the object's true outline",
+                colour: str = "#ffffff") -> go.Figure:
+    """Draw the edge of a boolean ``mask`` (at the figure's display size) as a line over the map."""
+    figure.add_trace(go.Contour(z=np.asarray(mask, np.float32), contours=dict(start=0.5, end=0.5, size=1,
+                                coloring="none"), line=dict(color=colour, width=2), showscale=False,
+                                hoverinfo="skip", name=name, showlegend=False))
+    return figure
+
+
+def add_box(figure: go.Figure, box: Sequence[float], colour: str = "#ff922b") -> go.Figure:
+    """Show a drawn box (x0, y0, x1, y1 in display pixels) on an overlay figure."""
+    x0, y0, x1, y1 = box
+    figure.add_shape(type="rect", x0=x0, y0=y0, x1=x1, y1=y1, line=dict(color=colour, width=3))
+    return figure
+
+
+def strip_figure(maps: Sequence[np.ndarray], titles: Sequence[str], captions: Sequence[str] | None = None,
+                 colormap: str = "viridis", columns: int = 5) -> go.Figure:
+    """Small maps side by side (each scaled to its own 99th percentile of |values|), titled above and
+    captioned below: the sanity-check cascade, or the maps of several seeds."""
+    from plotly.subplots import make_subplots
+
+    count = max(1, len(maps))
+    columns = min(columns, count)
+    rows = (count + columns - 1) // columns
+    figure = make_subplots(rows=rows, cols=columns, subplot_titles=list(titles), horizontal_spacing=0.02,
+                           vertical_spacing=0.12 if rows > 1 else 0.02)
+    for i, heatmap in enumerate(maps):
+        values = np.abs(np.asarray(heatmap, np.float32))
+        scale = float(np.percentile(values, 99)) or float(values.max()) or 1.0
+        figure.add_trace(go.Heatmap(z=np.clip(values / scale, 0, 1), zmin=0, zmax=1, showscale=False,
+                                    colorscale=COLORMAPS.get(colormap, "Viridis"), hoverinfo="skip"),
+                         row=i // columns + 1, col=i % columns + 1)
+    figure.update_xaxes(visible=False, constrain="domain")
+    figure.update_yaxes(visible=False, autorange="reversed", constrain="domain")
+    for i in range(count):
+        axis = "" if i == 0 else str(i + 1)
+        figure.update_layout({f"yaxis{axis}": dict(scaleanchor=f"x{axis}")})
+    for i, caption in enumerate(captions or []):
+        axis = "" if i == 0 else str(i + 1)
+        figure.add_annotation(text=caption, xref=f"x{axis} domain", yref=f"y{axis} domain", x=0.5, y=-0.02,
+                              yanchor="top", showarrow=False, font=dict(size=11, color="#334"))
+    for annotation in figure.layout.annotations[:count]:
+        annotation.font = dict(size=11)
+    figure.update_layout(height=150 * rows + 40, margin=dict(l=4, r=4, t=28, b=24),
+                         paper_bgcolor="rgba(0,0,0,0)", plot_bgcolor="rgba(0,0,0,0)")
+    return figure
+
+
+def curves_figure(curves: dict, k: float | None = None) -> go.Figure:
+    """Deletion and insertion curves (class probability against the share of pixels removed or
+    revealed), with each curve's area and the random-map area in the legend; ``k`` marks the scrubber."""
+    figure = go.Figure()
+    styles = {"deletion": ("#d9480f", "deleted"), "insertion": ("#2b8a3e", "revealed")}
+    for mode, (colour, verb) in styles.items():
+        curve = curves.get(mode)
+        if not curve:
+            continue
+        x = (np.asarray(curve["fractions"], np.float64) * 100).round(2).tolist()  # plain lists: 21 points
+        figure.add_trace(go.Scatter(
+            x=x, y=np.asarray(curve["probabilities"], np.float64).tolist(), mode="lines+markers",
+            line=dict(color=colour),
+            name=f"{mode}: area {curve['auc']:.3f} (random maps {curve['random_auc']:.3f})",
+            hovertemplate=f"%{{x:.0f}}% {verb}: probability %{{y:.3f}}<extra>{mode}</extra>"))
+    if k is not None:
+        figure.add_vline(x=float(k), line=dict(color="#495057", dash="dot"))
+    figure.update_layout(height=300, margin=dict(l=50, r=10, t=10, b=40), xaxis_title="% of pixels (most important first)",
+                         yaxis_title="class probability", yaxis=dict(rangemode="tozero"),
+                         legend=dict(orientation="h", y=-0.25), paper_bgcolor="rgba(0,0,0,0)",
+                         plot_bgcolor="rgba(0,0,0,0)")
+    return figure

@@ -6,11 +6,13 @@ import uuid
 import dash_bootstrap_components as dbc
 from dash import dcc, html
 
-from components import class_search, display_controls, layer_picker, method_cards, model_picker, picture, predictions, upload
+from components import (class_search, display_controls, layer_picker, method_cards, model_picker, picture, predictions,
+                        trust_panel, upload)
 
 
-def build(svc, default_model: str = "vgg16", session: str | None = None) -> html.Div:
+def build(svc, default_model: str | None = None, session: str | None = None) -> html.Div:
     """The page; ``session`` identifies this browser tab to the job queue (one running job per session)."""
+    default_model = default_model or svc.default_model()
     return html.Div([
         dcc.Store(id="image"),  # {"key": sha256, "name": ...}: never the picture's bytes
         dcc.Store(id="session", data=session or uuid.uuid4().hex),
@@ -21,16 +23,20 @@ def build(svc, default_model: str = "vgg16", session: str | None = None) -> html
         ], className="app-header"),
         html.Div(model_picker.random_banner() if svc.default_weights == "random" else None, id="weights-banner"),
         html.Div(id="alerts", role="alert", **{"aria-live": "polite"}),
+        trust_panel.layout(),
         dbc.Row([
-            dbc.Col([upload.layout(), model_picker.layout(svc.models(), default_model, svc.default_weights),
-                     class_search.layout(svc.labels()), layer_picker.layout(), method_cards.layout(svc.methods()),
+            dbc.Col([upload.layout(default_model), model_picker.layout(svc.models(), default_model, svc.default_weights),
+                     class_search.layout(svc.labels(default_model)), layer_picker.layout(), method_cards.layout(svc.methods()),
                      display_controls.layout()], lg=3, md=4, className="controls"),
             dbc.Col([
                 dbc.Row([dbc.Col(picture.layout(), lg=7), dbc.Col(predictions.layout(), lg=5)], className="g-3"),
                 dbc.Row(id="cards", className="g-3 mt-1 cards"),
                 html.Div([html.A("Download all maps as one PNG", id="download-grid", download="", className="download"),
                           html.Span(" · "),
-                          html.A("parameters (JSON)", id="download-params", download="", className="download")],
+                          html.A("parameters (JSON)", id="download-params", download="", className="download"),
+                          html.Span(" · "),
+                          html.A("Report for handing in (HTML: maps, method cards, scores)", id="download-report",
+                                 download="", className="download")],
                          className="mt-3 downloads"),
             ], lg=9, md=8),
         ], className="g-3"),

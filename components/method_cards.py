@@ -13,9 +13,10 @@ from urllib.parse import urlencode
 import dash_bootstrap_components as dbc
 from dash import ALL, MATCH, Input, Output, State, dcc, html, no_update
 
-from components.common import service
+from components.common import progress_label, service
 from components.figures import message_figure, overlay_figure
 from components.registry import callback, clientside_callback
+from components.trust_panel import trust_button
 from service import WeightsError, describe_error
 
 DEFAULT_METHODS = ["grad_cam", "guided_grad_cam", "vanilla_gradient"]
@@ -62,8 +63,9 @@ def card(method: dict, slot: str, model_title: str) -> dbc.Col:
             html.Label("Opacity", className="hint"),
             dcc.Slider(id={"type": "card-opacity", "card": cid}, min=0, max=1, step=0.05, value=0.5,
                        marks=None, tooltip={"placement": "bottom"}, className="card-opacity"),
-            html.A("Download PNG", id={"type": "card-download", "card": cid}, className="download",
-                   href=None, download=""),
+            html.Div([html.A("Download PNG", id={"type": "card-download", "card": cid}, className="download",
+                             href=None, download=""),
+                      trust_button(cid)], className="card-links"),
         ]),
     ], className="method-card", id={"type": "card", "card": cid}), xs=12, md=6, xl=4)
 
@@ -112,9 +114,10 @@ HIDDEN, SHOWN = {"display": "none"}, {"display": "block"}
     State({"type": "card-opacity", "card": MATCH}, "value"),
     State({"type": "card-job", "card": MATCH}, "data"),
     State("session", "data"),
+    State("methods", "value"),
 )
 def render_card(image, model, compare, weights, target, layer, colormap, mode, percentile, scale, spec, opacity,
-                previous_job, session):
+                previous_job, session, selected=None):
     if not image or not isinstance(spec, dict):
         return _answer(figure=message_figure("Waiting for a picture…"), info="", href=None)
     which = model if spec.get("slot") == "a" else compare
@@ -126,14 +129,15 @@ def render_card(image, model, compare, weights, target, layer, colormap, mode, p
     try:
         job = svc.request_map(image["key"], which, spec.get("method"), target=target,
                               layer=layer if spec.get("slot") == "a" else None, weights=weights,
-                              session=session if isinstance(session, str) else None)
+                              session=session if isinstance(session, str) else None,
+                              together=selected if isinstance(selected, list) else ())
     except Exception as error:  # noqa: BLE001 - shown on the card in plain words
         return _answer(**_failure(error), job=None, poll=True, box=HIDDEN)
     if job.wait(INLINE_WAIT):
         return _finished(job, image, model, compare, weights, target, layer, colormap, mode, percentile, scale,
                          spec, opacity)
     return _answer(figure=message_figure("Computing this map…"), info="", href=None, job=job.id, poll=False,
-                   box=SHOWN, value=round(job.progress * 100), label=_progress_label(job))
+                   box=SHOWN, value=round(job.progress * 100), label=progress_label(job))
 
 
 @callback(
@@ -153,9 +157,29 @@ def poll_card(_ticks, image, model, compare, weights, target, layer, colormap, m
                                                             "Change a setting to compute it again.",
                                                             className="card-error"))
     if not job.done:
-        return _answer(value=round(job.progress * 100), label=_progress_label(job))
+        return _answer(value=round(job.progress * 100), label=progress_label(job),
+                       **_partial(job, image, spec, colormap, mode, percentile, opacity))
     return _finished(job, image, model, compare, weights, target, layer, colormap, mode, percentile, scale, spec,
                      opacity)
+
+
+def _partial(job, image, spec, colormap, mode, percentile, opacity) -> dict:
+    """The running average of a long map (SmoothGrad, integrated gradients, RISE, occlusion) while it
+    sharpens, so something useful shows within seconds; the finished map replaces it."""
+    svc = service()
+    method = next((m for m in svc.methods() if m["name"] == spec.get("method")), None)
+    signed = bool(method and method["signed"]) and mode == "signed"
+    try:
+        levels = svc.preview_levels(image["key"], job, signed, mode or "absolute",
+                                    min(100.0, max(50.0, float(percentile or 99))))
+    except Exception:  # noqa: BLE001 - a preview is optional; the progress bar still shows
+        return {}
+    if levels is None:
+        return {}
+    figure = overlay_figure(f"/image/{image['key']}/display.jpg", levels, colormap=colormap or "viridis",
+                            signed=signed, opacity=opacity if opacity is not None else 0.5,
+                            title=f"partial map, {job.progress:.0%} of the samples — it sharpens as they arrive")
+    return {"figure": figure}
 
 
 @callback(
@@ -168,13 +192,6 @@ def cancel_card(clicks, job_id):
     if clicks and isinstance(job_id, str):
         service().jobs.cancel(job_id, "Stopped. Change a setting, or pick the class again, to compute it anew.")
     return no_update
-
-
-def _progress_label(job) -> str:
-    if job.status == "queued":
-        return "waiting for a free worker…"
-    left = f" · about {job.eta:.0f} s left" if job.eta is not None and job.progress > 0 else ""
-    return f"{job.progress:.0%}{left}"
 
 
 def _failure(error: BaseException) -> dict:
@@ -279,7 +296,7 @@ clientside_callback(
 clientside_callback(
     """
     function(image, methods, model, compare, weights, target, layer, colormap, mode, percentile, opacity) {
-        if (!image || !methods || !methods.length || !model) { return [null, null]; }
+        if (!image || !methods || !methods.length || !model) { return [null, null, null]; }
         const query = new URLSearchParams({
             image: image.key, methods: methods.join(","), model: model,
             compare: compare && compare !== model ? compare : "", weights: weights || "",
@@ -287,10 +304,10 @@ clientside_callback(
             colormap: colormap || "viridis", mode: mode || "absolute", percentile: String(percentile || 99),
             opacity: String(opacity === null || opacity === undefined ? 0.5 : opacity)
         }).toString();
-        return ["/download/grid.png?" + query, "/download/params.json?" + query];
+        return ["/download/grid.png?" + query, "/download/params.json?" + query, "/download/report.html?" + query];
     }
     """,
-    Output("download-grid", "href"), Output("download-params", "href"),
+    Output("download-grid", "href"), Output("download-params", "href"), Output("download-report", "href"),
     Input("image", "data"), Input("methods", "value"), Input("model", "value"), Input("compare-model", "value"),
     Input("weights", "value"), Input("target", "value"), Input("layer", "value"), Input("colormap", "value"),
     Input("mode", "value"), Input("percentile", "value"), Input("opacity-all", "value"),

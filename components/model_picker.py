@@ -1,5 +1,5 @@
-"""Piece 3: the model (VGG16 / ResNet50 / InceptionV3), its weights and their status in words, and an
-optional second model to compare the same methods across models."""
+"""Piece 3: the model (VGG16 / ResNet50 / InceptionV3, or the offline Shapes demo), its weights and their
+status in words, and an optional second model to compare the same methods across models."""
 from __future__ import annotations
 
 import dash_bootstrap_components as dbc
@@ -9,6 +9,9 @@ from components.common import service
 from components.registry import callback
 
 STATUS_WORDS = {"ready": "ready", "download": "downloads on first use", "missing": "weights missing"}
+SHAPES_TEXT = ("The Shapes demo: a small network trained here to tell {classes} apart. Its weights ship with the "
+               "app, so it works offline, and every demo picture comes with the object's true outline, so each "
+               "map can be scored (open a card's “Can I trust this map?”).")
 
 
 def layout(models: list[dict], default_model: str, default_weights: str) -> dbc.Card:
@@ -17,7 +20,7 @@ def layout(models: list[dict], default_model: str, default_weights: str) -> dbc.
         html.H2("2 · Model", className="step-title"),
         dcc.Dropdown(id="model", options=options, value=default_model, clearable=False, searchable=False),
         dbc.RadioItems(id="weights", value=default_weights, inline=True, className="mt-2", options=[
-            {"label": "ImageNet weights (real)", "value": "imagenet"},
+            {"label": "trained weights (real)", "value": "imagenet"},
             {"label": "random weights (testing only)", "value": "random"},
         ]),
         html.Div(id="model-status", className="status mt-1"),
@@ -51,6 +54,13 @@ def show_status(model, weights):
     state = statuses.get(model)
     if state is None:
         return "", options, None
+    if model == "shapes" and state.state == "ready":
+        classes = svc.labels("shapes")
+        names = ", ".join(option["label"].split(" · ", 1)[-1] + "s" for option in classes[:-1])
+        return html.Span(SHAPES_TEXT.format(classes=f"{names} and {classes[-1]['label'].split(' · ', 1)[-1]}s")), \
+            options, None
+    if model == "shapes":  # its weights ship with the app; missing means the file was deleted
+        return html.Span(state.message), options, None
     if state.state == "missing":
         command = f"python -m explainers fetch-weights --model {model}"
         text = html.Div([html.Span("The ImageNet weights are not on this computer and it is offline. Fix: run "),

@@ -124,6 +124,32 @@ def register_routes(server: flask.Flask) -> None:
         return flask.Response(buffer.getvalue(), mimetype="image/png",
                               headers={"Content-Disposition": f'attachment; filename="{name}"'})
 
+    @server.route("/trust/perturbed.png")
+    def perturbed_picture():
+        """The model's input picture with k % of its pixels deleted (or revealed) in the map's order:
+        the faithfulness scrubber."""
+        try:
+            p = _card_params(flask.request.args)
+            mode = flask.request.args.get("mode", "deletion")
+            k = float(flask.request.args.get("k", 0))
+            picture = _service().perturbed(p["key"], p["model"], p["method"], target=p["target"], layer=p["layer"],
+                                           weights=p["weights"], mode=mode, fraction=min(1.0, max(0.0, k / 100)))
+        except ValueError:
+            return _plain("k must be a number from 0 to 100.", 400)
+        except Exception as error:  # noqa: BLE001
+            return _plain(describe_error(error), 400 if isinstance(error, ExplainerError) else 500)
+        return _image_response(picture, "PNG")
+
+    @server.route("/download/report.html")
+    def download_report():
+        """The one-click report: every card's map, its method card and every score known so far."""
+        try:
+            html_text, name = _report(flask.request.args)
+        except Exception as error:  # noqa: BLE001
+            return _plain(describe_error(error), 400 if isinstance(error, ExplainerError) else 500)
+        return flask.Response(html_text, mimetype="text/html",
+                              headers={"Content-Disposition": f'attachment; filename="{name}"'})
+
     @server.route("/download/params.json")
     def download_params():
         try:
@@ -169,6 +195,18 @@ def _grid(args: Any, render: bool = True):
         r, c = divmod(i, columns)
         grid[r * height:(r + 1) * height, c * width:c * width + tile.shape[1]] = tile
     return grid, described
+
+
+def _report(args: Any) -> tuple[str, str]:
+    from service.trust import report_html
+
+    methods = [m for m in args.get("methods", "").split(",") if m][:24]
+    if not methods:
+        raise ExplainerError("No method is selected, so there is nothing to report.")
+    p = _card_params({**args.to_dict(), "method": methods[0]})
+    return report_html(_service(), p["key"], p["model"], methods, target=p["target"], layer=p["layer"],
+                       weights=p["weights"], colormap=p["colormap"], opacity=p["opacity"], percentile=p["percentile"],
+                       name=args.get("name") or None)
 
 
 def _fit(picture: np.ndarray, side: int) -> np.ndarray:

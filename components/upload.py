@@ -15,11 +15,28 @@ from components.registry import callback
 from service.store import MAX_UPLOAD_BYTES, parse_data_url
 
 EXAMPLES_DIR = Path(__file__).resolve().parent.parent / "assets" / "examples"
-EXAMPLES = {"chelsea": "Cat", "coffee": "Coffee", "astronaut": "Astronaut", "rocket": "Rocket"}
+PHOTOS = {"chelsea": "Cat", "coffee": "Coffee", "astronaut": "Astronaut", "rocket": "Rocket"}
+# the Shapes demo's own pictures (scripts/make_shapes_gallery.py), each with its object's true outline
+SHAPES = {f"shapes/{path.stem}": path.stem.capitalize() for path in sorted((EXAMPLES_DIR / "shapes").glob("*.png"))
+          if not path.stem.endswith(".mask")}
+EXAMPLES = {**PHOTOS, **SHAPES}
 
 
-def layout() -> dbc.Card:
+def _file(name: str) -> str:
+    return f"{name}.png" if name.startswith("shapes/") else f"{name}.jpg"
+
+
+def _gallery(examples: dict[str, str], family: str, visible: bool) -> html.Div:
+    return html.Div([
+        html.Button([html.Img(src=f"/assets/examples/{_file(name)}", alt=title), html.Span(title)],
+                    id={"type": "example", "name": name}, className="example", n_clicks=0, title=title)
+        for name, title in examples.items()
+    ], id={"type": "gallery", "family": family}, className="examples", hidden=not visible)
+
+
+def layout(model: str = "vgg16") -> dbc.Card:
     megabytes = MAX_UPLOAD_BYTES // (1024 * 1024)
+    shapes = model == "shapes"
     return dbc.Card(dbc.CardBody([
         html.H2("1 · Picture", className="step-title"),
         dcc.Upload(
@@ -30,11 +47,8 @@ def layout() -> dbc.Card:
         ),
         dcc.Store(id="upload-rejected"),  # set from assets/upload_guard.js when a file is too large
         html.Div("…or try an example:", className="hint mt-2"),
-        html.Div([
-            html.Button([html.Img(src=f"/assets/examples/{name}.jpg", alt=title), html.Span(title)],
-                        id={"type": "example", "name": name}, className="example", n_clicks=0, title=title)
-            for name, title in EXAMPLES.items()
-        ], className="examples"),
+        _gallery(PHOTOS, "photos", not shapes),
+        _gallery(SHAPES, "shapes", shapes),
         html.Div(id="upload-name", className="hint mt-1"),
     ]), className="step")
 
@@ -73,7 +87,7 @@ def on_example(clicks):
     if name not in EXAMPLES:  # the browser can send anything
         return no_update, no_update, alert("That example does not exist.")
     try:
-        key = service().add_image((EXAMPLES_DIR / f"{name}.jpg").read_bytes())
+        key = service().add_image((EXAMPLES_DIR / _file(name)).read_bytes())
     except Exception as error:  # noqa: BLE001
         return no_update, no_update, error_alert(error)
     return {"key": key, "name": f"example: {EXAMPLES[name].lower()}"}, f"Showing the example “{EXAMPLES[name]}”", None
@@ -92,3 +106,14 @@ def on_rejected(rejected):
     actual = f" (this one is {size / (1024 * 1024):.1f} MB)" if isinstance(size, (int, float)) else ""
     return alert(f"This file is too large{actual}. Pictures can be at most {megabytes} MB; "
                  f"please choose a smaller one.", "warning", "Upload refused")
+
+
+@callback(
+    Output({"type": "gallery", "family": ALL}, "hidden"),
+    Input("model", "value"),
+    State({"type": "gallery", "family": ALL}, "id"),
+)
+def show_gallery(model, ids):
+    """The Shapes demo shows its own pictures (with known outlines); the ImageNet models show photos."""
+    family = "shapes" if model == "shapes" else "photos"
+    return [item["family"] != family for item in ids]

@@ -1,4 +1,4 @@
-"""Command line: ``python -m explainers explain|models|labels|fetch-weights``.
+"""Command line: ``python -m explainers explain|evaluate|sanity|models|labels|fetch-weights``.
 
 Errors print one plain line on stderr and exit with status 1 (2 for a malformed command line).
 """
@@ -32,13 +32,38 @@ def _parser() -> argparse.ArgumentParser:
     ex.add_argument("--out", default="overlay.png", help="where to write the overlay PNG")
     ex.add_argument("--npy", default=None, help="also save the raw heatmap (model input size) as .npy")
 
+    ev = commands.add_parser("evaluate", help="score a method on generated Shapes pictures whose outlines are known")
+    ev.add_argument("--model", default="shapes", help="shapes (the only model with known outlines)")
+    ev.add_argument("--method", default="grad_cam")
+    ev.add_argument("--n", type=int, default=100, help="how many generated pictures (default 100)")
+    ev.add_argument("--seed", type=int, default=None, help="which generated set (default: the evaluation set)")
+    ev.add_argument("--layer", default=None)
+    ev.add_argument("--weights", default="imagenet", help="the trained weights (default), none, or a file path")
+    ev.add_argument("--param", action="append", default=[], metavar="NAME=VALUE", help="a method setting")
+    ev.add_argument("--steps", type=int, default=20, help="points of the deletion/insertion curves (default 20)")
+    ev.add_argument("--no-faithfulness", action="store_true", help="skip the deletion and insertion curves")
+    ev.add_argument("--json", default=None, help="also write every score (and each picture's) to this file")
+
+    sn = commands.add_parser("sanity", help="cascading weight randomization and the random-class check")
+    sn.add_argument("--model", default="shapes")
+    sn.add_argument("--method", default="grad_cam")
+    sn.add_argument("--image", action="append", default=None, help="a picture (repeatable); default: generated "
+                                                                     "Shapes pictures")
+    sn.add_argument("--n", type=int, default=3, help="how many generated pictures when no --image (default 3)")
+    sn.add_argument("--layer", default=None)
+    sn.add_argument("--weights", default="imagenet")
+    sn.add_argument("--weights-dir", default=None)
+    sn.add_argument("--param", action="append", default=[], metavar="NAME=VALUE", help="a method setting")
+    sn.add_argument("--json", default=None, help="also write the table to this file")
+
     md = commands.add_parser("models", help="list the models, their layers and the state of their weights")
     md.add_argument("--weights-dir", default=None)
     md.add_argument("--layers", action="store_true", help="list every pickable layer with its size")
     md.add_argument("--probe", action="store_true", help="check whether the weights server can be reached")
 
-    lb = commands.add_parser("labels", help="search the 1000 ImageNet classes")
+    lb = commands.add_parser("labels", help="search a model's classes (the 1000 ImageNet classes by default)")
     lb.add_argument("query", nargs="?", default="", help="part of a name, or a class number")
+    lb.add_argument("--model", default="vgg16")
     lb.add_argument("--limit", type=int, default=20)
 
     fw = commands.add_parser("fetch-weights", help="download ImageNet weights into Keras's cache")
@@ -58,12 +83,7 @@ def _explain(args) -> int:
     if not path.is_file():
         raise ExplainerError(f"There is no file at {str(path)!r}.")
     image = decode(path.read_bytes())
-    params = {}
-    for item in args.param:
-        name, sep, value = item.partition("=")
-        if not sep:
-            raise ExplainerError(f"A setting must look like NAME=VALUE. Received: {item!r}.")
-        params[name.strip()] = value.strip()
+    params = _params(args.param)
     if not 0.0 <= args.opacity <= 1.0:
         raise ExplainerError(f"--opacity must be between 0 and 1. Received: {args.opacity}.")
     model = load_model(args.model, weights=args.weights, weights_dir=args.weights_dir)
@@ -80,6 +100,80 @@ def _explain(args) -> int:
           f"layer {result.layer or '-'}, {result.seconds:.2f} s -> {args.out}{warning}")
     for note in result.meta.get("notes", []):
         print(f"note: {note}")
+    return 0
+
+
+def _params(items: list[str]) -> dict[str, str]:
+    params = {}
+    for item in items:
+        name, sep, value = item.partition("=")
+        if not sep:
+            raise ExplainerError(f"A setting must look like NAME=VALUE. Received: {item!r}.")
+        params[name.strip()] = value.strip()
+    return params
+
+
+def _progress(fraction: float) -> None:
+    print(f"\r  {fraction:4.0%}", end="", file=sys.stderr, flush=True)
+
+
+def _evaluate(args) -> int:
+    from explainers import scorecard
+    from explainers.models import load_model
+
+    model = load_model(args.model, weights=args.weights)
+    seed = scorecard.EVAL_SEED if args.seed is None else args.seed
+    found = scorecard.evaluate(model, args.method, n=args.n, seed=seed, params=_params(args.param),
+                               layer=args.layer, steps=args.steps, faithfulness=not args.no_faithfulness,
+                               progress=_progress)
+    print(file=sys.stderr)
+    summary = found["summary"]
+    print(f"{args.method} on {model.title}, {found['n']} generated pictures (seed {seed}), {found['seconds']:.1f} s")
+    lines = [("accuracy of the model", "accuracy", "higher is better"),
+             (f"pointing game (peak within {found['tolerance_px']} px of the object)", "pointing_game", "higher"),
+             ("energy in the object's outline", "energy_in_mask", "higher"),
+             ("object's share of the picture", "object_area", "energy above this beats chance"),
+             ("deletion AUC", "deletion_auc", "lower is better"),
+             ("deletion AUC of random maps", "deletion_auc_random", "chance"),
+             ("insertion AUC", "insertion_auc", "higher is better"),
+             ("insertion AUC of random maps", "insertion_auc_random", "chance")]
+    for title, key, note in lines:
+        if key in summary:
+            print(f"  {title:52s} {summary[key]:.3f}   ({note})")
+    if args.json:
+        Path(args.json).write_text(json.dumps(found, indent=2))
+        print(f"wrote {args.json}")
+    return 0
+
+
+def _sanity(args) -> int:
+    from explainers import scorecard
+    from explainers.images import decode
+    from explainers.models import load_model
+
+    model = load_model(args.model, weights=args.weights, weights_dir=args.weights_dir)
+    images = None
+    if args.image:
+        images = []
+        for name in args.image:
+            path = Path(name)
+            if not path.is_file():
+                raise ExplainerError(f"There is no file at {str(path)!r}.")
+            images.append(decode(path.read_bytes()))
+    found = scorecard.sanity(model, args.method, n=args.n, images=images, params=_params(args.param),
+                             layer=args.layer, progress=_progress)
+    print(file=sys.stderr)
+    print(f"{args.method} on {model.title}: cascading randomization over {found['pictures']} picture(s), "
+          f"{found['seconds']:.1f} s. Similarity to the original map (1 = unchanged; a map that explains the "
+          f"model should fall towards 0):")
+    print(f"  {'randomized down to':24s} {'rank corr.':>10s} {'SSIM':>7s}")
+    for row in found["randomized_top_down"]:
+        print(f"  {row['layer']:24s} {row['rank_correlation']:10.3f} {row['ssim']:7.3f}")
+    other = found["random_logit"]
+    print(f"  random other class:      {other['rank_correlation']:10.3f} {other['ssim']:7.3f}")
+    if args.json:
+        Path(args.json).write_text(json.dumps(found, indent=2))
+        print(f"wrote {args.json}")
     return 0
 
 
@@ -103,9 +197,9 @@ def _models(args) -> int:
 
 
 def _labels(args) -> int:
-    from explainers.labels import search_labels
+    from explainers.models import model_labels
 
-    found = search_labels(args.query, limit=max(1, args.limit))
+    found = model_labels(args.model).search(args.query, max(1, args.limit))
     if not found:
         print(f"No class matches {args.query!r}.", file=sys.stderr)
         return 1
@@ -120,6 +214,9 @@ def _fetch(args) -> int:
 
     names = [resolve_model_name(n) for n in (args.model or list(weights_mod.IMAGENET_WEIGHTS))]
     for name in names:
+        if name not in weights_mod.IMAGENET_WEIGHTS:
+            print(f"{name}: nothing to fetch, its trained weights ship with the app", flush=True)
+            continue
         spec = weights_mod.IMAGENET_WEIGHTS[name]
         print(f"{name}: {spec.filename} (about {spec.size_mb} MB)", flush=True)
         print(f"    saved at {weights_mod.fetch(name)}", flush=True)
@@ -128,7 +225,8 @@ def _fetch(args) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
-    handlers = {"explain": _explain, "models": _models, "labels": _labels, "fetch-weights": _fetch}
+    handlers = {"explain": _explain, "evaluate": _evaluate, "sanity": _sanity, "models": _models, "labels": _labels,
+                "fetch-weights": _fetch}
     try:
         return handlers[args.command](args)
     except ExplainerError as error:

@@ -50,9 +50,10 @@ def heatmap_to_image_size(heatmap: np.ndarray, shape: tuple[int, ...]) -> np.nda
     return upsample(np.asarray(heatmap, np.float32)[None], (int(shape[0]), int(shape[1])))[0]
 
 
-def _passes(model: ExplainableModel, image: np.ndarray, target, progress=None) -> Passes:
+def _passes(model: ExplainableModel, image: np.ndarray, target, progress=None, preview=None) -> Passes:
     pictures = model.prepare(image)[None]
-    return Passes(model, model.preprocess(pictures), _target_array(model, target), progress, pictures=pictures)
+    return Passes(model, model.preprocess(pictures), _target_array(model, target), progress, pictures=pictures,
+                  preview=preview)
 
 
 def _target_array(model: ExplainableModel, target: int | str | None) -> np.ndarray:
@@ -91,18 +92,22 @@ def _finish(model: ExplainableModel, method: Method, passes: Passes, layer: str,
 
 def explain(model: ExplainableModel, image: np.ndarray, method: str | Method = "grad_cam",
             target: int | str | None = None, layer: str | None = None,
-            progress: Callable[[float], None] | None = None, **params: Any) -> Explanation:
+            progress: Callable[[float], None] | None = None,
+            preview: Callable[[np.ndarray], None] | None = None, **params: Any) -> Explanation:
     """Explain why ``model`` gives ``target`` (default: its top-1 class) for ``image`` with ``method``.
 
     ``image``: RGB uint8 (H, W, 3) of any size (resized to the model's input here). ``layer``: any of
     ``model.layers`` (default: the recommended one); methods that do not use a layer ignore it.
     ``params``: the method's settings (see ``METHODS[name].params``). ``progress``: called with the
-    fraction done (0..1) as long methods go; it may raise to stop the work.
+    fraction done (0..1) as long methods go; it may raise to stop the work. ``preview``: called with a
+    partial map (H, W at the model's input size) after each chunk of the methods that average many
+    samples (SmoothGrad and its siblings, integrated gradients, RISE, occlusion), so a slow map can be
+    shown while it sharpens.
     """
     started = time.perf_counter()
     instance = _instantiate(model, method, params)
     layer = model.check_layer(layer)
-    passes = _passes(model, image, target, progress)
+    passes = _passes(model, image, target, progress, preview)
     explanation = _finish(model, instance, passes, layer, time.perf_counter() - started)
     passes.report(1.0)
     return explanation

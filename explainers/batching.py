@@ -45,11 +45,13 @@ def default_chunk_size(sample_bytes: int = 224 * 224 * 3 * 4 * 60) -> int:
 
 
 def run_in_chunks(compute: Callable[[int, int], np.ndarray], total: int, chunk: int,
-                  progress: Callable[[float], None] | None = None) -> np.ndarray:
+                  progress: Callable[[float], None] | None = None,
+                  on_chunk: Callable[[int, int, np.ndarray], None] | None = None) -> np.ndarray:
     """``compute(start, stop)`` for consecutive slices of ``range(total)``, concatenated on axis 0.
 
     On an out-of-memory error the chunk is halved and the same slice tried again (down to one sample,
-    after which the error is a plain ExplainerError). ``progress`` gets the fraction done after each chunk.
+    after which the error is a plain ExplainerError). After each chunk, ``on_chunk(start, stop, values)``
+    sees its values (for running previews), then ``progress`` gets the fraction done.
     """
     if total <= 0:
         raise ValueError(f"total must be positive. Received: {total}.")
@@ -59,7 +61,7 @@ def run_in_chunks(compute: Callable[[int, int], np.ndarray], total: int, chunk: 
     while start < total:
         stop = min(total, start + size)
         try:
-            parts.append(np.asarray(compute(start, stop)))
+            part = np.asarray(compute(start, stop))
         except Exception as error:  # noqa: BLE001 - only out-of-memory is handled here
             if not is_out_of_memory(error):
                 raise
@@ -69,6 +71,9 @@ def run_in_chunks(compute: Callable[[int, int], np.ndarray], total: int, chunk: 
             size = max(1, size // 2)
             log.warning("out of memory with %d samples per chunk; retrying with %d", stop - start, size)
             continue
+        parts.append(part)
+        if on_chunk is not None:
+            on_chunk(start, stop, part)
         start = stop
         if progress is not None:
             progress(start / total)

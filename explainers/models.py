@@ -7,6 +7,7 @@ are a softmax taken afterwards.
 """
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import os
@@ -32,6 +33,16 @@ class ModelSpec:
     default_layer: str
     blurb: str
     jit_compile: bool = False  # XLA: measured faster warm for VGG16 only (benchmarks/speed.py --jit)
+    family: str = "imagenet"  # "imagenet": keras.applications + ImageNet weights; "shapes": the offline demo
+
+
+def _shapes_spec() -> "ModelSpec":
+    from explainers import shapes
+
+    return ModelSpec("shapes", "Shapes (offline demo)", "shapes", "shapes", shapes.IMAGE_SIZE, shapes.DEFAULT_LAYER,
+                     f"A small CNN trained here on generated pictures of {len(shapes.CLASSES)} shapes; its weights "
+                     f"ship with the app and every demo picture comes with the object's true outline.",
+                     family="shapes")
 
 
 MODELS: dict[str, ModelSpec] = {
@@ -41,8 +52,10 @@ MODELS: dict[str, ModelSpec] = {
                           "He et al. 2015: 50 layers with shortcut connections, 26 M parameters."),
     "inception_v3": ModelSpec("inception_v3", "InceptionV3", "InceptionV3", "inception_v3", 299, "mixed10",
                               "Szegedy et al. 2015: parallel filter sizes per block, 24 M parameters."),
+    "shapes": _shapes_spec(),
 }
-_ALIASES = {"vgg": "vgg16", "resnet": "resnet50", "inception": "inception_v3", "inceptionv3": "inception_v3",
+IMAGENET_MODELS = tuple(name for name, spec in MODELS.items() if spec.family == "imagenet")
+_ALIASES = {"demo": "shapes", "vgg": "vgg16", "resnet": "resnet50", "inception": "inception_v3", "inceptionv3": "inception_v3",
             "inception-v3": "inception_v3"}
 
 
@@ -62,6 +75,20 @@ class LayerInfo:
 
 def model_names() -> list[str]:
     return list(MODELS)
+
+
+def model_labels(name: str) -> Labels:
+    """The class labels of a registry model, without building it (no TensorFlow)."""
+    if MODELS[resolve_model_name(name)].family == "shapes":
+        return _shapes_labels()
+    return IMAGENET_LABELS
+
+
+@functools.lru_cache(maxsize=1)
+def _shapes_labels() -> Labels:
+    from explainers import shapes
+
+    return Labels.from_names(list(shapes.CLASSES))
 
 
 _STATIC_LAYERS: dict[str, list[LayerInfo]] = {}
@@ -282,7 +309,11 @@ def loaded_models() -> list[str]:
 def _weights_mode(weights, name: str, weights_dir) -> tuple[str, Path | None]:
     if weights is None or (isinstance(weights, str) and weights.strip().lower() in {"none", "random"}):
         return "random", None
-    if isinstance(weights, str) and weights.strip().lower() == "imagenet":
+    if isinstance(weights, str) and weights.strip().lower() in {"imagenet", "trained"}:
+        if MODELS[name].family == "shapes":  # its trained weights ship with the code
+            from explainers import shapes
+
+            return "file", shapes.WEIGHTS_PATH
         return "imagenet", weights_mod.find_local(name, weights_dir)
     path = Path(weights).expanduser()
     if not path.is_file():
@@ -296,6 +327,8 @@ def _build(name: str, mode: str, path: Path | None, seed: int) -> ExplainableMod
 
     configure_devices()
     spec = MODELS[name]
+    if spec.family == "shapes":
+        return _build_shapes(mode, path, seed)
     builder = getattr(keras.applications, spec.builder)
     preprocess = getattr(keras.applications, spec.preprocess).preprocess_input
     if mode == "random":
@@ -326,6 +359,43 @@ def _build(name: str, mode: str, path: Path | None, seed: int) -> ExplainableMod
     return ExplainableModel(keras_model, name, labels=IMAGENET_LABELS, preprocess=preprocess,
                             default_layer=spec.default_layer, weights=weights, weights_id=weights_id,
                             random_weights=random_weights, title=spec.title, jit_compile=spec.jit_compile)
+
+
+@functools.lru_cache(maxsize=1)
+def shapes_weights_id() -> str:
+    """The identity of the shipped Shapes weights: a hash of the file's bytes (small; same in every clone)."""
+    from explainers import shapes
+
+    try:
+        return "shapes:" + hashlib.sha256(shapes.WEIGHTS_PATH.read_bytes()).hexdigest()[:16]
+    except OSError:
+        return "shapes:missing"
+
+
+def _build_shapes(mode: str, path: Path | None, seed: int) -> ExplainableModel:
+    from explainers import shapes
+    from explainers._tf import keras
+
+    spec = MODELS["shapes"]
+    if mode == "random":
+        keras.utils.set_random_seed(seed)
+        keras_model = shapes.build_model(seed)
+        weights, weights_id, random_weights = f"random (seed {seed})", f"random:{seed}", True
+    else:
+        keras_model = shapes.build_model()
+        try:
+            keras_model.load_weights(str(path))
+        except Exception as exc:
+            raise WeightsError(f"The weights file {path} could not be loaded into the Shapes model: it may be "
+                               f"damaged or made for another model. The shipped file is {shapes.WEIGHTS_PATH}; "
+                               f"scripts/train_shapes.py makes it again.") from exc
+        shipped = path is not None and Path(path).resolve() == shapes.WEIGHTS_PATH.resolve()
+        weights = "trained (shipped)" if shipped else f"file: {path}"
+        weights_id = shapes_weights_id() if shipped else f"file:{_file_digest(Path(path))}"
+        random_weights = False
+    return ExplainableModel(keras_model, "shapes", labels=_shapes_labels(), preprocess=shapes.preprocess,
+                            default_layer=spec.default_layer, weights=weights, weights_id=weights_id,
+                            random_weights=random_weights, title=spec.title)
 
 
 def _file_digest(path: Path) -> str:

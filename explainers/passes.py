@@ -61,11 +61,14 @@ class Passes:
     """
 
     def __init__(self, model: "ExplainableModel", inputs: np.ndarray, targets: np.ndarray,
-                 progress: Callable[[float], None] | None = None, pictures: np.ndarray | None = None):
+                 progress: Callable[[float], None] | None = None, pictures: np.ndarray | None = None,
+                 preview: Callable[[np.ndarray], None] | None = None):
         """``inputs``: the preprocessed batch; ``pictures``: the same batch as RGB uint8 before
-        preprocessing (methods that blur, mask or perturb pixels need it)."""
+        preprocessing (methods that blur, mask or perturb pixels need it); ``preview``: called with a
+        partial map (H, W) as long methods go (the running average so far)."""
         self.model = model
         self._progress = progress
+        self._preview = preview
         self.pictures = pictures
         self.inputs = inputs
         self.targets = np.asarray(targets, np.int32)
@@ -106,11 +109,13 @@ class Passes:
 
     # ---- many samples at once (the multi-pass methods) ------------------------------------------
     def batch(self, key: PassKey, inputs: np.ndarray, targets: np.ndarray, field: str = "input_grads",
-              progress: tuple[float, float] = (0.0, 1.0), chunk: int | None = None) -> np.ndarray:
+              progress: tuple[float, float] = (0.0, 1.0), chunk: int | None = None,
+              on_chunk: Callable[[int, int, np.ndarray], None] | None = None) -> np.ndarray:
         """``field`` of a pass over many inputs, in chunks sized to memory (halved on out-of-memory).
 
         Progress is reported as the span ``progress`` (start, end) of this method's whole work, so a
-        method made of several batches reports one steadily growing fraction.
+        method made of several batches reports one steadily growing fraction. ``on_chunk(start, stop,
+        values)`` sees each chunk's values as they arrive (methods build their running previews there).
         """
         from explainers.batching import default_chunk_size, run_in_chunks
 
@@ -129,11 +134,21 @@ class Passes:
             return getattr(self.model.engine.run(key, chunk_inputs, chunk_targets), field)[: b - a]
 
         return run_in_chunks(compute, len(inputs), chunk or default_chunk_size(),
-                             progress=lambda f: self.report(start + (end - start) * f))
+                             progress=lambda f: self.report(start + (end - start) * f), on_chunk=on_chunk)
 
     def preprocess(self, pictures: np.ndarray) -> np.ndarray:
         """RGB (float or uint8, 0..255) pictures -> model inputs."""
         return self.model.preprocess(pictures)
+
+    @property
+    def wants_preview(self) -> bool:
+        """True if someone shows partial maps (so methods need not compute them otherwise)."""
+        return self._preview is not None
+
+    def preview(self, heatmap: np.ndarray) -> None:
+        """Show a partial map (H, W) of the work so far; the final map replaces it."""
+        if self._preview is not None:
+            self._preview(np.asarray(heatmap, np.float32))
 
     def report(self, fraction: float) -> None:
         """Tell whoever asked how far the work is (0..1). The callback may raise to stop the work

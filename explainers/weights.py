@@ -110,6 +110,13 @@ def status(model: str, weights_dir: str | os.PathLike | None = None, probe: bool
     With ``probe=False`` nothing touches the network, so "download" means "not here yet; will be fetched
     on first use if there is internet". With ``probe=True`` a failed connection turns it into "missing".
     """
+    if model == "shapes":  # the demo model's weights ship with the code
+        from explainers import shapes
+
+        if shapes.WEIGHTS_PATH.is_file():
+            return WeightsStatus(model, "ready", shapes.WEIGHTS_PATH, "trained weights ship with the app")
+        return WeightsStatus(model, "missing", None, f"The Shapes weights file {shapes.WEIGHTS_PATH} is missing; "
+                                                     f"run scripts/train_shapes.py to make it again.")
     spec = IMAGENET_WEIGHTS[model]
     path = find_local(model, weights_dir)
     if path is not None:
@@ -136,6 +143,8 @@ def fetch(model: str, progress: bool = True) -> Path:
     Uses Keras's own downloader with Keras's address and checksum, so the file lands exactly where
     ``weights="imagenet"`` looks for it; Keras prints a progress bar while it downloads.
     """
+    if model not in IMAGENET_WEIGHTS:
+        raise WeightsError(f"{model} has no ImageNet weights to fetch: its trained weights ship with the app.")
     spec = IMAGENET_WEIGHTS[model]
     existing = find_local(model)
     if existing is not None:

@@ -10,6 +10,7 @@ page ask at the same moment, or thirty students load the same example, one job c
 """
 from __future__ import annotations
 
+import hashlib
 import logging
 import os
 import threading
@@ -22,9 +23,9 @@ import numpy as np
 
 from explainers import weights as weights_mod
 from explainers.errors import ExplainerError, UnknownNameError
-from explainers.labels import IMAGENET_LABELS
 from explainers.methods import METHODS, get_method
-from explainers.models import MODELS, prepare_image, resolve_model_name, static_layers
+from explainers.models import (IMAGENET_MODELS, MODELS, model_labels, prepare_image, resolve_model_name,
+                               shapes_weights_id, static_layers)
 from service.cache import ResultCache
 from service.jobs import Job, JobRunner
 from service.store import MAX_UPLOAD_BYTES, ImageStore
@@ -33,7 +34,10 @@ log = logging.getLogger(__name__)
 
 WEIGHT_MODES = ("imagenet", "random")
 DISPLAY_MAX_SIDE = 320  # heatmaps travel to the browser at most this many pixels on a side
-CODE_VERSION = "1"  # bump when a method's output changes, so cached maps are not reused
+CODE_VERSION = "2"  # bump when a method's output changes, so cached maps are not reused
+PREVIEW_SIDE = 160  # partial maps are kept at most this many pixels on a side while a job runs
+FIRST_METHOD = "grad_cam"  # the page's first card; the predictions come out of its pass
+SHAPES_EXAMPLES = Path(__file__).resolve().parent.parent / "assets" / "examples" / "shapes"
 
 
 @dataclass
@@ -51,6 +55,27 @@ class MapResult:
     params: dict[str, Any]
     meta: dict[str, Any] = field(default_factory=dict)
     cached: bool = False
+
+
+def one_pass(method: str) -> bool:
+    """True for methods made of shared passes only (Grad-CAM, gradients, ...), which ``explain_all`` can
+    compute together; False for the multi-pass ones (SmoothGrad, occlusion, ...)."""
+    from explainers.methods.base import MultiPassMethod
+
+    return not issubclass(get_method(method), MultiPassMethod)
+
+
+def shrink(heatmap: np.ndarray, side: int) -> np.ndarray:
+    """A map scaled down (area average) to at most ``side`` pixels on a side."""
+    import cv2
+
+    heatmap = np.asarray(heatmap, np.float32)
+    height, width = heatmap.shape
+    factor = min(1.0, side / max(height, width))
+    if factor >= 1.0:
+        return heatmap.copy()
+    return cv2.resize(heatmap, (max(1, round(width * factor)), max(1, round(height * factor))),
+                      interpolation=cv2.INTER_AREA)
 
 
 class ExplainerService:
@@ -88,21 +113,29 @@ class ExplainerService:
         self._status_cache: tuple[float, dict[str, weights_mod.WeightsStatus]] | None = None
         self.device = "Celery workers" if backend == "celery" else "not started yet"
         self.warm: dict[str, Any] = {"state": "not started", "errors": []}
+        self._truth_index: dict[str, Path] | None = None
 
     # ---- catalogue (no TensorFlow) -------------------------------------------------------------
     def models(self) -> list[dict[str, Any]]:
         return [{"name": spec.name, "title": spec.title, "input_size": spec.input_size,
-                 "default_layer": spec.default_layer, "blurb": spec.blurb} for spec in MODELS.values()]
+                 "default_layer": spec.default_layer, "blurb": spec.blurb, "family": spec.family}
+                for spec in MODELS.values()]
 
-    def labels(self) -> list[dict[str, Any]]:
-        """The 1000 ImageNet classes for a picker: value = index, label = "281 · tabby cat (tabby)"."""
-        return [{"label": label.display, "value": label.index} for label in IMAGENET_LABELS]
+    def default_model(self) -> str:
+        """VGG16 where ImageNet weights are on this computer (or random weights are asked for); else the
+        offline Shapes demo, which works at once."""
+        if self.default_weights == "random":
+            return "vgg16"
+        ready = any(weights_mod.status(name, self.weights_dir).state == "ready" for name in IMAGENET_MODELS)
+        return "vgg16" if ready else "shapes"
 
-    def search_labels(self, query: str, limit: int = 20) -> list[dict[str, Any]]:
-        from explainers.labels import search_labels
+    def labels(self, model: str = "vgg16") -> list[dict[str, Any]]:
+        """A model's classes for a picker: value = index, label = "281 · tabby cat (tabby)"."""
+        return [{"label": label.display, "value": label.index} for label in model_labels(model)]
 
+    def search_labels(self, query: str, limit: int = 20, model: str = "vgg16") -> list[dict[str, Any]]:
         return [{"index": label.index, "name": label.name, "synonyms": list(label.synonyms)}
-                for label in search_labels(query, limit)]
+                for label in model_labels(model).search(query, limit)]
 
     @staticmethod
     def method_settings(name: str) -> dict[str, dict[str, Any]]:
@@ -117,7 +150,8 @@ class ExplainerService:
 
     def methods(self) -> list[dict[str, Any]]:
         return [{"name": cls.name, "title": cls.title, "description": cls.description, "paper": cls.paper,
-                 "uses_layer": cls.uses_layer, "signed": cls.signed} for cls in METHODS.values()]
+                 "uses_layer": cls.uses_layer, "signed": cls.signed, "seeded": "seed" in cls.params,
+                 "card": cls.card.to_dict() if getattr(cls, "card", None) else None} for cls in METHODS.values()]
 
     def weights_status(self, max_age: float = 300.0) -> dict[str, weights_mod.WeightsStatus]:
         """ImageNet weights status per model, probing the network at most every ``max_age`` seconds."""
@@ -169,76 +203,219 @@ class ExplainerService:
         """Which weights a result came from, without loading them (part of every cache key)."""
         if weights == "random":
             return "random:0"
+        if MODELS[model].family == "shapes":
+            return shapes_weights_id()
         return "imagenet:" + weights_mod.IMAGENET_WEIGHTS[model].md5
 
     def request_predictions(self, key: str, model: str, weights: str | None = None,
                             session: str | None = None) -> Job:
+        """The top-5 classes of a picture. They come out of the same pass as the Grad-CAM map of the top
+        class (the page's first card), so this joins that job, or starts it: one forward pass and a
+        backward pass to the last convolutions give both (see ``first_map``). The job's outcome is a
+        MapResult whose ``meta["predictions"]`` holds the top-5; ``predict`` unpacks it."""
         weights = self._weights(weights)
         model = resolve_model_name(model)
         self.images.get(key)  # refuse an unknown or forged key before queueing anything
-        cache_key = ("predict", key, model, self.weights_identity(model, weights), CODE_VERSION)
+        cached = self.cache.get(self._predict_key(key, model, weights))
+        if cached is not None:
+            return self.jobs.completed(self._predict_key(key, model, weights), cached)
+        cache_key, request = self._map_request(key, model, FIRST_METHOD, None, None, weights, None)
         cached = self.cache.get(cache_key)
         if cached is not None:
             return self.jobs.completed(cache_key, cached)
-        request = {"kind": "predict", "key": key, "model": model, "weights": weights}
-        return self._submit(cache_key, request, session, 120.0)
+        return self._submit(cache_key, request, session, get_method(FIRST_METHOD).deadline)
+
+    def _predict_key(self, key: str, model: str, weights: str) -> tuple:
+        return ("predict", key, model, self.weights_identity(model, weights), CODE_VERSION)
 
     def predict(self, key: str, model: str, weights: str | None = None, top: int = 5,
                 session: str | None = None) -> list[tuple[int, str, float]]:
-        return self._wait(self.request_predictions(key, model, weights, session), 180.0)[: max(1, top)]
+        outcome = self._wait(self.request_predictions(key, model, weights, session), 180.0)
+        predictions = outcome.meta["predictions"] if isinstance(outcome, MapResult) else outcome
+        return [tuple(row) for row in predictions][: max(1, top)]
 
     def request_map(self, key: str, model: str, method: str, target: int | str | None = None,
                     layer: str | None = None, weights: str | None = None, params: Mapping[str, Any] | None = None,
-                    session: str | None = None) -> Job:
+                    session: str | None = None, together: list[str] | tuple[str, ...] = ()) -> Job:
         """Start (or find in the cache, or join) the computation of one map; returns its job at once.
 
         Every name is checked against its allow-list and every setting validated and clamped here,
-        before anything is queued: the browser (or an API client) can send anything.
+        before anything is queued: the browser (or an API client) can send anything. ``together``: the
+        other methods on the same page; the one-pass ones among them are computed in the same job with
+        shared forward and backward passes (``explain_all``), so their cards then come from the cache.
         """
+        cache_key, request = self._map_request(key, model, method, target, layer, weights, params)
+        cached = self.cache.get(cache_key)
+        if cached is not None:
+            return self.jobs.completed(cache_key, MapResult(**{**cached.__dict__, "cached": True, "seconds": 0.0}))
+        if not params and one_pass(request["method"]):
+            request["together"] = [name for name in dict.fromkeys(together or ()) if isinstance(name, str)
+                                   and name in METHODS and name != request["method"] and one_pass(name)][:16]
+        return self._submit(cache_key, request, session, get_method(method).deadline)
+
+    def _validated(self, key, model, method, target, layer, weights, params):
+        """Every name checked against its allow-list and every setting validated and clamped:
+        (weights, model, method class, layer, settings, target index or None)."""
         weights = self._weights(weights)
         model = resolve_model_name(model)
         method_cls = get_method(method)
         layer_name = self._check_layer(model, layer)
         settings = method_cls(**dict(params or {})).settings
-        target = None if target is None or target == "" else IMAGENET_LABELS.resolve(target)
-        self.images.get(key)
+        target = None if target is None or target == "" else model_labels(model).resolve(target)
+        self.images.get(key)  # refuse an unknown or forged key before queueing anything
+        return weights, model, method_cls, layer_name, settings, target
+
+    def _map_request(self, key, model, method, target, layer, weights, params):
+        weights, model, method_cls, layer_name, settings, target = self._validated(
+            key, model, method, target, layer, weights, params)
+        if target is not None:  # the top class asked by number is the same map as "the top class"
+            known = self.cache.get(self._predict_key(key, model, weights))
+            if known and int(known[0][0]) == target:
+                target = None
         cache_key = ("map", key, model, self.weights_identity(model, weights), method_cls.name, target,
                      layer_name if method_cls.uses_layer else None, tuple(sorted(settings.items())), CODE_VERSION)
-        cached = self.cache.get(cache_key)
-        if cached is not None:
-            return self.jobs.completed(cache_key, MapResult(**{**cached.__dict__, "cached": True, "seconds": 0.0}))
         request = {"kind": "map", "key": key, "model": model, "weights": weights, "method": method_cls.name,
                    "target": target, "layer": layer_name, "settings": settings}
-        return self._submit(cache_key, request, session, method_cls.deadline)
+        return cache_key, request
+
+    def map_here(self, key: str, model: str, method: str, target=None, layer=None, weights=None, params=None,
+                 progress: Callable[[float], None] | None = None) -> MapResult:
+        """One map from the cache, or computed in this thread (for work already running inside a job,
+        which must not queue and wait for another job)."""
+        cache_key, request = self._map_request(key, model, method, target, layer, weights, params)
+        cached = self.cache.get(cache_key)
+        if cached is not None:
+            return cached
+        return self.compute(request, progress, cache_key)
+
+    def request_check(self, check: str, key: str, model: str, method: str, target: int | str | None = None,
+                      layer: str | None = None, weights: str | None = None, params: Mapping[str, Any] | None = None,
+                      options: Mapping[str, Any] | None = None, session: str | None = None) -> Job:
+        """Start (or find in the cache, or join) one trust check of a map: "sanity", "faithfulness" or
+        "stability" (see ``service.trust``). Everything is validated as for ``request_map``."""
+        from service.trust import DEADLINES
+
+        cache_key, request = self._check_request(check, key, model, method, target, layer, weights, params, options)
+        cached = self.cache.get(cache_key)
+        if cached is not None:
+            return self.jobs.completed(cache_key, cached)
+        return self._submit(cache_key, request, session, DEADLINES[check])
+
+    def cached_check(self, check: str, key: str, model: str, method: str, target=None, layer=None, weights=None,
+                     params=None, options=None) -> dict[str, Any] | None:
+        """A check's result if it was computed before (for the report), else None; never computes."""
+        try:
+            cache_key, _ = self._check_request(check, key, model, method, target, layer, weights, params, options)
+        except ExplainerError:
+            return None
+        return self.cache.get(cache_key)
+
+    def _check_request(self, check, key, model, method, target, layer, weights, params, options):
+        from service.trust import check_options
+
+        options = check_options(check, options)
+        weights, model, method_cls, layer_name, settings, target = self._validated(
+            key, model, method, target, layer, weights, params)
+        cache_key = ("check", check, key, model, self.weights_identity(model, weights), method_cls.name, target,
+                     layer_name if method_cls.uses_layer else None, tuple(sorted(settings.items())),
+                     tuple(sorted(options.items())), CODE_VERSION)
+        request = {"kind": "check", "check": check, "key": key, "model": model, "weights": weights,
+                   "method": method_cls.name, "target": target, "layer": layer_name, "settings": settings,
+                   "options": options}
+        return cache_key, request
+
+    def perturbed(self, key: str, model: str, method: str, target=None, layer=None, weights=None,
+                  mode: str = "deletion", fraction: float = 0.0) -> np.ndarray:
+        """The model's input picture with ``fraction`` of its pixels deleted (or revealed) in the order of the
+        map, as the faithfulness curves see it (plain numpy: no model runs here)."""
+        from explainers import evaluation
+
+        if mode not in {"deletion", "insertion"}:
+            raise ExplainerError(f"mode must be 'deletion' or 'insertion'. Received: {mode!r}.")
+        job = self.request_map(key, model, method, target, layer, weights)
+        result = self._wait(job, 30.0)
+        return evaluation.perturbed_image(self.model_input(key, model), result.heatmap, fraction, mode)
+
+    def ground_truth(self, key: str) -> np.ndarray | None:
+        """The true outline (bool mask) of a Shapes demo picture, or None for any other picture."""
+        from PIL import Image
+
+        if self._truth_index is None:
+            index = {}
+            for path in sorted(SHAPES_EXAMPLES.glob("*.png")):
+                if not path.stem.endswith(".mask"):
+                    index[hashlib.sha256(path.read_bytes()).hexdigest()] = path.with_suffix(".mask.png")
+            self._truth_index = index
+        path = self._truth_index.get(key)
+        if path is None or not path.is_file():
+            return None
+        return np.asarray(Image.open(path).convert("L")) > 127
 
     def _submit(self, cache_key, request: dict[str, Any], session: str | None, deadline: float) -> Job:
         if self.backend == "celery":
             return self.jobs.submit_request(cache_key, request, deadline)
 
         def run(job: Job):
-            return self.compute(request, job.report, cache_key)
+            def keep(heatmap: np.ndarray) -> None:
+                job.partial = shrink(heatmap, PREVIEW_SIDE)
+
+            return self.compute(request, job.report, cache_key, preview=keep)
 
         return self.jobs.submit(cache_key, run, session=session, deadline=deadline)
 
     def compute(self, request: Mapping[str, Any], progress: Callable[[float], None] | None = None,
-                cache_key=None) -> Any:
+                cache_key=None, preview: Callable[[np.ndarray], None] | None = None) -> Any:
         """Run one request here and now (in a local worker thread, or in a Celery worker process)."""
+        if request["kind"] == "check":
+            from service.trust import compute_check
+
+            value = compute_check(self, request, progress)
+            if cache_key is not None:
+                self.cache.put(cache_key, value)
+            return value
+        from explainers.api import explain, explain_all
+
+        if cache_key is not None:  # a job of the same page may have computed it while this one waited
+            cached = self.cache.get(cache_key)
+            if cached is not None:
+                return MapResult(**{**cached.__dict__, "cached": True, "seconds": 0.0})
         image = self.images.get(request["key"])
         loaded = self.load(request["model"], request["weights"])
-        if request["kind"] == "predict":
-            value = loaded.predict(image, top=5)
+        method = get_method(request["method"])(**request["settings"])
+        siblings = {}
+        for name in request.get("together") or ():
+            sibling_key, sibling = self._map_request(request["key"], request["model"], name, request["target"],
+                                                     request["layer"], request["weights"], None)
+            if self.cache.get(sibling_key) is None:
+                siblings[name] = sibling_key
+        if siblings:  # one-pass methods of the same page: shared forward/backward passes, one job
+            found = explain_all(loaded, image, [request["method"], *siblings], target=request["target"],
+                                layer=request["layer"], params={request["method"]: request["settings"]},
+                                on_error="return")
+            for name, sibling_key in siblings.items():
+                if not isinstance(found[name], Exception):
+                    self.cache.put(sibling_key, self._map_result(found[name], request, loaded))
+            e = found[request["method"]]
+            if isinstance(e, Exception):
+                raise e
         else:
-            from explainers.api import explain
-
-            method = get_method(request["method"])(**request["settings"])
-            e = explain(loaded, image, method, target=request["target"], layer=request["layer"], progress=progress)
-            value = MapResult(method=e.method, model=request["model"], heatmap=e.heatmap, target=e.target,
-                              label=e.label, layer=e.layer, seconds=e.seconds, signed=e.signed, params=e.params,
-                              meta={"notes": e.meta.get("notes", []), "random_weights": loaded.random_weights,
-                                    "device": loaded.device})
+            e = explain(loaded, image, method, target=request["target"], layer=request["layer"], progress=progress,
+                        preview=preview)
+        value = self._map_result(e, request, loaded)
+        # every map's pass also yields the logits: keep the top-5, so the predictions cost nothing more
+        self.cache.put(self._predict_key(request["key"], request["model"], request["weights"]),
+                       [tuple(p) for p in e.predictions])
         if cache_key is not None:
             self.cache.put(cache_key, value)
         return value
+
+    @staticmethod
+    def _map_result(e, request: Mapping[str, Any], loaded) -> MapResult:
+        return MapResult(method=e.method, model=request["model"], heatmap=e.heatmap, target=e.target,
+                         label=e.label, layer=e.layer, seconds=e.seconds, signed=e.signed, params=e.params,
+                         meta={"notes": e.meta.get("notes", []), "random_weights": loaded.random_weights,
+                               "device": loaded.device, "predictions": [list(p) for p in e.predictions],
+                               **({"shared_passes": e.meta["shared_passes"]} if "shared_passes" in e.meta else {})})
 
     def explain(self, key: str, model: str, method: str, target: int | str | None = None, layer: str | None = None,
                 weights: str | None = None, params: Mapping[str, Any] | None = None,
@@ -312,6 +489,15 @@ class ExplainerService:
 
         values = result.heatmap if (result.signed and mode == "signed") else np.abs(result.heatmap)
         return map_scale(values, percentile)
+
+    def preview_levels(self, key: str, job: Job, signed: bool, mode: str = "absolute",
+                       percentile: float = 99.0) -> np.ndarray | None:
+        """uint8 levels of a running job's partial map at display size, or None if it has none yet."""
+        partial = getattr(job, "partial", None)
+        if partial is None or job.done:
+            return None
+        result = MapResult("", "", partial, 0, "", None, 0.0, signed, {})
+        return self.display_levels(key, result, mode=mode, percentile=percentile)[0]
 
     def display_levels(self, key: str, result: MapResult, mode: str = "absolute", percentile: float = 99.0,
                        scale: float | None = None) -> tuple[np.ndarray, float]:

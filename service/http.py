@@ -103,8 +103,12 @@ def create_blueprint() -> flask.Blueprint:
             limit = min(1000, max(1, int(flask.request.args.get("limit", 20))))
         except ValueError:
             return _error("limit must be a whole number.", 400)
-        found = _service().search_labels(query[:100], limit)
-        return flask.jsonify({"query": query[:100], "labels": found})
+        model = flask.request.args.get("model", "vgg16")
+        try:
+            found = _service().search_labels(query[:100], limit, model)
+        except ExplainerError as error:
+            return _error(str(error), 400)
+        return flask.jsonify({"query": query[:100], "model": model[:40], "labels": found})
 
     @api.route("/api/v1/explain", methods=["POST"])
     def explain():

@@ -55,6 +55,7 @@ class Job:
         self._cancel = threading.Event()
         self._done = threading.Event()
         self.cancel_reason = ""
+        self.partial: Any = None  # the latest partial result of long work (a running-average map), if any
 
     # ---- for the work itself ------------------------------------------------------------------
     def report(self, fraction: float) -> None:

@@ -260,7 +260,34 @@ def to_wire(value: Any) -> Any:
         heatmap = np.ascontiguousarray(value.heatmap, np.float32)
         body["heatmap"] = {"b64": base64.b64encode(heatmap.tobytes()).decode(), "shape": list(heatmap.shape)}
         return {"map": body}
+    if isinstance(value, dict):  # a trust check (service.trust): numbers, strings and small arrays
+        return {"check": _arrays_out(value)}
     return {"predictions": [list(row) for row in value]}
+
+
+def _arrays_out(value: Any) -> Any:
+    if isinstance(value, np.ndarray):
+        data = np.ascontiguousarray(value)
+        return {"__array__": base64.b64encode(data.tobytes()).decode(), "dtype": str(data.dtype),
+                "shape": list(data.shape)}
+    if isinstance(value, dict):
+        return {str(k): _arrays_out(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_arrays_out(v) for v in value]
+    if isinstance(value, np.generic):
+        return value.item()
+    return value
+
+
+def _arrays_in(value: Any) -> Any:
+    if isinstance(value, dict):
+        if "__array__" in value:
+            raw = base64.b64decode(value["__array__"])
+            return np.frombuffer(raw, np.dtype(value["dtype"])).reshape(value["shape"]).copy()
+        return {k: _arrays_in(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_arrays_in(v) for v in value]
+    return value
 
 
 def from_wire(payload: dict[str, Any]) -> Any:
@@ -268,6 +295,8 @@ def from_wire(payload: dict[str, Any]) -> Any:
 
     if "predictions" in payload:
         return [(int(i), str(name), float(p)) for i, name, p in payload["predictions"]]
+    if "check" in payload:
+        return _arrays_in(payload["check"])
     body = dict(payload["map"])
     raw = body.pop("heatmap")
     heatmap = np.frombuffer(base64.b64decode(raw["b64"]), np.float32).reshape(raw["shape"]).copy()
@@ -283,7 +312,8 @@ _worker_lock = threading.Lock()
 def _warm_worker(**_kwargs) -> None:
     """Each worker child loads the default model and traces its passes before the first job arrives."""
     if os.environ.get("EXPLAINERS_WARM_UP", "1") != "0":
-        worker_service().warm_up(os.environ.get("EXPLAINERS_MODEL", "vgg16"), background=True)
+        service = worker_service()
+        service.warm_up(os.environ.get("EXPLAINERS_MODEL") or service.default_model(), background=True)
 
 
 def worker_service():

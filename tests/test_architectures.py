@@ -3,7 +3,7 @@ import numpy as np
 import pytest
 
 from explainers import METHODS, NotApplicableError, UnknownNameError, explain, explain_all
-from explainers.models import MODELS
+from explainers.models import IMAGENET_MODELS, MODELS
 
 pytestmark = pytest.mark.slow
 
@@ -12,7 +12,7 @@ DEFAULT = {"vgg16": "block5_conv3", "resnet50": "conv5_block3_out", "inception_v
 SIZE = {"vgg16": 224, "resnet50": 224, "inception_v3": 299}
 
 
-@pytest.mark.parametrize("name", list(MODELS))
+@pytest.mark.parametrize("name", IMAGENET_MODELS)
 def test_model_facts(name, registry_models):
     model = registry_models(name)
     assert model.input_size == SIZE[name] and model.default_layer == DEFAULT[name]
@@ -25,7 +25,7 @@ def test_model_facts(name, registry_models):
     assert sizes[0] >= sizes[-1]  # spatial size shrinks along the network
 
 
-@pytest.mark.parametrize("name", list(MODELS))
+@pytest.mark.parametrize("name", IMAGENET_MODELS)
 def test_every_method_on_default_and_early_layer(name, registry_models, rng_image):
     model = registry_models(name)
     image = rng_image(180, 260, seed=1)
@@ -55,7 +55,7 @@ def test_cam_uses_the_layer_before_global_pooling(name, registry_models, rng_ima
     assert e.layer == DEFAULT[name]
 
 
-@pytest.mark.parametrize("name", list(MODELS))
+@pytest.mark.parametrize("name", IMAGENET_MODELS)
 def test_grad_cam_differs_between_targets(name, registry_models, rng_image):
     model = registry_models(name)
     image = rng_image(224, 224, seed=2)

@@ -174,3 +174,62 @@ def test_a_person_compares_maps_without_reading_anything(dashboard, tmp_path):
     time.sleep(0.5)
     dash_duo.driver.save_screenshot(str(ARTIFACTS / "dashboard.png"))
     assert dash_duo.get_logs() in ([], None)  # no errors in the browser console
+
+
+@pytest.fixture
+def shapes_dashboard(dash_duo, browser_available, tmp_path):
+    from app import create_app
+
+    app = create_app({"weights": "random", "model": "shapes", "data_dir": str(tmp_path / "data")})
+    dash_duo.start_server(app)
+    _DRIVER["driver"] = dash_duo.driver
+    dash_duo.wait_for_text_to_equal("h1", "Saliency maps", timeout=30)
+    return dash_duo
+
+
+def _click_text(dash_duo, selector: str, text: str) -> None:
+    """Click the visible element matching ``selector`` whose text is ``text``."""
+    def find():
+        for element in dash_duo.driver.find_elements(By.CSS_SELECTOR, selector):
+            if element.is_displayed() and element.text.strip() == text:
+                return element
+        return None
+
+    element = _wait(find, timeout=20, message=f"{selector} saying {text!r}")
+    dash_duo.driver.execute_script("arguments[0].scrollIntoView({block: 'center'});", element)
+    element.click()
+
+
+def test_a_teacher_asks_whether_a_map_can_be_trusted(shapes_dashboard):
+    dash_duo = shapes_dashboard
+    # the Shapes demo shows its own gallery; a demo picture comes with its true outline
+    _click_text(dash_duo, ".examples:not([hidden]) button.example", "Star")
+    _wait(lambda: _card_state(dash_duo, "a-grad_cam").get("ready"), message="the Grad-CAM card")
+    dash_duo.driver.execute_script("document.getElementById(arguments[0]).click();", _dom_id("a-grad_cam", "card-trust"))
+    _wait(lambda: "Pitfalls" in dash_duo.find_element("#trust-modal").text, timeout=20, message="the method card")
+    assert "Selvaraju" in dash_duo.find_element("#trust-modal").text
+
+    _click_text(dash_duo, "#trust-modal .nav-link", "Where it looks")
+    _wait(lambda: "Against the true outline" in dash_duo.find_element("#trust-where-info").text, timeout=30,
+          message="the localization score")
+
+    _click_text(dash_duo, "#trust-modal .nav-link", "Faithfulness")
+    _click_text(dash_duo, "#trust-modal button", "Draw the deletion and insertion curves")
+    _wait(lambda: dash_duo.driver.execute_script(
+        "const root = document.getElementById(arguments[0]);"
+        "const plot = root && root.querySelector('.js-plotly-plot');"
+        "return plot && plot.data && plot.data.length === 2 && plot.data[0].x.length === 21;",
+        json.dumps({"check": "faithfulness", "type": "trust-figure"}, separators=(",", ":"))),
+        message="the deletion and insertion curves")
+    text = dash_duo.find_element("#trust-modal").text
+    assert "Deletion: area" in text and "Insertion: area" in text and "random maps" in text
+    # the scrubber shows the model's input with 20 % of its pixels deleted
+    _wait(lambda: dash_duo.driver.execute_script(
+        "const img = document.getElementById('trust-k-image');"
+        "return img && img.complete && img.naturalWidth === 128 && img.src.includes('k=20');"),
+        timeout=30, message="the picture at 20 % deleted")
+
+    ARTIFACTS.mkdir(exist_ok=True)
+    dash_duo.driver.save_screenshot(str(ARTIFACTS / "trust_panel.png"))
+    assert "Traceback" not in dash_duo.driver.find_element(By.TAG_NAME, "body").text
+    assert dash_duo.get_logs() in ([], None)

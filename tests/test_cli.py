@@ -1,4 +1,5 @@
 """The command line, run in-process (models stay cached) and once as a real subprocess."""
+import json
 import subprocess
 import sys
 
@@ -21,6 +22,38 @@ def test_labels(capsys):
     assert main(["labels", "tabby"]) == 0
     assert capsys.readouterr().out.splitlines()[0] == "281 · tabby cat (tabby)"
     assert main(["labels", "zzzz-not-a-class"]) == 1
+    assert main(["labels", "st", "--model", "shapes"]) == 0
+    assert capsys.readouterr().out.splitlines() == ["3 · star"]
+
+
+def test_evaluate_writes_every_score(tmp_path, capsys):
+    out = tmp_path / "scores.json"
+    code = main(["evaluate", "--model", "shapes", "--weights", "none", "--method", "grad_cam", "--n", "3",
+                 "--steps", "4", "--json", str(out)])
+    assert code == 0
+    printed = capsys.readouterr().out
+    assert "3 generated pictures" in printed and "pointing game" in printed and "deletion AUC" in printed
+    found = json.loads(out.read_text())
+    assert found["n"] == 3 and len(found["pictures"]) == 3
+    summary = found["summary"]
+    assert set(summary) >= {"accuracy", "pointing_game", "energy_in_mask", "deletion_auc", "insertion_auc",
+                            "deletion_auc_random", "insertion_auc_random"}
+    assert summary["pointing_game"] == np.mean([p["pointing_game"] for p in found["pictures"]])
+    assert main(["evaluate", "--model", "vgg16", "--weights", "none", "--n", "1"]) == 1
+    assert "only the shapes model" in capsys.readouterr().err
+
+
+def test_sanity_prints_a_row_per_randomized_layer(tmp_path, capsys):
+    out = tmp_path / "sanity.json"
+    assert main(["sanity", "--model", "shapes", "--weights", "none", "--n", "1", "--json", str(out)]) == 0
+    found = json.loads(out.read_text())
+    from explainers.evaluation import weighted_layers
+    from explainers.models import load_model
+
+    order = weighted_layers(load_model("shapes", weights=None).keras)
+    assert [row["layer"] for row in found["randomized_top_down"]] == order and order[0] == "logits"
+    assert -1 <= found["random_logit"]["rank_correlation"] <= 1
+    assert "logits" in capsys.readouterr().out
 
 
 @pytest.mark.slow

@@ -103,3 +103,24 @@ def test_every_method_has_a_complete_card(name):
         assert "against" in colours or "negative" in colours, f"{name}: say what the negative values mean"
     else:
         assert "unsigned" in colours, f"{name}: say that the map shows no for/against"
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_a_method_that_shows_partial_maps_ends_on_its_final_map(name, tiny_cnn, rng_image):
+    """Previews are running averages: the last one must be the map itself (nothing lost, nothing extra)."""
+    previews: list = []
+    e = explain(tiny_cnn, rng_image(16, 16, seed=7), name, target=2, preview=previews.append)
+    if previews:
+        assert all(p.shape == e.heatmap.shape for p in previews)
+        np.testing.assert_allclose(previews[-1], e.heatmap, rtol=1e-4, atol=1e-6)
+
+
+@pytest.mark.parametrize("name, settings", [("smoothgrad", {"n_samples": 40}), ("vargrad", {"n_samples": 40}),
+                                            ("integrated_gradients", {"steps": 40}), ("rise", {"n_masks": 40}),
+                                            ("occlusion", {"patch": 4, "stride": 2})])
+def test_long_methods_show_a_partial_map_after_each_chunk(name, settings, tiny_cnn, rng_image):
+    previews: list = []
+    explain(tiny_cnn, rng_image(16, 16, seed=8), name, target=1, preview=previews.append, **settings)
+    assert len(previews) >= 3  # 40+ samples in chunks of 16
+    if name != "integrated_gradients":  # a tiny model's gradient barely changes along the path: IG's first
+        assert not np.allclose(previews[0], previews[-1])  # preview is already right; the others sharpen

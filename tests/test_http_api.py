@@ -18,13 +18,17 @@ def _explain(client, data: bytes | None, name="photo.png", **fields):
 
 def test_models_and_labels(client):
     body = client.get("/api/v1/models").get_json()
-    assert [m["name"] for m in body["models"]] == ["vgg16", "resnet50", "inception_v3"]
+    assert [m["name"] for m in body["models"]] == ["vgg16", "resnet50", "inception_v3", "shapes"]
     assert "block5_conv3" in body["models"][0]["layers"]
     grad_cam = next(m for m in body["methods"] if m["name"] == "grad_cam")
     assert grad_cam["settings"]["relu"]["default"] is True
     labels = client.get("/api/v1/labels?q=tabby").get_json()["labels"]
     assert labels[0] == {"index": 281, "name": "tabby cat", "synonyms": ["tabby", "tabby cat"]}
     assert client.get("/api/v1/labels?q=cat&limit=x").status_code == 400
+    shapes = client.get("/api/v1/labels?q=cres&model=shapes").get_json()["labels"]
+    assert shapes == [{"index": 5, "name": "crescent", "synonyms": ["crescent"]}]
+    unknown = client.get("/api/v1/labels?q=cat&model=nope")
+    assert unknown.status_code == 400 and "Unknown model" in unknown.get_json()["error"]
 
 
 @pytest.mark.slow

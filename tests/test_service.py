@@ -2,6 +2,7 @@
 import base64
 import io
 import threading
+import time
 
 import numpy as np
 import pytest
@@ -56,12 +57,16 @@ def test_store_keeps_pictures_by_content_hash(tmp_path):
 
 
 def test_catalogue_needs_no_model(svc):
-    assert [m["name"] for m in svc.models()] == ["vgg16", "resnet50", "inception_v3"]
+    assert [m["name"] for m in svc.models()] == ["vgg16", "resnet50", "inception_v3", "shapes"]
     layers = svc.layers("vgg16")
     assert layers[-1]["label"] == "block5_pool · 7×7" and {"name": "block5_conv3", "label": "block5_conv3 · 14×14",
                                                            "height": 14, "width": 14} in layers
     assert {m["name"] for m in svc.methods()} >= {"grad_cam", "vanilla_gradient", "cam"}
     assert svc.labels()[281] == {"label": "281 · tabby cat (tabby)", "value": 281}
+    shapes = svc.labels("shapes")
+    assert [option["label"] for option in shapes[:2]] == ["0 · circle", "1 · square"] and len(shapes) == 7
+    assert [found["name"] for found in svc.search_labels("star", model="shapes")] == ["star"]
+    assert [info["name"] for info in svc.layers("shapes")][-1] == "conv5"
 
 
 @pytest.mark.slow
@@ -126,3 +131,52 @@ def test_display_levels_and_overlay(svc):
     assert absolute.min() < 30  # |values| start near zero
     picture = svc.overlay(key, result, mode="signed")
     assert picture.shape == (60, 90, 3) and picture.dtype == np.uint8
+
+
+def test_predictions_and_the_first_map_come_from_one_pass(svc):
+    key = svc.add_image(png_bytes(128, 128, seed=3))
+    predictions = svc.predict(key, "shapes")
+    assert len(predictions) == 5 and svc.jobs.computed == 1
+    top = predictions[0][0]
+    first = svc.request_map(key, "shapes", "grad_cam")
+    named = svc.request_map(key, "shapes", "grad_cam", target=top)  # what the page asks once it knows the top
+    assert first.done and named.done and svc.jobs.computed == 1  # both from the cache: no second pass
+    assert named.outcome().target == top and named.outcome().cached
+    other = svc.request_map(key, "shapes", "grad_cam", target=(top + 1) % 7)
+    assert other.wait(60) and other.outcome().target == (top + 1) % 7 and svc.jobs.computed == 2
+    # any map's pass also leaves the predictions behind
+    fresh = svc.add_image(png_bytes(128, 128, seed=4))
+    svc.explain(fresh, "shapes", "vanilla_gradient")
+    assert svc.jobs.computed == 3 and svc.request_predictions(fresh, "shapes").done
+    assert [row[0] for row in svc.predict(fresh, "shapes")] == [row[0] for row in svc.predict(fresh, "shapes")]
+    assert svc.jobs.computed == 3
+
+
+def test_a_long_map_shows_its_running_average_while_it_computes(svc):
+    key = svc.add_image(png_bytes(200, 100, seed=5))
+    job = svc.request_map(key, "shapes", "rise", params={"n_masks": 4000})
+    deadline = time.monotonic() + 60
+    while job.partial is None and not job.done and time.monotonic() < deadline:
+        time.sleep(0.05)
+    levels = svc.preview_levels(key, job, signed=False)
+    job.cancel("test over")
+    assert job.partial is not None and job.partial.shape == (128, 128)  # the model's input size (≤ 160)
+    assert levels is not None and levels.dtype == np.uint8 and levels.shape == (100, 200)  # at display size
+    job.wait(30)
+    assert svc.preview_levels(key, job, signed=False) is None  # a finished job shows its map, not a preview
+
+
+def test_the_page_one_pass_methods_share_one_job(svc):
+    key = svc.add_image(png_bytes(128, 128, seed=6))
+    page = ["grad_cam", "guided_grad_cam", "vanilla_gradient", "gradient_x_input", "smoothgrad"]
+    first = svc.request_map(key, "shapes", "grad_cam", together=page)
+    assert first.wait(60)
+    assert svc.jobs.computed == 1
+    for name in ("guided_grad_cam", "vanilla_gradient", "gradient_x_input"):  # cached by the first job
+        job = svc.request_map(key, "shapes", name, together=page)
+        assert job.done and job.outcome().cached and job.outcome().method == name
+    from explainers.api import explain
+
+    alone = explain(svc.load("shapes"), svc.image(key), "vanilla_gradient")  # the same map computed on its own
+    np.testing.assert_allclose(svc.explain(key, "shapes", "vanilla_gradient").heatmap, alone.heatmap, rtol=1e-5)
+    assert not svc.request_map(key, "shapes", "smoothgrad", together=page).done  # multi-pass: its own job

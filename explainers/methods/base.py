@@ -197,9 +197,14 @@ class PixelGradientMethod(Method):
     def to_heatmap(self, attributions: np.ndarray) -> np.ndarray:
         return max_abs_over_channels(attributions)
 
-    def attribute(self, passes: Passes, inputs: np.ndarray, targets, progress=(0.0, 1.0)) -> np.ndarray:
+    def attribute(self, passes: Passes, inputs: np.ndarray, targets, progress=(0.0, 1.0),
+                  on_chunk=None) -> np.ndarray:
+        """Attributions of many inputs; ``on_chunk(start, stop, attributions)`` sees each chunk's."""
+        def each(start: int, stop: int, gradients: np.ndarray) -> None:
+            on_chunk(start, stop, self.from_gradients(gradients, inputs[start:stop]))
+
         gradients = passes.batch(PassKey(None, input_grads=True, relu=self.relu_rule), inputs, targets,
-                                 progress=progress)
+                                 progress=progress, on_chunk=each if on_chunk is not None else None)
         return self.from_gradients(gradients, inputs)
 
     def compute(self, passes, layer):

@@ -82,14 +82,23 @@ class Occlusion(MultiPassMethod):
             occluded = np.repeat(picture[None], len(boxes), axis=0)
             for i, (top, left) in enumerate(boxes):
                 occluded[i, top:top + size, left:left + size] = cover[top:top + size, left:left + size]
-            logits = passes.batch(PassKey(), passes.preprocess(np.concatenate([picture[None], occluded])), target,
-                                  field="logits", progress=span)
-            drops = logits[0, target] - logits[1:, target]
             total = np.zeros((height, width), np.float64)
             counts = np.zeros((height, width), np.float64)
-            for drop, (top, left) in zip(drops, boxes):
-                total[top:top + size, left:left + size] += drop
-                counts[top:top + size, left:left + size] += 1
+            original = {}
+
+            def add(start: int, stop: int, logits: np.ndarray) -> None:
+                """Row 0 is the whole picture; row r > 0 is the picture with box r − 1 covered."""
+                for row, scores in zip(range(start, stop), logits):
+                    if row == 0:
+                        original["score"] = float(scores[target])
+                        continue
+                    top, left = boxes[row - 1]
+                    total[top:top + size, left:left + size] += original["score"] - float(scores[target])
+                    counts[top:top + size, left:left + size] += 1
+                passes.preview(total / np.maximum(counts, 1))
+
+            passes.batch(PassKey(), passes.preprocess(np.concatenate([picture[None], occluded])), target,
+                         field="logits", progress=span, on_chunk=add)
             heatmap = (total / np.maximum(counts, 1)).astype(np.float32)
             return Attribution(heatmap[None], None, {"patches": len(boxes)})
 

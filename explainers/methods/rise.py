@@ -75,7 +75,15 @@ class Rise(MultiPassMethod):
             masks = random_masks(settings["n_masks"], picture.shape[:2], settings["cells"], settings["keep"],
                                  settings["seed"])
             inputs = passes.preprocess(picture[None] * masks[..., None])
-            probabilities = softmax(passes.batch(PassKey(), inputs, target, field="logits", progress=span))[:, target]
+            total = {"sum": 0.0}
+
+            def running(start: int, stop: int, logits: np.ndarray) -> None:
+                total["sum"] = total["sum"] + np.tensordot(softmax(logits)[:, target], masks[start:stop], axes=1)
+                passes.preview(total["sum"] / (stop * settings["keep"]))
+
+            logits = passes.batch(PassKey(), inputs, target, field="logits", progress=span,
+                                  on_chunk=running if passes.wants_preview else None)
+            probabilities = softmax(logits)[:, target]
             heatmap = np.tensordot(probabilities, masks, axes=1) / (len(masks) * settings["keep"])
             return Attribution(heatmap[None].astype(np.float32), None, {"n_masks": len(masks)})
 

@@ -47,19 +47,34 @@ class NoisyGradients(MultiPassMethod):
             rng = np.random.default_rng(self.settings["seed"])
             x = passes.inputs[index]
             noisy = x[None] + rng.normal(0.0, sigma, (self.settings["n_samples"], *x.shape)).astype(np.float32)
-            samples = base.attribute(passes, noisy, target, progress=span)
-            if self.statistic == "mean":
-                value = samples.mean(axis=0)
-                heatmap = base.to_heatmap(value[None])[0]
-            elif self.statistic == "square":
-                value = (samples.astype(np.float64) ** 2).mean(axis=0).astype(np.float32)
-                heatmap = value.sum(axis=-1)
-            else:
-                value = samples.astype(np.float64).var(axis=0).astype(np.float32)
-                heatmap = value.sum(axis=-1)
+            sums = {"count": 0, "first": 0.0, "second": 0.0}
+
+            def running(start: int, stop: int, attributions: np.ndarray) -> None:
+                values = attributions.astype(np.float64)
+                sums["count"] += len(values)
+                sums["first"] = sums["first"] + values.sum(axis=0)
+                sums["second"] = sums["second"] + (values ** 2).sum(axis=0)
+                count = sums["count"]
+                passes.preview(self.reduce(base, sums["first"] / count, sums["second"] / count)[1])
+
+            samples = base.attribute(passes, noisy, target, progress=span,
+                                     on_chunk=running if passes.wants_preview else None)
+            samples = samples.astype(np.float64)
+            value, heatmap = self.reduce(base, samples.mean(axis=0), (samples ** 2).mean(axis=0))
             return Attribution(heatmap[None], value[None], {"noise_sigma": sigma, "base": base.name})
 
         return per_image(passes, one)
+
+    def reduce(self, base, mean: np.ndarray, mean_of_squares: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(value (H, W, 3), heatmap (H, W)) of this statistic from the mean and the mean of squares."""
+        if self.statistic == "mean":
+            value = mean.astype(np.float32)
+            return value, base.to_heatmap(value[None])[0]
+        if self.statistic == "square":
+            value = mean_of_squares.astype(np.float32)
+        else:
+            value = np.maximum(mean_of_squares - mean ** 2, 0.0).astype(np.float32)
+        return value, value.sum(axis=-1)
 
 
 @register

@@ -1,0 +1,207 @@
+"""“Can I trust this map?”: the checks behind a card's trust panel, as service jobs.
+
+Three checks need the model many times and run as jobs (queued, cached, with progress and cancel, like
+maps): the sanity checks (cascading weight randomization and the random-class check, Adebayo et al.
+2018), faithfulness (deletion and insertion curves, Petsiuk et al. 2018) and stability (a seeded method
+under several seeds). Localization against a known outline or a box the person drew is arithmetic on
+a map already computed and runs inline. Results are plain dicts of numbers, strings and small arrays,
+so they cache, travel to Celery workers and back, and render without TensorFlow.
+"""
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any, Callable, Mapping
+
+import numpy as np
+
+from explainers.errors import ExplainerError, UnknownNameError
+
+if TYPE_CHECKING:  # pragma: no cover
+    from service.core import ExplainerService, MapResult
+
+CHECKS = ("sanity", "faithfulness", "stability")
+STRIP_SIDE = 96  # maps in a sanity or stability strip travel at most this many pixels on a side
+MAX_SANITY_STEPS = 9  # a deep model (ResNet50: 107 weighted layers) is randomized in at most this many steps
+STABILITY_RUNS = 5
+CURVE_STEPS = 20
+DEADLINES = {"sanity": 900.0, "faithfulness": 300.0, "stability": 900.0}
+
+
+def check_options(kind: str, options: Mapping[str, Any] | None) -> dict[str, Any]:
+    """The allowed options of a check, validated (the browser can send anything)."""
+    if kind not in CHECKS:
+        raise UnknownNameError(f"Unknown check {kind!r}. Choose one of: {', '.join(CHECKS)}.")
+    options = dict(options or {})
+    if kind == "stability":
+        runs = options.get("runs", STABILITY_RUNS)
+        if not isinstance(runs, int) or isinstance(runs, bool) or not 2 <= runs <= 10:
+            raise ExplainerError(f"Stability runs the method 2 to 10 times. Received: {runs!r}.")
+        return {"runs": runs}
+    return {}
+
+
+def checkpoints(order: list[str], most: int = MAX_SANITY_STEPS) -> list[str]:
+    """At most ``most`` layers of ``order`` (top first), evenly spread, always the first and the last: each
+    step of the cascade then randomizes everything from the top down to that layer."""
+    if len(order) <= most:
+        return list(order)
+    picks = np.unique(np.round(np.linspace(0, len(order) - 1, most)).astype(int))
+    return [order[i] for i in picks]
+
+
+def small(heatmap: np.ndarray, side: int = STRIP_SIDE) -> np.ndarray:
+    """A map shrunk (area average) to at most ``side`` pixels on a side, for strips of thumbnails."""
+    from service.core import shrink
+
+    return shrink(heatmap, side)
+
+
+def compute_check(svc: "ExplainerService", request: Mapping[str, Any],
+                  progress: Callable[[float], None] | None = None) -> dict[str, Any]:
+    """Run one check request (see ``ExplainerService.request_check``) here and now."""
+    from explainers import evaluation
+
+    image = svc.images.get(request["key"])
+    model = svc.load(request["model"], request["weights"])
+    method, target, layer, settings = request["method"], request["target"], request["layer"], request["settings"]
+    kind = request["check"]
+    if kind == "sanity":
+        order = evaluation.weighted_layers(model.keras)
+
+        def cascade_progress(fraction: float) -> None:
+            if progress is not None:
+                progress(0.9 * fraction)
+
+        cascade = evaluation.cascading_randomization(model, image, method, target=target, layer=layer,
+                                                     params=settings, layers=checkpoints(order),
+                                                     progress=cascade_progress)
+        other = evaluation.random_logit(model, image, method, target=cascade.target, layer=layer, params=settings)
+        return {"check": "sanity", "method": method, "target": cascade.target, "label": cascade.label,
+                "layer": cascade.layer, "original": small(cascade.original), "weighted_layers": len(order),
+                "steps": [{"layer": step.layer, "heatmap": small(step.heatmap),
+                           "rank_correlation": step.rank_correlation, "ssim": step.ssim} for step in cascade.steps],
+                "random_logit": {"class": other.random_class, "label": other.random_label,
+                                 "heatmap": small(other.heatmap), "rank_correlation": other.rank_correlation,
+                                 "ssim": other.ssim},
+                "seconds": cascade.seconds}
+    if kind == "faithfulness":
+        result = svc.map_here(request["key"], request["model"], method, target, layer, request["weights"], settings)
+        answer: dict[str, Any] = {"check": "faithfulness", "method": method, "target": result.target,
+                                  "label": result.label, "steps": CURVE_STEPS}
+        parts = [("deletion", 0.0), ("insertion", 0.5)]
+        for mode, start in parts:
+            def span(fraction: float, start: float = start) -> None:
+                if progress is not None:
+                    progress(start + 0.5 * fraction)
+
+            curve = evaluation.faithfulness(model, image, result.heatmap, result.target, mode=mode,
+                                            steps=CURVE_STEPS, progress=span)
+            chance = evaluation.random_map_auc(model, image, result.target, mode=mode, steps=CURVE_STEPS)
+            answer[mode] = {"fractions": curve.fractions, "probabilities": curve.probabilities, "auc": curve.auc,
+                            "fill": curve.fill, "random_auc": chance.mean, "random_std": chance.std}
+        return answer
+    runs = request["options"]["runs"]
+    stable = evaluation.stability(model, image, method, n=runs, target=target, layer=layer, params=settings,
+                                  progress=progress)
+    return {"check": "stability", "method": method, "target": stable.target, "seeds": stable.seeds,
+            "mean": small(stable.mean), "std": small(stable.std), "agreement": stable.agreement,
+            "maps": [small(m) for m in stable.maps]}
+
+
+def localization(result: "MapResult", truth: np.ndarray | None = None,
+                 box: tuple[float, float, float, float] | None = None,
+                 box_shape: tuple[int, int] | None = None) -> dict[str, Any]:
+    """Where the map looks, scored against ``truth`` (a boolean mask of the object, any size) or a box
+    (x0, y0, x1, y1) drawn on a picture of ``box_shape``: does its peak fall inside (pointing game), and
+    what share of its positive mass lies inside (energy)."""
+    from explainers import evaluation
+
+    heatmap = np.asarray(result.heatmap, np.float32)
+    if truth is None:
+        if box is None or box_shape is None:
+            raise ExplainerError("Draw a box on the picture first, or pick a demo picture whose outline is known.")
+        scaled = evaluation.scale_box(box, box_shape, heatmap.shape)
+        truth = evaluation.box_mask(heatmap.shape, scaled)
+    mask = np.asarray(truth, bool)
+    tolerance = max(1.0, 0.03 * max(heatmap.shape))  # a peak a few pixels off the edge still counts
+    peak = evaluation.map_peak(heatmap)
+    return {"pointing_game": bool(evaluation.pointing_game(heatmap, mask, tolerance=tolerance)),
+            "energy_in_mask": float(evaluation.energy_in_mask(heatmap, mask)),
+            "area": float(mask.mean()), "peak": [int(peak[0]), int(peak[1])], "tolerance": tolerance}
+
+
+def report_scores(svc: "ExplainerService", key: str, model: str, result: "MapResult", weights=None, target=None,
+                  layer=None) -> tuple[dict[str, Any], list[tuple[str, bytes]]]:
+    """Every score known for one map without computing anything new: localization (when the picture's
+    outline is known) and the checks already run from the trust panel; plus the sanity strip as a PNG."""
+    from explainers.render import colourise, encode_png, normalise
+
+    scores: dict[str, Any] = {}
+    images: list[tuple[str, bytes]] = []
+    truth = svc.ground_truth(key)
+    if truth is not None:
+        found = localization(result, truth=truth)
+        scores["pointing game"] = float(found["pointing_game"])
+        scores["energy in mask"] = found["energy_in_mask"]
+    ask = dict(key=key, model=model, method=result.method, target=target, layer=layer, weights=weights,
+               params=result.params)
+    faithful = svc.cached_check("faithfulness", **ask)
+    if faithful:
+        for mode in ("deletion", "insertion"):
+            scores[f"{mode} AUC"] = faithful[mode]["auc"]
+            scores[f"{mode} AUC of random maps"] = faithful[mode]["random_auc"]
+    sanity = svc.cached_check("sanity", **ask)
+    if sanity and sanity["steps"]:
+        last = sanity["steps"][-1]
+        scores["sanity rank correlation (all layers random)"] = last["rank_correlation"]
+        scores["sanity SSIM (all layers random)"] = last["ssim"]
+        scores["random-class rank correlation"] = sanity["random_logit"]["rank_correlation"]
+        tiles = [sanity["original"], *[step["heatmap"] for step in sanity["steps"]]]
+        side = max(t.shape[0] for t in tiles)
+        strip = np.concatenate([colourise(normalise(np.abs(_pad(t, side)))) for t in tiles], axis=1)
+        images.append((f"{result.method}: cascading randomization, original then each step "
+                       f"({', '.join(step['layer'] for step in sanity['steps'])})", encode_png(strip)))
+    stable = svc.cached_check("stability", **ask, options={"runs": STABILITY_RUNS})
+    if stable:
+        scores["stability agreement"] = stable["agreement"]
+    if "completeness_error" in result.meta:
+        scores["completeness error"] = result.meta["completeness_error"]
+    return scores, images
+
+
+def _pad(heatmap: np.ndarray, side: int) -> np.ndarray:
+    out = np.zeros((side, side), np.float32)
+    out[:heatmap.shape[0], :heatmap.shape[1]] = heatmap
+    return out
+
+
+def report_html(svc: "ExplainerService", key: str, model: str, methods: list[str], target=None, layer=None,
+                weights=None, colormap: str = "viridis", opacity: float = 0.5, percentile: float = 99.0,
+                name: str | None = None) -> tuple[str, str]:
+    """The one-click report of a page: every method's map (from the cache, or computed now), its method
+    card, and every score known so far. Returns (HTML text, suggested file name)."""
+    from explainers.api import Explanation
+    from explainers.models import MODELS, resolve_model_name
+    from explainers.report import render_report, report_filename
+
+    model = resolve_model_name(model)
+    weights = svc._weights(weights)
+    predictions = svc.predict(key, model, weights)
+    explanations, scores, images = [], {}, []
+    for method in methods:
+        result = svc.explain(key, model, method, target=target, layer=layer, weights=weights)
+        explanations.append(Explanation(
+            method=result.method, model=result.model, heatmap=result.heatmap, attributions=None,
+            target=result.target, label=result.label, layer=result.layer, params=result.params,
+            seconds=result.seconds, predictions=predictions, signed=result.signed, meta=dict(result.meta)))
+        found, pictures = report_scores(svc, key, model, result, weights, target, layer)
+        if found:
+            scores[result.method] = found
+        images.extend(pictures)
+    spec = MODELS[model]
+    described = ("random (seed 0): maps are meaningless" if weights == "random" else
+                 "trained, shipped with the app" if spec.family == "shapes" else "ImageNet")
+    text = render_report(svc.model_input(key, model), explanations, model=spec.title, weights=described,
+                         random_weights=weights == "random", scores=scores or None, images=images,
+                         versions=svc.versions(), colormap=colormap, opacity=opacity, percentile=percentile,
+                         picture_name=name, parameters={"image": key, "model": model, "weights": weights})
+    return text, report_filename(model, explanations[0].label, len(explanations))
