@@ -15,7 +15,9 @@ import numpy as np
 from explainers.errors import ExplainerError
 
 log = logging.getLogger(__name__)
-CPU_CHUNK = 16  # samples per chunk on a CPU: beyond this, speed no longer improves and memory grows
+# samples per chunk on a CPU: 8 ran as fast as 16 with XLA (VGG16 5 % slower, ResNet50 and InceptionV3
+# 5-8 % faster, one run each) with half the memory, and shows a partial map twice as often
+CPU_CHUNK = 8
 
 
 def is_out_of_memory(error: BaseException) -> bool:

@@ -1,7 +1,10 @@
 """The TensorFlow side of the passes: compiled functions per (model, layer, gradients, ReLU rule).
 
 Each kind of pass is a ``tf.function`` traced once per model: the batch dimension is left open in the
-input signature, so any batch size reuses the same trace. Guided backpropagation and DeconvNet swap
+input signature, so any batch size reuses the same trace. A model may compile its one-picture passes
+and its many-sample batches (SmoothGrad's noisy copies, integrated gradients' path, occlusion's
+patches) differently: XLA was measured faster for the batches of all three ImageNet models but for
+the one-picture passes of VGG16 only (``benchmarks/speed.py``, ``benchmarks/compare.py``). Guided backpropagation and DeconvNet swap
 every ReLU's gradient only while their function is traced (see ``_relu_override``), so the shared
 model itself never changes.
 """
@@ -71,11 +74,13 @@ class Engine:
     def __init__(self, model: "ExplainableModel"):
         self.model = model
         override = os.environ.get("EXPLAINERS_JIT", "").strip().lower()
-        # XLA where it was measured to help (see benchmarks/speed.py); EXPLAINERS_JIT=0/1 overrides
-        self.jit_compile = model.jit_compile if override not in {"0", "1"} else override == "1"
-        self._functions: dict[PassKey, tf.types.experimental.GenericFunction] = {}
+        # XLA where it was measured to help (see benchmarks/speed.py); EXPLAINERS_JIT=0/1 overrides both
+        forced = None if override not in {"0", "1"} else override == "1"
+        self.jit_compile = model.jit_compile if forced is None else forced  # one-picture passes
+        self.jit_batches = model.jit_batches if forced is None else forced  # many-sample batches
+        self._functions: dict[tuple[PassKey, bool], tf.types.experimental.GenericFunction] = {}
         self._submodels: dict[str | None, keras.Model] = {}
-        self.trace_count: dict[PassKey, int] = {}
+        self.trace_count: dict[tuple[PassKey, bool], int] = {}  # (pass, XLA) -> traces
         size = model.input_size
         self._signature = [tf.TensorSpec([None, size, size, 3], tf.float32), tf.TensorSpec([None], tf.int32)]
 
@@ -88,27 +93,32 @@ class Engine:
                 self._submodels[layer] = keras.Model(net.inputs, [net.get_layer(layer).output, net.outputs[0]])
         return self._submodels[layer]
 
-    def function(self, key: PassKey):
+    def jit(self, batched: bool) -> bool:
+        """True if passes over many samples (``batched``) or over one picture are compiled with XLA."""
+        return self.jit_batches if batched else self.jit_compile
+
+    def function(self, key: PassKey, batched: bool = False):
         """The compiled function for ``key`` (traced on first use, under the model's lock)."""
-        fn = self._functions.get(key)
+        slot = (key, self.jit(batched))
+        fn = self._functions.get(slot)
         if fn is not None:
             return fn
         with self.model.lock:
-            fn = self._functions.get(key)
+            fn = self._functions.get(slot)
             if fn is None:
-                fn = tf.function(self._make_pass(key), input_signature=self._signature,
-                                 jit_compile=self.jit_compile)
+                fn = tf.function(self._make_pass(slot), input_signature=self._signature, jit_compile=slot[1])
                 with _relu_override(self.model.keras, key.relu):
                     fn.get_concrete_function()  # trace now, while the override is in place
-                self._functions[key] = fn
+                self._functions[slot] = fn
         return fn
 
-    def _make_pass(self, key: PassKey):
+    def _make_pass(self, slot: tuple[PassKey, bool]):
+        key = slot[0]
         submodel = self._submodel(key.layer)
         wants_grads = key.layer_grads or key.input_grads
 
         def run(inputs, targets):
-            self.trace_count[key] = self.trace_count.get(key, 0) + 1  # Python side effect: counts traces
+            self.trace_count[slot] = self.trace_count.get(slot, 0) + 1  # Python side effect: counts traces
             with tf.GradientTape(watch_accessed_variables=False) as tape:
                 # Watch the input even for layer gradients only: the tape records an op only if one
                 # of its inputs is watched when it runs, and the layer's output exists only afterwards.
@@ -132,10 +142,25 @@ class Engine:
 
         return run
 
-    def run(self, key: PassKey, inputs: np.ndarray, targets: np.ndarray) -> PassResult:
-        fn = self.function(key)
+    def run(self, key: PassKey, inputs: np.ndarray, targets: np.ndarray, batched: bool = False) -> PassResult:
+        """One pass over ``inputs``; ``batched``: they are many samples of one method (see ``jit``)."""
+        fn = self.function(key, batched)
         out = fn(tf.convert_to_tensor(inputs, tf.float32), tf.convert_to_tensor(targets, tf.int32))
         return PassResult(**{name: value.numpy() for name, value in out.items()})
+
+    def warm_batches(self, size: int) -> list[PassKey]:
+        """Compile now the many-sample passes that multi-pass methods use, for full chunks of ``size``
+        samples: XLA compiles once per batch shape (tens of seconds for VGG16 on a CPU), which the first
+        SmoothGrad, integrated-gradients or occlusion request would otherwise wait for. Returns the
+        passes warmed (none when batches run in graph mode, which needs no compiling per shape)."""
+        if not self.jit_batches:
+            return []
+        inputs = np.zeros((size, self.model.input_size, self.model.input_size, 3), np.float32)
+        targets = np.zeros(size, np.int32)
+        keys = [PassKey(None, input_grads=True), PassKey()]  # gradients (SmoothGrad, IG), scores (occlusion, ...)
+        for key in keys:
+            self.run(key, inputs, targets, batched=True)
+        return keys
 
     def forward(self, inputs: np.ndarray) -> np.ndarray:
         targets = np.full(len(inputs), TOP1, np.int32)

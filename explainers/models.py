@@ -32,7 +32,8 @@ class ModelSpec:
     input_size: int
     default_layer: str
     blurb: str
-    jit_compile: bool = False  # XLA: measured faster warm for VGG16 only (benchmarks/speed.py --jit)
+    jit_compile: bool = False  # XLA for one-picture passes: measured faster warm for VGG16 only (benchmarks/speed.py)
+    jit_batches: bool = False  # XLA for many-sample batches: measured faster for all three ImageNet models
     family: str = "imagenet"  # "imagenet": keras.applications + ImageNet weights; "shapes": the offline demo
 
 
@@ -47,11 +48,11 @@ def _shapes_spec() -> "ModelSpec":
 
 MODELS: dict[str, ModelSpec] = {
     "vgg16": ModelSpec("vgg16", "VGG16", "VGG16", "vgg16", 224, "block5_conv3",
-                       "Simonyan & Zisserman 2014: 16 layers, plain convolutions, 138 M parameters.", True),
+                       "Simonyan & Zisserman 2014: 16 layers, plain convolutions, 138 M parameters.", True, True),
     "resnet50": ModelSpec("resnet50", "ResNet50", "ResNet50", "resnet", 224, "conv5_block3_out",
-                          "He et al. 2015: 50 layers with shortcut connections, 26 M parameters."),
+                          "He et al. 2015: 50 layers with shortcut connections, 26 M parameters.", False, True),
     "inception_v3": ModelSpec("inception_v3", "InceptionV3", "InceptionV3", "inception_v3", 299, "mixed10",
-                              "Szegedy et al. 2015: parallel filter sizes per block, 24 M parameters."),
+                              "Szegedy et al. 2015: parallel filter sizes per block, 24 M parameters.", False, True),
     "shapes": _shapes_spec(),
 }
 IMAGENET_MODELS = tuple(name for name, spec in MODELS.items() if spec.family == "imagenet")
@@ -149,7 +150,8 @@ class ExplainableModel:
 
     def __init__(self, keras_model: Any, name: str, *, labels: Labels, preprocess: Callable[[np.ndarray], np.ndarray],
                  default_layer: str | None = None, weights: str = "custom", weights_id: str | None = None,
-                 random_weights: bool = False, title: str | None = None, jit_compile: bool = False):
+                 random_weights: bool = False, title: str | None = None, jit_compile: bool = False,
+                 jit_batches: bool | None = None):
         from explainers._tf import configure_devices
 
         self.keras = keras_model
@@ -160,7 +162,8 @@ class ExplainableModel:
         self.weights = weights
         self.weights_id = weights_id or weights
         self.random_weights = random_weights
-        self.jit_compile = jit_compile  # compile its passes with XLA
+        self.jit_compile = jit_compile  # compile its one-picture passes with XLA
+        self.jit_batches = jit_compile if jit_batches is None else jit_batches  # and its many-sample batches
         self.device = configure_devices()
         shape = keras_model.input_shape
         if len(shape) != 4 or shape[1] is None or shape[1] != shape[2]:
@@ -358,7 +361,8 @@ def _build(name: str, mode: str, path: Path | None, seed: int) -> ExplainableMod
         random_weights = False
     return ExplainableModel(keras_model, name, labels=IMAGENET_LABELS, preprocess=preprocess,
                             default_layer=spec.default_layer, weights=weights, weights_id=weights_id,
-                            random_weights=random_weights, title=spec.title, jit_compile=spec.jit_compile)
+                            random_weights=random_weights, title=spec.title, jit_compile=spec.jit_compile,
+                            jit_batches=spec.jit_batches)
 
 
 @functools.lru_cache(maxsize=1)

@@ -122,7 +122,7 @@ class Passes:
         start, end = progress
         targets = np.broadcast_to(np.asarray(targets, np.int32), (len(inputs),))
 
-        bucket = self.model.engine.jit_compile  # XLA compiles once per batch shape: pad to powers of two
+        bucket = self.model.engine.jit(batched=True)  # XLA compiles once per batch shape: pad to powers of two
 
         def compute(a: int, b: int) -> np.ndarray:
             chunk_inputs, chunk_targets = inputs[a:b], np.ascontiguousarray(targets[a:b])
@@ -131,7 +131,7 @@ class Passes:
                 pad = size - (b - a)
                 chunk_inputs = np.concatenate([chunk_inputs, np.repeat(chunk_inputs[-1:], pad, axis=0)])
                 chunk_targets = np.concatenate([chunk_targets, np.repeat(chunk_targets[-1:], pad)])
-            return getattr(self.model.engine.run(key, chunk_inputs, chunk_targets), field)[: b - a]
+            return getattr(self.model.engine.run(key, chunk_inputs, chunk_targets, batched=True), field)[: b - a]
 
         return run_in_chunks(compute, len(inputs), chunk or default_chunk_size(),
                              progress=lambda f: self.report(start + (end - start) * f), on_chunk=on_chunk)

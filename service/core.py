@@ -445,6 +445,17 @@ class ExplainerService:
             except Exception as error:  # noqa: BLE001 - reported by /readyz, the server still serves
                 self.warm.update(state="degraded", model=model)
                 self.warm["errors"].append(describe_error(error))
+                return
+            # ready for the one-pass methods; now compile the multi-pass methods' batches (XLA) too
+            try:
+                from explainers.batching import default_chunk_size
+
+                self.warm["batches"] = "warming up"
+                loaded.engine.warm_batches(default_chunk_size())
+                self.warm["batches"] = "ready"
+            except Exception as error:  # noqa: BLE001 - only costs the first multi-pass request its compile
+                self.warm["batches"] = "failed"
+                log.warning("warming up the multi-pass batches failed: %s", describe_error(error))
 
         if background:
             threading.Thread(target=run, name="warm-up", daemon=True).start()
@@ -463,7 +474,7 @@ class ExplainerService:
                 errors.append("Redis (the queue to the workers) cannot be reached.")
         return {"status": status, "errors": errors, "backend": self.backend, "device": self.device,
                 "models_loaded": loaded_models(), "queue": self.jobs.queue_length(), "running": self.jobs.running(),
-                "computed": getattr(self.jobs, "computed", None),
+                "computed": getattr(self.jobs, "computed", None), "batches": self.warm.get("batches", "not started"),
                 "max_queue": self.jobs.max_queue, "cache": self.cache.stats()}
 
     def _check_layer(self, model: str, layer: str | None) -> str:

@@ -61,4 +61,4 @@ def test_other_errors_pass_through_and_cancel_stops_between_chunks():
 
 
 def test_default_chunk_on_cpu():
-    assert default_chunk_size() == 16
+    assert default_chunk_size() == 8

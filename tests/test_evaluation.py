@@ -270,10 +270,10 @@ def test_the_whole_curve_is_one_batch(linear_model, picture, monkeypatch):
     calls = []
     engine = linear_model.engine
     original_run = engine.run
-    monkeypatch.setattr(engine, "run", lambda key, inputs, targets: calls.append(len(inputs)) or
-                        original_run(key, inputs, targets))
+    monkeypatch.setattr(engine, "run", lambda key, inputs, targets, batched=False: calls.append(len(inputs)) or
+                        original_run(key, inputs, targets, batched))
     faithfulness(linear_model, picture, np.ones((8, 8)), 0, steps=10)
-    assert calls == [11]  # 11 pictures, one call (chunks hold 16 on a CPU)
+    assert calls == [8, 3]  # 11 pictures in full chunks of 8 (a CPU's chunk), not one call per picture
 
 
 def test_faithfulness_errors_echo_what_was_received(linear_model, picture):

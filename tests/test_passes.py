@@ -46,3 +46,37 @@ def test_top1_is_resolved_inside_the_pass(tiny_cnn, rng_image):
     e = explain(tiny_cnn, image, "grad_cam")
     assert e.target == int(np.argmax(tiny_cnn.logits(image))) == e.predictions[0][0]
     assert abs(sum(p for _, _, p in tiny_cnn.predict(image, top=5)) - 1.0) < 1e-6  # all 5 classes
+
+
+def test_batches_can_compile_apart_from_one_picture_passes(rng_image):
+    """A model may use XLA for its many-sample batches only: same numbers, traced once each, warmed."""
+    from explainers._tf import keras
+    from explainers.labels import Labels
+    from explainers.models import ExplainableModel
+
+    keras.utils.set_random_seed(7)
+    inputs = keras.Input((16, 16, 3))
+    x = keras.layers.Conv2D(4, 3, padding="same", activation="relu", name="conv")(inputs)
+    logits = keras.layers.Dense(3, name="logits")(keras.layers.GlobalAveragePooling2D()(x))
+    net = keras.Model(inputs, logits)
+    labels = Labels.from_names(["a", "b", "c"])
+    mixed = ExplainableModel(net, "mixed", labels=labels, preprocess=lambda v: v / 255.0, jit_batches=True)
+    plain = ExplainableModel(net, "plain", labels=labels, preprocess=lambda v: v / 255.0)
+    assert (mixed.engine.jit(batched=False), mixed.engine.jit(batched=True)) == (False, True)
+    assert (plain.engine.jit(batched=False), plain.engine.jit(batched=True)) == (False, False)
+    assert plain.engine.warm_batches(4) == []  # graph-mode batches have nothing to compile per shape
+
+    warmed = mixed.engine.warm_batches(4)
+    assert PassKey(None, input_grads=True) in warmed and PassKey() in warmed
+    traced = dict(mixed.engine.trace_count)
+    assert {slot[1] for slot in traced} == {True} and set(traced.values()) == {1}
+
+    batch = mixed.preprocess(np.stack([rng_image(16, 16, seed=s) for s in range(6)]).astype(np.float32))
+    key = PassKey(None, input_grads=True)
+    compiled = Passes(mixed, batch[:1], np.zeros(1, np.int32)).batch(key, batch, np.arange(6) % 3, chunk=4)
+    graph = Passes(plain, batch[:1], np.zeros(1, np.int32)).batch(key, batch, np.arange(6) % 3, chunk=4)
+    np.testing.assert_allclose(compiled, graph, rtol=1e-4, atol=1e-6)
+    assert np.abs(graph).max() > 0
+    assert {slot: n for slot, n in mixed.engine.trace_count.items() if slot[1]} == traced  # no retrace
+    Passes(mixed, batch[:2], np.zeros(2, np.int32)).get(PassKey())  # a one-picture pass: graph mode
+    assert mixed.engine.trace_count[(PassKey(), False)] == 1

@@ -84,21 +84,17 @@ class Occlusion(MultiPassMethod):
                 occluded[i, top:top + size, left:left + size] = cover[top:top + size, left:left + size]
             total = np.zeros((height, width), np.float64)
             counts = np.zeros((height, width), np.float64)
-            original = {}
+            original = float(passes.logits[index, target])  # the whole picture's score, from the shared pass
 
             def add(start: int, stop: int, logits: np.ndarray) -> None:
-                """Row 0 is the whole picture; row r > 0 is the picture with box r − 1 covered."""
+                """Row r is the picture with box r covered."""
                 for row, scores in zip(range(start, stop), logits):
-                    if row == 0:
-                        original["score"] = float(scores[target])
-                        continue
-                    top, left = boxes[row - 1]
-                    total[top:top + size, left:left + size] += original["score"] - float(scores[target])
+                    top, left = boxes[row]
+                    total[top:top + size, left:left + size] += original - float(scores[target])
                     counts[top:top + size, left:left + size] += 1
                 passes.preview(total / np.maximum(counts, 1))
 
-            passes.batch(PassKey(), passes.preprocess(np.concatenate([picture[None], occluded])), target,
-                         field="logits", progress=span, on_chunk=add)
+            passes.batch(PassKey(), passes.preprocess(occluded), target, field="logits", progress=span, on_chunk=add)
             heatmap = (total / np.maximum(counts, 1)).astype(np.float32)
             return Attribution(heatmap[None], None, {"patches": len(boxes)})
 
