@@ -775,8 +775,10 @@ def compare(run: Run, model_names: list[str], wanted: list[str], slow_models: se
             model_results[row.key] = results
             table.append((row, results, label))
         spec = MODELS[name]
-        heading = (f"### {spec.title} ({spec.input_size}×{spec.input_size}, layer {setup.layer}, "
-                   f"XLA {'on' if setup.model.engine.jit_compile else 'off'} for ours)")
+        engine = setup.model.engine
+        heading = (f"### {spec.title} ({spec.input_size}×{spec.input_size}, layer {setup.layer}; ours with XLA "
+                   f"{'on' if engine.jit_compile else 'off'} for one-picture passes, "
+                   f"{'on' if engine.jit_batches else 'off'} for many-sample batches)")
         slow_note = slow_repeat != repeat and any(row.slow for row, _, _ in table)
         notes = []
         if mix_note:
@@ -902,9 +904,16 @@ def render(run: Run, sections: list[ModelSection], calls_seen: dict[str, dict[st
         "timed calls. It is what a call needs on top of what is already held (the model, the library's caches and "
         "the memory TensorFlow and the C allocator kept from earlier calls), not the library's total footprint.",
         "- A library without the method shows `—`; a library that raised shows `failed:` and its error.",
-        "- Ours compiles VGG16's passes with XLA (measured faster there; ResNet50 and InceptionV3 run without); "
-        "the peers run as they ship (tf-explain's Grad-CAM and tf-keras-vis's maps eagerly, most of Xplique in "
-        "`tf.function`s).",
+        "- Ours compiles its many-sample batches (SmoothGrad, integrated gradients, occlusion, Score-CAM, RISE, "
+        "LIME) with XLA on all three models and its one-picture passes with XLA on VGG16 only (where each was "
+        "measured faster); the peers run as they ship (tf-explain's Grad-CAM and tf-keras-vis's maps eagerly, "
+        "most of Xplique in `tf.function`s).",
+        "- **Allocator**: importing `explainers` switches TensorFlow's CPU tensors to its pooling (BFC) allocator "
+        "(`TF_CPU_ALLOCATOR_USE_BFC=true`), which keeps memory between calls instead of faulting gigabytes in "
+        "again on every call. It is set for the whole process, so **the peers run with it too**: their times "
+        "gain from it as ours do, and the ratios compare the libraries, not the allocators. Because the pool "
+        "keeps what a call used, the memory column mostly shows what a call needed beyond every earlier call's "
+        "peak, not its working set.",
         "",
         "## Results",
         "",
