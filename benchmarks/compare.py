@@ -8,8 +8,8 @@
 For each (model, method): every library's call is built once (a peer's explainer object, our model's
 compiled passes), warmed up once, then the libraries take turns ``--repeat`` times (the order rotates
 each round), so a shared machine's load changes affect all of them alike; the table gives the median
-seconds, ours ÷ the fastest peer, and each call's peak memory above the process's memory just before
-it (resident set size sampled every 2 ms by a background thread; median over the timed calls).
+seconds, ours ÷ the fastest peer, and the memory each call needed (the peak of TensorFlow's CPU tensor
+pool above what it held just before the call; median over the timed calls).
 
 All libraries get the same Keras model object (seeded random weights: timings do not depend on weight
 values), the same cat picture, the same target class (281, tabby) and the same settings. Our ``explain``
@@ -387,7 +387,8 @@ DEFAULT_METHODS = ["grad_cam", "vanilla_gradient", "gradient_x_input", "guided_b
 
 # ---- measuring --------------------------------------------------------------------------------------
 class PeakMemory:
-    """Peak resident set size of this process during a ``with`` block, above its size at the start."""
+    """Memory a ``with`` block needed: the peak of TensorFlow's CPU tensor pool during it above the pool's
+    use at the start (``pool``), and the peak resident set size above the size at the start (``extra``)."""
 
     def __init__(self, interval: float = 0.002):
         import psutil
@@ -395,12 +396,28 @@ class PeakMemory:
         self.process = psutil.Process()
         self.interval = interval
         self.extra = 0.0
+        self.pool = 0.0
 
     def _sample(self) -> None:
         while not self._stop.wait(self.interval):
             self.peak = max(self.peak, self.process.memory_info().rss)
 
+    @staticmethod
+    def _pool() -> dict[str, int] | None:
+        from explainers._tf import tf
+
+        try:
+            return tf.config.experimental.get_memory_info("CPU:0")
+        except (ValueError, RuntimeError):  # an allocator without statistics (malloc)
+            return None
+
     def __enter__(self) -> "PeakMemory":
+        from explainers._tf import tf
+
+        before = self._pool()
+        if before is not None:
+            tf.config.experimental.reset_memory_stats("CPU:0")
+        self.pool_base = before["current"] if before else None
         self.base = self.peak = self.process.memory_info().rss
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._sample, daemon=True)
@@ -412,6 +429,8 @@ class PeakMemory:
         self._stop.set()
         self._thread.join()
         self.extra = float(self.peak - self.base)
+        after = self._pool() if self.pool_base is not None else None
+        self.pool = float(after["peak"] - self.pool_base) if after else self.extra
 
 
 def short(error: BaseException, limit: int = 150) -> str:
@@ -455,7 +474,7 @@ def measure(calls: dict[str, Callable[[], Any] | Failure], repeat: int, log) -> 
                 results[library] = Failure(short(error))
                 continue
             times[library].append(seconds)
-            memory[library].append(peak.extra)
+            memory[library].append(peak.pool)
     for library in names:
         if library not in results:
             results[library] = Timing(statistics.median(times[library]), statistics.median(memory[library]),
@@ -899,10 +918,11 @@ def render(run: Run, sections: list[ModelSection], calls_seen: dict[str, dict[st
         "timed calls. Because the libraries alternate within one run, a change in the machine's load hits all "
         "of them alike, and the **ratio ours ÷ fastest peer** stays comparable even when the seconds do not "
         "(below 1: ours is faster).",
-        "- **Memory** (`MiB`): the peak resident set size of the process during one call minus its size just "
-        "before the call (sampled every 2 ms by a background thread, after a garbage collection), median over the "
-        "timed calls. It is what a call needs on top of what is already held (the model, the library's caches and "
-        "the memory TensorFlow and the C allocator kept from earlier calls), not the library's total footprint.",
+        "- **Memory** (`MiB`): the peak of TensorFlow's CPU tensor pool during one call minus what the pool held "
+        "just before it (`tf.config.experimental.get_memory_info`, statistics reset before each call), median "
+        "over the timed calls: the tensors (activations, gradients, batches, XLA's buffers) that the call needed "
+        "at once, on top of the model's weights. It leaves out memory outside TensorFlow's tensors (NumPy arrays, "
+        "Python objects); where the pool keeps no statistics it falls back to the growth of the resident set size.",
         "- A library without the method shows `—`; a library that raised shows `failed:` and its error.",
         "- Ours compiles its many-sample batches (SmoothGrad, integrated gradients, occlusion, Score-CAM, RISE, "
         "LIME) with XLA on all three models and its one-picture passes with XLA on VGG16 only (where each was "
@@ -911,9 +931,8 @@ def render(run: Run, sections: list[ModelSection], calls_seen: dict[str, dict[st
         "- **Allocator**: importing `explainers` switches TensorFlow's CPU tensors to its pooling (BFC) allocator "
         "(`TF_CPU_ALLOCATOR_USE_BFC=true`), which keeps memory between calls instead of faulting gigabytes in "
         "again on every call. It is set for the whole process, so **the peers run with it too**: their times "
-        "gain from it as ours do, and the ratios compare the libraries, not the allocators. Because the pool "
-        "keeps what a call used, the memory column mostly shows what a call needed beyond every earlier call's "
-        "peak, not its working set.",
+        "gain from it as ours do, and the ratios compare the libraries, not the allocators. The memory column "
+        "reads the pool's own statistics (below).",
         "",
         "## Results",
         "",
