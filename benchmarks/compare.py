@@ -932,7 +932,7 @@ def render(run: Run, sections: list[ModelSection], calls_seen: dict[str, dict[st
         "(`TF_CPU_ALLOCATOR_USE_BFC=true`), which keeps memory between calls instead of faulting gigabytes in "
         "again on every call. It is set for the whole process, so **the peers run with it too**: their times "
         "gain from it as ours do, and the ratios compare the libraries, not the allocators. The memory column "
-        "reads the pool's own statistics (below).",
+        "reads the pool's own statistics (above).",
         "",
         "## Results",
         "",
