@@ -4,9 +4,9 @@ Each kind of pass is a ``tf.function`` traced once per model: the batch dimensio
 input signature, so any batch size reuses the same trace. A model may compile its one-picture passes
 and its many-sample batches (SmoothGrad's noisy copies, integrated gradients' path, occlusion's
 patches) differently: XLA was measured faster for the batches of all three ImageNet models but for
-the one-picture passes of VGG16 only (``benchmarks/speed.py``, ``benchmarks/compare.py``). Guided backpropagation and DeconvNet swap
-every ReLU's gradient only while their function is traced (see ``_relu_override``), so the shared
-model itself never changes.
+the one-picture passes of VGG16 only (``benchmarks/batches.py``, ``benchmarks/speed.py``). Guided
+backpropagation and DeconvNet swap every ReLU's gradient only while their function is traced (see
+``_relu_override``), so the shared model itself never changes.
 """
 from __future__ import annotations
 
