@@ -51,7 +51,7 @@ def main() -> None:
 
     forward = timed(lambda: graph_forward(inputs).numpy())
     print(f"{model.title}, {model.input_size}×{model.input_size}, batch 1, {model.device}, XLA "
-          f"{'on' if model.engine.jit_compile else 'off'}, median of {args.repeats} warm runs; "
+          f"{'on' if model.engine.jit_batches else 'off'} for the samples' batches, median of {args.repeats} warm runs; "
           f"forward pass = {forward * 1000:.0f} ms\n")
     print("| method and settings | seconds | × forward |")
     print("|---|---:|---:|")
