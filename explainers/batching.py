@@ -8,7 +8,7 @@ so peak memory stays bounded by the chunk size rather than by the number of samp
 from __future__ import annotations
 
 import logging
-from typing import Callable
+from typing import Any, Callable
 
 import numpy as np
 
@@ -46,10 +46,13 @@ def default_chunk_size(sample_bytes: int = 224 * 224 * 3 * 4 * 60) -> int:
     return int(max(1, min(256, free // 4 // sample_bytes)))
 
 
-def run_in_chunks(compute: Callable[[int, int], np.ndarray], total: int, chunk: int,
+def run_in_chunks(compute: Callable[[int, int], Any], total: int, chunk: int,
                   progress: Callable[[float], None] | None = None,
-                  on_chunk: Callable[[int, int, np.ndarray], None] | None = None) -> np.ndarray:
+                  on_chunk: Callable[[int, int, Any], None] | None = None) -> Any:
     """``compute(start, stop)`` for consecutive slices of ``range(total)``, concatenated on axis 0.
+
+    ``compute`` returns an array, or a tuple of arrays (several results of the same samples): then
+    each is concatenated on its own and a tuple comes back.
 
     On an out-of-memory error the chunk is halved and the same slice tried again (down to one sample,
     after which the error is a plain ExplainerError). After each chunk, ``on_chunk(start, stop, values)``
@@ -63,7 +66,8 @@ def run_in_chunks(compute: Callable[[int, int], np.ndarray], total: int, chunk: 
     while start < total:
         stop = min(total, start + size)
         try:
-            part = np.asarray(compute(start, stop))
+            part = compute(start, stop)
+            part = tuple(np.asarray(p) for p in part) if isinstance(part, tuple) else np.asarray(part)
         except Exception as error:  # noqa: BLE001 - only out-of-memory is handled here
             if not is_out_of_memory(error):
                 raise
@@ -79,4 +83,6 @@ def run_in_chunks(compute: Callable[[int, int], np.ndarray], total: int, chunk: 
         start = stop
         if progress is not None:
             progress(start / total)
+    if isinstance(parts[0], tuple):
+        return tuple(np.concatenate([part[i] for part in parts], axis=0) for i in range(len(parts[0])))
     return np.concatenate(parts, axis=0)

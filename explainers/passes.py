@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import threading
 from dataclasses import dataclass, replace
-from typing import TYPE_CHECKING, Callable
+from typing import TYPE_CHECKING, Any, Callable
 
 import numpy as np
 
@@ -75,6 +75,7 @@ class Passes:
         self._results: dict[PassKey, PassResult] = {}
         self._lock = threading.Lock()
         self.passes_run: list[PassKey] = []
+        self._noted: dict[int, np.ndarray] = {}  # image index -> its logits, from a method's own batch
 
     def prepare(self, keys: list[PassKey]) -> None:
         """Merge ``keys`` into as few passes as possible and run them.
@@ -108,30 +109,40 @@ class Passes:
             return result
 
     # ---- many samples at once (the multi-pass methods) ------------------------------------------
-    def batch(self, key: PassKey, inputs: np.ndarray, targets: np.ndarray, field: str = "input_grads",
-              progress: tuple[float, float] = (0.0, 1.0), chunk: int | None = None,
-              on_chunk: Callable[[int, int, np.ndarray], None] | None = None) -> np.ndarray:
+    def batch(self, key: PassKey, inputs: np.ndarray, targets: np.ndarray,
+              field: str | tuple[str, ...] = "input_grads", progress: tuple[float, float] = (0.0, 1.0),
+              chunk: int | None = None, on_chunk: Callable[[int, int, Any], None] | None = None) -> Any:
         """``field`` of a pass over many inputs, in chunks sized to memory (halved on out-of-memory).
 
-        Progress is reported as the span ``progress`` (start, end) of this method's whole work, so a
-        method made of several batches reports one steadily growing fraction. ``on_chunk(start, stop,
-        values)`` sees each chunk's values as they arrive (methods build their running previews there).
+        ``field`` may be a tuple of fields (say ``("input_grads", "logits")``): then a tuple of arrays
+        comes back, one per field, from the same passes. Progress is reported as the span ``progress``
+        (start, end) of this method's whole work, so a method made of several batches reports one
+        steadily growing fraction. ``on_chunk(start, stop, values)`` sees each chunk's values as they
+        arrive (methods build their running previews there).
         """
         from explainers.batching import default_chunk_size, run_in_chunks
 
         start, end = progress
         targets = np.broadcast_to(np.asarray(targets, np.int32), (len(inputs),))
+        fields = (field,) if isinstance(field, str) else tuple(field)
+        # XLA compiles once per batch shape: run a chunk as pieces whose sizes are powers of two (13 =
+        # 8 + 4 + 1), so the compiled shapes stay few and no padding rows are computed for nothing
+        pieces = self.model.engine.jit(batched=True)
 
-        bucket = self.model.engine.jit(batched=True)  # XLA compiles once per batch shape: pad to powers of two
-
-        def compute(a: int, b: int) -> np.ndarray:
-            chunk_inputs, chunk_targets = inputs[a:b], np.ascontiguousarray(targets[a:b])
-            size = 1 << (b - a - 1).bit_length() if bucket else b - a
-            if size != b - a:
-                pad = size - (b - a)
-                chunk_inputs = np.concatenate([chunk_inputs, np.repeat(chunk_inputs[-1:], pad, axis=0)])
-                chunk_targets = np.concatenate([chunk_targets, np.repeat(chunk_targets[-1:], pad)])
-            return getattr(self.model.engine.run(key, chunk_inputs, chunk_targets, batched=True), field)[: b - a]
+        def compute(a: int, b: int):
+            bounds = [a, b]
+            if pieces:
+                bounds, size = [a], b - a
+                while size:
+                    bounds.append(bounds[-1] + (1 << (size.bit_length() - 1)))
+                    size = b - bounds[-1]
+            parts = []
+            for lo, hi in zip(bounds[:-1], bounds[1:]):
+                result = self.model.engine.run(key, inputs[lo:hi], np.ascontiguousarray(targets[lo:hi]), batched=True)
+                parts.append([getattr(result, name) for name in fields])
+            values = tuple(np.concatenate([part[i] for part in parts]) if len(parts) > 1 else parts[0][i]
+                           for i in range(len(fields)))
+            return values[0] if isinstance(field, str) else values
 
         return run_in_chunks(compute, len(inputs), chunk or default_chunk_size(),
                              progress=lambda f: self.report(start + (end - start) * f), on_chunk=on_chunk)
@@ -156,6 +167,11 @@ class Passes:
         if self._progress is not None:
             self._progress(fraction)
 
+    def note_logits(self, index: int, logits: np.ndarray) -> None:
+        """Keep image ``index``'s logits that a method's own batch computed (integrated gradients' path
+        ends at the picture itself), so the predictions need no pass of their own."""
+        self._noted[int(index)] = np.asarray(logits, np.float32)
+
     def _resolved_targets(self) -> np.ndarray:
         """Once any pass has resolved "top-1", later passes explain the same classes."""
         for result in self._results.values():
@@ -164,12 +180,17 @@ class Passes:
 
     @property
     def resolved_targets(self) -> np.ndarray:
-        if not self._results:
+        """The classes explained; a pass runs only if some target is still "top-1"."""
+        if not self._results and (self.targets < 0).any():
             self.get(PassKey())
         return self._resolved_targets()
 
     @property
     def logits(self) -> np.ndarray:
+        """(N, classes) for the pictures themselves: from any pass run so far, else from logits the
+        methods noted for every picture, else from a forward pass run now."""
         if not self._results:
+            if len(self._noted) == len(self.inputs):
+                return np.stack([self._noted[i] for i in range(len(self.inputs))])
             self.get(PassKey())
         return next(iter(self._results.values())).logits

@@ -62,3 +62,13 @@ def test_other_errors_pass_through_and_cancel_stops_between_chunks():
 
 def test_default_chunk_on_cpu():
     assert default_chunk_size() == 8
+
+
+def test_tuples_of_results_are_joined_field_by_field():
+    """A compute that returns (values, scores) gets each joined over the chunks, in order."""
+    seen = []
+    values, scores = run_in_chunks(lambda a, b: (np.arange(a, b)[:, None] * [1, 10], np.arange(a, b) * 0.5), 5, 2,
+                                   on_chunk=lambda a, b, part: seen.append((a, b, len(part))))
+    np.testing.assert_array_equal(values, np.arange(5)[:, None] * [1, 10])
+    np.testing.assert_array_equal(scores, np.arange(5) * 0.5)
+    assert seen == [(0, 2, 2), (2, 4, 2), (4, 5, 2)]

@@ -34,6 +34,62 @@ def test_quadrature_rules():
     assert abs(weights @ nodes - 1 / 2) > 0.1  # the left sum is biased on a slope; that is why it is not the default
 
 
+def test_gauss_lobatto_is_the_textbook_rule():
+    """Four points on [−1, 1]: ±1 and ±1/√5 with weights 1/6 and 5/6; n points integrate every polynomial
+    of degree ≤ 2n − 3 exactly (on [0, 1], where ∫ αᵏ = 1/(k + 1)) and not t²ⁿ⁻² (on [−1, 1])."""
+    from explainers.methods.integrated_gradients import gauss_lobatto
+
+    nodes, weights = gauss_lobatto(4)
+    np.testing.assert_allclose(nodes, [-1, -1 / np.sqrt(5), 1 / np.sqrt(5), 1], atol=1e-15)
+    np.testing.assert_allclose(weights, [1 / 6, 5 / 6, 5 / 6, 1 / 6], atol=1e-15)
+    for points in (2, 4, 16, 300):
+        nodes, weights = quadrature("gauss_lobatto", points)
+        assert nodes[0] == 0 and nodes[-1] == 1  # the path's ends are among the nodes
+        for degree in range(0, 2 * points - 2):
+            assert abs(weights @ nodes**degree - 1 / (degree + 1)) < 1e-12, (points, degree)
+        if points <= 16:  # (for hundreds of points the miss is below rounding)
+            symmetric, even = gauss_lobatto(points)
+            assert abs(even @ symmetric ** (2 * points - 2) - 2 / (2 * points - 1)) > 1e-10
+    assert quadrature("gauss_lobatto", 1) == (np.array([0.5]), np.array([1.0]))
+
+
+def _recording(model, monkeypatch):
+    calls = []
+    original = model.engine.run
+
+    def run(key, inputs, targets, batched=False):
+        calls.append((batched, len(inputs)))
+        return original(key, inputs, targets, batched=batched)
+
+    monkeypatch.setattr(model.engine, "run", run)
+    return calls
+
+
+def test_end_point_rules_take_both_scores_and_the_predictions_from_the_path(linear_model, rng_image, monkeypatch):
+    """With nodes at α = 0 and 1, the path's own passes give f(x′), f(x) and the top-5: no other pass."""
+    image = rng_image(seed=5)
+    calls = _recording(linear_model, monkeypatch)
+    e = explain(linear_model, image, "integrated_gradients", target=1, steps=5)
+    assert e.params["quadrature"] == "gauss_lobatto" and calls == [(True, 5)]
+    assert e.meta["completeness_error"] < 1e-4
+    logits = linear_model.engine.forward(linear_model.preprocess(linear_model.prepare(image)[None]))[0]
+    probabilities = np.exp(logits - logits.max()) / np.exp(logits - logits.max()).sum()
+    assert [p[0] for p in e.predictions] == list(np.argsort(-logits))
+    np.testing.assert_allclose([p[2] for p in e.predictions], np.sort(probabilities)[::-1], rtol=1e-5)
+    assert abs(e.meta["score_difference"] - (logits[1] - linear_model.engine.forward(
+        linear_model.preprocess(np.zeros((1, 8, 8, 3), np.float32)))[0, 1])) < 1e-4
+
+    calls.clear()  # Gauss–Legendre has no end nodes: the picture and the baseline need passes of their own
+    legendre = explain(linear_model, image, "integrated_gradients", target=1, steps=5, quadrature="gauss_legendre")
+    assert sorted(calls) == [(False, 1), (True, 1), (True, 5)]
+    assert legendre.predictions == e.predictions or np.allclose(
+        [p[2] for p in legendre.predictions], [p[2] for p in e.predictions], rtol=1e-5)
+
+    calls.clear()  # "top-1" must be known before the path: that one forward pass stays
+    top = explain(linear_model, image, "integrated_gradients", steps=5)
+    assert calls == [(False, 1), (True, 5)] and top.target == int(np.argmax(logits))
+
+
 def test_baselines_are_what_their_names_say():
     picture = np.random.default_rng(0).integers(0, 256, (20, 30, 3)).astype(np.uint8)
     assert baseline_pictures(picture, "black", 0)[0].max() == 0
@@ -48,7 +104,7 @@ def test_completeness_on_the_real_architectures(name, registry_models):
     model = registry_models(name)
     cat = decode(CAT.read_bytes())
     default = explain(model, cat, "integrated_gradients", target=281)
-    assert default.params["steps"] == 32 and default.params["quadrature"] == "gauss_legendre"
+    assert default.params["steps"] == 32 and default.params["quadrature"] == "gauss_lobatto"
     assert default.meta["completeness_error"] <= 0.05, default.meta
     few = explain(model, cat, "integrated_gradients", target=281, steps=8).meta["completeness_error"]
     many = explain(model, cat, "integrated_gradients", target=281, steps=64).meta["completeness_error"]

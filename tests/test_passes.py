@@ -80,3 +80,37 @@ def test_batches_can_compile_apart_from_one_picture_passes(rng_image):
     assert {slot: n for slot, n in mixed.engine.trace_count.items() if slot[1]} == traced  # no retrace
     Passes(mixed, batch[:2], np.zeros(2, np.int32)).get(PassKey())  # a one-picture pass: graph mode
     assert mixed.engine.trace_count[(PassKey(), False)] == 1
+
+
+def test_xla_batches_run_as_power_of_two_pieces_and_give_several_fields(rng_image, monkeypatch):
+    """Seven samples in a chunk of eight run as 4 + 2 + 1 under XLA (few compiled shapes, no padding rows
+    computed for nothing), with the same gradients and logits as graph mode's single call."""
+    from explainers._tf import keras
+    from explainers.labels import Labels
+    from explainers.models import ExplainableModel
+
+    keras.utils.set_random_seed(8)
+    inputs = keras.Input((16, 16, 3))
+    x = keras.layers.Conv2D(4, 3, padding="same", activation="relu", name="conv")(inputs)
+    net = keras.Model(inputs, keras.layers.Dense(3, name="logits")(keras.layers.GlobalAveragePooling2D()(x)))
+    labels = Labels.from_names(["a", "b", "c"])
+    compiled = ExplainableModel(net, "pieces", labels=labels, preprocess=lambda v: v / 255.0, jit_batches=True)
+    plain = ExplainableModel(net, "whole", labels=labels, preprocess=lambda v: v / 255.0)
+    sizes = {"pieces": [], "whole": []}
+    for model in (compiled, plain):
+        original = model.engine.run
+        monkeypatch.setattr(model.engine, "run", lambda key, inputs, targets, batched=False, _o=original,
+                            _s=sizes[model.name]: _s.append(len(inputs)) or _o(key, inputs, targets, batched=batched))
+    batch = compiled.preprocess(np.stack([rng_image(16, 16, seed=s) for s in range(7)]).astype(np.float32))
+    key, fields, targets = PassKey(None, input_grads=True), ("input_grads", "logits"), np.arange(7) % 3
+    seen = []
+    grads, logits = Passes(compiled, batch[:1], np.zeros(1, np.int32)).batch(
+        key, batch, targets, field=fields, chunk=8, on_chunk=lambda a, b, values: seen.append((a, b, len(values))))
+    whole_grads, whole_logits = Passes(plain, batch[:1], np.zeros(1, np.int32)).batch(key, batch, targets,
+                                                                                     field=fields, chunk=8)
+    assert sizes == {"pieces": [4, 2, 1], "whole": [7]} and seen == [(0, 7, 2)]
+    assert grads.shape == batch.shape and logits.shape == (7, 3)
+    np.testing.assert_allclose(grads, whole_grads, rtol=1e-4, atol=1e-6)
+    np.testing.assert_allclose(logits, whole_logits, rtol=1e-4, atol=1e-5)
+    np.testing.assert_allclose(logits, net(batch).numpy(), rtol=1e-4, atol=1e-5)
+    assert np.abs(grads).max() > 0
