@@ -797,7 +797,8 @@ def compare(run: Run, model_names: list[str], wanted: list[str], slow_models: se
         engine = setup.model.engine
         heading = (f"### {spec.title} ({spec.input_size}×{spec.input_size}, layer {setup.layer}; ours with XLA "
                    f"{'on' if engine.jit_compile else 'off'} for one-picture passes, "
-                   f"{'on' if engine.jit_batches else 'off'} for many-sample batches)")
+                   f"{'on' if engine.jit_batches else 'off'} for many-sample gradient batches, "
+                   f"{'on' if engine.jit_forward else 'off'} for forward-only batches)")
         slow_note = slow_repeat != repeat and any(row.slow for row, _, _ in table)
         notes = []
         if mix_note:
@@ -815,6 +816,14 @@ def compare(run: Run, model_names: list[str], wanted: list[str], slow_models: se
     return sections, calls_seen, import_errors
 
 
+def commit_id() -> str:
+    try:
+        return subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True,
+                              timeout=10).stdout.strip() or "unknown"
+    except (OSError, subprocess.SubprocessError):
+        return "unknown"
+
+
 def update(previous: str, run: Run, sections: list[ModelSection], calls_seen: dict[str, dict[str, str]],
            wanted: list[str]) -> str:
     """``previous`` with the re-measured rows (and their calls and notes) put in place of the old ones."""
@@ -827,10 +836,11 @@ def update(previous: str, run: Run, sections: list[ModelSection], calls_seen: di
             lines[at:at] = section.markdown().splitlines() + [""]
             continue
         end = next((i for i in range(start + 1, len(lines)) if lines[i].startswith("#")), len(lines))
+        lines[start] = section.heading  # what ours compiled with XLA, as in this run
         body = lines[start:end]
         table_end = max(i for i, line in enumerate(body) if line.startswith("|")) + 1
         for key, line in section.rows:
-            label = line.split(" | ")[0]
+            label = line.split(" | ")[0].removesuffix(" ¹")
             old = next((i for i, row in enumerate(body[:table_end]) if row.split(" | ")[0].removesuffix(" ¹") == label),
                        None)
             if old is None:
@@ -838,8 +848,8 @@ def update(previous: str, run: Run, sections: list[ModelSection], calls_seen: di
                 table_end += 1
             else:
                 body[old] = line
-        for note in section.notes:  # a note replaces the old one that starts with the same words
-            lead = note.split(":")[0].split(",")[0]
+        for note in section.notes:  # a note replaces the old one that starts with the same words (or mark)
+            lead = "¹ " if note.startswith("¹ ") else note.split(":")[0].split(",")[0]
             old = next((i for i, row in enumerate(body) if row.startswith(lead)), None)
             if old is None:
                 body[table_end:table_end] = ["", note]
@@ -852,13 +862,22 @@ def update(previous: str, run: Run, sections: list[ModelSection], calls_seen: di
         old = next((i for i, row in enumerate(lines) if row.startswith(f"| {key} | ")), None)
         if old is not None:
             lines[old] = line
-    bullet = (f"- **Re-measured** on {run.started_at:%Y-%m-%d %H:%M} UTC, rows {', '.join(wanted)}, with "
-              f"`{run.command}` (load at its start `{run.load_before}`, at its end `{uptime()}`).")
+    lines = [COMPILE_NOTE if line.startswith("- Ours compiles ") else line for line in lines]
+    bullet = (f"- **Re-measured** on {run.started_at:%Y-%m-%d %H:%M} UTC at commit {commit_id()}, rows "
+              f"{', '.join(wanted)}, with `{run.command}` (load at its start `{run.load_before}`, at its end "
+              f"`{uptime()}`).")
     at = max(i for i, line in enumerate(lines) if line.startswith("- **")
              and i < next(j for j, row in enumerate(lines) if row.startswith("## How it is measured")))
     lines.insert(at + 1, bullet)
     return "\n".join(lines) + "\n"
 
+
+COMPILE_NOTE = (
+    "- Ours compiles its many-sample gradient batches (SmoothGrad, integrated gradients) with XLA on all three "
+    "models, its one-picture passes with XLA on VGG16 only (where each was measured faster), and its forward-only "
+    "batches (occlusion, Score-CAM, RISE, LIME) as plain graphs (XLA was no faster for them and compiles once per "
+    "batch shape); the peers run as they ship (tf-explain's Grad-CAM and tf-keras-vis's maps eagerly, most of "
+    "Xplique in `tf.function`s).")
 
 HEADER = "\n".join([
     "# Benchmarks: this project against tf-explain, Xplique and tf-keras-vis",
@@ -875,11 +894,7 @@ def render(run: Run, sections: list[ModelSection], calls_seen: dict[str, dict[st
     from explainers._tf import keras, tf
     from explainers.models import MODELS
 
-    try:
-        commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True,
-                                timeout=10).stdout.strip() or "unknown"
-    except (OSError, subprocess.SubprocessError):
-        commit = "unknown"
+    commit = commit_id()
     peers_line = ", ".join(
         f"{p} {version(DISTRIBUTIONS[p])}" + (f" ({import_errors[p].reason})" if p in import_errors else "")
         for p in PEERS)
@@ -924,10 +939,7 @@ def render(run: Run, sections: list[ModelSection], calls_seen: dict[str, dict[st
         "at once, on top of the model's weights. It leaves out memory outside TensorFlow's tensors (NumPy arrays, "
         "Python objects); where the pool keeps no statistics it falls back to the growth of the resident set size.",
         "- A library without the method shows `—`; a library that raised shows `failed:` and its error.",
-        "- Ours compiles its many-sample batches (SmoothGrad, integrated gradients, occlusion, Score-CAM, RISE, "
-        "LIME) with XLA on all three models and its one-picture passes with XLA on VGG16 only (where each was "
-        "measured faster); the peers run as they ship (tf-explain's Grad-CAM and tf-keras-vis's maps eagerly, "
-        "most of Xplique in `tf.function`s).",
+        COMPILE_NOTE,
         "- **Allocator**: importing `explainers` switches TensorFlow's CPU tensors to its pooling (BFC) allocator "
         "(`TF_CPU_ALLOCATOR_USE_BFC=true`), which keeps memory between calls instead of faulting gigabytes in "
         "again on every call. It is set for the whole process, so **the peers run with it too**: their times "

@@ -2,9 +2,11 @@
 
 Each kind of pass is a ``tf.function`` traced once per model: the batch dimension is left open in the
 input signature, so any batch size reuses the same trace. A model may compile its one-picture passes
-and its many-sample batches (SmoothGrad's noisy copies, integrated gradients' path, occlusion's
-patches) differently: XLA was measured faster for the batches of all three ImageNet models but for
-the one-picture passes of VGG16 only (``benchmarks/batches.py``, ``benchmarks/speed.py``). Guided
+and its many-sample batches differently, and among those the gradient batches (SmoothGrad's noisy
+copies, integrated gradients' path) and the forward-only ones (occlusion's patches, RISE's masks,
+LIME's samples): XLA was measured faster for the gradient batches of all three ImageNet models, for
+the one-picture passes of VGG16 only, and not for forward-only batches (``benchmarks/batches.py``,
+``benchmarks/speed.py``). Guided
 backpropagation and DeconvNet swap every ReLU's gradient only while their function is traced (see
 ``_relu_override``), so the shared model itself never changes.
 """
@@ -77,7 +79,8 @@ class Engine:
         # XLA where it was measured to help (see benchmarks/speed.py); EXPLAINERS_JIT=0/1 overrides both
         forced = None if override not in {"0", "1"} else override == "1"
         self.jit_compile = model.jit_compile if forced is None else forced  # one-picture passes
-        self.jit_batches = model.jit_batches if forced is None else forced  # many-sample batches
+        self.jit_batches = model.jit_batches if forced is None else forced  # many-sample gradient batches
+        self.jit_forward = model.jit_forward if forced is None else forced  # many-sample forward-only batches
         self._functions: dict[tuple[PassKey, bool], tf.types.experimental.GenericFunction] = {}
         self._submodels: dict[str | None, keras.Model] = {}
         self.trace_count: dict[tuple[PassKey, bool], int] = {}  # (pass, XLA) -> traces
@@ -93,13 +96,16 @@ class Engine:
                 self._submodels[layer] = keras.Model(net.inputs, [net.get_layer(layer).output, net.outputs[0]])
         return self._submodels[layer]
 
-    def jit(self, batched: bool) -> bool:
-        """True if passes over many samples (``batched``) or over one picture are compiled with XLA."""
-        return self.jit_batches if batched else self.jit_compile
+    def jit(self, batched: bool, gradients: bool = True) -> bool:
+        """True if passes over one picture, or over many samples (``batched``) with or without
+        ``gradients``, are compiled with XLA."""
+        if not batched:
+            return self.jit_compile
+        return self.jit_batches if gradients else self.jit_forward
 
     def function(self, key: PassKey, batched: bool = False):
         """The compiled function for ``key`` (traced on first use, under the model's lock)."""
-        slot = (key, self.jit(batched))
+        slot = (key, self.jit(batched, key.layer_grads or key.input_grads))
         fn = self._functions.get(slot)
         if fn is not None:
             return fn
@@ -149,17 +155,18 @@ class Engine:
         return PassResult(**{name: value.numpy() for name, value in out.items()})
 
     def warm_batches(self, size: int) -> list[PassKey]:
-        """Compile now the many-sample passes that multi-pass methods use, for full chunks of ``size``
-        samples: XLA compiles once per batch shape (tens of seconds for VGG16 on a CPU), which the first
-        SmoothGrad, integrated-gradients or occlusion request would otherwise wait for. Returns the
-        passes warmed (none when batches run in graph mode, which needs no compiling per shape)."""
-        if not self.jit_batches:
-            return []
-        inputs = np.zeros((size, self.model.input_size, self.model.input_size, 3), np.float32)
-        targets = np.zeros(size, np.int32)
+        """Prepare now the many-sample passes that multi-pass methods use: XLA compiles once per batch
+        shape (tens of seconds for VGG16 on a CPU), which the first SmoothGrad or integrated-gradients
+        request would otherwise wait for, so an XLA kind is run once on a full chunk of ``size``
+        samples; a graph-mode kind (forward-only batches, by default) is only traced, as its batch
+        dimension is open. Returns the passes warmed."""
         keys = [PassKey(None, input_grads=True), PassKey()]  # gradients (SmoothGrad, IG), scores (occlusion, ...)
         for key in keys:
-            self.run(key, inputs, targets, batched=True)
+            if self.jit(batched=True, gradients=key.input_grads):
+                inputs = np.zeros((size, self.model.input_size, self.model.input_size, 3), np.float32)
+                self.run(key, inputs, np.zeros(size, np.int32), batched=True)
+            else:
+                self.function(key, batched=True)
         return keys
 
     def forward(self, inputs: np.ndarray) -> np.ndarray:

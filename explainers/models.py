@@ -33,7 +33,8 @@ class ModelSpec:
     default_layer: str
     blurb: str
     jit_compile: bool = False  # XLA for one-picture passes: measured faster warm for VGG16 only (benchmarks/speed.py)
-    jit_batches: bool = False  # XLA for many-sample batches: measured faster for all three ImageNet models
+    jit_batches: bool = False  # XLA for many-sample gradient batches: measured faster for all three ImageNet models
+    jit_forward: bool = False  # XLA for forward-only batches: no faster (batches.py --alternate) and compiles per shape
     family: str = "imagenet"  # "imagenet": keras.applications + ImageNet weights; "shapes": the offline demo
 
 
@@ -151,7 +152,7 @@ class ExplainableModel:
     def __init__(self, keras_model: Any, name: str, *, labels: Labels, preprocess: Callable[[np.ndarray], np.ndarray],
                  default_layer: str | None = None, weights: str = "custom", weights_id: str | None = None,
                  random_weights: bool = False, title: str | None = None, jit_compile: bool = False,
-                 jit_batches: bool | None = None):
+                 jit_batches: bool | None = None, jit_forward: bool = False):
         from explainers._tf import configure_devices
 
         self.keras = keras_model
@@ -163,7 +164,8 @@ class ExplainableModel:
         self.weights_id = weights_id or weights
         self.random_weights = random_weights
         self.jit_compile = jit_compile  # compile its one-picture passes with XLA
-        self.jit_batches = jit_compile if jit_batches is None else jit_batches  # and its many-sample batches
+        self.jit_batches = jit_compile if jit_batches is None else jit_batches  # and its many-sample gradients
+        self.jit_forward = jit_forward  # and its many-sample forward-only batches
         self.device = configure_devices()
         shape = keras_model.input_shape
         if len(shape) != 4 or shape[1] is None or shape[1] != shape[2]:
@@ -362,7 +364,7 @@ def _build(name: str, mode: str, path: Path | None, seed: int) -> ExplainableMod
     return ExplainableModel(keras_model, name, labels=IMAGENET_LABELS, preprocess=preprocess,
                             default_layer=spec.default_layer, weights=weights, weights_id=weights_id,
                             random_weights=random_weights, title=spec.title, jit_compile=spec.jit_compile,
-                            jit_batches=spec.jit_batches)
+                            jit_batches=spec.jit_batches, jit_forward=spec.jit_forward)
 
 
 @functools.lru_cache(maxsize=1)

@@ -127,7 +127,8 @@ class Passes:
         fields = (field,) if isinstance(field, str) else tuple(field)
         # XLA compiles once per batch shape: run a chunk as pieces whose sizes are powers of two (13 =
         # 8 + 4 + 1), so the compiled shapes stay few and no padding rows are computed for nothing
-        pieces = self.model.engine.jit(batched=True)
+        gradients = key.layer_grads or key.input_grads
+        pieces = self.model.engine.jit(batched=True, gradients=gradients)
 
         def compute(a: int, b: int):
             bounds = [a, b]

@@ -446,7 +446,7 @@ class ExplainerService:
                 self.warm.update(state="degraded", model=model)
                 self.warm["errors"].append(describe_error(error))
                 return
-            # ready for the one-pass methods; now compile the multi-pass methods' batches (XLA) too
+            # ready for the one-pass methods; now compile the multi-pass methods' batches too
             try:
                 from explainers.batching import default_chunk_size
 

@@ -63,21 +63,23 @@ def test_batches_can_compile_apart_from_one_picture_passes(rng_image):
     mixed = ExplainableModel(net, "mixed", labels=labels, preprocess=lambda v: v / 255.0, jit_batches=True)
     plain = ExplainableModel(net, "plain", labels=labels, preprocess=lambda v: v / 255.0)
     assert (mixed.engine.jit(batched=False), mixed.engine.jit(batched=True)) == (False, True)
+    assert mixed.engine.jit(batched=True, gradients=False) is False  # forward-only batches: graph mode
     assert (plain.engine.jit(batched=False), plain.engine.jit(batched=True)) == (False, False)
-    assert plain.engine.warm_batches(4) == []  # graph-mode batches have nothing to compile per shape
+    gradients, scores = PassKey(None, input_grads=True), PassKey()
+    assert plain.engine.warm_batches(4) == [gradients, scores]  # graph mode: traced once, no shape to compile
+    assert plain.engine.trace_count == {(gradients, False): 1, (scores, False): 1}
 
     warmed = mixed.engine.warm_batches(4)
-    assert PassKey(None, input_grads=True) in warmed and PassKey() in warmed
+    assert warmed == [gradients, scores]
     traced = dict(mixed.engine.trace_count)
-    assert {slot[1] for slot in traced} == {True} and set(traced.values()) == {1}
-
+    assert traced == {(gradients, True): 1, (scores, False): 1}
     batch = mixed.preprocess(np.stack([rng_image(16, 16, seed=s) for s in range(6)]).astype(np.float32))
     key = PassKey(None, input_grads=True)
     compiled = Passes(mixed, batch[:1], np.zeros(1, np.int32)).batch(key, batch, np.arange(6) % 3, chunk=4)
     graph = Passes(plain, batch[:1], np.zeros(1, np.int32)).batch(key, batch, np.arange(6) % 3, chunk=4)
     np.testing.assert_allclose(compiled, graph, rtol=1e-4, atol=1e-6)
     assert np.abs(graph).max() > 0
-    assert {slot: n for slot, n in mixed.engine.trace_count.items() if slot[1]} == traced  # no retrace
+    assert mixed.engine.trace_count == traced  # no retrace
     Passes(mixed, batch[:2], np.zeros(2, np.int32)).get(PassKey())  # a one-picture pass: graph mode
     assert mixed.engine.trace_count[(PassKey(), False)] == 1
 
@@ -109,6 +111,10 @@ def test_xla_batches_run_as_power_of_two_pieces_and_give_several_fields(rng_imag
     whole_grads, whole_logits = Passes(plain, batch[:1], np.zeros(1, np.int32)).batch(key, batch, targets,
                                                                                      field=fields, chunk=8)
     assert sizes == {"pieces": [4, 2, 1], "whole": [7]} and seen == [(0, 7, 2)]
+    scores = Passes(compiled, batch[:1], np.zeros(1, np.int32)).batch(PassKey(), batch, targets, field="logits",
+                                                                       chunk=8)
+    assert sizes["pieces"][3:] == [7]  # forward-only batches run in graph mode: one call, no pieces
+    np.testing.assert_allclose(scores, whole_logits, rtol=1e-4, atol=1e-5)
     assert grads.shape == batch.shape and logits.shape == (7, 3)
     np.testing.assert_allclose(grads, whole_grads, rtol=1e-4, atol=1e-6)
     np.testing.assert_allclose(logits, whole_logits, rtol=1e-4, atol=1e-5)
