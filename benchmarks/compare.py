@@ -18,7 +18,7 @@ the peers are given the already preprocessed batch (1, size, size, 3). Methods t
 probability are given the same model with a softmax appended (sharing its weights).
 
 The slow methods (Score-CAM, RISE, LIME) run only on the ``--slow-models`` and ``--slow-repeat`` times.
-The second table gives the integrated-gradients steps that our default quadrature (Gauss–Lobatto)
+The second table gives the integrated-gradients steps that our default quadrature (Gauss–Legendre)
 and the left Riemann sum need to reach ≤ 1 % completeness error, from ``benchmarks/ig_completeness.py``; it involves no peer
 and its errors do not depend on the load, so it can be run on its own (``--ig-only``, which keeps the
 rest of ``--out``), and ``--no-ig`` keeps the table already in ``--out``. Prints the markdown and writes
@@ -580,11 +580,11 @@ def steps_needed(model_name: str, rule: str, candidates: tuple[int, ...],
 def ig_table(model_names: list[str], candidates: tuple[int, ...], log) -> list[str]:
     from explainers.models import MODELS
 
-    lines = ["| model | Gauss–Lobatto: steps to ≤ 1 % | left Riemann: steps to ≤ 1 % | "
-             "Gauss–Lobatto error by steps | left Riemann error by steps |", "|---|---:|---:|---|---|"]
+    lines = ["| model | Gauss–Legendre: steps to ≤ 1 % | left Riemann: steps to ≤ 1 % | "
+             "Gauss–Legendre error by steps | left Riemann error by steps |", "|---|---:|---:|---|---|"]
     for name in model_names:
         found = {}
-        for rule in ("gauss_lobatto", "riemann_left"):
+        for rule in ("gauss_legendre", "riemann_left"):
             started = time.perf_counter()
             found[rule] = steps_needed(name, rule, candidates, log)
             log(f"  IG {name} {rule}: {found[rule][0]} steps ({time.perf_counter() - started:.0f} s)")
@@ -972,7 +972,7 @@ def render_ig(run: Run, table: list[str], settings: Settings, load_before: str, 
         IG_HEADING,
         "",
         "Completeness error = |Σ attributions − (f(x) − f(black))| / |f(x) − f(black)| (0 in theory), for our "
-        "`integrated_gradients` with its default Gauss–Lobatto quadrature and with the left Riemann sum "
+        "`integrated_gradients` with its default Gauss–Legendre quadrature and with the left Riemann sum "
         "(`quadrature=\"riemann_left\"`, the rule tf-explain uses), on the cat photo, the model's top-1 class, "
         f"seeded random weights; step counts tried in order {', '.join(map(str, settings.ig_table_steps))}, "
         "stopping at the first at or under 1 %. Each entry is one run of `benchmarks/ig_completeness.py` "

@@ -33,7 +33,7 @@ def main() -> None:
     graph_forward = tf.function(lambda x: model.keras(x, training=False))
     inputs = tf.constant(model.preprocess(cat[None]))
     rows = [("SmoothGrad, 16 samples", "smoothgrad", {"n_samples": 16}),
-            ("integrated gradients, 16 steps (Gauss–Lobatto)", "integrated_gradients", {"steps": 16}),
+            ("integrated gradients, 16 steps (Gauss–Legendre)", "integrated_gradients", {"steps": 16}),
             ("integrated gradients, 32 steps (the default)", "integrated_gradients", {}),
             ("occlusion, 32-px patches, stride 32", "occlusion", {"patch": 32, "stride": 32}),
             ("Score-CAM (fast), top 32 channels", "score_cam_fast", {}),
