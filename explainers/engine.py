@@ -6,9 +6,8 @@ and its many-sample batches differently, and among those the gradient batches (S
 copies, integrated gradients' path) and the forward-only ones (occlusion's patches, RISE's masks,
 LIME's samples): XLA was measured faster for the gradient batches of all three ImageNet models, for
 the one-picture passes of VGG16 only, and not for forward-only batches (``benchmarks/batches.py``,
-``benchmarks/speed.py``). Guided
-backpropagation and DeconvNet swap every ReLU's gradient only while their function is traced (see
-``_relu_override``), so the shared model itself never changes.
+``benchmarks/speed.py``). Guided backpropagation and DeconvNet swap every ReLU's gradient only while
+their function is traced (see ``_relu_override``), so the shared model itself never changes.
 """
 from __future__ import annotations
 
@@ -76,7 +75,7 @@ class Engine:
     def __init__(self, model: "ExplainableModel"):
         self.model = model
         override = os.environ.get("EXPLAINERS_JIT", "").strip().lower()
-        # XLA where it was measured to help (see benchmarks/speed.py); EXPLAINERS_JIT=0/1 overrides both
+        # XLA where it was measured to help (see benchmarks/speed.py); EXPLAINERS_JIT=0/1 overrides all three
         forced = None if override not in {"0", "1"} else override == "1"
         self.jit_compile = model.jit_compile if forced is None else forced  # one-picture passes
         self.jit_batches = model.jit_batches if forced is None else forced  # many-sample gradient batches
