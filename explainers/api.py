@@ -17,6 +17,28 @@ from explainers.models import ExplainableModel, top_classes
 from explainers.passes import TOP1, Passes
 
 DEFAULT_METHODS = ("grad_cam", "vanilla_gradient", "gradient_x_input")
+Top5 = list[tuple[int, str, float]]
+
+
+class _OnFirstRead:
+    """A dataclass field that may be set to a value or to a function computing it: the function runs
+    the first time the field is read, and its value replaces it. ``Explanation.predictions`` uses it
+    so that a method whose own passes never saw the picture itself (RISE, LIME, occlusion, SmoothGrad
+    with a given class) does not pay a forward pass up front for a top-5 the caller may never read."""
+
+    def __set_name__(self, owner, name: str) -> None:
+        self.slot = "_" + name
+
+    def __get__(self, obj, owner=None):
+        if obj is None:
+            return None  # the dataclass's default
+        value = obj.__dict__.get(self.slot)
+        if callable(value):
+            value = obj.__dict__[self.slot] = value()
+        return value
+
+    def __set__(self, obj, value) -> None:
+        obj.__dict__[self.slot] = value
 
 
 @dataclass
@@ -26,6 +48,8 @@ class Explanation:
     ``heatmap``: float32 (H, W) at the model's input size, not normalised, higher = more important
     (negative = evidence against the class, for signed methods). ``attributions``: float32 (H, W, 3)
     based on d(target logit)/d(preprocessed input) for pixel-space methods; None for the CAM family.
+    ``predictions``: the top-5 (class, label, probability) for the picture; if no pass of the method
+    computed the picture's logits, the forward pass for them runs when this is first read.
     """
 
     method: str
@@ -37,9 +61,14 @@ class Explanation:
     layer: str | None
     params: dict[str, Any]
     seconds: float
-    predictions: list[tuple[int, str, float]]
+    predictions: Top5 | Callable[[], Top5] | None = _OnFirstRead()
     signed: bool = False
     meta: dict[str, Any] = field(default_factory=dict)
+
+    def __getstate__(self) -> dict[str, Any]:
+        state = dict(self.__dict__)
+        state["_predictions"] = self.predictions  # pickled as the list, never as the function
+        return state
 
 
 def heatmap_to_image_size(heatmap: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
@@ -83,11 +112,16 @@ def _finish(model: ExplainableModel, method: Method, passes: Passes, layer: str,
     notes = [*method.notes, *result.meta.get("notes", [])]
     if notes:
         meta["notes"] = notes
+    if passes.has_logits:
+        predictions = top_classes(passes.logits[0], model.labels, 5)
+    else:  # later, if ever read: one forward pass of the picture, holding on to nothing but its input
+        picture = passes.inputs[:1]
+        predictions = lambda: top_classes(model.engine.forward(picture)[0], model.labels, 5)  # noqa: E731
     return Explanation(
         method=method.name, model=model.name, heatmap=heatmap.astype(np.float32), attributions=attributions,
         target=target, label=model.labels[target].name, layer=method.layer_for(model, layer),
         params=dict(method.settings), seconds=seconds + time.perf_counter() - started,
-        predictions=top_classes(passes.logits[0], model.labels, 5), signed=method.signed, meta=meta)
+        predictions=predictions, signed=method.signed, meta=meta)
 
 
 def explain(model: ExplainableModel, image: np.ndarray, method: str | Method = "grad_cam",

@@ -187,6 +187,11 @@ class Passes:
         return self._resolved_targets()
 
     @property
+    def has_logits(self) -> bool:
+        """True if the pictures' logits are known without running a pass (``logits`` is then free)."""
+        return bool(self._results) or len(self._noted) == len(self.inputs)
+
+    @property
     def logits(self) -> np.ndarray:
         """(N, classes) for the pictures themselves: from any pass run so far, else from logits the
         methods noted for every picture, else from a forward pass run now."""

@@ -401,20 +401,24 @@ class ExplainerService:
         else:
             e = explain(loaded, image, method, target=request["target"], layer=request["layer"], progress=progress,
                         preview=preview)
-        value = self._map_result(e, request, loaded)
-        # every map's pass also yields the logits: keep the top-5, so the predictions cost nothing more
-        self.cache.put(self._predict_key(request["key"], request["model"], request["weights"]),
-                       [tuple(p) for p in e.predictions])
+        # every map's pass also yields the logits: keep the top-5, so the predictions cost nothing more;
+        # where they are known already, a method whose passes never saw the picture itself needs none
+        predict_key = self._predict_key(request["key"], request["model"], request["weights"])
+        predictions = self.cache.get(predict_key)
+        if predictions is None:
+            predictions = [tuple(p) for p in e.predictions]
+            self.cache.put(predict_key, predictions)
+        value = self._map_result(e, request, loaded, predictions)
         if cache_key is not None:
             self.cache.put(cache_key, value)
         return value
 
     @staticmethod
-    def _map_result(e, request: Mapping[str, Any], loaded) -> MapResult:
+    def _map_result(e, request: Mapping[str, Any], loaded, predictions=None) -> MapResult:
         return MapResult(method=e.method, model=request["model"], heatmap=e.heatmap, target=e.target,
                          label=e.label, layer=e.layer, seconds=e.seconds, signed=e.signed, params=e.params,
                          meta={"notes": e.meta.get("notes", []), "random_weights": loaded.random_weights,
-                               "device": loaded.device, "predictions": [list(p) for p in e.predictions],
+                               "device": loaded.device, "predictions": [list(p) for p in (e.predictions if predictions is None else predictions)],
                                **({"shared_passes": e.meta["shared_passes"]} if "shared_passes" in e.meta else {})})
 
     def explain(self, key: str, model: str, method: str, target: int | str | None = None, layer: str | None = None,

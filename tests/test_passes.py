@@ -120,3 +120,29 @@ def test_xla_batches_run_as_power_of_two_pieces_and_give_several_fields(rng_imag
     np.testing.assert_allclose(logits, whole_logits, rtol=1e-4, atol=1e-5)
     np.testing.assert_allclose(logits, net(batch).numpy(), rtol=1e-4, atol=1e-5)
     assert np.abs(grads).max() > 0
+
+
+def test_predictions_cost_a_pass_only_when_read_and_only_once(tiny_cnn, rng_image, monkeypatch):
+    """RISE with a given class never runs the picture itself through the model: its top-5 is computed
+    when first read (one forward pass, equal to a direct one), kept, and pickled as the list."""
+    import pickle
+
+    image = rng_image(16, 16, seed=9)
+    calls = []
+    original = tiny_cnn.engine.run
+    monkeypatch.setattr(tiny_cnn.engine, "run", lambda key, inputs, targets, batched=False:
+                        calls.append(batched) or original(key, inputs, targets, batched=batched))
+    e = explain(tiny_cnn, image, "rise", target=1, n_masks=8)
+    assert calls and all(calls)  # only the masks' batches so far
+    batches = len(calls)
+    first = e.predictions
+    assert calls[batches:] == [False]  # one pass of the picture
+    logits = tiny_cnn.logits(image)
+    assert [p[0] for p in first] == list(np.argsort(-logits)[:5])
+    assert e.predictions is first and len(calls) == batches + 2  # read again: nothing more (+1: logits above)
+    restored = pickle.loads(pickle.dumps(e))
+    assert restored.predictions == first and len(calls) == batches + 2
+    calls.clear()
+    top1 = explain(tiny_cnn, image, "rise", n_masks=8)  # the top class needs the picture's pass anyway
+    runs = len(calls)
+    assert [p[0] for p in top1.predictions] == [p[0] for p in first] and len(calls) == runs

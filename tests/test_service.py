@@ -180,3 +180,19 @@ def test_the_page_one_pass_methods_share_one_job(svc):
     alone = explain(svc.load("shapes"), svc.image(key), "vanilla_gradient")  # the same map computed on its own
     np.testing.assert_allclose(svc.explain(key, "shapes", "vanilla_gradient").heatmap, alone.heatmap, rtol=1e-5)
     assert not svc.request_map(key, "shapes", "smoothgrad", together=page).done  # multi-pass: its own job
+
+
+def test_a_map_reuses_the_predictions_known_for_its_picture(svc, monkeypatch):
+    """Once the picture's top-5 is known, a method whose passes never see the picture itself (RISE with
+    a given class) runs no pass for it, and its result carries those predictions."""
+    from explainers import api
+
+    key = svc.add_image(png_bytes(128, 128, seed=7))
+    predictions = svc.predict(key, "shapes")
+    read = []
+    original = api.Explanation.__dict__["predictions"].__get__
+    monkeypatch.setattr(api._OnFirstRead, "__get__",
+                        lambda self, obj, owner=None: read.append(obj) or original(obj, owner))
+    result = svc.explain(key, "shapes", "rise", target=predictions[1][0], params={"n_masks": 8})
+    assert result.target == predictions[1][0] and not read
+    assert [tuple(p) for p in result.meta["predictions"]] == [tuple(p) for p in predictions]
