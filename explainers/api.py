@@ -23,8 +23,8 @@ Top5 = list[tuple[int, str, float]]
 class _OnFirstRead:
     """A dataclass field that may be set to a value or to a function computing it: the function runs
     the first time the field is read, and its value replaces it. ``Explanation.predictions`` uses it
-    so that a method whose own passes never saw the picture itself (RISE, LIME, occlusion, SmoothGrad
-    with a given class) does not pay a forward pass up front for a top-5 the caller may never read."""
+    so that a method whose own passes never saw the picture itself (RISE, LIME, SmoothGrad, expected
+    gradients, with a given class) does not pay a forward pass up front for a top-5 the caller may never read."""
 
     def __set_name__(self, owner, name: str) -> None:
         self.slot = "_" + name
