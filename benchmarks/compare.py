@@ -927,7 +927,9 @@ def render(run: Run, sections: list[ModelSection], calls_seen: dict[str, dict[st
         "given the already preprocessed batch `x` (1 × 224 × 224 × 3, or 299 for InceptionV3). Ours returns "
         "the picture's top-5 too; where its method's passes did not already give the picture's logits (a "
         "given class, and only masked, noisy or perturbed copies seen), that forward pass runs only when the "
-        "top-5 is read, which these calls never do, as the peers compute no predictions at all.",
+        "top-5 is read, which these calls never do, as the peers compute no predictions at all. The logits of "
+        "an input that is the same for every photo (integrated gradients' black baseline, Score-CAM's black "
+        "picture) are computed once per model and then recalled (the warm-up call computes them).",
         "- **Warm**: each library's explainer object is built once per model (Xplique and tf-keras-vis objects, "
         "our compiled passes), then each call runs once untimed (tracing, XLA compiles, first-use set-up), then "
         "the libraries take turns (ours, tf-explain, Xplique, tf-keras-vis, the order rotating every round) for "

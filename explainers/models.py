@@ -147,13 +147,16 @@ class ExplainableModel:
     order); ``default_layer`` the recommended one; ``labels`` the class names; ``preprocess`` turns
     RGB uint8 batches into the model's input. Build one with ``load_model`` (the registry models) or
     ``ExplainableModel(keras_model, ...)`` for any other Keras image classifier that outputs logits.
+    The weights are taken as fixed: the logits of inputs that recur (a black baseline) are kept and
+    recalled; pass ``memo_logits=False`` for a model whose weights change while it is in use.
     """
 
     def __init__(self, keras_model: Any, name: str, *, labels: Labels, preprocess: Callable[[np.ndarray], np.ndarray],
                  default_layer: str | None = None, weights: str = "custom", weights_id: str | None = None,
                  random_weights: bool = False, title: str | None = None, jit_compile: bool = False,
-                 jit_batches: bool | None = None, jit_forward: bool = False):
+                 jit_batches: bool | None = None, jit_forward: bool = False, memo_logits: bool = True):
         from explainers._tf import configure_devices
+        from explainers.passes import LogitsMemo
 
         self.keras = keras_model
         self.name = name
@@ -181,6 +184,8 @@ class ExplainableModel:
         self.default_layer = default_layer or self.layers[-1].name
         self.check_layer(self.default_layer)
         self.lock = threading.RLock()  # held while tracing functions that temporarily swap activations
+        # logits of inputs that recur whatever the photo (black baselines); off if the weights change in place
+        self.logits_memo = LogitsMemo() if memo_logits else None
         self._engine = None
 
     # ---- names -------------------------------------------------------------------------------

@@ -11,7 +11,9 @@ never computes; ``explainers.engine`` holds the compiled TensorFlow functions.
 """
 from __future__ import annotations
 
+import hashlib
 import threading
+from collections import OrderedDict
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any, Callable
 
@@ -50,6 +52,52 @@ class PassResult:
     activations: np.ndarray | None = None  # (N, h, w, k) at the watched layer
     layer_grads: np.ndarray | None = None  # d(target logit)/d(activations)
     input_grads: np.ndarray | None = None  # d(target logit)/d(preprocessed input), (N, H, W, 3)
+
+
+class LogitsMemo:
+    """The logits of inputs already seen, recalled by their content.
+
+    A few model inputs recur whatever the photo: integrated gradients' black and white baselines,
+    Score-CAM's black picture. With a memo their forward pass runs once per model instead of once per
+    request. Rows are keyed by a hash of their bytes, so a row is recalled only if it is bit for bit
+    the same input. At most ``size`` rows are kept (the least recently used go first). A model whose
+    weights change in place (the trust checks' randomized copy) must not keep one: its logits would
+    be stale.
+    """
+
+    def __init__(self, size: int = 32):
+        self.size = size
+        self._rows: OrderedDict[bytes, np.ndarray] = OrderedDict()
+        self._lock = threading.Lock()
+
+    @staticmethod
+    def key(row: np.ndarray) -> bytes:
+        row = np.ascontiguousarray(row, np.float32)
+        digest = hashlib.blake2b(str(row.shape).encode(), digest_size=16)
+        digest.update(row.tobytes())
+        return digest.digest()
+
+    def logits(self, inputs: np.ndarray, compute: Callable[[np.ndarray], np.ndarray]) -> np.ndarray:
+        """The logits of each row of ``inputs``: recalled, or from ``compute(rows)`` for the rows not
+        seen before (one call for all of them)."""
+        keys = [self.key(row) for row in inputs]
+        with self._lock:
+            found = {key: self._rows[key] for key in keys if key in self._rows}
+            for key in found:
+                self._rows.move_to_end(key)
+        missing = [i for i, key in enumerate(keys) if key not in found]
+        if missing:
+            fresh = np.asarray(compute(np.asarray(inputs)[missing]))
+            with self._lock:
+                for i, value in zip(missing, fresh):
+                    found[keys[i]] = self._rows[keys[i]] = np.array(value, copy=True)
+                    self._rows.move_to_end(keys[i])
+                while len(self._rows) > self.size:
+                    self._rows.popitem(last=False)
+        return np.stack([found[key] for key in keys])
+
+    def __len__(self) -> int:
+        return len(self._rows)
 
 
 class Passes:
@@ -147,6 +195,16 @@ class Passes:
 
         return run_in_chunks(compute, len(inputs), chunk or default_chunk_size(),
                              progress=lambda f: self.report(start + (end - start) * f), on_chunk=on_chunk)
+
+    def remembered_logits(self, inputs: np.ndarray, target: int,
+                          progress: tuple[float, float] = (0.0, 1.0)) -> np.ndarray:
+        """Logits of ``inputs`` that recur whatever the photo (a black or white baseline): a forward
+        pass the first time, then recalled from the model's ``LogitsMemo`` (if it keeps one)."""
+        def compute(rows: np.ndarray) -> np.ndarray:
+            return self.batch(PassKey(), rows, target, field="logits", progress=progress)
+
+        memo = getattr(self.model, "logits_memo", None)
+        return compute(inputs) if memo is None else memo.logits(inputs, compute)
 
     def preprocess(self, pictures: np.ndarray) -> np.ndarray:
         """RGB (float or uint8, 0..255) pictures -> model inputs."""

@@ -9,6 +9,8 @@ import pytest
 from explainers import explain
 from explainers.images import decode
 from explainers.methods.integrated_gradients import BASELINES, QUADRATURES, baseline_pictures, quadrature
+from explainers.models import ExplainableModel
+from explainers.passes import LogitsMemo
 
 CAT = Path(__file__).resolve().parent.parent / "assets" / "examples" / "chelsea.jpg"
 
@@ -80,10 +82,21 @@ def test_end_point_rules_take_both_scores_and_the_predictions_from_the_path(line
         linear_model.preprocess(np.zeros((1, 8, 8, 3), np.float32)))[0, 1])) < 1e-4
 
     calls.clear()  # Gauss–Legendre has no end nodes: the picture and the baseline need passes of their own
+    monkeypatch.setattr(linear_model, "logits_memo", LogitsMemo())  # as if no test had run the black baseline
     legendre = explain(linear_model, image, "integrated_gradients", target=1, steps=5, quadrature="gauss_legendre")
     assert sorted(calls) == [(False, 1), (True, 1), (True, 5)]
     assert legendre.predictions == e.predictions or np.allclose(
         [p[2] for p in legendre.predictions], [p[2] for p in e.predictions], rtol=1e-5)
+
+    calls.clear()  # the black baseline is the same for every photo: its forward pass ran once for the model
+    other = explain(linear_model, rng_image(seed=6), "integrated_gradients", target=1, steps=5,
+                    quadrature="gauss_legendre")
+    assert sorted(calls) == [(False, 1), (True, 5)]
+    fresh = ExplainableModel(linear_model.keras, "no memo", labels=linear_model.labels,
+                             preprocess=linear_model.preprocess, memo_logits=False)
+    alone = explain(fresh, rng_image(seed=6), "integrated_gradients", target=1, steps=5, quadrature="gauss_legendre")
+    assert other.meta["score_difference"] == pytest.approx(alone.meta["score_difference"], rel=1e-5, abs=1e-6)
+    assert other.meta["completeness_error"] < 1e-4
 
     calls.clear()  # "top-1" must be known before the path: that one forward pass stays
     top = explain(linear_model, image, "integrated_gradients", steps=5, quadrature="gauss_lobatto")

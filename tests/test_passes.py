@@ -146,3 +146,44 @@ def test_predictions_cost_a_pass_only_when_read_and_only_once(tiny_cnn, rng_imag
     top1 = explain(tiny_cnn, image, "rise", n_masks=8)  # the top class needs the picture's pass anyway
     runs = len(calls)
     assert [p[0] for p in top1.predictions] == [p[0] for p in first] and len(calls) == runs
+
+
+def test_recurring_inputs_run_once_per_model_and_are_recalled_by_content(tiny_cnn, rng_image, monkeypatch):
+    """A black baseline's logits are the same for every photo: the forward pass runs once per model;
+    a batch mixing a known and a new row runs only the new one; the memo keeps at most ``size`` rows."""
+    from explainers.passes import LogitsMemo
+
+    monkeypatch.setattr(tiny_cnn, "logits_memo", LogitsMemo())  # the model is shared by the session's tests
+    sizes = []
+    original = tiny_cnn.engine.run
+    monkeypatch.setattr(tiny_cnn.engine, "run", lambda key, inputs, targets, batched=False:
+                        sizes.append(len(inputs)) or original(key, inputs, targets, batched=batched))
+    black = tiny_cnn.preprocess(np.zeros((1, 16, 16, 3), np.float32))
+    photo = tiny_cnn.preprocess(rng_image(16, 16, seed=3)[None].astype(np.float32))
+    first = Passes(tiny_cnn, photo, np.zeros(1, np.int32)).remembered_logits(black, 0)
+    again = Passes(tiny_cnn, photo, np.ones(1, np.int32)).remembered_logits(black.copy(), 2)  # another request
+    both = Passes(tiny_cnn, photo, np.zeros(1, np.int32)).remembered_logits(np.concatenate([photo, black]), 0)
+    assert sizes == [1, 1]  # black once, then the photo's row alone
+    np.testing.assert_allclose(first, tiny_cnn.keras(black).numpy(), rtol=1e-5, atol=1e-6)
+    np.testing.assert_array_equal(again, first)
+    np.testing.assert_array_equal(both[1], first[0])
+    np.testing.assert_allclose(both[0], tiny_cnn.keras(photo).numpy()[0], rtol=1e-5, atol=1e-6)
+
+    memo, computed = LogitsMemo(size=2), []
+    rows = [np.full((1, 2), float(i), np.float32) for i in range(3)]
+    for row in (rows[0], rows[1], rows[0], rows[2], rows[0], rows[1]):
+        np.testing.assert_array_equal(memo.logits(row, lambda r: computed.append(float(r[0, 0])) or r * 10), row * 10)
+    assert computed == [0.0, 1.0, 2.0, 1.0] and len(memo) == 2  # 0 was used after 1, so 1 went first
+
+
+def test_a_model_whose_weights_change_in_place_keeps_no_logits(tiny_cnn):
+    """The trust checks randomize a copy's layers in place: its baseline logits must follow."""
+    from explainers.evaluation import randomizable_copy, randomize_layer
+
+    copy = randomizable_copy(tiny_cnn)
+    white = copy.preprocess(np.full((1, 16, 16, 3), 255.0, np.float32))
+    before = Passes(copy, white, np.zeros(1, np.int32)).remembered_logits(white, 0)
+    randomize_layer(copy.keras.get_layer("logits"), seed=5)
+    after = Passes(copy, white, np.zeros(1, np.int32)).remembered_logits(white, 0)
+    np.testing.assert_allclose(after, copy.keras(white).numpy(), rtol=1e-5, atol=1e-6)
+    assert not np.allclose(before, after)

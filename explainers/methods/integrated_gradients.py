@@ -172,9 +172,10 @@ class IntegratedGradients(MultiPassMethod):
                 passes.note_logits(index, ends[0]["input"])
                 score = float(ends[0]["input"][target])
                 baseline_scores = np.array([end["baseline"][target] for end in ends])
-            else:  # only the baselines need a forward pass; f(x) comes from the pass that gives the predictions
+            else:  # f(x) comes from the pass that gives the predictions; a black or white baseline's
+                # logits are the same for every photo, so its forward pass runs once per model
                 score = float(passes.logits[index, target])
-                baseline_scores = passes.batch(PassKey(), np.stack(bases), target, field="logits")[:, target]
+                baseline_scores = passes.remembered_logits(np.stack(bases), target)[:, target]
             difference = float(score - baseline_scores.mean())
             error = abs(float(attributions.sum(dtype=np.float64)) - difference) / max(abs(difference), 1e-12)
             meta = {"completeness_error": error, "score_difference": difference, "baseline": settings["baseline"]}

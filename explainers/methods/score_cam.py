@@ -47,8 +47,10 @@ class ScoreCamBase(Method):
             low = maps.reshape(len(chosen), -1).min(axis=1)[:, None, None]
             high = maps.reshape(len(chosen), -1).max(axis=1)[:, None, None]
             masks = np.where(high > low, (maps - low) / np.where(high > low, high - low, 1), 0).astype(np.float32)
-            inputs = passes.preprocess(np.concatenate([np.zeros_like(picture)[None], picture[None] * masks[..., None]]))
-            probabilities = softmax(passes.batch(PassKey(), inputs, target, field="logits", progress=span))[:, target]
+            black = passes.remembered_logits(passes.preprocess(np.zeros_like(picture)[None]), target)  # once per model
+            masked = passes.batch(PassKey(), passes.preprocess(picture[None] * masks[..., None]), target,
+                                  field="logits", progress=span)
+            probabilities = softmax(np.concatenate([black, masked]))[:, target]
             weights = probabilities[1:] - probabilities[0]  # rise in confidence over a black picture
             cam = np.maximum((activations[..., chosen] * weights).sum(axis=-1), 0.0).astype(np.float32)
             meta = {"channels": int(len(chosen)), "layer_resolution": list(cam.shape)}
