@@ -671,7 +671,11 @@ def main() -> None:
     ig.add_argument("--update", action="store_true",
                     help="re-measure only --methods and put those rows in place of theirs in --out (no IG table)")
     parser.add_argument("--out", default=str(ROOT / "docs" / "benchmarks.md"), help="markdown file ('' = none)")
+    parser.add_argument("--tf-data-autotune", action="store_true",
+                        help="leave tf.data autotuning on for the peers' datasets (it stalls their calls here)")
     args = parser.parse_args()
+    if not args.tf_data_autotune:
+        no_tf_data_autotune()
 
     warnings.filterwarnings("ignore", category=UserWarning)
     warnings.filterwarnings("ignore", category=DeprecationWarning)
@@ -863,13 +867,45 @@ def update(previous: str, run: Run, sections: list[ModelSection], calls_seen: di
         if old is not None:
             lines[old] = line
     lines = [COMPILE_NOTE if line.startswith("- Ours compiles ") else line for line in lines]
+    lines = [line for line in lines if not line.startswith(TF_DATA_NOTE[:24])]
+    lines.insert(next(i for i, line in enumerate(lines) if line.startswith("- Ours compiles ")) + 1, TF_DATA_NOTE)
     bullet = (f"- **Re-measured** on {run.started_at:%Y-%m-%d %H:%M} UTC at commit {commit_id()}, rows "
               f"{', '.join(wanted)}, with `{run.command}` (load at its start `{run.load_before}`, at its end "
-              f"`{uptime()}`).")
+              f"`{uptime()}`); tf.data autotuning off for the peers (see below) in these rows"
+              f"{'' if TF_DATA_NOTE in previous else ', where the rows not re-measured since ran with it on'}.")
     at = max(i for i, line in enumerate(lines) if line.startswith("- **")
              and i < next(j for j, row in enumerate(lines) if row.startswith("## How it is measured")))
     lines.insert(at + 1, bullet)
     return "\n".join(lines) + "\n"
+
+
+TF_DATA_NOTE = (
+    "- **tf.data autotuning is off** for the datasets the peers build (Xplique batches its samples through "
+    "`tf.data`, Keras's `predict` too): with it on, calls stalled until a timer that doubles from 10 ms, so "
+    "they ended at exactly 10.24, 20.48, 40.96 or 81.92 s whatever their work (Xplique's SmoothGrad on VGG16, "
+    "4 calls each in by-hand runs: 20.5–81.9 s with it, 10.7–13.7 s without). `compare.py` turns it off "
+    "(`tf.data.Options().autotune.enabled = False` on every `from_tensor_slices`, `from_tensors` and `range` "
+    "dataset; "
+    "ours builds none), so the table compares the libraries' computation; `--tf-data-autotune` leaves it on.")
+
+
+def no_tf_data_autotune() -> None:
+    """Give every dataset made by ``from_tensor_slices``, ``from_tensors`` or ``range`` autotuning off (see
+    TF_DATA_NOTE): Keras's ``predict`` builds its batches from these too."""
+    from explainers._tf import tf
+
+    for name in ("from_tensor_slices", "from_tensors", "range"):
+        make = getattr(tf.data.Dataset, name)
+        if getattr(make, "autotune_off", False):
+            continue
+
+        def without(*args, _make=make, **kwargs):
+            options = tf.data.Options()
+            options.autotune.enabled = False
+            return _make(*args, **kwargs).with_options(options)
+
+        without.autotune_off = True
+        setattr(tf.data.Dataset, name, staticmethod(without))
 
 
 COMPILE_NOTE = (
@@ -945,6 +981,7 @@ def render(run: Run, sections: list[ModelSection], calls_seen: dict[str, dict[st
         "Python objects); where the pool keeps no statistics it falls back to the growth of the resident set size.",
         "- A library without the method shows `—`; a library that raised shows `failed:` and its error.",
         COMPILE_NOTE,
+        TF_DATA_NOTE,
         "- **Allocator**: importing `explainers` switches TensorFlow's CPU tensors to its pooling (BFC) allocator "
         "(`TF_CPU_ALLOCATOR_USE_BFC=true`), which keeps memory between calls instead of faulting gigabytes in "
         "again on every call. It is set for the whole process, so **the peers run with it too**: their times "
