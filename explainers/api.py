@@ -112,7 +112,7 @@ def _finish(model: ExplainableModel, method: Method, passes: Passes, layer: str,
     notes = [*method.notes, *result.meta.get("notes", [])]
     if notes:
         meta["notes"] = notes
-    if passes.has_logits:
+    if passes.has_logits or model.logits_memo is None:  # free, or the weights may change before a later read
         predictions = top_classes(passes.logits[0], model.labels, 5)
     else:  # later, if ever read: one forward pass of the picture, holding on to nothing but its input
         picture = passes.inputs[:1]
