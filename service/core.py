@@ -415,10 +415,11 @@ class ExplainerService:
 
     @staticmethod
     def _map_result(e, request: Mapping[str, Any], loaded, predictions=None) -> MapResult:
+        top5 = e.predictions if predictions is None else predictions
         return MapResult(method=e.method, model=request["model"], heatmap=e.heatmap, target=e.target,
                          label=e.label, layer=e.layer, seconds=e.seconds, signed=e.signed, params=e.params,
                          meta={"notes": e.meta.get("notes", []), "random_weights": loaded.random_weights,
-                               "device": loaded.device, "predictions": [list(p) for p in (e.predictions if predictions is None else predictions)],
+                               "device": loaded.device, "predictions": [list(p) for p in top5],
                                **({"shared_passes": e.meta["shared_passes"]} if "shared_passes" in e.meta else {})})
 
     def explain(self, key: str, model: str, method: str, target: int | str | None = None, layer: str | None = None,

@@ -187,3 +187,17 @@ def test_a_model_whose_weights_change_in_place_keeps_no_logits(tiny_cnn):
     after = Passes(copy, white, np.zeros(1, np.int32)).remembered_logits(white, 0)
     np.testing.assert_allclose(after, copy.keras(white).numpy(), rtol=1e-5, atol=1e-6)
     assert not np.allclose(before, after)
+
+
+def test_progress_never_runs_backwards_around_a_remembered_pass(tiny_cnn, rng_image, monkeypatch):
+    """Score-CAM's black picture and IG's baseline are small passes of their own: the fraction they
+    report stays inside the method's span instead of jumping to 100 % and back."""
+    from explainers import batching
+    from explainers.passes import LogitsMemo
+
+    monkeypatch.setattr(batching, "CPU_CHUNK", 2)  # several chunks, so a jump to 100 % would show
+    for method, params in (("score_cam_fast", {"top_k": 4}), ("integrated_gradients", {"steps": 4})):
+        monkeypatch.setattr(tiny_cnn, "logits_memo", LogitsMemo())  # so the remembered pass really runs
+        seen = []
+        explain(tiny_cnn, rng_image(16, 16, seed=4), method, target=1, progress=seen.append, **params)
+        assert seen == sorted(seen) and seen[-1] == 1.0, (method, seen)

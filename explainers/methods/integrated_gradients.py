@@ -175,7 +175,7 @@ class IntegratedGradients(MultiPassMethod):
             else:  # f(x) comes from the pass that gives the predictions; a black or white baseline's
                 # logits are the same for every photo, so its forward pass runs once per model
                 score = float(passes.logits[index, target])
-                baseline_scores = passes.remembered_logits(np.stack(bases), target)[:, target]
+                baseline_scores = passes.remembered_logits(np.stack(bases), target, progress=(span[1], span[1]))[:, target]
             difference = float(score - baseline_scores.mean())
             error = abs(float(attributions.sum(dtype=np.float64)) - difference) / max(abs(difference), 1e-12)
             meta = {"completeness_error": error, "score_difference": difference, "baseline": settings["baseline"]}

@@ -47,7 +47,8 @@ class ScoreCamBase(Method):
             low = maps.reshape(len(chosen), -1).min(axis=1)[:, None, None]
             high = maps.reshape(len(chosen), -1).max(axis=1)[:, None, None]
             masks = np.where(high > low, (maps - low) / np.where(high > low, high - low, 1), 0).astype(np.float32)
-            black = passes.remembered_logits(passes.preprocess(np.zeros_like(picture)[None]), target)  # once per model
+            black = passes.remembered_logits(passes.preprocess(np.zeros_like(picture)[None]), target,  # once per model
+                                             progress=(span[0], span[0]))
             masked = passes.batch(PassKey(), passes.preprocess(picture[None] * masks[..., None]), target,
                                   field="logits", progress=span)
             probabilities = softmax(np.concatenate([black, masked]))[:, target]
