@@ -82,6 +82,10 @@ class Engine:
         self.jit_forward = model.jit_forward if forced is None else forced  # many-sample forward-only batches
         self._functions: dict[tuple[PassKey, bool], tf.types.experimental.GenericFunction] = {}
         self._submodels: dict[str | None, keras.Model] = {}
+        self._plans: dict[tuple, object] = {}  # (box size, box rows, box columns) -> locality.Plan or None
+        self._local: dict[str, tuple] = {}  # chain's last layer -> (chain function, rest-of-network function)
+        # occluded copies reuse the whole picture's first layers (see explainers/locality.py); =0 turns it off
+        self.reuse_layers = os.environ.get("EXPLAINERS_LOCAL", "").strip() != "0"
         self.trace_count: dict[tuple[PassKey, bool], int] = {}  # (pass, XLA) -> traces
         size = model.input_size
         self._signature = [tf.TensorSpec([None, size, size, 3], tf.float32), tf.TensorSpec([None], tf.int32)]
@@ -167,6 +171,68 @@ class Engine:
             else:
                 self.function(key, batched=True)
         return keys
+
+    # ---- copies of one picture that differ only inside a box (occlusion) ------------------------
+    def local_plan(self, size: tuple[int, int], tops: list[int], lefts: list[int]):
+        """How to run copies of a picture covered by a ``size`` box at each (top, left) of ``tops`` x
+        ``lefts`` on crops of the first layers (a ``locality.Plan``), or None: full passes."""
+        if not self.reuse_layers:
+            return None
+        key = (tuple(size), tuple(tops), tuple(lefts))
+        if key not in self._plans:
+            from explainers import locality
+
+            with self.model.lock:
+                self._plans[key] = locality.plan(self.model.keras, tuple(size), list(tops), list(lefts))
+        return self._plans[key]
+
+    def _local_functions(self, plan):
+        fns = self._local.get(plan.layer)
+        if fns is not None:
+            return fns
+        with self.model.lock:
+            fns = self._local.get(plan.layer)
+            if fns is None:
+                net = self.model.keras
+                layers = net.layers[1:plan.count + 1]
+                assert layers[-1].name == plan.layer
+                rest = keras.Model(net.get_layer(plan.layer).output, net.outputs[0])
+
+                def head(x):
+                    for layer in layers:
+                        x = layer(x, training=False)
+                    return x
+
+                def tail(x):
+                    return rest(x, training=False)
+
+                channels = int(net.input_shape[-1])
+                cells = tuple(int(d) for d in net.get_layer(plan.layer).output.shape[1:])
+                fns = (tf.function(head, input_signature=[tf.TensorSpec([None, None, None, channels], tf.float32)],
+                                   jit_compile=self.jit_forward),
+                       tf.function(tail, input_signature=[tf.TensorSpec([None, *cells], tf.float32)],
+                                   jit_compile=self.jit_forward))
+                self._local[plan.layer] = fns
+        return fns
+
+    def warm_local(self, size: tuple[int, int], tops: list[int], lefts: list[int]) -> bool:
+        """Trace now the crop passes for boxes of ``size`` at ``tops`` x ``lefts`` (occlusion's default
+        patches), so the first request does not wait for it; False if those boxes run full passes."""
+        plan = self.local_plan(size, tops, lefts)
+        if plan is None:
+            return False
+        head, tail = self._local_functions(plan)
+        head.get_concrete_function()
+        tail.get_concrete_function()
+        return True
+
+    def local_head(self, plan, inputs: np.ndarray) -> np.ndarray:
+        """The chain's activations for (crops of) model inputs."""
+        return self._local_functions(plan)[0](tf.convert_to_tensor(inputs, tf.float32)).numpy()
+
+    def local_tail(self, plan, activations: np.ndarray) -> np.ndarray:
+        """Logits from the chain's activations on whole pictures."""
+        return self._local_functions(plan)[1](tf.convert_to_tensor(activations, tf.float32)).numpy()
 
     def forward(self, inputs: np.ndarray) -> np.ndarray:
         targets = np.full(len(inputs), TOP1, np.int32)

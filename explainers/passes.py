@@ -196,6 +196,39 @@ class Passes:
         return run_in_chunks(compute, len(inputs), chunk or default_chunk_size(),
                              progress=lambda f: self.report(start + (end - start) * f), on_chunk=on_chunk)
 
+    def covered_logits(self, picture: np.ndarray, inputs: np.ndarray, boxes: list[tuple[int, int]],
+                       size: tuple[int, int], target: int, progress: tuple[float, float] = (0.0, 1.0),
+                       on_chunk: Callable[[int, int, Any], None] | None = None) -> np.ndarray:
+        """Logits of ``inputs``: copies of ``picture`` (one model input, H x W x C) where row r differs
+        from it only inside the ``size`` box at ``boxes[r]`` = (top, left). Where the network begins
+        with a chain of convolutions and poolings, each copy runs those layers on a crop around its box
+        only, the whole picture's activations filling in the rest (``explainers.locality``); the
+        logits are the same as full passes' (``batch``), up to float rounding."""
+        from explainers.batching import default_chunk_size, run_in_chunks
+
+        engine = self.model.engine
+        plan = engine.local_plan(size, sorted({t for t, _ in boxes}), sorted({l for _, l in boxes}))
+        if plan is None:
+            return self.batch(PassKey(), inputs, target, field="logits", progress=progress, on_chunk=on_chunk)
+        start, end = progress
+        shape = picture.shape[:2]
+        whole = engine.local_head(plan, picture[None])[0]
+        (crop_h, crop_w), (stride_h, stride_w) = plan.crop, (plan.rows.stride, plan.cols.stride)
+
+        def compute(a: int, b: int) -> np.ndarray:
+            origins = [plan.origin(top, left, size, shape) for top, left in boxes[a:b]]
+            crops = np.stack([inputs[row, y:y + crop_h, x:x + crop_w] for row, (y, x) in zip(range(a, b), origins)])
+            changed = engine.local_head(plan, crops)
+            pasted = np.repeat(whole[None], b - a, axis=0)
+            for k, ((top, left), (y, x)) in enumerate(zip(boxes[a:b], origins)):
+                (r0, r1), (c0, c1) = plan.paste(top, left, size)
+                dy, dx = y // stride_h, x // stride_w
+                pasted[k, r0:r1 + 1, c0:c1 + 1] = changed[k, r0 - dy:r1 - dy + 1, c0 - dx:c1 - dx + 1]
+            return engine.local_tail(plan, pasted)
+
+        return run_in_chunks(compute, len(inputs), default_chunk_size(),
+                             progress=lambda f: self.report(start + (end - start) * f), on_chunk=on_chunk)
+
     def remembered_logits(self, inputs: np.ndarray, target: int,
                           progress: tuple[float, float] = (0.0, 1.0)) -> np.ndarray:
         """Logits of ``inputs`` that recur whatever the photo (a black or white baseline): a forward

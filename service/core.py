@@ -457,6 +457,8 @@ class ExplainerService:
 
                 self.warm["batches"] = "warming up"
                 loaded.engine.warm_batches(default_chunk_size())
+                for method in METHODS.values():  # passes of their own (occlusion's crops), default settings
+                    method().warm_up(loaded)
                 self.warm["batches"] = "ready"
             except Exception as error:  # noqa: BLE001 - only costs the first multi-pass request its compile
                 self.warm["batches"] = "failed"

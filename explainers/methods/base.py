@@ -137,6 +137,10 @@ class Method:
         self.settings = {name: param.clean(name, params.get(name, param.default), self.notes)
                          for name, param in self.params.items()}
 
+    def warm_up(self, model) -> None:
+        """Prepare now, at the server's start, what this method's first map at these settings would
+        otherwise wait for (tracing its own passes). Most methods share the engine's passes: nothing."""
+
     def check_applicable(self, model) -> None:
         """Raise NotApplicableError (plain words) if this method cannot explain ``model``."""
 

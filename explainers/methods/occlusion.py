@@ -8,7 +8,6 @@ from __future__ import annotations
 import numpy as np
 
 from explainers.methods.base import Attribution, MethodCard, MultiPassMethod, Param, per_image, register
-from explainers.passes import PassKey
 
 FILLS = ("grey", "mean", "blur")
 
@@ -70,6 +69,11 @@ class Occlusion(MultiPassMethod):
                       choices=FILLS),
     }
 
+    def warm_up(self, model):
+        size = min(self.settings["patch"], model.input_size)
+        starts = positions(model.input_size, size, self.settings["stride"])
+        model.engine.warm_local((size, size), starts, starts)
+
     def compute(self, passes, layer):
         patch, stride = self.settings["patch"], self.settings["stride"]
 
@@ -94,7 +98,9 @@ class Occlusion(MultiPassMethod):
                     counts[top:top + size, left:left + size] += 1
                 passes.preview(total / np.maximum(counts, 1))
 
-            passes.batch(PassKey(), passes.preprocess(occluded), target, field="logits", progress=span, on_chunk=add)
+            # each copy differs from the picture only inside its box: the first layers run on a crop
+            passes.covered_logits(passes.preprocess(picture[None])[0], passes.preprocess(occluded), boxes, (size, size), target,
+                                  progress=span, on_chunk=add)
             heatmap = (total / np.maximum(counts, 1)).astype(np.float32)
             return Attribution(heatmap[None], None, {"patches": len(boxes)})
 
