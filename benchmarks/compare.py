@@ -869,7 +869,8 @@ def update(previous: str, run: Run, sections: list[ModelSection], calls_seen: di
     lines = [COMPILE_NOTE if line.startswith("- Ours compiles ") else line for line in lines]
     lines = [line for line in lines if not line.startswith(TF_DATA_NOTE[:24])]
     lines.insert(next(i for i, line in enumerate(lines) if line.startswith("- Ours compiles ")) + 1, TF_DATA_NOTE)
-    bullet = (f"- **Re-measured** on {run.started_at:%Y-%m-%d %H:%M} UTC at commit {commit_id()}, rows "
+    bullet = (f"- **Re-measured** on {run.started_at:%Y-%m-%d %H:%M} UTC at commit {commit_id()} on {os.cpu_count()} "
+              f"CPU cores ({cpu_name()}), rows "
               f"{', '.join(wanted)}, with `{run.command}` (load at its start `{run.load_before}`, at its end "
               f"`{uptime()}`); tf.data autotuning off for the peers (see below) in these rows"
               f"{'' if TF_DATA_NOTE in previous else ', where the rows not re-measured since ran with it on'}.")

@@ -157,17 +157,18 @@ class Engine:
         out = fn(tf.convert_to_tensor(inputs, tf.float32), tf.convert_to_tensor(targets, tf.int32))
         return PassResult(**{name: value.numpy() for name, value in out.items()})
 
-    def warm_batches(self, size: int) -> list[PassKey]:
+    def warm_batches(self, size: int, forward_size: int | None = None) -> list[PassKey]:
         """Prepare now the many-sample passes that multi-pass methods use: XLA compiles once per batch
         shape (tens of seconds for VGG16 on a CPU), which the first SmoothGrad or integrated-gradients
         request would otherwise wait for, so an XLA kind is run once on a full chunk of ``size``
-        samples; a graph-mode kind (forward-only batches, by default) is only traced, as its batch
-        dimension is open. Returns the passes warmed."""
+        samples (forward-only ones on ``forward_size``, if given); a graph-mode kind (forward-only
+        batches, by default) is only traced, as its batch dimension is open. Returns the passes warmed."""
         keys = [PassKey(None, input_grads=True), PassKey()]  # gradients (SmoothGrad, IG), scores (occlusion, ...)
         for key in keys:
             if self.jit(batched=True, gradients=key.input_grads):
-                inputs = np.zeros((size, self.model.input_size, self.model.input_size, 3), np.float32)
-                self.run(key, inputs, np.zeros(size, np.int32), batched=True)
+                n = size if key.input_grads or forward_size is None else forward_size
+                inputs = np.zeros((n, self.model.input_size, self.model.input_size, 3), np.float32)
+                self.run(key, inputs, np.zeros(n, np.int32), batched=True)
             else:
                 self.function(key, batched=True)
         return keys

@@ -193,7 +193,7 @@ class Passes:
                            for i in range(len(fields)))
             return values[0] if isinstance(field, str) else values
 
-        return run_in_chunks(compute, len(inputs), chunk or default_chunk_size(),
+        return run_in_chunks(compute, len(inputs), chunk or default_chunk_size(forward=not gradients),
                              progress=lambda f: self.report(start + (end - start) * f), on_chunk=on_chunk)
 
     def covered_logits(self, picture: np.ndarray, inputs: np.ndarray, boxes: list[tuple[int, int]],
@@ -226,7 +226,7 @@ class Passes:
                 pasted[k, r0:r1 + 1, c0:c1 + 1] = changed[k, r0 - dy:r1 - dy + 1, c0 - dx:c1 - dx + 1]
             return engine.local_tail(plan, pasted)
 
-        return run_in_chunks(compute, len(inputs), default_chunk_size(),
+        return run_in_chunks(compute, len(inputs), default_chunk_size(forward=True),
                              progress=lambda f: self.report(start + (end - start) * f), on_chunk=on_chunk)
 
     def remembered_logits(self, inputs: np.ndarray, target: int,

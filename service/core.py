@@ -456,7 +456,7 @@ class ExplainerService:
                 from explainers.batching import default_chunk_size
 
                 self.warm["batches"] = "warming up"
-                loaded.engine.warm_batches(default_chunk_size())
+                loaded.engine.warm_batches(default_chunk_size(), default_chunk_size(forward=True))
                 for method in METHODS.values():  # passes of their own (occlusion's crops), default settings
                     method().warm_up(loaded)
                 self.warm["batches"] = "ready"

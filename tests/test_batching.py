@@ -61,7 +61,31 @@ def test_other_errors_pass_through_and_cancel_stops_between_chunks():
 
 
 def test_default_chunk_on_cpu():
+    """Gradient batches keep every activation for the backward pass; forward-only ones do not, so
+    they get larger chunks."""
     assert default_chunk_size() == 8
+    assert default_chunk_size(forward=True) == 16
+
+
+def test_forward_only_batches_use_the_forward_chunk(tiny_cnn, monkeypatch):
+    """Scores of 40 copies (no gradients) go through in chunks of the forward size; input gradients
+    of the same copies in chunks of the gradient size."""
+    from explainers import batching
+    from explainers.passes import Passes, PassKey
+
+    monkeypatch.setattr(batching, "CPU_CHUNK", 4)
+    monkeypatch.setattr(batching, "CPU_FORWARD_CHUNK", 16)
+    engine = tiny_cnn.engine
+    calls = []
+    original = engine.run
+    monkeypatch.setattr(engine, "run", lambda key, inputs, targets, batched=False: calls.append(len(inputs)) or
+                        original(key, inputs, targets, batched))
+    inputs = np.zeros((40, 16, 16, 3), np.float32)
+    passes = Passes(tiny_cnn, inputs[:1], np.zeros(1, np.int32))
+    passes.batch(PassKey(), inputs, 0, field="logits")
+    forward, calls[:] = list(calls), []
+    passes.batch(PassKey(None, input_grads=True), inputs, 0)
+    assert forward == [16, 16, 8] and calls == [4] * 10, (forward, calls)
 
 
 def test_tuples_of_results_are_joined_field_by_field():

@@ -267,13 +267,16 @@ def test_a_heatmap_of_another_size_is_resized(linear_model, picture):
 
 
 def test_the_whole_curve_is_one_batch(linear_model, picture, monkeypatch):
+    from explainers import batching
+
+    monkeypatch.setattr(batching, "CPU_FORWARD_CHUNK", 8)  # small enough that the chunking shows
     calls = []
     engine = linear_model.engine
     original_run = engine.run
     monkeypatch.setattr(engine, "run", lambda key, inputs, targets, batched=False: calls.append(len(inputs)) or
                         original_run(key, inputs, targets, batched))
     faithfulness(linear_model, picture, np.ones((8, 8)), 0, steps=10)
-    assert calls == [8, 3]  # 11 pictures in full chunks of 8 (a CPU's chunk), not one call per picture
+    assert calls == [8, 3]  # 11 pictures in full chunks, not one call per picture
 
 
 def test_faithfulness_errors_echo_what_was_received(linear_model, picture):

@@ -196,6 +196,7 @@ def test_progress_never_runs_backwards_around_a_remembered_pass(tiny_cnn, rng_im
     from explainers.passes import LogitsMemo
 
     monkeypatch.setattr(batching, "CPU_CHUNK", 2)  # several chunks, so a jump to 100 % would show
+    monkeypatch.setattr(batching, "CPU_FORWARD_CHUNK", 2)
     for method, params in (("score_cam_fast", {"top_k": 4}), ("integrated_gradients", {"steps": 4})):
         monkeypatch.setattr(tiny_cnn, "logits_memo", LogitsMemo())  # so the remembered pass really runs
         seen = []
