@@ -21,8 +21,7 @@ CPU_CHUNK = 8
 # forward-only batches (occlusion, Score-CAM, RISE, LIME, the trust curves) keep no activations for a
 # backward pass, so a chunk costs a fraction of the memory: 16 ran faster than 8 here (VGG16 Score-CAM
 # top 32: 8.24 s against 8.79 s, 32: 8.08 s; InceptionV3 occlusion 32-px: 7.08 s against 7.28 s; median
-# of 3 alternated, /tmp-script runs recorded in the README) and still shows RISE's partial map every
-# ~5 s on VGG16
+# of 3 alternated, benchmarks/chunks.py) and still shows RISE's partial map every ~5 s on VGG16
 CPU_FORWARD_CHUNK = 16
 
 

@@ -12,8 +12,9 @@ their function is traced (see ``_relu_override``), so the shared model itself ne
 from __future__ import annotations
 
 import os
+import time
 from contextlib import contextmanager
-from typing import TYPE_CHECKING, Iterator
+from typing import TYPE_CHECKING, Callable, Iterator
 
 import numpy as np
 
@@ -77,6 +78,7 @@ class Engine:
         override = os.environ.get("EXPLAINERS_JIT", "").strip().lower()
         # XLA where it was measured to help (see benchmarks/speed.py); EXPLAINERS_JIT=0/1 overrides all three
         forced = None if override not in {"0", "1"} else override == "1"
+        self.jit_forced = forced is not None
         self.jit_compile = model.jit_compile if forced is None else forced  # one-picture passes
         self.jit_batches = model.jit_batches if forced is None else forced  # many-sample gradient batches
         self.jit_forward = model.jit_forward if forced is None else forced  # many-sample forward-only batches
@@ -173,6 +175,35 @@ class Engine:
                 self.function(key, batched=True)
         return keys
 
+    def tune_batches(self, size: int, rounds: int = 2,
+                     timer: Callable[[Callable[[], object]], float] | None = None) -> dict[bool, float]:
+        """Time a chunk of ``size`` input gradients (SmoothGrad's and integrated gradients' pass) with
+        XLA and in graph mode, and keep the faster for this model's gradient batches.
+
+        Which is faster depends on the machine, not only the model: on an AMD EPYC VGG16's 16 input
+        gradients took 10.8 s with XLA and 13.3 s without, on an Intel Xeon with AMX 7.57 s and 6.31 s
+        (``benchmarks/batches.py``). So the server measures it at start instead of trusting a table.
+        Each way runs once untimed (XLA compiles, graph mode traces), then the best of ``rounds``
+        timed runs counts. Nothing changes when ``EXPLAINERS_JIT`` forces a choice. ``timer(run)``
+        returns the seconds ``run()`` took (tests pass their own). Returns {XLA on?: seconds}."""
+        if self.jit_forced:
+            return {}
+        timer = timer or _seconds
+        key = PassKey(None, input_grads=True)
+        side = self.model.input_size
+        pixels = np.random.default_rng(0).integers(0, 256, (size, side, side, 3)).astype(np.float32)
+        inputs, targets = self.model.preprocess(pixels), np.zeros(size, np.int32)
+        seconds: dict[bool, float] = {}
+        original = self.jit_batches
+        try:
+            for jit in (original, not original):
+                self.jit_batches = jit
+                self.run(key, inputs, targets, batched=True)  # compile or trace
+                seconds[jit] = min(timer(lambda: self.run(key, inputs, targets, batched=True)) for _ in range(rounds))
+        finally:
+            self.jit_batches = min(seconds, key=seconds.get) if len(seconds) == 2 else original
+        return seconds
+
     # ---- copies of one picture that differ only inside a box (occlusion) ------------------------
     def local_plan(self, size: tuple[int, int], tops: list[int], lefts: list[int]):
         """How to run copies of a picture covered by a ``size`` box at each (top, left) of ``tops`` x
@@ -238,3 +269,10 @@ class Engine:
     def forward(self, inputs: np.ndarray) -> np.ndarray:
         targets = np.full(len(inputs), TOP1, np.int32)
         return self.run(PassKey(), inputs, targets).logits
+
+
+def _seconds(run: Callable[[], object]) -> float:
+    """Wall-clock seconds of ``run()``."""
+    started = time.perf_counter()
+    run()
+    return time.perf_counter() - started

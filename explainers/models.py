@@ -33,7 +33,9 @@ class ModelSpec:
     default_layer: str
     blurb: str
     jit_compile: bool = False  # XLA for one-picture passes: measured faster warm for VGG16 only (benchmarks/speed.py)
-    jit_batches: bool = False  # XLA for many-sample gradient batches: measured faster for all three ImageNet models
+    # XLA for many-sample gradient batches before the server measures both ways (Engine.tune_batches): faster on
+    # an AMD EPYC for all three ImageNet models, slower on an Intel Xeon with AMX, so the start-up measurement decides
+    jit_batches: bool = False
     jit_forward: bool = False  # XLA for forward-only batches: no faster (batches.py --alternate) and compiles per shape
     family: str = "imagenet"  # "imagenet": keras.applications + ImageNet weights; "shapes": the offline demo
 

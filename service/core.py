@@ -456,6 +456,13 @@ class ExplainerService:
                 from explainers.batching import default_chunk_size
 
                 self.warm["batches"] = "warming up"
+                seconds = loaded.engine.tune_batches(default_chunk_size())  # XLA or not: measured here
+                if seconds:
+                    self.warm["gradient_batches"] = {"xla_seconds": round(seconds[True], 3),
+                                                     "graph_seconds": round(seconds[False], 3),
+                                                     "kept": "xla" if loaded.engine.jit_batches else "graph"}
+                    log.info("%s gradient batches: XLA %.2f s, graph mode %.2f s per chunk; keeping %s", model,
+                             seconds[True], seconds[False], "XLA" if loaded.engine.jit_batches else "graph mode")
                 loaded.engine.warm_batches(default_chunk_size(), default_chunk_size(forward=True))
                 for method in METHODS.values():  # passes of their own (occlusion's crops), default settings
                     method().warm_up(loaded)
@@ -482,6 +489,7 @@ class ExplainerService:
         return {"status": status, "errors": errors, "backend": self.backend, "device": self.device,
                 "models_loaded": loaded_models(), "queue": self.jobs.queue_length(), "running": self.jobs.running(),
                 "computed": getattr(self.jobs, "computed", None), "batches": self.warm.get("batches", "not started"),
+                "gradient_batches": self.warm.get("gradient_batches"),
                 "max_queue": self.jobs.max_queue, "cache": self.cache.stats()}
 
     def _check_layer(self, model: str, layer: str | None) -> str:

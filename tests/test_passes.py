@@ -202,3 +202,27 @@ def test_progress_never_runs_backwards_around_a_remembered_pass(tiny_cnn, rng_im
         seen = []
         explain(tiny_cnn, rng_image(16, 16, seed=4), method, target=1, progress=seen.append, **params)
         assert seen == sorted(seen) and seen[-1] == 1.0, (method, seen)
+
+
+def test_gradient_batches_keep_whichever_compile_ran_faster(tiny_cnn, monkeypatch):
+    """tune_batches times a chunk of input gradients with XLA and in graph mode and keeps the faster;
+    the gradients are the same either way, and a forced EXPLAINERS_JIT is left alone."""
+    import numpy as np
+
+    from explainers.engine import Engine
+    from explainers.passes import PassKey
+
+    engine = Engine(tiny_cnn)
+    inputs = np.random.default_rng(3).normal(size=(4, 16, 16, 3)).astype(np.float32)
+    key, targets = PassKey(None, input_grads=True), np.array([0, 1, 2, 3], np.int32)
+    for xla_seconds, kept in ((1.0, True), (3.0, False)):
+        timer = lambda run: (run(), xla_seconds if engine.jit_batches else 2.0)[1]  # noqa: E731
+        seconds = engine.tune_batches(4, timer=timer)
+        assert seconds == {True: xla_seconds, False: 2.0} and engine.jit_batches is kept
+        assert engine.trace_count[(key, kept)] == 1  # each way traced once, kept across tunings
+        np.testing.assert_allclose(engine.run(key, inputs, targets, batched=True).input_grads,
+                                   Engine(tiny_cnn).run(key, inputs, targets, batched=True).input_grads,
+                                   rtol=1e-4, atol=1e-6)
+    monkeypatch.setenv("EXPLAINERS_JIT", "1")
+    forced = Engine(tiny_cnn)
+    assert forced.tune_batches(4, timer=lambda run: 0.0) == {} and forced.jit_batches is True
