@@ -4,10 +4,12 @@ Each kind of pass is a ``tf.function`` traced once per model: the batch dimensio
 input signature, so any batch size reuses the same trace. A model may compile its one-picture passes
 and its many-sample batches differently, and among those the gradient batches (SmoothGrad's noisy
 copies, integrated gradients' path) and the forward-only ones (occlusion's patches, RISE's masks,
-LIME's samples): XLA was measured faster for the gradient batches of all three ImageNet models, for
-the one-picture passes of VGG16 only, and not for forward-only batches (``benchmarks/batches.py``,
-``benchmarks/speed.py``). Guided backpropagation and DeconvNet swap every ReLU's gradient only while
-their function is traced (see ``_relu_override``), so the shared model itself never changes.
+LIME's samples). Whether XLA helps the one-picture passes and the gradient batches depends on the
+processor, so the server times both ways at start (``tune_passes``, ``tune_batches``); forward-only
+batches stay plain graphs (XLA was no faster, ``benchmarks/batches.py``). Guided backpropagation and
+DeconvNet swap every ReLU's gradient only while their function is traced (see ``_relu_override``),
+so the shared model itself never changes; a plain pass can also build their backward passes after
+its own from the same forward pass (``PassKey.also``).
 """
 from __future__ import annotations
 
@@ -25,15 +27,27 @@ if TYPE_CHECKING:  # pragma: no cover
     from explainers.models import ExplainableModel
 
 
+def _relu_gradient(rule: str, upstream, output):
+    """A ReLU's backward pass under ``rule``, given the incoming gradient and the ReLU's output.
+    "plain": the true gradient; "guided": only where both the forward input and the incoming gradient
+    are positive (Springenberg et al. 2015); "deconv": the positive part of the incoming gradient
+    whatever the forward input was (Zeiler & Fergus 2014)."""
+    if rule == "plain":
+        return tf.raw_ops.ReluGrad(gradients=upstream, features=output)
+    if rule == "guided":
+        return tf.raw_ops.ReluGrad(gradients=tf.nn.relu(upstream), features=output)
+    return tf.nn.relu(upstream)
+
+
 @contextmanager
-def _relu_override(model, rule: str) -> Iterator[None]:
-    """Temporarily give every ReLU activation of ``model`` another gradient rule.
+def _relu_override(model, rule: str | dict) -> Iterator[None]:
+    """Temporarily give every ReLU activation of ``model`` another gradient rule (``_relu_gradient``).
 
     Only used while a function is being *traced* (under the model's lock): the traced graph keeps the
-    replacement, the model's layers get their own activation back right after. "guided": pass a
-    gradient only where both the forward input and the incoming gradient are positive (Springenberg
-    et al. 2015); "deconv": pass the positive part of the incoming gradient whatever the forward input
-    was (Zeiler & Fergus 2014).
+    replacement, the model's layers get their own activation back right after. ``rule`` may be a dict
+    whose "rule" entry is read each time a backward pass is built, so that one traced forward pass can
+    be followed by backward passes under several rules (the gradient of a custom-gradient op is built
+    when ``tape.gradient`` is called, not when the forward pass runs).
     """
     if rule == "plain":
         yield
@@ -42,12 +56,12 @@ def _relu_override(model, rule: str) -> Iterator[None]:
 
     @tf.custom_gradient
     def replacement(x):
-        def grad(upstream):
-            if rule == "guided":
-                return upstream * tf.cast(x > 0, upstream.dtype) * tf.cast(upstream > 0, upstream.dtype)
-            return tf.nn.relu(upstream)
+        y = tf.nn.relu(x)
 
-        return tf.nn.relu(x), grad
+        def grad(upstream):
+            return _relu_gradient(rule["rule"] if isinstance(rule, dict) else rule, upstream, y)
+
+        return y, grad
 
     swapped = []
     for layer in _walk_layers(model):
@@ -117,20 +131,28 @@ class Engine:
         with self.model.lock:
             fn = self._functions.get(slot)
             if fn is None:
-                fn = tf.function(self._make_pass(slot), input_signature=self._signature, jit_compile=slot[1])
-                with _relu_override(self.model.keras, key.relu):
+                switch = {"rule": key.relu}  # the rule the next backward pass is built with
+                fn = tf.function(self._make_pass(slot, switch), input_signature=self._signature,
+                                 jit_compile=slot[1])
+                with _relu_override(self.model.keras, switch if key.also else key.relu):
                     fn.get_concrete_function()  # trace now, while the override is in place
                 self._functions[slot] = fn
         return fn
 
-    def _make_pass(self, slot: tuple[PassKey, bool]):
+    def shares_forward(self, rules: list[str]) -> bool:
+        """True if passes under the ReLU ``rules`` can reuse a plain pass's forward pass (``PassKey.also``):
+        every ReLU is an activation whose gradient can be swapped while tracing."""
+        return all(rule in {"guided", "deconv"} for rule in rules) and not any(
+            isinstance(layer, keras.layers.ReLU) for layer in _walk_layers(self.model.keras))
+
+    def _make_pass(self, slot: tuple[PassKey, bool], switch: dict):
         key = slot[0]
         submodel = self._submodel(key.layer)
         wants_grads = key.layer_grads or key.input_grads
 
         def run(inputs, targets):
             self.trace_count[slot] = self.trace_count.get(slot, 0) + 1  # Python side effect: counts traces
-            with tf.GradientTape(watch_accessed_variables=False) as tape:
+            with tf.GradientTape(watch_accessed_variables=False, persistent=bool(key.also)) as tape:
                 # Watch the input even for layer gradients only: the tape records an op only if one
                 # of its inputs is watched when it runs, and the layer's output exists only afterwards.
                 tape.watch(inputs)
@@ -149,6 +171,12 @@ class Engine:
                     result["layer_grads"] = grads[0]
                 if key.input_grads:
                     result["input_grads"] = grads[-1]
+            for rule in key.also:  # the same forward pass, backward under another ReLU rule
+                switch["rule"] = rule
+                try:
+                    result[f"{rule}_input_grads"] = tape.gradient(score, inputs)
+                finally:
+                    switch["rule"] = key.relu
             return result
 
         return run
@@ -157,7 +185,9 @@ class Engine:
         """One pass over ``inputs``; ``batched``: they are many samples of one method (see ``jit``)."""
         fn = self.function(key, batched)
         out = fn(tf.convert_to_tensor(inputs, tf.float32), tf.convert_to_tensor(targets, tf.int32))
-        return PassResult(**{name: value.numpy() for name, value in out.items()})
+        values = {name: value.numpy() for name, value in out.items()}
+        riders = {rule: values.pop(f"{rule}_input_grads") for rule in key.also}
+        return PassResult(**values, rule_input_grads=riders or None)
 
     def warm_batches(self, size: int, forward_size: int | None = None) -> list[PassKey]:
         """Prepare now the many-sample passes that multi-pass methods use: XLA compiles once per batch
@@ -183,25 +213,49 @@ class Engine:
         Which is faster depends on the machine, not only the model: on an AMD EPYC VGG16's 16 input
         gradients took 10.8 s with XLA and 13.3 s without, on an Intel Xeon with AMX 7.57 s and 6.31 s
         (``benchmarks/batches.py``). So the server measures it at start instead of trusting a table.
-        Each way runs once untimed (XLA compiles, graph mode traces), then the best of ``rounds``
-        timed runs counts. Nothing changes when ``EXPLAINERS_JIT`` forces a choice. ``timer(run)``
-        returns the seconds ``run()`` took (tests pass their own). Returns {XLA on?: seconds}."""
+        See ``_tune`` for how; returns {XLA on?: seconds}, {} when ``EXPLAINERS_JIT`` forces a choice."""
+        side = self.model.input_size
+        pixels = np.random.default_rng(0).integers(0, 256, (size, side, side, 3)).astype(np.float32)
+        return self._tune("jit_batches", PassKey(None, input_grads=True), pixels, True, rounds, timer)
+
+    def tune_passes(self, layer: str | None = None, rounds: int = 3,
+                    timer: Callable[[Callable[[], object]], float] | None = None) -> dict[bool, float]:
+        """Like ``tune_batches``, for the passes over one picture (Grad-CAM, the gradients, the default
+        view): times the default view's plain pass (gradients to ``layer``, by default the model's
+        recommended one, and to the input) on one picture with XLA and in graph mode, and keeps the
+        faster. On the AMD EPYC XLA won for VGG16 only; on the Intel Xeon with AMX it lost there too
+        (``benchmarks/compare.py``: gradient × input 0.71 s against tf-explain's 0.60 with XLA)."""
+        side = self.model.input_size
+        pixels = np.random.default_rng(1).integers(0, 256, (1, side, side, 3)).astype(np.float32)
+        key = PassKey(layer or self.model.default_layer, layer_grads=True, input_grads=True)
+        return self._tune("jit_compile", key, pixels, False, rounds, timer)
+
+    def _tune(self, attribute: str, key: PassKey, pixels: np.ndarray, batched: bool, rounds: int,
+              timer: Callable[[Callable[[], object]], float] | None) -> dict[bool, float]:
+        """Run ``key`` on ``pixels`` with ``attribute`` (which kind of pass uses XLA) on and off: each way
+        once untimed (XLA compiles, graph mode traces), then ``rounds`` timed runs taking turns so that
+        a change in the machine's load hits both alike; the best run of each counts, the faster way is
+        kept. ``timer(run)`` returns the seconds ``run()`` took (tests pass their own)."""
         if self.jit_forced:
             return {}
         timer = timer or _seconds
-        key = PassKey(None, input_grads=True)
-        side = self.model.input_size
-        pixels = np.random.default_rng(0).integers(0, 256, (size, side, side, 3)).astype(np.float32)
-        inputs, targets = self.model.preprocess(pixels), np.zeros(size, np.int32)
+        inputs, targets = self.model.preprocess(pixels), np.full(len(pixels), -1, np.int32)
+        original = getattr(self, attribute)
+        ways = (original, not original)
         seconds: dict[bool, float] = {}
-        original = self.jit_batches
+
+        def run(jit: bool):
+            setattr(self, attribute, jit)
+            return self.run(key, inputs, targets, batched=batched)
+
         try:
-            for jit in (original, not original):
-                self.jit_batches = jit
-                self.run(key, inputs, targets, batched=True)  # compile or trace
-                seconds[jit] = min(timer(lambda: self.run(key, inputs, targets, batched=True)) for _ in range(rounds))
+            for jit in ways:
+                run(jit)  # compile or trace
+            for _ in range(rounds):
+                for jit in ways:
+                    seconds[jit] = min(seconds.get(jit, float("inf")), timer(lambda: run(jit)))
         finally:
-            self.jit_batches = min(seconds, key=seconds.get) if len(seconds) == 2 else original
+            setattr(self, attribute, min(seconds, key=seconds.get) if len(seconds) == 2 else original)
         return seconds
 
     # ---- copies of one picture that differ only inside a box (occlusion) ------------------------

@@ -32,9 +32,10 @@ class ModelSpec:
     input_size: int
     default_layer: str
     blurb: str
-    jit_compile: bool = False  # XLA for one-picture passes: measured faster warm for VGG16 only (benchmarks/speed.py)
-    # XLA for many-sample gradient batches before the server measures both ways (Engine.tune_batches): faster on
-    # an AMD EPYC for all three ImageNet models, slower on an Intel Xeon with AMX, so the start-up measurement decides
+    # XLA for one-picture passes and for many-sample gradient batches until the server measures both ways
+    # (Engine.tune_passes, Engine.tune_batches): on an AMD EPYC XLA was faster for one-picture passes on VGG16 only
+    # and for the batches on all three models, on an Intel Xeon with AMX slower for both, so the start decides
+    jit_compile: bool = False
     jit_batches: bool = False
     jit_forward: bool = False  # XLA for forward-only batches: no faster (batches.py --alternate) and compiles per shape
     family: str = "imagenet"  # "imagenet": keras.applications + ImageNet weights; "shapes": the offline demo

@@ -33,11 +33,14 @@ class PassKey:
     layer_grads: bool = False
     input_grads: bool = False
     relu: str = "plain"  # "plain", "guided" (Springenberg et al.) or "deconv" (Zeiler & Fergus)
+    # other ReLU rules whose input gradients come out of this pass's forward pass too: a backward pass
+    # each, with no forward pass of their own (the forward pass is the same whatever the rule)
+    also: tuple[str, ...] = ()
 
     def covers(self, other: "PassKey") -> bool:
         """True if this pass yields everything ``other`` asks for."""
         if self.relu != other.relu:
-            return False
+            return other.relu in self.also and other.layer is None and not other.layer_grads
         if other.layer is not None and other.layer != self.layer:
             return False
         if other.layer_grads and not (self.layer_grads and self.layer == other.layer):
@@ -52,6 +55,12 @@ class PassResult:
     activations: np.ndarray | None = None  # (N, h, w, k) at the watched layer
     layer_grads: np.ndarray | None = None  # d(target logit)/d(activations)
     input_grads: np.ndarray | None = None  # d(target logit)/d(preprocessed input), (N, H, W, 3)
+    rule_input_grads: dict[str, np.ndarray] | None = None  # input gradients under the key's ``also`` rules
+
+    def under(self, rule: str) -> "PassResult":
+        """This pass as a pass of another ReLU rule of its ``also`` sees it: the same logits, that rule's
+        input gradients."""
+        return PassResult(self.logits, self.targets, input_grads=self.rule_input_grads[rule])
 
 
 class LogitsMemo:
@@ -130,8 +139,11 @@ class Passes:
 
         Per gradient rule: one pass per watched layer (with that layer's gradients if anyone wants
         them), and input gradients ride along on the first of those passes instead of costing a pass
-        of their own.
+        of their own. Another rule that wants only input gradients (guided Grad-CAM's guided
+        backpropagation next to Grad-CAM and the gradients) rides along on the first plain pass too:
+        its own backward pass from the same forward pass, one forward pass fewer.
         """
+        plans: dict[str, list[PassKey]] = {}
         for relu in dict.fromkeys(key.relu for key in keys):
             group = [key for key in keys if key.relu == relu]
             layers = list(dict.fromkeys(key.layer for key in group if key.layer is not None))
@@ -142,7 +154,15 @@ class Passes:
                     plan[0] = replace(plan[0], input_grads=True)
                 else:
                     plan.append(PassKey(None, False, True, relu))
-            for key in plan or [PassKey(relu=relu)]:
+            plans[relu] = plan or [PassKey(relu=relu)]
+        riders = [relu for relu, plan in plans.items()
+                  if relu != "plain" and all(key.layer is None for key in plan)]
+        if "plain" in plans and riders and self.model.engine.shares_forward(riders):
+            plans["plain"][0] = replace(plans["plain"][0], also=tuple(riders))
+            for relu in riders:
+                del plans[relu]
+        for plan in plans.values():
+            for key in plan:
                 self.get(key)
 
     def get(self, key: PassKey) -> PassResult:
@@ -150,7 +170,7 @@ class Passes:
         with self._lock:
             for done, result in self._results.items():
                 if done.covers(key):
-                    return result
+                    return result if done.relu == key.relu else result.under(key.relu)
             result = self.model.engine.run(key, self.inputs, self._resolved_targets())
             self._results[key] = result
             self.passes_run.append(key)

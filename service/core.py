@@ -444,6 +444,12 @@ class ExplainerService:
                 from explainers.api import explain_all
 
                 loaded = self.load(model, weights)
+                # XLA or not for the one-picture passes: measured here, before they are traced for the first user
+                seconds = loaded.engine.tune_passes()
+                if seconds:
+                    self.warm["one_picture_passes"] = timing(seconds, loaded.engine.jit_compile)
+                    log.info("%s one-picture passes: XLA %.2f s, graph mode %.2f s; keeping %s", model,
+                             seconds[True], seconds[False], "XLA" if loaded.engine.jit_compile else "graph mode")
                 blank = np.full((loaded.input_size, loaded.input_size, 3), 127, np.uint8)
                 explain_all(loaded, blank, ["grad_cam", "vanilla_gradient", "guided_backprop"])
                 self.warm.update(state="ready", model=model)
@@ -458,9 +464,7 @@ class ExplainerService:
                 self.warm["batches"] = "warming up"
                 seconds = loaded.engine.tune_batches(default_chunk_size())  # XLA or not: measured here
                 if seconds:
-                    self.warm["gradient_batches"] = {"xla_seconds": round(seconds[True], 3),
-                                                     "graph_seconds": round(seconds[False], 3),
-                                                     "kept": "xla" if loaded.engine.jit_batches else "graph"}
+                    self.warm["gradient_batches"] = timing(seconds, loaded.engine.jit_batches)
                     log.info("%s gradient batches: XLA %.2f s, graph mode %.2f s per chunk; keeping %s", model,
                              seconds[True], seconds[False], "XLA" if loaded.engine.jit_batches else "graph mode")
                 loaded.engine.warm_batches(default_chunk_size(), default_chunk_size(forward=True))
@@ -489,6 +493,7 @@ class ExplainerService:
         return {"status": status, "errors": errors, "backend": self.backend, "device": self.device,
                 "models_loaded": loaded_models(), "queue": self.jobs.queue_length(), "running": self.jobs.running(),
                 "computed": getattr(self.jobs, "computed", None), "batches": self.warm.get("batches", "not started"),
+                "one_picture_passes": self.warm.get("one_picture_passes"),
                 "gradient_batches": self.warm.get("gradient_batches"),
                 "max_queue": self.jobs.max_queue, "cache": self.cache.stats()}
 
@@ -564,6 +569,12 @@ class ExplainerService:
                 pass
         return found
 
+
+
+def timing(seconds: dict[bool, float], kept_xla: bool) -> dict[str, Any]:
+    """What /readyz says of one start-up XLA-or-graph measurement (Engine.tune_passes / tune_batches)."""
+    return {"xla_seconds": round(seconds[True], 3), "graph_seconds": round(seconds[False], 3),
+            "kept": "xla" if kept_xla else "graph"}
 
 
 def describe_error(error: BaseException) -> str:

@@ -29,10 +29,58 @@ def test_explain_all_shares_one_backward_pass(tiny_cnn, rng_image):
         assert e.target == alone.target
 
 
-def test_explain_all_with_guided_methods_uses_one_pass_per_rule(tiny_cnn, rng_image):
-    maps = explain_all(tiny_cnn, rng_image(16, 16), ["grad_cam", "guided_grad_cam", "guided_backprop",
-                                                     "vanilla_gradient", "deconvnet"])
-    assert {e.meta["shared_passes"] for e in maps.values()} == {3}  # plain, guided, deconv
+def test_explain_all_with_guided_methods_shares_one_forward_pass(tiny_cnn, rng_image):
+    """Guided backpropagation and DeconvNet ride along on the plain pass: one forward pass, then one
+    backward pass per ReLU rule, and every map equal to the one its method computes alone (where each
+    rule has a pass of its own)."""
+    image = rng_image(16, 16, seed=6)
+    names = ["grad_cam", "guided_grad_cam", "guided_backprop", "vanilla_gradient", "deconvnet"]
+    engine = tiny_cnn.engine
+    maps = explain_all(tiny_cnn, image, names)
+    assert {e.meta["shared_passes"] for e in maps.values()} == {1}
+    shared = [key for key in engine.trace_count if key[0].also]
+    assert [key[0].also for key in shared] == [("guided", "deconv")] and shared[0][0].relu == "plain"
+    for name in names:
+        alone = explain(tiny_cnn, image, name)
+        np.testing.assert_allclose(maps[name].heatmap, alone.heatmap, rtol=1e-5, atol=1e-7, err_msg=name)
+    guided = explain(tiny_cnn, image, "guided_backprop").heatmap
+    plain = explain(tiny_cnn, image, "vanilla_gradient").heatmap
+    assert not np.allclose(guided / guided.max(), plain / plain.max(), atol=1e-3)  # the rules did differ
+    deconv = explain(tiny_cnn, image, "deconvnet").heatmap
+    assert not np.allclose(guided / guided.max(), deconv / deconv.max(), atol=1e-3)
+
+
+def test_a_model_with_relu_layers_keeps_a_pass_per_rule(tiny_cnn):
+    """Where the ReLU gradients cannot be swapped (keras.layers.ReLU layers), the rules are not folded
+    into the plain pass, which still runs; a guided pass says plainly that it cannot."""
+    from conftest import _tiny_model
+
+    from explainers._tf import keras
+
+    inputs = keras.Input((16, 16, 3))
+    x = keras.layers.Conv2D(4, 3, padding="same", name="conv")(inputs)
+    x = keras.layers.ReLU(name="relu")(x)
+    x = keras.layers.GlobalAveragePooling2D()(x)
+    model = _tiny_model(keras.Model(inputs, keras.layers.Dense(3)(x)), "relu_layers", 3, default_layer="conv")
+    assert tiny_cnn.engine.shares_forward(["guided", "deconv"]) and not model.engine.shares_forward(["guided"])
+    image = np.random.default_rng(7).integers(0, 256, (16, 16, 3), dtype=np.uint8)
+    passes = Passes(model, model.preprocess(image[None].astype(np.float32)), np.array([1], np.int32))
+    passes.prepare([PassKey("conv", layer_grads=True, input_grads=True)])
+    assert passes.passes_run == [PassKey("conv", layer_grads=True, input_grads=True)]
+    try:
+        passes.prepare([PassKey(None, input_grads=True, relu="guided")])
+    except NotImplementedError as error:
+        assert "keras.layers.ReLU" in str(error)
+    else:
+        raise AssertionError("guided backpropagation through keras.layers.ReLU layers should say it cannot")
+
+
+def test_rules_not_folded_when_the_forward_pass_cannot_be_shared(tiny_cnn, monkeypatch):
+    monkeypatch.setattr(type(tiny_cnn.engine), "shares_forward", lambda self, rules: False)
+    inputs = tiny_cnn.preprocess(np.zeros((1, 16, 16, 3), np.float32))
+    passes = Passes(tiny_cnn, inputs, np.array([1], np.int32))
+    passes.prepare([PassKey("conv2", layer_grads=True), PassKey(None, input_grads=True, relu="guided")])
+    assert [(key.relu, key.also) for key in passes.passes_run] == [("plain", ()), ("guided", ())]
 
 
 def test_explain_all_can_return_errors_in_place(linear_model, rng_image):
@@ -226,3 +274,37 @@ def test_gradient_batches_keep_whichever_compile_ran_faster(tiny_cnn, monkeypatc
     monkeypatch.setenv("EXPLAINERS_JIT", "1")
     forced = Engine(tiny_cnn)
     assert forced.tune_batches(4, timer=lambda run: 0.0) == {} and forced.jit_batches is True
+
+
+def test_one_picture_passes_keep_whichever_compile_ran_faster(tiny_cnn, monkeypatch):
+    """tune_passes does the same for the passes over one picture: it times the default view's plain pass
+    (gradients to the recommended layer and to the input) both ways, in turns, and keeps the faster;
+    the gradient batches' choice is left alone, and the maps are the same either way."""
+    import numpy as np
+
+    from explainers.engine import Engine
+    from explainers.passes import PassKey
+
+    engine = Engine(tiny_cnn)
+    batches = engine.jit_batches
+    key = PassKey(tiny_cnn.default_layer, layer_grads=True, input_grads=True)
+    inputs = np.random.default_rng(5).normal(size=(1, 16, 16, 3)).astype(np.float32)
+    order = []
+    for xla_seconds, kept in ((0.5, True), (4.0, False)):
+        def timer(run, xla_seconds=xla_seconds):
+            run()
+            order.append(engine.jit_compile)
+            return xla_seconds if engine.jit_compile else 2.0
+
+        order.clear()
+        seconds = engine.tune_passes(timer=timer)
+        assert seconds == {True: xla_seconds, False: 2.0} and engine.jit_compile is kept
+        assert order[0] != order[1] and order[1] != order[2] and len(order) == 6  # in turns, 3 rounds
+        assert engine.jit_batches is batches and engine.trace_count[(key, kept)] == 1
+        got = engine.run(key, inputs, np.array([1], np.int32))
+        want = Engine(tiny_cnn).run(key, inputs, np.array([1], np.int32))
+        np.testing.assert_allclose(got.layer_grads, want.layer_grads, rtol=1e-4, atol=1e-6)
+        np.testing.assert_allclose(got.input_grads, want.input_grads, rtol=1e-4, atol=1e-6)
+    monkeypatch.setenv("EXPLAINERS_JIT", "0")
+    forced = Engine(tiny_cnn)
+    assert forced.tune_passes(timer=lambda run: 0.0) == {} and forced.jit_compile is False
