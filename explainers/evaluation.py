@@ -546,8 +546,8 @@ def randomizable_copy(model):
     return ExplainableModel(copy, f"{model.name} (randomized)", labels=model.labels, preprocess=model._preprocess,
                             default_layer=model.default_layer, weights="randomized copy",
                             weights_id=f"{model.weights_id}+randomized", random_weights=True,
-                            title=f"{model.title} (randomized)", jit_compile=model.jit_compile,
-                            jit_batches=model.jit_batches, memo_logits=False)  # its weights change in place
+                            title=f"{model.title} (randomized)", jit_compile=model.engine.jit_compile,  # as tuned
+                            jit_batches=model.engine.jit_batches, memo_logits=False)  # its weights change in place
 
 
 _INITIALIZER_NAMES = {"depthwise_kernel": "depthwise_initializer", "pointwise_kernel": "pointwise_initializer"}
