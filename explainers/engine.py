@@ -14,6 +14,7 @@ its own from the same forward pass (``PassKey.also``).
 from __future__ import annotations
 
 import os
+import threading
 import time
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Callable, Iterator
@@ -103,6 +104,8 @@ class Engine:
         # occluded copies reuse the whole picture's first layers (see explainers/locality.py); =0 turns it off
         self.reuse_layers = os.environ.get("EXPLAINERS_LOCAL", "").strip() != "0"
         self.trace_count: dict[tuple[PassKey, bool], int] = {}  # (pass, XLA) -> traces
+        self.tuned: dict[str, dict[bool, float]] = {}  # "passes" / "batches" -> {XLA on?: seconds}, see ``once``
+        self._tune_lock = threading.Lock()
         size = model.input_size
         self._signature = [tf.TensorSpec([None, size, size, 3], tf.float32), tf.TensorSpec([None], tf.int32)]
 
@@ -229,6 +232,14 @@ class Engine:
         pixels = np.random.default_rng(1).integers(0, 256, (1, side, side, 3)).astype(np.float32)
         key = PassKey(layer or self.model.default_layer, layer_grads=True, input_grads=True)
         return self._tune("jit_compile", key, pixels, False, rounds, timer)
+
+    def once(self, what: str, measure: Callable[[], dict[bool, float]]) -> dict[bool, float]:
+        """``measure()`` (``tune_passes`` or ``tune_batches``) the first time ``what`` is asked for; later
+        callers, and callers that arrive while it runs, get its result without measuring again."""
+        with self._tune_lock:
+            if what not in self.tuned:
+                self.tuned[what] = measure()
+            return self.tuned[what]
 
     def _tune(self, attribute: str, key: PassKey, pixels: np.ndarray, batched: bool, rounds: int,
               timer: Callable[[Callable[[], object]], float] | None) -> dict[bool, float]:

@@ -113,6 +113,8 @@ class ExplainerService:
         self._status_cache: tuple[float, dict[str, weights_mod.WeightsStatus]] | None = None
         self.device = "Celery workers" if backend == "celery" else "not started yet"
         self.warm: dict[str, Any] = {"state": "not started", "errors": []}
+        self._tuning: set[int] = set()  # models whose XLA-or-graph timing was started in the background
+        self._tuning_lock = threading.Lock()
         self._truth_index: dict[str, Path] | None = None
 
     # ---- catalogue (no TensorFlow) -------------------------------------------------------------
@@ -189,14 +191,36 @@ class ExplainerService:
             raise UnknownNameError(f"Unknown weights {weights!r}. Choose one of: {', '.join(WEIGHT_MODES)}.")
         return weights
 
-    def load(self, model: str, weights: str | None = None):
+    def load(self, model: str, weights: str | None = None, tune: bool = True):
+        """The model, loaded once per process. ``tune``: if its passes have not been timed with XLA and in
+        graph mode yet (``warm_up`` does it for the default model), do it in the background; requests
+        meanwhile run with the model table's guess."""
         from explainers.models import load_model
 
         weights = self._weights(weights)
         loaded = load_model(resolve_model_name(model), weights=None if weights == "random" else "imagenet",
                             weights_dir=self.weights_dir)
         self.device = loaded.device
+        if tune and not {"passes", "batches"} <= set(loaded.engine.tuned):
+            with self._tuning_lock:
+                start = id(loaded) not in self._tuning
+                self._tuning.add(id(loaded))
+            if start:
+                threading.Thread(target=self._tune, args=(loaded,), name=f"tune {loaded.name}", daemon=True).start()
         return loaded
+
+    @staticmethod
+    def _tune(loaded) -> None:
+        from explainers.batching import default_chunk_size
+
+        try:
+            engine = loaded.engine
+            engine.once("passes", engine.tune_passes)
+            engine.once("batches", lambda: engine.tune_batches(default_chunk_size()))
+            log.info("%s: %s for one-picture passes, %s for gradient batches (measured)", loaded.name,
+                     "XLA" if engine.jit_compile else "graph mode", "XLA" if engine.jit_batches else "graph mode")
+        except Exception as error:  # noqa: BLE001 - the guesses stay; only speed is at stake
+            log.warning("timing XLA against graph mode for %s failed: %s", loaded.name, describe_error(error))
 
     @staticmethod
     def weights_identity(model: str, weights: str) -> str:
@@ -443,9 +467,9 @@ class ExplainerService:
             try:
                 from explainers.api import explain_all
 
-                loaded = self.load(model, weights)
+                loaded = self.load(model, weights, tune=False)
                 # XLA or not for the one-picture passes: measured here, before they are traced for the first user
-                seconds = loaded.engine.tune_passes()
+                seconds = loaded.engine.once("passes", loaded.engine.tune_passes)
                 if seconds:
                     self.warm["one_picture_passes"] = timing(seconds, loaded.engine.jit_compile)
                     log.info("%s one-picture passes: XLA %.2f s, graph mode %.2f s; keeping %s", model,
@@ -462,7 +486,7 @@ class ExplainerService:
                 from explainers.batching import default_chunk_size
 
                 self.warm["batches"] = "warming up"
-                seconds = loaded.engine.tune_batches(default_chunk_size())  # XLA or not: measured here
+                seconds = loaded.engine.once("batches", lambda: loaded.engine.tune_batches(default_chunk_size()))
                 if seconds:
                     self.warm["gradient_batches"] = timing(seconds, loaded.engine.jit_batches)
                     log.info("%s gradient batches: XLA %.2f s, graph mode %.2f s per chunk; keeping %s", model,

@@ -196,3 +196,35 @@ def test_a_map_reuses_the_predictions_known_for_its_picture(svc, monkeypatch):
     result = svc.explain(key, "shapes", "rise", target=predictions[1][0], params={"n_masks": 8})
     assert result.target == predictions[1][0] and not read
     assert [tuple(p) for p in result.meta["predictions"]] == [tuple(p) for p in predictions]
+
+
+def test_a_model_first_loaded_after_start_gets_its_passes_timed(svc, monkeypatch):
+    """Only the default model is tuned by warm_up; another one a person picks is timed with XLA and in
+    graph mode in the background, once per process, and keeps whichever ran faster."""
+    from explainers.engine import Engine
+
+    calls = []
+
+    def tune_passes(self, *args, **kwargs):
+        calls.append(("passes", self.model.name))
+        self.jit_compile = False
+        return {True: 2.0, False: 1.0}
+
+    def tune_batches(self, size, *args, **kwargs):
+        calls.append(("batches", self.model.name))
+        self.jit_batches = True
+        return {True: 1.0, False: 3.0}
+
+    monkeypatch.setattr(Engine, "tune_passes", tune_passes)
+    monkeypatch.setattr(Engine, "tune_batches", tune_batches)
+    svc.load("shapes", tune=False).engine.tuned.clear()  # the model object is shared by the test session
+    loaded = svc.load("shapes")
+    deadline = time.time() + 30
+    while len(loaded.engine.tuned) < 2 and time.time() < deadline:
+        time.sleep(0.05)
+    assert loaded.engine.tuned == {"passes": {True: 2.0, False: 1.0}, "batches": {True: 1.0, False: 3.0}}
+    assert loaded.engine.jit_compile is False and loaded.engine.jit_batches is True
+    for _ in range(3):
+        svc.load("shapes")
+    time.sleep(0.2)
+    assert calls.count(("passes", loaded.name)) == 1 and calls.count(("batches", loaded.name)) == 1
