@@ -14,6 +14,9 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+# no background XLA-or-graph timing of models the service loads: it would switch the shared test models'
+# compile mode under other tests (tests/test_service.py turns it on for its own test of it)
+os.environ["EXPLAINERS_TUNE_IN_BACKGROUND"] = "0"
 
 
 

@@ -217,6 +217,7 @@ def test_a_model_first_loaded_after_start_gets_its_passes_timed(svc, monkeypatch
 
     monkeypatch.setattr(Engine, "tune_passes", tune_passes)
     monkeypatch.setattr(Engine, "tune_batches", tune_batches)
+    monkeypatch.setenv("EXPLAINERS_TUNE_IN_BACKGROUND", "1")  # tests/conftest.py turns it off for the others
     svc.load("shapes", tune=False).engine.tuned.clear()  # the model object is shared by the test session
     loaded = svc.load("shapes")
     deadline = time.time() + 30
