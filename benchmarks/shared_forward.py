@@ -14,15 +14,9 @@ value).
 from __future__ import annotations
 
 import argparse
-import statistics
-import sys
-import time
-from pathlib import Path
 
 import numpy as np
-
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
+from ab import alternate, cat_photo, print_table, tuned_model
 
 DEFAULT_VIEW = ["grad_cam", "guided_grad_cam", "vanilla_gradient", "gradient_x_input"]
 
@@ -33,45 +27,28 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=7)
     args = parser.parse_args()
 
-    from explainers import explain_all, load_model
+    from explainers import explain_all
     from explainers.engine import Engine
-    from explainers.images import decode
 
-    model = load_model(args.model, weights=None)
-    tuned = model.engine.tune_passes()
-    if tuned:
-        print(f"one-picture passes: XLA {tuned[True]:.3f} s, graph mode {tuned[False]:.3f} s; kept "
-              f"{'XLA' if model.engine.jit_compile else 'graph mode'}")
-    photo = decode((ROOT / "assets" / "examples" / "chelsea.jpg").read_bytes())
+    model = tuned_model(args.model)
+    photo = cat_photo()
     sharing = Engine.shares_forward
 
     def call(way: str):
         Engine.shares_forward = sharing if way == "shared" else (lambda self, rules: False)
         try:
-            started = time.perf_counter()
-            maps = explain_all(model, photo, DEFAULT_VIEW, target=281)
-            return time.perf_counter() - started, maps
+            return explain_all(model, photo, DEFAULT_VIEW, target=281)
         finally:
             Engine.shares_forward = sharing
 
     ways = ("shared", "separate")
-    for way in ways:
-        call(way)
-        call(way)
-    times: dict[str, list[float]] = {way: [] for way in ways}
-    for round_ in range(args.repeat):
-        for way in ways if round_ % 2 == 0 else ways[::-1]:
-            times[way].append(call(way)[0])
-    shared, separate = call("shared")[1], call("separate")[1]
+    times = alternate(call, ways, args.repeat)
+    shared, separate = call("shared"), call("separate")
     difference = max(float(np.abs(shared[m].heatmap - separate[m].heatmap).max()
                            / max(float(np.abs(separate[m].heatmap).max()), 1e-30)) for m in DEFAULT_VIEW)
-    medians = {way: statistics.median(times[way]) for way in ways}
-    print(f"default view on {args.model}, median of {args.repeat} alternated calls\n")
-    print("| guided backward pass | calls (s) | median (s) |")
-    print("|---|---|---:|")
     labels = {"shared": "on the plain pass's forward pass", "separate": "a pass of its own"}
-    for way in ways:
-        print(f"| {labels[way]} | {', '.join(f'{t:.2f}' for t in times[way])} | {medians[way]:.3f} |")
+    medians = print_table(f"default view on {args.model}, median of {args.repeat} alternated calls",
+                          "guided backward pass", times, labels)
     print(f"\nshared ÷ separate: {medians['shared'] / medians['separate']:.2f}; largest map difference: {difference:.1e}")
 
 

@@ -36,9 +36,15 @@ class PassKey:
     # other ReLU rules whose input gradients come out of this pass's forward pass too: a backward pass
     # each, with no forward pass of their own (the forward pass is the same whatever the rule)
     also: tuple[str, ...] = ()
+    # False: a pass over one picture whose target is given, returning its gradients but not the logits,
+    # so TensorFlow can leave out every part of the forward pass the backward pass never reads (see
+    # ``Engine.lean``); the pictures' logits then come from another pass, if anyone reads them
+    logits: bool = True
 
     def covers(self, other: "PassKey") -> bool:
         """True if this pass yields everything ``other`` asks for."""
+        if other.logits and not self.logits:
+            return False
         if self.relu != other.relu:
             return other.relu in self.also and other.layer is None and not other.layer_grads
         if other.layer is not None and other.layer != self.layer:
@@ -50,7 +56,7 @@ class PassKey:
 
 @dataclass
 class PassResult:
-    logits: np.ndarray  # (N, classes)
+    logits: np.ndarray | None  # (N, classes); None from a pass keyed ``logits=False``
     targets: np.ndarray  # (N,) int: the classes explained (top-1 resolved)
     activations: np.ndarray | None = None  # (N, h, w, k) at the watched layer
     layer_grads: np.ndarray | None = None  # d(target logit)/d(activations)
@@ -166,8 +172,15 @@ class Passes:
                 self.get(key)
 
     def get(self, key: PassKey) -> PassResult:
-        """The result of a pass that covers ``key``, running one only if none has yet."""
+        """The result of a pass that covers ``key``, running one only if none has yet.
+
+        Methods read only gradients and activations from it: where the engine can skip part of the
+        forward pass for a pass without logits (``Engine.lean``) and the targets are known, it runs
+        that one."""
         with self._lock:
+            if (key.logits and len(self.inputs) == 1 and (self._resolved_targets() >= 0).all()
+                    and self.model.engine.lean(key)):
+                key = replace(key, logits=False)
             for done, result in self._results.items():
                 if done.covers(key):
                     return result if done.relu == key.relu else result.under(key.relu)
@@ -300,14 +313,16 @@ class Passes:
     @property
     def has_logits(self) -> bool:
         """True if the pictures' logits are known without running a pass (``logits`` is then free)."""
-        return bool(self._results) or len(self._noted) == len(self.inputs)
+        return (any(result.logits is not None for result in self._results.values())
+                or len(self._noted) == len(self.inputs))
 
     @property
     def logits(self) -> np.ndarray:
         """(N, classes) for the pictures themselves: from any pass run so far, else from logits the
         methods noted for every picture, else from a forward pass run now."""
-        if not self._results:
-            if len(self._noted) == len(self.inputs):
-                return np.stack([self._noted[i] for i in range(len(self.inputs))])
-            self.get(PassKey())
-        return next(iter(self._results.values())).logits
+        for result in list(self._results.values()):
+            if result.logits is not None:
+                return result.logits
+        if len(self._noted) == len(self.inputs):
+            return np.stack([self._noted[i] for i in range(len(self.inputs))])
+        return self.get(PassKey()).logits

@@ -83,6 +83,37 @@ def test_rules_not_folded_when_the_forward_pass_cannot_be_shared(tiny_cnn, monke
     assert [(key.relu, key.also) for key in passes.passes_run] == [("plain", ()), ("guided", ())]
 
 
+def test_deconvnet_of_a_given_class_runs_a_pass_without_logits(tiny_cnn, rng_image, monkeypatch):
+    """DeconvNet with its class given runs one lean pass (no logits, so TensorFlow may drop the forward
+    layers its backward pass never reads): the same map as a pass with logits; the top-5 costs one
+    forward pass when read and matches a direct one. Asked for the top class, or sharing a forward pass
+    with other rules, it keeps the logits."""
+    engine = type(tiny_cnn.engine)
+    image = rng_image(16, 16, seed=12)
+    lean = explain(tiny_cnn, image, "deconvnet", target=3)
+    monkeypatch.setattr(engine, "lean", lambda self, key: False)
+    full = explain(tiny_cnn, image, "deconvnet", target=3)
+    monkeypatch.undo()
+    np.testing.assert_allclose(lean.heatmap, full.heatmap, rtol=1e-6, atol=1e-9)
+    assert np.abs(lean.heatmap).max() > 0
+
+    inputs = tiny_cnn.preprocess(tiny_cnn.prepare(image)[None])
+    passes = Passes(tiny_cnn, inputs, np.array([3], np.int32))
+    result = passes.get(PassKey(None, input_grads=True, relu="deconv"))
+    assert result.logits is None and [key.logits for key in passes.passes_run] == [False]
+    assert not passes.has_logits
+    np.testing.assert_allclose(passes.logits[0], tiny_cnn.logits(image), rtol=1e-5, atol=1e-6)
+    assert passes.has_logits and [key.logits for key in passes.passes_run] == [False, True]
+    assert [p[0] for p in lean.predictions] == list(np.argsort(-tiny_cnn.logits(image))[:5])
+
+    top1 = Passes(tiny_cnn, inputs, np.array([-1], np.int32))
+    top1.get(PassKey(None, input_grads=True, relu="deconv"))
+    assert [key.logits for key in top1.passes_run] == [True]
+    assert not tiny_cnn.engine.lean(PassKey(None, input_grads=True, relu="guided"))
+    assert not tiny_cnn.engine.lean(PassKey(None, input_grads=True))
+    assert not tiny_cnn.engine.lean(PassKey(None, input_grads=True, also=("deconv",)))
+
+
 def test_explain_all_can_return_errors_in_place(linear_model, rng_image):
     maps = explain_all(linear_model, rng_image(), ["cam", "vanilla_gradient"], on_error="return")
     assert isinstance(maps["cam"], ValueError) and "CAM does not apply" in str(maps["cam"])
