@@ -1012,7 +1012,10 @@ def render(run: Run, sections: list[ModelSection], calls_seen: dict[str, dict[st
         "given class, and only masked, noisy or perturbed copies seen), that forward pass runs only when the "
         "top-5 is read, which these calls never do, as the peers compute no predictions at all. The logits of "
         "an input that is the same for every photo (integrated gradients' black baseline, Score-CAM's black "
-        "picture) are computed once per model and then recalled (the warm-up call computes them).",
+        "picture) are computed once per model and then recalled (the warm-up call computes them). So are the "
+        "photo's own logits, which integrated gradients needs for f(x): in the app the upload's pass leaves "
+        "them, here the warm-up call does (`benchmarks/seen_photo.py` times integrated gradients on a photo "
+        "never seen: one forward pass more).",
         "- **Warm**: each library's explainer object is built once per model (Xplique and tf-keras-vis objects, "
         "our compiled passes), then each call runs once untimed (tracing, XLA compiles, first-use set-up), then "
         "the libraries take turns (ours, tf-explain, Xplique, tf-keras-vis, the order rotating every round) for "

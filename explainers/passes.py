@@ -72,15 +72,17 @@ class PassResult:
 class LogitsMemo:
     """The logits of inputs already seen, recalled by their content.
 
-    A few model inputs recur whatever the photo: integrated gradients' black and white baselines,
-    Score-CAM's black picture. With a memo their forward pass runs once per model instead of once per
-    request. Rows are keyed by a hash of their bytes, so a row is recalled only if it is bit for bit
-    the same input. At most ``size`` rows are kept (the least recently used go first). A model whose
-    weights change in place (the trust checks' randomized copy) must not keep one: its logits would
-    be stale.
+    Two kinds of input recur. A few are the same whatever the photo: integrated gradients' black and
+    white baselines, Score-CAM's black picture; with a memo their forward pass runs once per model
+    instead of once per request. And the photo itself: the upload's pass computes its logits, and a
+    later request on the same photo (integrated gradients' f(x), a card's top-5) recalls them instead
+    of running its own forward pass. Rows are keyed by a hash of their bytes, so a row is recalled
+    only if it is bit for bit the same input. At most ``size`` rows are kept (the least recently used
+    go first; a row is 4 kB for 1000 classes). A model whose weights change in place (the trust
+    checks' randomized copy) must not keep one: its logits would be stale.
     """
 
-    def __init__(self, size: int = 32):
+    def __init__(self, size: int = 256):
         self.size = size
         self._rows: OrderedDict[bytes, np.ndarray] = OrderedDict()
         self._lock = threading.Lock()
@@ -92,24 +94,44 @@ class LogitsMemo:
         digest.update(row.tobytes())
         return digest.digest()
 
-    def logits(self, inputs: np.ndarray, compute: Callable[[np.ndarray], np.ndarray]) -> np.ndarray:
-        """The logits of each row of ``inputs``: recalled, or from ``compute(rows)`` for the rows not
-        seen before (one call for all of them)."""
-        keys = [self.key(row) for row in inputs]
+    def _found(self, keys: list[bytes]) -> dict[bytes, np.ndarray]:
         with self._lock:
             found = {key: self._rows[key] for key in keys if key in self._rows}
             for key in found:
                 self._rows.move_to_end(key)
+        return found
+
+    def remember(self, inputs: np.ndarray, logits: np.ndarray, keys: list[bytes] | None = None) -> None:
+        """Keep ``logits[i]`` as the logits of ``inputs[i]``."""
+        keys = keys or [self.key(row) for row in inputs]
+        with self._lock:
+            for key, value in zip(keys, logits):
+                self._rows[key] = np.array(value, np.float32, copy=True)
+                self._rows.move_to_end(key)
+            while len(self._rows) > self.size:
+                self._rows.popitem(last=False)
+
+    def recall(self, inputs: np.ndarray) -> np.ndarray | None:
+        """The logits of every row of ``inputs`` if all are known, else None."""
+        keys = [self.key(row) for row in inputs]
+        found = self._found(keys)
+        return np.stack([found[key] for key in keys]) if len(found) == len(set(keys)) else None
+
+    def logits(self, inputs: np.ndarray, compute: Callable[[np.ndarray], np.ndarray]) -> np.ndarray:
+        """The logits of each row of ``inputs``: recalled, or from ``compute(rows)`` for the rows not
+        seen before (one call for all of them)."""
+        keys = [self.key(row) for row in inputs]
+        found = self._found(keys)
         missing = [i for i, key in enumerate(keys) if key not in found]
         if missing:
             fresh = np.asarray(compute(np.asarray(inputs)[missing]))
-            with self._lock:
-                for i, value in zip(missing, fresh):
-                    found[keys[i]] = self._rows[keys[i]] = np.array(value, copy=True)
-                    self._rows.move_to_end(keys[i])
-                while len(self._rows) > self.size:
-                    self._rows.popitem(last=False)
+            self.remember(None, fresh, [keys[i] for i in missing])
+            found.update((keys[i], np.asarray(value, np.float32)) for i, value in zip(missing, fresh))
         return np.stack([found[key] for key in keys])
+
+    def clear(self) -> None:
+        with self._lock:
+            self._rows.clear()
 
     def __len__(self) -> int:
         return len(self._rows)
@@ -139,6 +161,7 @@ class Passes:
         self._lock = threading.Lock()
         self.passes_run: list[PassKey] = []
         self._noted: dict[int, np.ndarray] = {}  # image index -> its logits, from a method's own batch
+        self._recalled: np.ndarray | None | bool = False  # the pictures' logits from the model's memo (False: not looked)
 
     def prepare(self, keys: list[PassKey]) -> None:
         """Merge ``keys`` into as few passes as possible and run them.
@@ -187,7 +210,23 @@ class Passes:
             result = self.model.engine.run(key, self.inputs, self._resolved_targets())
             self._results[key] = result
             self.passes_run.append(key)
-            return result
+        if result.logits is not None:
+            self._remember(result.logits)
+        return result
+
+    def _remember(self, logits: np.ndarray) -> None:
+        """Keep the pictures' logits in the model's memo, for later requests on the same photos."""
+        memo = getattr(self.model, "logits_memo", None)
+        if memo is not None:
+            memo.remember(self.inputs, logits)
+
+    def _memo_logits(self) -> np.ndarray | None:
+        """The pictures' logits as an earlier request's pass left them in the model's memo, else None
+        (looked up once: hashing a picture costs about a millisecond)."""
+        if self._recalled is False:
+            memo = getattr(self.model, "logits_memo", None)
+            self._recalled = None if memo is None else memo.recall(self.inputs)
+        return self._recalled
 
     # ---- many samples at once (the multi-pass methods) ------------------------------------------
     def batch(self, key: PassKey, inputs: np.ndarray, targets: np.ndarray,
@@ -296,6 +335,8 @@ class Passes:
         """Keep image ``index``'s logits that a method's own batch computed (integrated gradients' path
         ends at the picture itself), so the predictions need no pass of their own."""
         self._noted[int(index)] = np.asarray(logits, np.float32)
+        if len(self._noted) == len(self.inputs):
+            self._remember(np.stack([self._noted[i] for i in range(len(self.inputs))]))
 
     def _resolved_targets(self) -> np.ndarray:
         """Once any pass has resolved "top-1", later passes explain the same classes."""
@@ -305,24 +346,31 @@ class Passes:
 
     @property
     def resolved_targets(self) -> np.ndarray:
-        """The classes explained; a pass runs only if some target is still "top-1"."""
+        """The classes explained; a pass runs only if some target is still "top-1" and the pictures'
+        logits are not in the model's memo."""
         if not self._results and (self.targets < 0).any():
-            self.get(PassKey())
+            recalled = self._memo_logits()
+            if recalled is None:
+                self.get(PassKey())
+            else:
+                self.targets = np.where(self.targets < 0, recalled.argmax(-1), self.targets).astype(np.int32)
         return self._resolved_targets()
 
     @property
     def has_logits(self) -> bool:
         """True if the pictures' logits are known without running a pass (``logits`` is then free)."""
         return (any(result.logits is not None for result in self._results.values())
-                or len(self._noted) == len(self.inputs))
+                or len(self._noted) == len(self.inputs) or self._memo_logits() is not None)
 
     @property
     def logits(self) -> np.ndarray:
         """(N, classes) for the pictures themselves: from any pass run so far, else from logits the
-        methods noted for every picture, else from a forward pass run now."""
+        methods noted for every picture, else from an earlier request's pass over the same pictures
+        (the model's memo: the upload's pass, say), else from a forward pass run now."""
         for result in list(self._results.values()):
             if result.logits is not None:
                 return result.logits
         if len(self._noted) == len(self.inputs):
             return np.stack([self._noted[i] for i in range(len(self.inputs))])
-        return self.get(PassKey()).logits
+        recalled = self._memo_logits()
+        return self.get(PassKey()).logits if recalled is None else recalled

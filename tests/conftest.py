@@ -21,14 +21,26 @@ os.environ["EXPLAINERS_TUNE_IN_BACKGROUND"] = "0"
 
 
 SIZE = 8  # tiny models take 8 × 8 RGB pictures
+_SHARED_MODELS = []  # the session's models: each test starts with their logits memos empty
 
 
 def _tiny_model(keras_model, name, classes, default_layer=None):
     from explainers.labels import Labels
     from explainers.models import ExplainableModel
 
-    return ExplainableModel(keras_model, name, labels=Labels.from_names([f"class {i}" for i in range(classes)]),
-                            preprocess=lambda x: x / 255.0, default_layer=default_layer, title=name)
+    model = ExplainableModel(keras_model, name, labels=Labels.from_names([f"class {i}" for i in range(classes)]),
+                             preprocess=lambda x: x / 255.0, default_layer=default_layer, title=name)
+    _SHARED_MODELS.append(model)
+    return model
+
+
+@pytest.fixture(autouse=True)
+def _forget_logits():
+    """A model remembers the logits of photos it has seen (explainers.passes.LogitsMemo): tests that
+    count passes must not depend on which tests ran before them with the same seeded picture."""
+    for model in _SHARED_MODELS:
+        if model.logits_memo is not None:
+            model.logits_memo.clear()
 
 
 @pytest.fixture(scope="session")
@@ -111,6 +123,7 @@ def registry_models():
     def get(name):
         if name not in cache:
             cache[name] = load_model(name, weights=None, seed=0)
+            _SHARED_MODELS.append(cache[name])
         return cache[name]
 
     return get

@@ -82,11 +82,17 @@ def test_end_point_rules_take_both_scores_and_the_predictions_from_the_path(line
         linear_model.preprocess(np.zeros((1, 8, 8, 3), np.float32)))[0, 1])) < 1e-4
 
     calls.clear()  # Gauss–Legendre has no end nodes: the picture and the baseline need passes of their own
-    monkeypatch.setattr(linear_model, "logits_memo", LogitsMemo())  # as if no test had run the black baseline
+    monkeypatch.setattr(linear_model, "logits_memo", LogitsMemo())  # neither the black baseline nor the photo seen
     legendre = explain(linear_model, image, "integrated_gradients", target=1, steps=5, quadrature="gauss_legendre")
     assert sorted(calls) == [(False, 1), (True, 1), (True, 5)]
     assert legendre.predictions == e.predictions or np.allclose(
         [p[2] for p in legendre.predictions], [p[2] for p in e.predictions], rtol=1e-5)
+
+    calls.clear()  # the same photo again (as after the upload's pass): f(x) and f(x′) are both recalled
+    again = explain(linear_model, image, "integrated_gradients", target=1, steps=5, quadrature="gauss_legendre")
+    assert calls == [(True, 5)]
+    assert again.meta["score_difference"] == legendre.meta["score_difference"]
+    assert again.predictions == legendre.predictions
 
     calls.clear()  # the black baseline is the same for every photo: its forward pass ran once for the model
     other = explain(linear_model, rng_image(seed=6), "integrated_gradients", target=1, steps=5,
@@ -98,9 +104,15 @@ def test_end_point_rules_take_both_scores_and_the_predictions_from_the_path(line
     assert other.meta["score_difference"] == pytest.approx(alone.meta["score_difference"], rel=1e-5, abs=1e-6)
     assert other.meta["completeness_error"] < 1e-4
 
-    calls.clear()  # "top-1" must be known before the path: that one forward pass stays
+    calls.clear()  # "top-1" of a new photo must be known before the path: that one forward pass stays
+    new = rng_image(seed=8)
+    top = explain(linear_model, new, "integrated_gradients", steps=5, quadrature="gauss_lobatto")
+    assert calls == [(False, 1), (True, 5)]
+    assert top.target == int(np.argmax(linear_model.engine.forward(linear_model.preprocess(
+        linear_model.prepare(new)[None]))[0]))
+    calls.clear()  # of a photo seen before, the memo tells
     top = explain(linear_model, image, "integrated_gradients", steps=5, quadrature="gauss_lobatto")
-    assert calls == [(False, 1), (True, 5)] and top.target == int(np.argmax(logits))
+    assert calls == [(True, 5)] and top.target == int(np.argmax(logits))
 
 
 def test_baselines_are_what_their_names_say():

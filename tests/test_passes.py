@@ -98,6 +98,7 @@ def test_deconvnet_of_a_given_class_runs_a_pass_without_logits(tiny_cnn, rng_ima
     assert np.abs(lean.heatmap).max() > 0
 
     inputs = tiny_cnn.preprocess(tiny_cnn.prepare(image)[None])
+    tiny_cnn.logits_memo.clear()  # as if the photo were new (the explains above left its logits there)
     passes = Passes(tiny_cnn, inputs, np.array([3], np.int32))
     result = passes.get(PassKey(None, input_grads=True, relu="deconv"))
     assert result.logits is None and [key.logits for key in passes.passes_run] == [False]
@@ -253,6 +254,33 @@ def test_recurring_inputs_run_once_per_model_and_are_recalled_by_content(tiny_cn
     for row in (rows[0], rows[1], rows[0], rows[2], rows[0], rows[1]):
         np.testing.assert_array_equal(memo.logits(row, lambda r: computed.append(float(r[0, 0])) or r * 10), row * 10)
     assert computed == [0.0, 1.0, 2.0, 1.0] and len(memo) == 2  # 0 was used after 1, so 1 went first
+
+
+def test_a_photo_seen_before_needs_no_forward_pass_for_its_logits(tiny_cnn, rng_image, monkeypatch):
+    """The upload's pass leaves the photo's logits in the model's memo: a later request on the same
+    photo takes its top-5 and its "top-1" from there instead of a forward pass of its own; another
+    photo still runs one."""
+    runs = []
+    original = tiny_cnn.engine.run
+    monkeypatch.setattr(tiny_cnn.engine, "run", lambda key, inputs, targets, batched=False:
+                        runs.append((key, batched)) or original(key, inputs, targets, batched=batched))
+    image = rng_image(16, 16, seed=21)
+    upload = explain(tiny_cnn, image, "grad_cam")  # top-1 with its top-5, as on upload
+    assert len(runs) == 1 and runs[0][0].logits
+
+    runs.clear()
+    lean = explain(tiny_cnn, image, "deconvnet", target=3)
+    assert [(key.logits, batched) for key, batched in runs] == [(False, False)]  # the lean pass alone
+    assert not callable(lean.predictions) and lean.predictions == upload.predictions
+
+    runs.clear()
+    rise = explain(tiny_cnn, image, "rise", n_masks=4)  # "top-1": known from the memo, not from a pass
+    assert runs and all(batched for _, batched in runs) and rise.target == upload.target
+
+    runs.clear()
+    other = explain(tiny_cnn, rng_image(16, 16, seed=22), "rise", n_masks=4)
+    assert [batched for _, batched in runs].count(False) == 1  # a new photo: its forward pass runs
+    assert other.target == int(np.argmax(tiny_cnn.logits(rng_image(16, 16, seed=22))))
 
 
 def test_a_model_whose_weights_change_in_place_keeps_no_logits(tiny_cnn):
