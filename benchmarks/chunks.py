@@ -5,7 +5,8 @@
     .venv/bin/python benchmarks/chunks.py --model inception_v3 --method occlusion --chunks 8,16 --param patch=32
 
 Seeded random weights (timings do not depend on weight values), the cat photo, class 281, through
-the public ``explain``. Each chunk size runs once untimed, then the sizes take turns for ``--repeat``
+the public ``explain``; the model's gradient batches are first set to XLA or graph mode, whichever
+runs a chunk faster, as the server does at start. Each chunk size runs once untimed, then the sizes take turns for ``--repeat``
 rounds; prints every call's seconds, the median, and its ratio to the first size's median.
 """
 from __future__ import annotations
@@ -35,6 +36,10 @@ def main() -> None:
     params = {name: int(value) for name, value in (p.split("=", 1) for p in args.param)}
     sizes = [int(s) for s in args.chunks.split(",")]
     model = load_model(args.model, weights=None)
+    tuned = model.engine.tune_batches(batching.CPU_CHUNK)  # XLA or graph mode for gradient batches, as the server does
+    if tuned:
+        print(f"a chunk of {batching.CPU_CHUNK} gradients: XLA {tuned[True]:.2f} s, graph mode {tuned[False]:.2f} s; "
+              f"kept {'XLA' if model.engine.jit_batches else 'graph mode'}")
     photo = decode((ROOT / "assets" / "examples" / "chelsea.jpg").read_bytes())
 
     def call(size: int) -> float:

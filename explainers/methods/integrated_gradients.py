@@ -94,28 +94,31 @@ def integrate(passes, x: np.ndarray, baseline: np.ndarray, target: int, rule: st
     """
     nodes, weights = quadrature(rule, steps)
     order = spread_order(steps)
-    nodes, weights = nodes[order], weights[order].astype(np.float64)
-    path = baseline[None] + nodes[:, None, None, None].astype(np.float32) * (x - baseline)[None]
+    # float32 throughout, as the gradients come: a weighted sum of at most 512 gradients loses nothing
+    # the completeness error could see (~1e-7 relative), and a float64 copy of every path point's
+    # gradient cost 3 % of InceptionV3's 16-step time
+    nodes, weights = nodes[order], weights[order].astype(np.float32)
+    difference = np.asarray(x - baseline, np.float32)
+    path = np.asarray(baseline[None] + nodes[:, None, None, None].astype(np.float32) * difference[None], np.float32)
     path[nodes == 0.0], path[nodes == 1.0] = baseline, x  # exactly the end points (no rounding)
     with_ends = ends is not None and {0.0, 1.0} <= set(nodes.tolist())
-    difference = (x - baseline).astype(np.float64)
     sums = {"gradient": 0.0, "weight": 0.0}
 
     def running(start: int, stop: int, values) -> None:
         gradients = values[0] if with_ends else values
-        sums["gradient"] = sums["gradient"] + np.tensordot(weights[start:stop], gradients.astype(np.float64), axes=1)
-        sums["weight"] += float(weights[start:stop].sum())
+        sums["gradient"] = sums["gradient"] + np.tensordot(weights[start:stop], gradients, axes=1)
+        sums["weight"] += float(weights[start:stop].sum(dtype=np.float64))
         passes.preview((difference * sums["gradient"] / sums["weight"]).sum(axis=-1))
 
     fields = ("input_grads", "logits") if with_ends else "input_grads"
-    values = passes.batch(PassKey(None, input_grads=True), path.astype(np.float32), target, field=fields,
+    values = passes.batch(PassKey(None, input_grads=True), path, target, field=fields,
                           progress=span, on_chunk=running if preview and passes.wants_preview else None)
     gradients = values[0] if with_ends else values
     if with_ends:
         logits = values[1]
         ends["baseline"], ends["input"] = logits[nodes == 0.0][0], logits[nodes == 1.0][0]
-    average = np.tensordot(weights, gradients.astype(np.float64), axes=1)
-    return (difference * average).astype(np.float32)
+    average = np.tensordot(weights, gradients, axes=1)
+    return difference * average
 
 
 @register
