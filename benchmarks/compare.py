@@ -2,12 +2,13 @@
 
     bash benchmarks/setup_peers.sh          # once: .venv-peers with the peers (the project's .venv stays clean)
     .venv-peers/bin/python benchmarks/compare.py [--models vgg16,resnet50,inception_v3] [--methods ...]
-        [--repeat 3] [--slow-repeat 1] [--slow-models vgg16] [--quick] [--no-ig | --ig-only]
+        [--repeat 3] [--min-seconds 4] [--slow-repeat 1] [--slow-models vgg16] [--quick] [--no-ig | --ig-only]
         [--out docs/benchmarks.md]
 
 For each (model, method): every library's call is built once (a peer's explainer object, our model's
 compiled passes), warmed up once, then the libraries take turns ``--repeat`` times (the order rotates
-each round), so a shared machine's load changes affect all of them alike; the table gives the median
+each round; short calls go on for more rounds until each library's timed calls add up to
+``--min-seconds``, at most 25 rounds), so a shared machine's load changes affect all of them alike; the table gives the median
 seconds, ours ÷ the fastest peer, and the memory each call needed (the peak of TensorFlow's CPU tensor
 pool above what it held just before the call; median over the timed calls).
 
@@ -467,8 +468,15 @@ def short(error: BaseException, limit: int = 150) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
-def measure(calls: dict[str, Callable[[], Any] | Failure], repeat: int, log) -> dict[str, Timing | Failure]:
-    """Warm every call once, then alternate them ``repeat`` times (rotating the order each round)."""
+MAX_ROUNDS = 25  # the most rounds --min-seconds adds up to
+
+
+def measure(calls: dict[str, Callable[[], Any] | Failure], repeat: int, log,
+            min_seconds: float = 0.0) -> dict[str, Timing | Failure]:
+    """Warm every call once, then alternate them ``repeat`` times (rotating the order each round), and
+    go on for more rounds, all of them still taking turns, while any library has spent less than
+    ``min_seconds`` in its timed calls (at most ``MAX_ROUNDS`` in all): a call of 0.15 s varies by a
+    third between rounds here, so three of them say little, while twenty-odd cost a few seconds."""
     results: dict[str, Timing | Failure] = {}
     ready: dict[str, Callable[[], Any]] = {}
     for library, call in calls.items():
@@ -487,8 +495,17 @@ def measure(calls: dict[str, Callable[[], Any] | Failure], repeat: int, log) -> 
     times: dict[str, list[float]] = {library: [] for library in ready}
     memory: dict[str, list[float]] = {library: [] for library in ready}
     names = list(ready)
-    for round_ in range(repeat):
+
+    def more(round_: int) -> bool:
+        if round_ < repeat:
+            return True
+        running = [library for library in names if library not in results]
+        return round_ < MAX_ROUNDS and any(sum(times[library]) < min_seconds for library in running)
+
+    round_ = 0
+    while names and more(round_):
         shift = round_ % max(1, len(names))
+        round_ += 1
         for library in names[shift:] + names[:shift]:
             if library in results:
                 continue
@@ -689,6 +706,8 @@ def main() -> None:
                         help=f"comma-separated, from: {', '.join(r.key for r in rows(Settings()))}")
     parser.add_argument("--repeat", type=int, default=3, help="timed runs per library after the warm-up")
     parser.add_argument("--slow-repeat", type=int, default=1, help="timed runs for Score-CAM, RISE and LIME")
+    parser.add_argument("--min-seconds", type=float, default=4.0,
+                        help=f"more rounds (up to {MAX_ROUNDS}) until each library's timed calls add up to this")
     parser.add_argument("--slow-models", default="vgg16", help="models the slow methods run on (comma-separated)")
     parser.add_argument("--quick", action="store_true", help="small sample counts, one timed run: to check it works")
     ig = parser.add_mutually_exclusive_group()
@@ -713,6 +732,7 @@ def main() -> None:
                   " " + shlex.quote(a) for a in sys.argv[1:]))
     settings = QUICK if args.quick else Settings()
     repeat, slow_repeat = (1, 1) if args.quick else (args.repeat, args.slow_repeat)
+    min_seconds = 0.0 if args.quick else args.min_seconds
     wanted = [m.strip() for m in args.methods.split(",") if m.strip()]
     known = {row.key for row in rows(settings)}
     unknown = [m for m in wanted if m not in known]
@@ -732,10 +752,10 @@ def main() -> None:
     comparison = None
     if not args.ig_only:
         sections, calls_seen, import_errors = compare(run, model_names, wanted, slow_models, settings, repeat,
-                                                      slow_repeat)
+                                                      slow_repeat, min_seconds)
         if not args.update:
             comparison = render(run, sections, calls_seen, import_errors, repeat, slow_repeat,
-                                sorted(slow_models & set(model_names)))
+                                sorted(slow_models & set(model_names)), min_seconds)
     ig_text = None
     if not (args.no_ig or args.update):
         run.log("integrated gradients: steps to ≤ 1 % completeness error")
@@ -785,7 +805,8 @@ class ModelSection:
 
 
 def compare(run: Run, model_names: list[str], wanted: list[str], slow_models: set[str], settings: Settings,
-            repeat: int, slow_repeat: int) -> tuple[list[ModelSection], dict[str, dict[str, str]], dict[str, Failure]]:
+            repeat: int, slow_repeat: int, min_seconds: float = 0.0
+            ) -> tuple[list[ModelSection], dict[str, dict[str, str]], dict[str, Failure]]:
     """Time every (model, method) for every library, alternated."""
     from explainers.models import MODELS
 
@@ -833,7 +854,7 @@ def compare(run: Run, model_names: list[str], wanted: list[str], slow_models: se
                     calls[library] = case.build(setup)
                 except Exception as error:  # the peer cannot even set this up: say why in the table
                     calls[library] = Failure(short(error))
-            results = measure(calls, slow_repeat if row.slow else repeat, run.log)
+            results = measure(calls, slow_repeat if row.slow else repeat, run.log, 0.0 if row.slow else min_seconds)
             model_results[row.key] = results
             table.append((row, results, label))
         spec = MODELS[name]
@@ -851,7 +872,7 @@ def compare(run: Run, model_names: list[str], wanted: list[str], slow_models: se
                          "call.")
         if slow_note:
             notes.append(f"¹ {slow_repeat} timed run{'s' if slow_repeat != 1 else ''} after the warm-up "
-                         f"(slow method); the other rows: median of {repeat}.")
+                         f"(slow method); the other rows: median of {'at least ' if min_seconds > 0 else ''}{repeat}.")
         sections.append(ModelSection(heading, model_table(table, slow_note), notes))
         print(sections[-1].markdown() + "\n", flush=True)
         del setup
@@ -971,7 +992,7 @@ HEADER = "\n".join([
 
 
 def render(run: Run, sections: list[ModelSection], calls_seen: dict[str, dict[str, str]], import_errors: dict[str, Failure],
-           repeat: int, slow_repeat: int, slow_models: list[str]) -> str:
+           repeat: int, slow_repeat: int, slow_models: list[str], min_seconds: float = 0.0) -> str:
     import psutil
 
     from explainers._tf import keras, tf
@@ -1019,7 +1040,11 @@ def render(run: Run, sections: list[ModelSection], calls_seen: dict[str, dict[st
         "- **Warm**: each library's explainer object is built once per model (Xplique and tf-keras-vis objects, "
         "our compiled passes), then each call runs once untimed (tracing, XLA compiles, first-use set-up), then "
         "the libraries take turns (ours, tf-explain, Xplique, tf-keras-vis, the order rotating every round) for "
-        f"{repeat} round{'s' if repeat != 1 else ''}; Score-CAM, RISE and LIME run on {slow_on} only, "
+        f"{repeat} round{'s' if repeat != 1 else ''}"
+        + (f", and for more rounds while any library's timed calls add up to less than {min_seconds:g} s (at most "
+           f"{MAX_ROUNDS} rounds: short calls vary by a third between rounds, so a median of three says little)"
+           if min_seconds > 0 else "")
+        + f"; Score-CAM, RISE and LIME run on {slow_on} only, "
         f"{slow_repeat} round{'s' if slow_repeat != 1 else ''}. The table gives the **median seconds** of the "
         "timed calls. Because the libraries alternate within one run, a change in the machine's load hits all "
         "of them alike, and the **ratio ours ÷ fastest peer** stays comparable even when the seconds do not "
