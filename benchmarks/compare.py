@@ -765,7 +765,8 @@ def main() -> None:
         ig_text = render_ig(run, lines, settings, load, uptime(), time.perf_counter() - started)
     if args.out and args.update:
         out = Path(args.out)
-        out.write_text(update(out.read_text(encoding="utf-8"), run, sections, calls_seen, wanted), encoding="utf-8")
+        out.write_text(update(out.read_text(encoding="utf-8"), run, sections, calls_seen, wanted, min_seconds),
+                       encoding="utf-8")
         run.log(f"updated {out}")
     elif args.out:
         out = Path(args.out)
@@ -889,7 +890,7 @@ def commit_id() -> str:
 
 
 def update(previous: str, run: Run, sections: list[ModelSection], calls_seen: dict[str, dict[str, str]],
-           wanted: list[str]) -> str:
+           wanted: list[str], min_seconds: float = 0.0) -> str:
     """``previous`` with the re-measured rows (and their calls and notes) put in place of the old ones."""
     lines = previous.splitlines()
     for section in sections:
@@ -937,7 +938,10 @@ def update(previous: str, run: Run, sections: list[ModelSection], calls_seen: di
     bullet = (f"- **Re-measured** on {run.started_at:%Y-%m-%d %H:%M} UTC at commit {commit_id()} on {os.cpu_count()} "
               f"CPU cores ({cpu_name()}), rows "
               f"{', '.join(wanted)}, with `{run.command}` (load at its start `{run.load_before}`, at its end "
-              f"`{uptime()}`); tf.data autotuning off for the peers (see below) in these rows"
+              f"`{uptime()}`)"
+              + (f"; rows of short calls went on for more rounds until each library's timed calls added up to "
+                 f"{min_seconds:g} s (at most {MAX_ROUNDS} rounds)" if min_seconds > 0 else "")
+              + "; tf.data autotuning off for the peers (see below) in these rows"
               f"{'' if TF_DATA_NOTE in previous else ', where the rows not re-measured since ran with it on'}.")
     at = max(i for i, line in enumerate(lines) if line.startswith("- **")
              and i < next(j for j, row in enumerate(lines) if row.startswith("## How it is measured")))
