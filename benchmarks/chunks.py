@@ -6,8 +6,9 @@
 
 Seeded random weights (timings do not depend on weight values), the cat photo, class 281, through
 the public ``explain``; the model's gradient batches are first set to XLA or graph mode, whichever
-runs a chunk faster, as the server does at start. Each chunk size runs once untimed, then the sizes take turns for ``--repeat``
-rounds; prints every call's seconds, the median, and its ratio to the first size's median.
+runs a chunk faster, as the server does at start. Each chunk size runs once untimed, then the sizes
+take turns for ``--repeat`` rounds; prints every call's seconds, the median, and its ratio to the
+first size's median.
 """
 from __future__ import annotations
 

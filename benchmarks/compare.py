@@ -8,9 +8,10 @@
 For each (model, method): every library's call is built once (a peer's explainer object, our model's
 compiled passes), warmed up once, then the libraries take turns ``--repeat`` times (the order rotates
 each round; short calls go on for more rounds until each library's timed calls add up to
-``--min-seconds``, at most 25 rounds), so a shared machine's load changes affect all of them alike; the table gives the median
-seconds, ours ÷ the fastest peer, and the memory each call needed (the peak of TensorFlow's CPU tensor
-pool above what it held just before the call; median over the timed calls).
+``--min-seconds``, at most 25 rounds), so a shared machine's load changes affect all of them alike;
+the table gives the median seconds, ours ÷ the fastest peer, and the memory each call needed (the
+peak of TensorFlow's CPU tensor pool above what it held just before the call; median over the timed
+calls).
 
 All libraries get the same Keras model object (seeded random weights: timings do not depend on weight
 values), the same cat picture, the same target class (281, tabby) and the same settings. Our ``explain``

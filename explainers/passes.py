@@ -101,9 +101,11 @@ class LogitsMemo:
                 self._rows.move_to_end(key)
         return found
 
-    def remember(self, inputs: np.ndarray, logits: np.ndarray, keys: list[bytes] | None = None) -> None:
+    def remember(self, inputs: np.ndarray, logits: np.ndarray) -> None:
         """Keep ``logits[i]`` as the logits of ``inputs[i]``."""
-        keys = keys or [self.key(row) for row in inputs]
+        self._store([self.key(row) for row in inputs], logits)
+
+    def _store(self, keys: list[bytes], logits: np.ndarray) -> None:
         with self._lock:
             for key, value in zip(keys, logits):
                 self._rows[key] = np.array(value, np.float32, copy=True)
@@ -125,7 +127,7 @@ class LogitsMemo:
         missing = [i for i, key in enumerate(keys) if key not in found]
         if missing:
             fresh = np.asarray(compute(np.asarray(inputs)[missing]))
-            self.remember(None, fresh, [keys[i] for i in missing])
+            self._store([keys[i] for i in missing], fresh)
             found.update((keys[i], np.asarray(value, np.float32)) for i, value in zip(missing, fresh))
         return np.stack([found[key] for key in keys])
 

@@ -62,32 +62,36 @@ class NoisyGradients(MultiPassMethod):
 
             samples = base.attribute(passes, noisy, target, progress=span,
                                      on_chunk=running if passes.wants_preview else None)
-            value, heatmap = self.reduce(base, *self.statistics(samples))
+            value = self.statistic_of(samples)
+            heatmap = self.heatmap(base, value)
             return Attribution(heatmap[None], value[None], {"noise_sigma": sigma, "base": base.name})
 
         return per_image(passes, one)
 
-    def statistics(self, samples: np.ndarray) -> tuple[np.ndarray | None, np.ndarray | None]:
-        """(mean, mean of squares) of the samples' attributions, only those this statistic needs, with no
-        float64 copy of the samples. VarGrad's mean of squares is its two-pass float32 variance (no
-        cancellation) plus the float64 mean squared, which ``reduce`` takes off again."""
+    def statistic_of(self, samples: np.ndarray) -> np.ndarray:
+        """This statistic (H, W, 3) over all the samples' attributions, with no float64 copy of them:
+        the mean (accumulated in float64), the mean of squares, or the two-pass variance (no
+        cancellation)."""
         if self.statistic == "mean":
-            return samples.mean(axis=0, dtype=np.float64), None
+            return samples.mean(axis=0, dtype=np.float64).astype(np.float32)
         if self.statistic == "square":
-            return None, np.einsum("i...,i...->...", samples, samples) / np.float32(len(samples))
-        mean = samples.mean(axis=0, dtype=np.float64)
-        return mean, samples.var(axis=0) + mean ** 2
+            return np.einsum("i...,i...->...", samples, samples) / np.float32(len(samples))
+        return samples.var(axis=0)
 
     def reduce(self, base, mean: np.ndarray, mean_of_squares: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """(value (H, W, 3), heatmap (H, W)) of this statistic from the mean and the mean of squares."""
+        """(value (H, W, 3), heatmap (H, W)) of this statistic from running moments (the partial maps)."""
         if self.statistic == "mean":
             value = mean.astype(np.float32)
-            return value, base.to_heatmap(value[None])[0]
-        if self.statistic == "square":
+        elif self.statistic == "square":
             value = mean_of_squares.astype(np.float32)
         else:
             value = np.maximum(mean_of_squares - mean ** 2, 0.0).astype(np.float32)
-        return value, value.sum(axis=-1)
+        return value, self.heatmap(base, value)
+
+    def heatmap(self, base, value: np.ndarray) -> np.ndarray:
+        """The map (H, W) of a statistic's value: the base method's own for the mean, else the sum
+        over colour channels (squares and variances have no sign to take care of)."""
+        return base.to_heatmap(value[None])[0] if self.statistic == "mean" else value.sum(axis=-1)
 
 
 @register
