@@ -1,5 +1,5 @@
-"""The documents stay true to the code: the generated methods page, the table of environment
-variables, and the links between the pages. Plain file reading; no model is built."""
+"""The documents stay true to the code: the generated methods page, the README's shape, the table of
+environment variables, and the links between the pages. Plain file reading; no model is built."""
 
 from __future__ import annotations
 
@@ -68,6 +68,23 @@ def test_registry_imports_without_tensorflow():
     code = "import explainers.methods, sys; print('tensorflow' in sys.modules)"
     answer = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True)
     assert answer.stdout.strip() == "False"
+
+
+def test_readme_opens_with_the_two_commands():
+    lines = README.read_text(encoding="utf-8").splitlines()
+    assert lines[0] == "```bash"
+    assert lines[1].startswith("bash scripts/run.sh ")
+    assert lines[2].startswith("bash scripts/test.sh ")
+    assert lines[3] == "```"
+
+
+def test_readme_is_a_page_not_a_notebook():
+    text = README.read_text(encoding="utf-8")
+    assert len(text.splitlines()) <= 300
+    assert not re.search(r"\b20\d\d-\d\d-\d\d\b", text), "dated runs belong in docs/performance.md"
+    assert not re.search(r"AMD EPYC|Intel Xeon", text), "machine names belong in docs/performance.md"
+    hashes = re.findall(r"\b(?=[0-9a-f]*[a-f])(?=[0-9a-f]*[0-9])[0-9a-f]{7,40}\b", text)
+    assert not hashes, f"commit hashes belong in docs/performance.md: {hashes}"
 
 
 def test_every_environment_variable_is_in_serving_doc():
