@@ -152,11 +152,13 @@ def render_report(picture: np.ndarray,
     first = maps[0]
     picture = _shrink(_rgb(picture), max_side)
     created = created or datetime.now(timezone.utc)
-    model_title = str(getattr(model, "title", None) or model or first.model)
-    model_name = str(getattr(model, "name", None) or model or first.model)
-    weights = str(weights or getattr(model, "weights", None) or first.meta.get("weights") or "not stated")
+    # a name given as text has no attributes to read (str.title is a method, not the model's title)
+    about = None if isinstance(model, str) else model
+    model_title = str(getattr(about, "title", None) or model or first.model)
+    model_name = str(getattr(about, "name", None) or model or first.model)
+    weights = str(weights or getattr(about, "weights", None) or first.meta.get("weights") or "not stated")
     if random_weights is None:
-        random_weights = bool(getattr(model, "random_weights", False)) or weights.lower().startswith("random")
+        random_weights = bool(getattr(about, "random_weights", False)) or weights.lower().startswith("random")
     layers = list(dict.fromkeys(e.layer for e in maps if e.layer))
     input_shape = tuple(int(n) for n in np.shape(first.heatmap)[:2])
 

@@ -162,6 +162,11 @@ def test_no_user_string_reaches_the_page_as_markup(picture):
     assert page.count(escaped) == 29
 
 
+def test_a_model_given_by_name_is_shown_by_that_name(maps, picture):
+    page = report(maps, picture, model="VGG16 <tiny>")
+    assert "<tr><th>Model</th><td>VGG16 &lt;tiny&gt;</td></tr>" in page and "built-in method" not in page
+
+
 def test_random_weights_are_flagged_loudly(maps, picture, tiny_cnn):
     assert "maps are meaningless" in report(maps, picture)
     assert "maps are meaningless" not in report(maps, picture, weights="imagenet")
