@@ -8,20 +8,23 @@ predictions, then one card per method (the overlay, its settings, time, notes an
 plain-language card), optional scores and extra figures, and a footer with versions and all parameters
 as JSON. Printing it (or "Save as PDF" in a browser) keeps each card on one page.
 
-Plain numpy/OpenCV like ``explainers.render``: no TensorFlow, no Dash, so a web process can call it.
+The page is the Jinja2 template ``explainers/templates/report.html.j2`` (with ``report.css``); this module
+computes what it shows. Plain numpy/OpenCV like ``explainers.render``: no TensorFlow, no Dash, so a web process can call it.
 """
 from __future__ import annotations
 
 import base64
-import html
 import json
 import math
 import re
 import unicodedata
 from datetime import datetime, timezone
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, Iterable, Mapping, Sequence
 
+import jinja2
 import numpy as np
+from markupsafe import Markup
 
 from explainers.render import colourise, encode_png, overlay
 
@@ -29,8 +32,11 @@ if TYPE_CHECKING:  # pragma: no cover
     from explainers.api import Explanation
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
-#: the page may load nothing: pictures are data: URIs and the CSS is inline (links still open on a click)
-_POLICY = "default-src 'none'; img-src data:; style-src 'unsafe-inline'"
+#: the page's markup and CSS (templates/report.html.j2, report.css); autoescape on, so every value is escaped
+#: unless built as Markup here
+_TEMPLATES = jinja2.Environment(loader=jinja2.FileSystemLoader(Path(__file__).parent / "templates"),
+                                autoescape=True, undefined=jinja2.StrictUndefined, trim_blocks=True,
+                                lstrip_blocks=True)
 
 #: known score names -> (what it measures, in plain words; which way is better: "higher", "lower" or "zero")
 SCORE_HELP: dict[str, tuple[str, str]] = {
@@ -146,38 +152,33 @@ def render_report(picture: np.ndarray,
     first = maps[0]
     picture = _shrink(_rgb(picture), max_side)
     created = created or datetime.now(timezone.utc)
-    model_title = str(getattr(model, "title", None) or model or first.model)
-    model_name = str(getattr(model, "name", None) or model or first.model)
-    weights = str(weights or getattr(model, "weights", None) or first.meta.get("weights") or "not stated")
+    # a name given as text has no attributes to read (str.title is a method, not the model's title)
+    about = None if isinstance(model, str) else model
+    model_title = str(getattr(about, "title", None) or model or first.model)
+    model_name = str(getattr(about, "name", None) or model or first.model)
+    weights = str(weights or getattr(about, "weights", None) or first.meta.get("weights") or "not stated")
     if random_weights is None:
-        random_weights = bool(getattr(model, "random_weights", False)) or weights.lower().startswith("random")
+        random_weights = bool(getattr(about, "random_weights", False)) or weights.lower().startswith("random")
     layers = list(dict.fromkeys(e.layer for e in maps if e.layer))
     input_shape = tuple(int(n) for n in np.shape(first.heatmap)[:2])
 
     from explainers.methods import METHODS
 
-    sections = [
-        _header(title, created, picture_name),
-        _warning() if random_weights else "",
-        _overview(picture, picture_name, input_shape, model_title, weights, first, layers),
-        _methods(entries, picture, METHODS, colormap, opacity, percentile, first.target),
-        _scores(scores, entries, METHODS) if scores else "",
-        _figures(images) if images else "",
-        _footer(versions or {}, _parameters(title, created, picture_name, picture, model_name, weights,
-                                            random_weights, first, layers, entries, colormap, opacity,
-                                            percentile, parameters)),
-    ]
-    body = "\n".join(s for s in sections if s)
-    return (f"<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n"
-            f"<meta http-equiv=\"Content-Security-Policy\" content=\"{_POLICY}\">\n"
-            f"<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n"
-            f"<title>{_e(title)} · {_e(first.label)} · {_e(model_title)}</title>\n<style>{_CSS}</style>\n</head>\n"
-            f"<body>\n{body}\n</body>\n</html>\n")
+    recorded = _parameters(title, created, picture_name, picture, model_name, weights, random_weights, first,
+                           layers, entries, colormap, opacity, percentile, parameters)
+    when = created.strftime("%Y-%m-%d %H:%M") + (f" {created.tzname()}" if created.tzinfo else "")
+    return _TEMPLATES.get_template("report.html.j2").render(
+        title=title, label=first.label, target=first.target, model_title=model_title, weights=weights,
+        created_iso=created.isoformat(), when=when, picture_name=picture_name, random_weights=random_weights,
+        layers=layers, overview=_overview(picture, input_shape, first),
+        methods=[_method(name, e, picture, METHODS, colormap, opacity, percentile, first.target)
+                 for name, e in entries],
+        scores=_scores(scores, entries, METHODS) if scores else None,
+        figures=[_figure(caption, png) for caption, png in images], versions=versions or {},
+        parameters_json=json.dumps(recorded, indent=2, ensure_ascii=False, default=_json_default))
 
 
-# ---- pieces of the page ---------------------------------------------------------------------------
-def _e(value: Any) -> str:
-    return html.escape(str(value), quote=True)
+# ---- what the template shows: plain values it escapes, and Markup only for the pictures' data: URIs ----
 
 
 def _entries(explanations) -> list[tuple[str, Any]]:
@@ -209,55 +210,25 @@ def _shrink(picture: np.ndarray, max_side: int) -> np.ndarray:
     return cv2.resize(picture, size, interpolation=cv2.INTER_AREA)
 
 
-def _png_uri(png: bytes) -> str:
-    return "data:image/png;base64," + base64.b64encode(png).decode("ascii")
+def _png_uri(png: bytes) -> Markup:
+    # base64 letters, digits, "+", "/" and "=" only: nothing in it could be markup, so it skips escaping
+    return Markup("data:image/png;base64," + base64.b64encode(png).decode("ascii"))
 
 
-def _img(picture: np.ndarray, alt: str, css: str = "") -> str:
+def _picture(picture: np.ndarray) -> dict[str, Any]:
     height, width = picture.shape[:2]
-    return (f'<img src="{_png_uri(encode_png(picture))}" width="{width}" height="{height}" alt="{_e(alt)}"'
-            + (f' class="{css}"' if css else "") + ">")
+    return {"src": _png_uri(encode_png(picture)), "width": width, "height": height}
 
 
-def _header(title: str, created: datetime, picture_name: str | None) -> str:
-    when = created.strftime("%Y-%m-%d %H:%M") + (f" {created.tzname()}" if created.tzinfo else "")
-    about = f" · picture <code>{_e(picture_name)}</code>" if picture_name else ""
-    return (f'<header><h1>{_e(title)}</h1><p class="muted">Made on <time datetime="{_e(created.isoformat())}">'
-            f"{_e(when)}</time>{about}</p>"
-            '<p class="muted noprint">To make a PDF, print this page and choose “Save as PDF”.</p></header>')
+def _overview(picture: np.ndarray, input_shape: tuple[int, ...], first) -> dict[str, Any]:
+    predictions = [{"index": int(index), "label": label, "explained": int(index) == first.target,
+                    "percent": f"{100 * float(p):.1f}", "bar": f"{max(0.0, min(1.0, float(p))) * 100:.1f}"}
+                   for index, label, p in first.predictions]
+    return {"picture": _picture(picture), "input_height": input_shape[0], "input_width": input_shape[1],
+            "predictions": predictions}
 
 
-def _warning() -> str:
-    return ('<div class="warning" role="alert"><strong>⚠ Random weights: these maps are meaningless.</strong> '
-            "The model was never trained, so its predictions and every map below come from random numbers, not "
-            "from anything it learnt. Use trained (ImageNet) weights before drawing any conclusion.</div>")
-
-
-def _overview(picture, picture_name, input_shape, model_title, weights, first, layers) -> str:
-    height, width = picture.shape[:2]
-    rows = [("Model", _e(model_title)), ("Weights", _e(weights)),
-            ("Class explained", f"<strong>{first.target} · {_e(first.label)}</strong>"),
-            ("Layer", _e(", ".join(layers)) + ' <span class="muted">(methods on the pixels ignore it)</span>'
-             if layers else "none (these methods work on the pixels)")]
-    rows.append(("Model input", f"{input_shape[1]} × {input_shape[0]} pixels (the picture is squashed to it)"))
-    table = "".join(f"<tr><th>{k}</th><td>{v}</td></tr>" for k, v in rows)
-    predictions = "".join(
-        f"<tr{_EXPLAINED if int(index) == first.target else ''}><td>{int(index)}</td>"
-        f"<td>{_e(label)}</td><td class=\"num\">{100 * float(p):.1f} %</td>"
-        f'<td><span class="bar" style="width:{max(0.0, min(1.0, float(p))) * 100:.1f}%"></span></td></tr>'
-        for index, label, p in first.predictions)
-    caption = _e(picture_name) if picture_name else "The picture"
-    return (f'<section class="overview"><figure class="picture">{_img(picture, "the picture that was explained")}'
-            f"<figcaption>{caption} ({width} × {height} shown)</figcaption></figure>"
-            f'<div><table class="facts">{table}</table>'
-            f"<h2>Top-5 predictions</h2><table class=\"predictions\"><thead><tr><th>#</th><th>class</th>"
-            f"<th>probability</th><th></th></tr></thead><tbody>{predictions}</tbody></table></div></section>")
-
-
-_EXPLAINED = ' class="explained"'
-
-
-def _legend(signed: bool, colormap: str, percentile: float) -> str:
+def _legend(signed: bool, colormap: str, percentile: float) -> dict[str, Any]:
     unit = np.linspace(0.0, 1.0, 9)
     if signed:
         colours = colourise(unit[None], "diverging" if colormap == "viridis" else colormap).reshape(-1, 3)
@@ -266,10 +237,7 @@ def _legend(signed: bool, colormap: str, percentile: float) -> str:
         colours = colourise(unit[None], colormap).reshape(-1, 3)
         words = ("nothing", "", "strongest")
     stops = ", ".join(f"rgb({r},{g},{b}) {100 * u:.0f}%" for (r, g, b), u in zip(colours.tolist(), unit))
-    return (f'<div class="legend"><div class="ramp" style="background:linear-gradient(to right, {stops})"></div>'
-            f"<div class=\"ends\"><span>{words[0]}</span><span>{words[1]}</span><span>{words[2]}</span></div>"
-            f'<p class="muted small">Full colour at the {_e(format_score(percentile))}th percentile of '
-            f"{'|values|' if signed else 'the map'}{'' if signed else ' (size only)'}.</p></div>")
+    return {"signed": signed, "stops": stops, "words": words, "percentile": format_score(percentile)}
 
 
 def _notes(e) -> list[str]:
@@ -291,53 +259,30 @@ def _notes(e) -> list[str]:
     return notes
 
 
-def _card_html(card, paper: str) -> str:
+def _method_card(cls) -> dict[str, Any]:
+    card = getattr(cls, "card", None)
     if card is None:
-        return '<p class="muted">No method card yet.</p>'
-    pitfalls = "".join(f"<li>{_e(p)}</li>" for p in card.pitfalls)
+        return {"missing": True}
     url = str(card.paper_url)
-    link = (f'<a href="{_e(url)}" rel="noopener noreferrer">{_e(paper or url)}</a>' if url.startswith("https://")
-            else _e(paper or url))
-    return (f'<div class="card"><p><b>What it computes.</b> {_e(card.computes)}</p>'
-            f"<p><b>How to read the colours.</b> {_e(card.colours)}</p>"
-            f"<p><b>Good for.</b> {_e(card.good_for)}</p>"
-            f"<p><b>Watch out.</b></p><ul>{pitfalls}</ul><p class=\"paper\">Paper: {link}</p></div>")
+    return {"missing": False, "computes": card.computes, "colours": card.colours, "good_for": card.good_for,
+            "pitfalls": list(card.pitfalls), "paper": getattr(cls, "paper", "") or url, "paper_url": url,
+            "paper_link": url.startswith("https://")}
 
 
-def _settings(params: Mapping[str, Any]) -> str:
-    if not params:
-        return "none"
-    return ", ".join(f"<code>{_e(k)} = {_e(v)}</code>" for k, v in params.items())
-
-
-def _methods(entries, picture, methods, colormap, opacity, percentile, target) -> str:
-    cards = []
-    for name, e in entries:
-        cls = methods.get(name if isinstance(e, BaseException) else e.method)
-        title = getattr(cls, "title", None) or name
-        card = getattr(cls, "card", None)
-        paper = getattr(cls, "paper", "")
-        if isinstance(e, BaseException):
-            cards.append(f'<article class="method"><h3>{_e(title)}</h3><p class="error">Not computed: {_e(e)}</p>'
-                         f"{_card_html(card, paper)}</article>")
-            continue
-        heatmap = np.asarray(e.heatmap, np.float32)
-        shown = overlay(picture, heatmap if e.signed else np.abs(heatmap), opacity=opacity, colormap=colormap,
-                        percentile=percentile, signed=e.signed)
-        facts = [("Settings", _settings(e.params)),
-                 ("Layer", _e(e.layer) if e.layer else "none (works on the pixels)"),
-                 ("Time", f"{float(e.seconds):.2f} s")]
-        if e.target != target:
-            facts.insert(0, ("Class", f"{e.target} · {_e(e.label)}"))
-        notes = _notes(e)
-        if notes:
-            facts.append(("Notes", "<ul>" + "".join(f"<li>{_e(n)}</li>" for n in notes) + "</ul>"))
-        rows = "".join(f"<tr><th>{k}</th><td>{v}</td></tr>" for k, v in facts)
-        cards.append(f'<article class="method"><h3>{_e(title)}</h3>'
-                     f"{_img(shown, f'{title} map over the picture', 'map')}"
-                     f"{_legend(e.signed, colormap, percentile)}<table class=\"facts\">{rows}</table>"
-                     f"{_card_html(card, paper)}</article>")
-    return f'<section><h2>Maps</h2><div class="methods">{"".join(cards)}</div></section>'
+def _method(name: str, e, picture: np.ndarray, methods, colormap: str, opacity: float, percentile: float,
+            target: int) -> dict[str, Any]:
+    """One method's card: its map over the picture and its facts, or the error that stopped it."""
+    cls = methods.get(name if isinstance(e, BaseException) else e.method)
+    shown = {"title": getattr(cls, "title", None) or name, "card": _method_card(cls), "error": None}
+    if isinstance(e, BaseException):
+        return {**shown, "error": str(e)}
+    heatmap = np.asarray(e.heatmap, np.float32)
+    coloured = overlay(picture, heatmap if e.signed else np.abs(heatmap), opacity=opacity, colormap=colormap,
+                       percentile=percentile, signed=e.signed)
+    return {**shown, "map": _picture(coloured), "legend": _legend(e.signed, colormap, percentile),
+            "other_class": e.target != target, "target": e.target, "label": e.label,
+            "settings": list((e.params or {}).items()), "layer": e.layer, "seconds": f"{float(e.seconds):.2f}",
+            "notes": _notes(e)}
 
 
 def _best(values: list[Any], direction: str | None) -> set[int]:
@@ -357,39 +302,26 @@ def _best(values: list[Any], direction: str | None) -> set[int]:
     return {i for i, n in numbers.items() if n == target}
 
 
-def _scores(scores, entries, methods) -> str:
+def _scores(scores, entries, methods) -> dict[str, Any]:
     order = [name for name, _ in entries if name in scores] + [name for name in scores
                                                                if name not in dict(entries)]
     columns = list(dict.fromkeys(key for name in order for key in scores[name]))
     helps = {column: score_help(column) for column in columns}
     best = {column: _best([scores[name].get(column) for name in order], (helps[column] or (None, None))[1])
             for column in columns}
-    head = "".join(f"<th>{_e(column)}</th>" for column in columns)
-    rows = []
-    for row, name in enumerate(order):
-        title = getattr(methods.get(name), "title", None) or name
-        cells = []
-        for column in columns:
-            text = _e(format_score(scores[name].get(column)))
-            cells.append(f'<td class="num best">{text} ★</td>' if row in best[column]
-                         else f'<td class="num">{text}</td>')
-        rows.append(f"<tr><th>{_e(title)}</th>{''.join(cells)}</tr>")
-    explained = "".join(f"<dt>{_e(column)}</dt><dd>{_e(helps[column][0] if helps[column] else 'No description.')}"
-                        "</dd>" for column in columns)
-    return (f'<section class="scores"><h2>Scores</h2><table><thead><tr><th>method</th>{head}</tr></thead>'
-            f"<tbody>{''.join(rows)}</tbody></table><p class=\"muted small\">★ the best value of a column whose "
-            f"better direction is known.</p><dl>{explained}</dl></section>")
+    rows = [{"title": getattr(methods.get(name), "title", None) or name,
+             "cells": [{"text": format_score(scores[name].get(column)), "best": row in best[column]}
+                       for column in columns]}
+            for row, name in enumerate(order)]
+    return {"columns": [{"name": column, "help": helps[column][0] if helps[column] else "No description."}
+                        for column in columns], "rows": rows}
 
 
-def _figures(images: Sequence[tuple[str, bytes]]) -> str:
-    figures = []
-    for caption, png in images:
-        png = bytes(png)
-        if not png.startswith(PNG_SIGNATURE):
-            raise ValueError(f"The figure {caption!r} is not a PNG picture; give its PNG bytes.")
-        figures.append(f'<figure class="extra"><img src="{_png_uri(png)}" alt="{_e(caption)}">'
-                       f"<figcaption>{_e(caption)}</figcaption></figure>")
-    return f'<section><h2>More figures</h2>{"".join(figures)}</section>'
+def _figure(caption: str, png: bytes) -> dict[str, Any]:
+    png = bytes(png)
+    if not png.startswith(PNG_SIGNATURE):
+        raise ValueError(f"The figure {caption!r} is not a PNG picture; give its PNG bytes.")
+    return {"caption": caption, "src": _png_uri(png)}
 
 
 def _json_default(value: Any) -> Any:
@@ -416,58 +348,3 @@ def _parameters(title, created, picture_name, picture, model_name, weights, rand
             "display": {"colormap": colormap, "opacity": opacity, "percentile": percentile}, "methods": methods}
     data.update(dict(extra or {}))
     return data
-
-
-def _footer(versions: Mapping[str, str], parameters: dict[str, Any]) -> str:
-    rows = "".join(f"<tr><th>{_e(k)}</th><td>{_e(v)}</td></tr>" for k, v in versions.items())
-    text = json.dumps(parameters, indent=2, ensure_ascii=False, default=_json_default)
-    table = f'<table class="facts">{rows}</table>' if rows else ""
-    return f"<footer><h2>Versions and parameters</h2>{table}<pre>{_e(text)}</pre></footer>"
-
-
-_CSS = """
-:root { --ink: #1f2933; --muted: #52606d; --line: #d9e2ec; --warn: #b42318; }
-* { box-sizing: border-box; }
-body { font: 15px/1.45 system-ui, -apple-system, "Segoe UI", Roboto, sans-serif; color: var(--ink);
-       max-width: 1200px; margin: 24px auto; padding: 0 16px;
-       -webkit-print-color-adjust: exact; print-color-adjust: exact; }
-h1 { margin: 0 0 4px; } h2 { margin: 24px 0 8px; font-size: 1.2em; } h3 { margin: 0 0 8px; }
-.muted { color: var(--muted); } .small { font-size: 0.85em; margin: 2px 0; }
-.warning { border: 3px solid var(--warn); background: #fef3f2; color: var(--warn); padding: 12px 16px;
-           margin: 16px 0; font-size: 1.1em; border-radius: 6px; }
-.overview { display: flex; gap: 24px; flex-wrap: wrap; align-items: flex-start; }
-figure { margin: 0; } figcaption { color: var(--muted); font-size: 0.9em; }
-img { max-width: 100%; height: auto; display: block; }
-.picture img { width: 320px; max-width: 100%; border-radius: 4px; }
-table { border-collapse: collapse; } th, td { text-align: left; padding: 3px 8px; vertical-align: top; }
-.facts th { color: var(--muted); font-weight: 600; white-space: nowrap; }
-.num { text-align: right; font-variant-numeric: tabular-nums; }
-.predictions td, .predictions th, .scores td, .scores th { border-bottom: 1px solid var(--line); }
-.predictions tr.explained { font-weight: 700; }
-.bar { display: inline-block; height: 10px; background: #3e7cb1; min-width: 1px; }
-.predictions td:last-child { width: 140px; }
-.methods { display: grid; grid-template-columns: repeat(auto-fill, minmax(340px, 1fr)); gap: 16px; }
-.method { border: 1px solid var(--line); border-radius: 8px; padding: 12px; }
-.method .map { width: 100%; border-radius: 4px; }
-.legend { margin: 6px 0; } .ramp { height: 10px; border-radius: 2px; }
-.ends { display: flex; justify-content: space-between; font-size: 0.8em; color: var(--muted); }
-.card { border-top: 1px solid var(--line); margin-top: 8px; font-size: 0.92em; }
-.card p { margin: 6px 0; } .card ul, .facts ul { margin: 2px 0; padding-left: 18px; }
-.error { color: var(--warn); }
-.best { font-weight: 700; }
-dt { font-weight: 600; margin-top: 6px; } dd { margin: 0 0 0 16px; color: var(--muted); }
-.extra { margin: 12px 0; }
-pre { background: #f5f7fa; padding: 8px; overflow-x: auto; font-size: 0.8em; white-space: pre-wrap; }
-footer { border-top: 1px solid var(--line); margin-top: 24px; }
-@page { size: A4; margin: 14mm; }
-@media print {
-  body { margin: 0; max-width: none; font-size: 11pt; }
-  .noprint { display: none; }
-  .methods { display: block; }
-  .method, figure, tr, .warning, .overview, .scores table { break-inside: avoid; page-break-inside: avoid; }
-  .method { margin-bottom: 10px; }
-  .method .map { max-width: 60%; }
-  h2, h3 { break-after: avoid; page-break-after: avoid; }
-  a { color: inherit; }
-}
-"""

@@ -97,7 +97,7 @@ def test_report_parses_and_holds_one_map_per_method_plus_the_picture(maps, pictu
     assert len(images(parser)) == len(NAMES) + 1
     for name in NAMES:
         assert METHODS[name].title in page
-        assert METHODS[name].card.computes.replace("'", "&#x27;") in page
+        assert METHODS[name].card.computes.replace("'", "&#39;") in page
     assert "2 · &lt;script&gt;" in page  # class explained as index · label
     assert "Top-5 predictions" in page and "50.0 %" in page
     assert "Completeness error" in page  # integrated gradients' note
@@ -137,10 +137,34 @@ def test_nothing_is_loaded_from_the_web_only_paper_links(maps, picture):
 def test_user_strings_are_escaped(maps, picture):
     page = report(maps, picture, title="Homework <i>1</i>", versions={"<b>pkg</b>": "1 & 2"})
     parser = parse(page)
-    assert "<script" not in page and "&lt;script&gt;alert(&#x27;x&#x27;)&lt;/script&gt;" in page
-    assert 'cat &quot;&lt;b&gt;&quot;.jpg' in page and "<b>pkg</b>" not in page and "1 &amp; 2" in page
+    assert "<script" not in page and "&lt;script&gt;alert(&#39;x&#39;)&lt;/script&gt;" in page
+    assert 'cat &#34;&lt;b&gt;&#34;.jpg' in page and "<b>pkg</b>" not in page and "1 &amp; 2" in page
     assert "Homework &lt;i&gt;1&lt;/i&gt;" in page
     assert not any(tag == "i" for tag, _ in parser.tags)
+
+
+def test_no_user_string_reaches_the_page_as_markup(picture):
+    """Layer names, notes, settings, errors, score names, model, weights and figure captions are escaped too."""
+    attack = "<script>alert(1)</script>"
+    heatmap = np.linspace(0, 1, 16 * 16, dtype=np.float32).reshape(16, 16)
+    explanation = Explanation(
+        method="occlusion", model=attack, heatmap=heatmap, attributions=None, target=1, label=attack,
+        layer=attack, params={attack: attack}, seconds=0.5, predictions=[(1, attack, 0.9)],
+        meta={"weights": attack, "notes": [attack]})
+    page = render_report(picture, {"occlusion": explanation, attack: RuntimeError(attack)}, created=WHEN,
+                         scores={attack: {attack: 1}}, images=[(attack, encode_png(np.zeros((4, 4, 3), np.uint8)))],
+                         parameters={attack: attack})
+    parser = parse(page)
+    assert "<script" not in page and not any(tag == "script" for tag, _ in parser.tags)
+    escaped = "&lt;script&gt;alert(1)&lt;/script&gt;"
+    # 13 in the page (title bar twice, model, weights, class, layer twice, prediction, setting key and value,
+    # note, error entry's name and message, ...) and 16 in the parameters JSON of the footer
+    assert page.count(escaped) == 29
+
+
+def test_a_model_given_by_name_is_shown_by_that_name(maps, picture):
+    page = report(maps, picture, model="VGG16 <tiny>")
+    assert "<tr><th>Model</th><td>VGG16 &lt;tiny&gt;</td></tr>" in page and "built-in method" not in page
 
 
 def test_random_weights_are_flagged_loudly(maps, picture, tiny_cnn):
