@@ -29,6 +29,7 @@ from explainers.methods import METHODS, get_method
 from explainers.methods.base import MultiPassMethod
 from explainers.models import (IMAGENET_MODELS, MODELS, model_labels, prepare_image, resolve_model_name,
                                shapes_weights_id, static_layers)
+from explainers.versions import MAP_CORE, method_version, source_version
 from service.backends import make_backend
 from service.cache import ResultCache
 from service.errors import describe_error
@@ -41,7 +42,8 @@ log = logging.getLogger(__name__)
 
 WEIGHT_MODES = ("imagenet", "random")
 DISPLAY_MAX_SIDE = 320  # heatmaps travel to the browser at most this many pixels on a side
-CODE_VERSION = "2"  # bump when a method's output changes, so cached maps are not reused
+#: besides a method's own code (explainers.versions), what a trust check's result depends on
+CHECK_CODE = ("explainers.evaluation", "service.trust")
 PREVIEW_SIDE = 160  # partial maps are kept at most this many pixels on a side while a job runs
 FIRST_METHOD = "grad_cam"  # the page's first card; the predictions come out of its pass
 SHAPES_EXAMPLES = Path(__file__).resolve().parent.parent / "assets" / "examples" / "shapes"
@@ -51,6 +53,12 @@ def one_pass(method: str) -> bool:
     """True for methods made of shared passes only (Grad-CAM, gradients, ...), which ``explain_all`` can
     compute together; False for the multi-pass ones (SmoothGrad, occlusion, ...)."""
     return not issubclass(get_method(method), MultiPassMethod)
+
+
+def check_version(method: type) -> str:
+    """The version of a trust check's results on ``method``'s maps: the method's code, the map-making
+    core and the checks' own code (see explainers.versions)."""
+    return source_version(method.__module__, *MAP_CORE, *CHECK_CODE, within=("explainers", "service"))
 
 
 class ExplainerService:
@@ -219,7 +227,7 @@ class ExplainerService:
         return self.jobs.submit(cache_key, request, session=session, deadline=get_method(FIRST_METHOD).deadline)
 
     def _predict_key(self, key: str, model: str, weights: str) -> tuple:
-        return ("predict", key, model, self.weights_identity(model, weights), CODE_VERSION)
+        return ("predict", key, model, self.weights_identity(model, weights), source_version(*MAP_CORE))
 
     def predict(self, key: str, model: str, weights: str | None = None, top: int = 5,
                 session: str | None = None) -> list[tuple[int, str, float]]:
@@ -267,7 +275,7 @@ class ExplainerService:
                 target = None
         cache_key = ("map", key, model, self.weights_identity(model, weights), method_cls.name, target,
                      layer_name if method_cls.uses_layer else None, tuple(sorted(settings.items())),
-                     CODE_VERSION)
+                     method_version(method_cls))
         request = {"kind": "map", "key": key, "model": model, "weights": weights, "method": method_cls.name,
                    "target": target, "layer": layer_name, "settings": settings}
         return cache_key, request
@@ -308,7 +316,7 @@ class ExplainerService:
             key, model, method, target, layer, weights, params)
         cache_key = ("check", check, key, model, self.weights_identity(model, weights), method_cls.name, target,
                      layer_name if method_cls.uses_layer else None, tuple(sorted(settings.items())),
-                     tuple(sorted(options.items())), CODE_VERSION)
+                     tuple(sorted(options.items())), check_version(method_cls))
         request = {"kind": "check", "check": check, "key": key, "model": model, "weights": weights,
                    "method": method_cls.name, "target": target, "layer": layer_name, "settings": settings,
                    "options": options}
