@@ -13,8 +13,8 @@ import ast
 import functools
 import hashlib
 import sys
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
-from typing import Callable, Iterable, Iterator
 
 ROOT = Path(__file__).resolve().parent.parent  # the folder holding the project's packages
 MAP_CORE = ("explainers.api",)  # every map is made through it; passes, engine and models follow from its imports
@@ -92,7 +92,7 @@ def import_closure(roots: Iterable[str], within: Iterable[str] = PROJECT) -> dic
     return sources
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def source_version(*modules: str, within: tuple[str, ...] = PROJECT) -> str:
     """A short hash of the code of ``modules`` and of every module of ``within`` they import (see
     ``import_closure``), computed once per process."""

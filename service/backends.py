@@ -6,8 +6,9 @@ pictures and the results every process shares (see ``service.remote`` and ``serv
 """
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any, Callable, Mapping
+from typing import Any
 
 from service.jobs import Job, JobBook, JobRunner
 from service.store import ImageStore

@@ -17,7 +17,7 @@ import os
 import threading
 import time
 from pathlib import Path
-from typing import Any, Callable, Mapping
+from typing import Any, Callable, ClassVar, Mapping
 
 import numpy as np
 
@@ -412,7 +412,7 @@ class ExplainerService:
         return value
 
     #: request kind -> how it is computed: the one dispatch of the local job runner and the Celery worker
-    HANDLERS: dict[str, Callable[..., Any]] = {"map": _compute_map, "check": _compute_check}
+    HANDLERS: ClassVar[dict[str, Callable[..., Any]]] = {"map": _compute_map, "check": _compute_check}
 
     @staticmethod
     def _map_result(e, request: Mapping[str, Any], loaded, predictions=None) -> MapResult:

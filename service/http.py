@@ -33,7 +33,7 @@ if TYPE_CHECKING:  # pragma: no cover - for annotations only: the app hands the 
 RESERVED_FIELDS = {"model", "method", "target", "layer", "weights", "wait", "image"}
 
 
-def _service() -> "ExplainerService":
+def _service() -> ExplainerService:
     return flask.current_app.extensions["saliency_service"]
 
 

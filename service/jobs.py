@@ -16,7 +16,7 @@ import threading
 import time
 import uuid
 from collections import OrderedDict
-from typing import Any, Callable, Hashable, Mapping, Union
+from typing import Any, Callable, Hashable, Mapping
 
 from explainers.errors import ExplainerError
 
@@ -111,7 +111,7 @@ class Job:
 
 #: what a job computes: a request (a dict naming its ``kind``, as a Celery worker would get it), or, for
 #: work that never leaves this process, a function of the job
-Work = Union[Mapping[str, Any], Callable[[Job], Any]]
+Work = Mapping[str, Any] | Callable[[Job], Any]
 
 
 class JobBook:
