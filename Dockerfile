@@ -7,7 +7,7 @@
 #   docker build -t saliency --build-arg FETCH_WEIGHTS=1 .                  # ImageNet weights baked in
 # Without ImageNet weights the page opens on the offline Shapes demo, whose weights ship with the code.
 # Runs gunicorn (gthread workers, see gunicorn.conf.py); the same image runs a Celery worker with
-#   docker run ... saliency celery -A service.remote worker --concurrency 1 --prefetch-multiplier 1 -Q saliency
+#   docker run ... saliency celery -A service.worker worker --concurrency 1 --prefetch-multiplier 1 -Q saliency
 FROM python:3.11-slim
 
 ARG REQUIREMENTS=requirements.txt

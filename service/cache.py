@@ -14,6 +14,8 @@ from collections import OrderedDict
 from pathlib import Path
 from typing import Any, Hashable
 
+import diskcache
+
 log = logging.getLogger(__name__)
 
 
@@ -36,8 +38,6 @@ class ResultCache:
             self.disk = shared
         elif directory is not None:
             try:
-                import diskcache
-
                 self.disk = diskcache.Cache(str(directory), size_limit=disk_bytes,
                                             eviction_policy="least-recently-used")
             except Exception as error:  # noqa: BLE001 - unusable folder: memory only

@@ -11,71 +11,54 @@ page ask at the same moment, or thirty students load the same example, one job c
 from __future__ import annotations
 
 import hashlib
+import importlib.metadata
 import logging
 import os
 import threading
 import time
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Mapping
+from typing import Any, Callable, ClassVar, Mapping
 
 import numpy as np
 
+import explainers
+from explainers import api, evaluation, render
 from explainers import weights as weights_mod
 from explainers.errors import ExplainerError, UnknownNameError
 from explainers.methods import METHODS, get_method
+from explainers.methods.base import MultiPassMethod
 from explainers.models import (IMAGENET_MODELS, MODELS, model_labels, prepare_image, resolve_model_name,
                                shapes_weights_id, static_layers)
+from explainers.versions import MAP_CORE, method_version, source_version
+from service.backends import make_backend
 from service.cache import ResultCache
-from service.jobs import Job, JobRunner
+from service.errors import describe_error
+from service.jobs import Job
+from service.results import MapResult, shrink
 from service.store import MAX_UPLOAD_BYTES, ImageStore
+from service.trust import DEADLINES, check_options, compute_check
 
 log = logging.getLogger(__name__)
 
 WEIGHT_MODES = ("imagenet", "random")
 DISPLAY_MAX_SIDE = 320  # heatmaps travel to the browser at most this many pixels on a side
-CODE_VERSION = "2"  # bump when a method's output changes, so cached maps are not reused
+#: besides a method's own code (explainers.versions), what a trust check's result depends on
+CHECK_CODE = ("explainers.evaluation", "service.trust")
 PREVIEW_SIDE = 160  # partial maps are kept at most this many pixels on a side while a job runs
 FIRST_METHOD = "grad_cam"  # the page's first card; the predictions come out of its pass
 SHAPES_EXAMPLES = Path(__file__).resolve().parent.parent / "assets" / "examples" / "shapes"
 
 
-@dataclass
-class MapResult:
-    """One computed map, as the UI needs it (no TensorFlow objects)."""
-
-    method: str
-    model: str
-    heatmap: np.ndarray  # float32 (input size, input size), not normalised
-    target: int
-    label: str
-    layer: str | None
-    seconds: float
-    signed: bool
-    params: dict[str, Any]
-    meta: dict[str, Any] = field(default_factory=dict)
-    cached: bool = False
-
-
 def one_pass(method: str) -> bool:
     """True for methods made of shared passes only (Grad-CAM, gradients, ...), which ``explain_all`` can
     compute together; False for the multi-pass ones (SmoothGrad, occlusion, ...)."""
-    from explainers.methods.base import MultiPassMethod
-
     return not issubclass(get_method(method), MultiPassMethod)
 
 
-def shrink(heatmap: np.ndarray, side: int) -> np.ndarray:
-    """A map scaled down (area average) to at most ``side`` pixels on a side."""
-    import cv2
-
-    heatmap = np.asarray(heatmap, np.float32)
-    height, width = heatmap.shape
-    factor = min(1.0, side / max(height, width))
-    if factor >= 1.0:
-        return heatmap.copy()
-    return cv2.resize(heatmap, (max(1, round(width * factor)), max(1, round(height * factor))),
-                      interpolation=cv2.INTER_AREA)
+def check_version(method: type) -> str:
+    """The version of a trust check's results on ``method``'s maps: the method's code, the map-making
+    core and the checks' own code (see explainers.versions)."""
+    return source_version(method.__module__, *MAP_CORE, *CHECK_CODE, within=("explainers", "service"))
 
 
 class ExplainerService:
@@ -87,31 +70,23 @@ class ExplainerService:
                  backend: str = "local", redis_url: str | None = None,
                  images: ImageStore | None = None, shared_cache: Any = None):
         """``backend="local"`` computes in this process (the embedded default, no other service);
-        ``"celery"`` sends work to Celery workers through Redis at ``redis_url`` (see service.remote)."""
+        ``"celery"`` sends work to Celery workers through Redis at ``redis_url`` (see service.backends)."""
         if weights not in WEIGHT_MODES:
             raise ValueError(f"weights must be one of {WEIGHT_MODES}. Received: {weights!r}.")
-        if backend not in {"local", "celery"}:
-            raise ValueError(f"backend must be 'local' or 'celery'. Received: {backend!r}.")
+        chosen = make_backend(backend, self._run_job, workers=workers, max_queue=max_queue, redis_url=redis_url)
         data_dir = Path(data_dir or os.environ.get("EXPLAINERS_DATA_DIR") or Path.home() / ".cache" / "saliency")
         self.data_dir = data_dir
         self.backend = backend
         self.max_upload_bytes = MAX_UPLOAD_BYTES
         self.default_weights = weights
         self.weights_dir = weights_dir
-        if backend == "celery":
-            from service.remote import CeleryJobs, RedisImageStore, RedisStore, redis_url as default_url
-
-            url = redis_url or default_url()
-            images = images or RedisImageStore(url)
-            shared_cache = shared_cache or RedisStore(url)
-            self.jobs = CeleryJobs(url, max_queue=max_queue)
-        else:
-            self.jobs = JobRunner(workers=workers, max_queue=max_queue)
-        self.images = images or ImageStore(data_dir / "images")
+        self.jobs = chosen.jobs
+        shared_cache = shared_cache or chosen.shared_cache
+        self.images = images or chosen.images or ImageStore(data_dir / "images")
         self.cache = ResultCache(None if shared_cache is not None else data_dir / "results", memory_items=cache_items,
                                  disk_bytes=cache_bytes, shared=shared_cache)
         self._status_cache: tuple[float, dict[str, weights_mod.WeightsStatus]] | None = None
-        self.device = "Celery workers" if backend == "celery" else "not started yet"
+        self.device = chosen.device
         self.warm: dict[str, Any] = {"state": "not started", "errors": []}
         self._tuning: set[int] = set()  # models whose XLA-or-graph timing was started in the background
         self._tuning_lock = threading.Lock()
@@ -249,10 +224,10 @@ class ExplainerService:
         cached = self.cache.get(cache_key)
         if cached is not None:
             return self.jobs.completed(cache_key, cached)
-        return self._submit(cache_key, request, session, get_method(FIRST_METHOD).deadline)
+        return self.jobs.submit(cache_key, request, session=session, deadline=get_method(FIRST_METHOD).deadline)
 
     def _predict_key(self, key: str, model: str, weights: str) -> tuple:
-        return ("predict", key, model, self.weights_identity(model, weights), CODE_VERSION)
+        return ("predict", key, model, self.weights_identity(model, weights), source_version(*MAP_CORE))
 
     def predict(self, key: str, model: str, weights: str | None = None, top: int = 5,
                 session: str | None = None) -> list[tuple[int, str, float]]:
@@ -277,7 +252,7 @@ class ExplainerService:
         if not params and one_pass(request["method"]):
             request["together"] = [name for name in dict.fromkeys(together or ()) if isinstance(name, str)
                                    and name in METHODS and name != request["method"] and one_pass(name)][:16]
-        return self._submit(cache_key, request, session, get_method(method).deadline)
+        return self.jobs.submit(cache_key, request, session=session, deadline=get_method(method).deadline)
 
     def _validated(self, key, model, method, target, layer, weights, params):
         """Every name checked against its allow-list and every setting validated and clamped:
@@ -299,7 +274,8 @@ class ExplainerService:
             if known and int(known[0][0]) == target:
                 target = None
         cache_key = ("map", key, model, self.weights_identity(model, weights), method_cls.name, target,
-                     layer_name if method_cls.uses_layer else None, tuple(sorted(settings.items())), CODE_VERSION)
+                     layer_name if method_cls.uses_layer else None, tuple(sorted(settings.items())),
+                     method_version(method_cls))
         request = {"kind": "map", "key": key, "model": model, "weights": weights, "method": method_cls.name,
                    "target": target, "layer": layer_name, "settings": settings}
         return cache_key, request
@@ -319,13 +295,11 @@ class ExplainerService:
                       options: Mapping[str, Any] | None = None, session: str | None = None) -> Job:
         """Start (or find in the cache, or join) one trust check of a map: "sanity", "faithfulness" or
         "stability" (see ``service.trust``). Everything is validated as for ``request_map``."""
-        from service.trust import DEADLINES
-
         cache_key, request = self._check_request(check, key, model, method, target, layer, weights, params, options)
         cached = self.cache.get(cache_key)
         if cached is not None:
             return self.jobs.completed(cache_key, cached)
-        return self._submit(cache_key, request, session, DEADLINES[check])
+        return self.jobs.submit(cache_key, request, session=session, deadline=DEADLINES[check])
 
     def cached_check(self, check: str, key: str, model: str, method: str, target=None, layer=None, weights=None,
                      params=None, options=None) -> dict[str, Any] | None:
@@ -337,14 +311,12 @@ class ExplainerService:
         return self.cache.get(cache_key)
 
     def _check_request(self, check, key, model, method, target, layer, weights, params, options):
-        from service.trust import check_options
-
         options = check_options(check, options)
         weights, model, method_cls, layer_name, settings, target = self._validated(
             key, model, method, target, layer, weights, params)
         cache_key = ("check", check, key, model, self.weights_identity(model, weights), method_cls.name, target,
                      layer_name if method_cls.uses_layer else None, tuple(sorted(settings.items())),
-                     tuple(sorted(options.items())), CODE_VERSION)
+                     tuple(sorted(options.items())), check_version(method_cls))
         request = {"kind": "check", "check": check, "key": key, "model": model, "weights": weights,
                    "method": method_cls.name, "target": target, "layer": layer_name, "settings": settings,
                    "options": options}
@@ -354,8 +326,6 @@ class ExplainerService:
                   mode: str = "deletion", fraction: float = 0.0) -> np.ndarray:
         """The model's input picture with ``fraction`` of its pixels deleted (or revealed) in the order of the
         map, as the faithfulness curves see it (plain numpy: no model runs here)."""
-        from explainers import evaluation
-
         if mode not in {"deletion", "insertion"}:
             raise ExplainerError(f"mode must be 'deletion' or 'insertion'. Received: {mode!r}.")
         job = self.request_map(key, model, method, target, layer, weights)
@@ -377,30 +347,32 @@ class ExplainerService:
             return None
         return np.asarray(Image.open(path).convert("L")) > 127
 
-    def _submit(self, cache_key, request: dict[str, Any], session: str | None, deadline: float) -> Job:
-        if self.backend == "celery":
-            return self.jobs.submit_request(cache_key, request, deadline)
+    def _run_job(self, request: Mapping[str, Any], job: Job) -> Any:
+        """A request in a local worker thread: progress and cancel through the job, partial maps kept on it."""
+        def keep(heatmap: np.ndarray) -> None:
+            job.partial = shrink(heatmap, PREVIEW_SIDE)
 
-        def run(job: Job):
-            def keep(heatmap: np.ndarray) -> None:
-                job.partial = shrink(heatmap, PREVIEW_SIDE)
-
-            return self.compute(request, job.report, cache_key, preview=keep)
-
-        return self.jobs.submit(cache_key, run, session=session, deadline=deadline)
+        return self.compute(request, job.report, job.key, preview=keep)
 
     def compute(self, request: Mapping[str, Any], progress: Callable[[float], None] | None = None,
                 cache_key=None, preview: Callable[[np.ndarray], None] | None = None) -> Any:
-        """Run one request here and now (in a local worker thread, or in a Celery worker process)."""
-        if request["kind"] == "check":
-            from service.trust import compute_check
+        """Run one request here and now (in a local worker thread, or in a Celery worker process), by its
+        kind (``HANDLERS``); the result is cached under ``cache_key`` when one is given."""
+        handler = self.HANDLERS.get(request.get("kind"))
+        if handler is None:
+            raise UnknownNameError(f"Unknown request kind {request.get('kind')!r}. "
+                                   f"Choose one of: {', '.join(self.HANDLERS)}.")
+        return handler(self, request, progress, cache_key, preview)
 
-            value = compute_check(self, request, progress)
-            if cache_key is not None:
-                self.cache.put(cache_key, value)
-            return value
-        from explainers.api import explain, explain_all
+    def _compute_check(self, request: Mapping[str, Any], progress: Callable[[float], None] | None, cache_key,
+                       preview: Callable[[np.ndarray], None] | None) -> dict[str, Any]:
+        value = compute_check(self, request, progress)
+        if cache_key is not None:
+            self.cache.put(cache_key, value)
+        return value
 
+    def _compute_map(self, request: Mapping[str, Any], progress: Callable[[float], None] | None, cache_key,
+                     preview: Callable[[np.ndarray], None] | None) -> MapResult:
         if cache_key is not None:  # a job of the same page may have computed it while this one waited
             cached = self.cache.get(cache_key)
             if cached is not None:
@@ -415,9 +387,9 @@ class ExplainerService:
             if self.cache.get(sibling_key) is None:
                 siblings[name] = sibling_key
         if siblings:  # one-pass methods of the same page: shared forward/backward passes, one job
-            found = explain_all(loaded, image, [request["method"], *siblings], target=request["target"],
-                                layer=request["layer"], params={request["method"]: request["settings"]},
-                                on_error="return")
+            found = api.explain_all(loaded, image, [request["method"], *siblings], target=request["target"],
+                                    layer=request["layer"], params={request["method"]: request["settings"]},
+                                    on_error="return")
             for name, sibling_key in siblings.items():
                 if not isinstance(found[name], Exception):
                     self.cache.put(sibling_key, self._map_result(found[name], request, loaded))
@@ -425,8 +397,8 @@ class ExplainerService:
             if isinstance(e, Exception):
                 raise e
         else:
-            e = explain(loaded, image, method, target=request["target"], layer=request["layer"], progress=progress,
-                        preview=preview)
+            e = api.explain(loaded, image, method, target=request["target"], layer=request["layer"],
+                            progress=progress, preview=preview)
         # every map's pass also yields the logits: keep the top-5, so the predictions cost nothing more;
         # where they are known already, a method whose passes never saw the picture itself needs none
         predict_key = self._predict_key(request["key"], request["model"], request["weights"])
@@ -438,6 +410,9 @@ class ExplainerService:
         if cache_key is not None:
             self.cache.put(cache_key, value)
         return value
+
+    #: request kind -> how it is computed: the one dispatch of the local job runner and the Celery worker
+    HANDLERS: ClassVar[dict[str, Callable[..., Any]]] = {"map": _compute_map, "check": _compute_check}
 
     @staticmethod
     def _map_result(e, request: Mapping[str, Any], loaded, predictions=None) -> MapResult:
@@ -510,12 +485,7 @@ class ExplainerService:
         """What /readyz reports."""
         from explainers.models import loaded_models
 
-        status, errors = self.warm["state"], list(self.warm["errors"])
-        if self.backend == "celery":
-            status = "ready"  # the web tier has no model to warm; the workers warm their own
-            if not self.jobs.reachable():
-                status = "degraded"
-                errors.append("Redis (the queue to the workers) cannot be reached.")
+        status, errors = self.jobs.readiness(self.warm["state"], list(self.warm["errors"]))
         return {"status": status, "errors": errors, "backend": self.backend, "device": self.device,
                 "models_loaded": loaded_models(), "queue": self.jobs.queue_length(), "running": self.jobs.running(),
                 "computed": getattr(self.jobs, "computed", None), "batches": self.warm.get("batches", "not started"),
@@ -542,10 +512,8 @@ class ExplainerService:
     @staticmethod
     def scale_of(result: MapResult, mode: str = "absolute", percentile: float = 99.0) -> float:
         """The value that ``display_levels`` would map to full colour for ``result`` on its own."""
-        from explainers.render import map_scale
-
         values = result.heatmap if (result.signed and mode == "signed") else np.abs(result.heatmap)
-        return map_scale(values, percentile)
+        return render.map_scale(values, percentile)
 
     def preview_levels(self, key: str, job: Job, signed: bool, mode: str = "absolute",
                        percentile: float = 99.0) -> np.ndarray | None:
@@ -559,18 +527,14 @@ class ExplainerService:
     def display_levels(self, key: str, result: MapResult, mode: str = "absolute", percentile: float = 99.0,
                        scale: float | None = None) -> tuple[np.ndarray, float]:
         """uint8 levels of ``result``'s map at display size over picture ``key`` (see render.display_map)."""
-        from explainers.render import display_map
-
         mode = mode if result.signed else "absolute"
         shape = self.display_shape(self.images.get(key).shape)
-        return display_map(result.heatmap, shape, mode=mode, percentile=percentile, scale=scale)
+        return render.display_map(result.heatmap, shape, mode=mode, percentile=percentile, scale=scale)
 
     def overlay(self, key: str, result: MapResult, *, colormap: str = "viridis", opacity: float = 0.5,
                 percentile: float = 99.0, mode: str = "absolute", max_side: int = 2048) -> np.ndarray:
         """The picture with ``result``'s map over it, RGB uint8, at most ``max_side`` on a side (downloads)."""
         import cv2
-
-        from explainers.render import overlay
 
         image = self.images.get(key)
         factor = min(1.0, max_side / max(image.shape[:2]))
@@ -578,20 +542,16 @@ class ExplainerService:
             image = cv2.resize(image, (round(image.shape[1] * factor), round(image.shape[0] * factor)),
                                interpolation=cv2.INTER_AREA)
         colormap = colormap if colormap in {"viridis", "inferno", "jet", "gray"} else "viridis"
-        return overlay(image, result.heatmap, opacity=opacity, colormap=colormap, percentile=percentile,
+        return render.overlay(image, result.heatmap, opacity=opacity, colormap=colormap, percentile=percentile,
                        signed=result.signed and mode == "signed")
 
     @staticmethod
     def versions() -> dict[str, str]:
-        import importlib.metadata as metadata
-
-        import explainers
-
         found = {"explainers": explainers.__version__}
         for package in ("tensorflow-cpu", "tensorflow", "keras", "dash", "plotly", "numpy"):
             try:
-                found[package] = metadata.version(package)
-            except metadata.PackageNotFoundError:
+                found[package] = importlib.metadata.version(package)
+            except importlib.metadata.PackageNotFoundError:
                 pass
         return found
 
@@ -601,13 +561,3 @@ def timing(seconds: dict[bool, float], kept_xla: bool) -> dict[str, Any]:
     """What /readyz says of one start-up XLA-or-graph measurement (Engine.tune_passes / tune_batches)."""
     return {"xla_seconds": round(seconds[True], 3), "graph_seconds": round(seconds[False], 3),
             "kept": "xla" if kept_xla else "graph"}
-
-
-def describe_error(error: BaseException) -> str:
-    """The message a person sees: ours as they are, anything else as a calm generic line (logged)."""
-    if isinstance(error, ExplainerError):
-        return str(error)
-    if isinstance(error, MemoryError):
-        return "The server ran out of memory for this request. Please try a smaller picture or fewer methods."
-    log.exception("unexpected error", exc_info=error)
-    return "Something went wrong on the server while computing this. Please try again."

@@ -15,15 +15,20 @@ from __future__ import annotations
 
 import base64
 import io
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import flask
 import numpy as np
 from PIL import Image
 
 from explainers.errors import ExplainerError, UnknownNameError
-from service.core import ExplainerService, MapResult, describe_error
+from explainers.render import map_scale
+from service.errors import describe_error
 from service.jobs import BusyError, Job
+from service.results import MapResult
+
+if TYPE_CHECKING:  # pragma: no cover - for annotations only: the app hands the service to the routes
+    from service.core import ExplainerService
 
 RESERVED_FIELDS = {"model", "method", "target", "layer", "weights", "wait", "image"}
 
@@ -42,8 +47,6 @@ def _error(message: str, status: int, **headers: str) -> flask.Response:
 
 def _heatmap_png(result: MapResult) -> dict[str, Any]:
     """The map as an 8-bit grayscale PNG (base64) with the scale needed to read it back."""
-    from explainers.render import map_scale
-
     values = result.heatmap.astype(np.float64)
     scale = map_scale(values, 99.0) or 1.0
     if result.signed:

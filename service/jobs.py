@@ -16,7 +16,7 @@ import threading
 import time
 import uuid
 from collections import OrderedDict
-from typing import Any, Callable, Hashable
+from typing import Any, Callable, Hashable, Mapping
 
 from explainers.errors import ExplainerError
 
@@ -109,12 +109,39 @@ class Job:
                 "error": None if self.error is None else str(self.error)}
 
 
+#: what a job computes: a request (a dict naming its ``kind``, as a Celery worker would get it), or, for
+#: work that never leaves this process, a function of the job
+Work = Mapping[str, Any] | Callable[[Job], Any]
+
+
 class JobBook:
-    """Jobs by id, recent finished ones kept for polling: what every backend shares."""
+    """Jobs by id, recent finished ones kept for polling: what every backend shares.
+
+    Every backend takes work the same way, ``submit(key, request, session=..., deadline=...)``: identical
+    keys share one job ("single flight"), a full queue raises BusyError, and the job is returned at once.
+    """
 
     _lock: threading.Condition | threading.Lock
     _jobs: OrderedDict[str, Job]
     _keep: int = 512
+    max_queue: int
+
+    def submit(self, key: Hashable, work: Work, session: str | None = None, deadline: float = 120.0) -> Job:
+        raise NotImplementedError
+
+    def cancel(self, job_id: str, reason: str = "Stopped.") -> bool:
+        raise NotImplementedError
+
+    def queue_length(self) -> int:
+        raise NotImplementedError
+
+    def running(self) -> int:
+        raise NotImplementedError
+
+    def readiness(self, status: str, errors: list[str]) -> tuple[str, list[str]]:
+        """What /readyz says, given the warm-up ``status`` and ``errors`` of the models in this process
+        (where this book's jobs run, those are the answer)."""
+        return status, errors
 
     def completed(self, key: Hashable, result: Any) -> Job:
         """A job that is already done (a cache hit), so callers handle every answer the same way."""
@@ -140,7 +167,11 @@ class JobBook:
 class JobRunner(JobBook):
     """Worker threads over a bounded, session-fair queue."""
 
-    def __init__(self, workers: int = 2, max_queue: int = 60, keep_finished: int = 512):
+    def __init__(self, workers: int = 2, max_queue: int = 60, keep_finished: int = 512,
+                 run: Callable[[Mapping[str, Any], Job], Any] | None = None):
+        """``run(request, job)`` computes a submitted request in a worker thread (the service's dispatch on
+        the request's kind); functions of the job need none."""
+        self.run = run
         self.workers = max(1, int(workers))
         self.max_queue = max(1, int(max_queue))
         self._queue: list[Job] = []
@@ -165,8 +196,8 @@ class JobRunner(JobBook):
             for i in range(self.workers):
                 threading.Thread(target=self._work, name=f"explainer-{i}", daemon=True).start()
 
-    def submit(self, key: Hashable, function: Callable[[Job], Any], session: str | None = None,
-               deadline: float = 120.0) -> Job:
+    def submit(self, key: Hashable, work: Work, session: str | None = None, deadline: float = 120.0) -> Job:
+        function = work if callable(work) else self._runner_of(work)
         self._ensure_workers()
         with self._lock:
             existing = self._active.get(key)
@@ -183,6 +214,12 @@ class JobRunner(JobBook):
             self._remember(job)
             self._lock.notify_all()
             return job
+
+    def _runner_of(self, request: Mapping[str, Any]) -> Callable[[Job], Any]:
+        if self.run is None:
+            raise TypeError("this JobRunner runs functions only: build it with run=... to submit requests")
+        run = self.run
+        return lambda job: run(request, job)
 
     def cancel(self, job_id: str, reason: str = "Stopped.") -> bool:
         job = self.get(job_id)

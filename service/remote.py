@@ -1,38 +1,39 @@
-"""Scale-out: the same service on Celery workers with Redis as broker, picture store and result cache.
+"""Scale-out, the web tier's side: Celery workers with Redis as broker, picture store and result cache.
 
     EXPLAINER_BACKEND=celery REDIS_URL=redis://host:6379/0 gunicorn app:server      # web tier, no TensorFlow
-    REDIS_URL=... celery -A service.remote worker --concurrency 1 --prefetch-multiplier 1   # one per GPU
+    REDIS_URL=... celery -A service.worker worker --concurrency 1 --prefetch-multiplier 1   # one per GPU
 
 The web tier validates a request, looks in the shared cache, and otherwise sends the request (a plain
-dict) to a worker; the worker runs ``ExplainerService.compute`` with its resident model, reports
-progress through the task's state, checks a cancel flag in Redis at every progress report, and puts
-the result in the shared cache. Tasks are acknowledged late with prefetch 1, so a worker takes one job
-at a time; a worker that dies mid-job fails that job cleanly ("try again"), and the others go on.
+dict) to a worker (``service.worker``), which runs it with its resident model, reports progress through
+the task's state, checks a cancel flag in Redis at every progress report, and puts the result in the
+shared cache. Tasks are acknowledged late with prefetch 1, so a worker takes one job at a time; a
+worker that dies mid-job fails that job cleanly ("try again"), and the others go on.
 
 When Redis cannot be reached the web tier answers within about two seconds with a plain message, and
-/readyz says "degraded". Nothing here imports TensorFlow in the web tier or in a worker's parent process.
+/readyz says "degraded". This module needs neither the service nor TensorFlow.
 """
 from __future__ import annotations
 
-import base64
+import gc
 import os
 import pickle
 import threading
 import time
 from collections import OrderedDict
-from typing import Any, Callable, Hashable
+from typing import Any, Hashable
 
-import numpy as np
+import redis
 from celery import Celery
 from celery.exceptions import WorkerLostError
-from celery.signals import worker_process_init
 
 from explainers.errors import ExplainerError
-from service.jobs import BusyError, Cancelled, Job, JobBook
+from service.jobs import BusyError, Cancelled, Job, JobBook, Work
 from service.store import ImageStore
+from service.wire import from_wire
 
 PREFIX = "saliency:"
 QUEUE = "saliency"
+TASK = "saliency.compute"  # the worker's task (service.worker), sent by name: the web tier never imports it
 UNREACHABLE = "The computing service cannot be reached right now. Please try again in a minute."
 
 
@@ -55,12 +56,8 @@ def make_celery(url: str | None = None) -> Celery:
     return app
 
 
-celery_app = make_celery()
-
-
-def _client(url: str):
-    import redis
-
+def connect(url: str) -> redis.Redis:
+    """A Redis connection that gives up quickly when the server is away."""
     return redis.Redis.from_url(url, socket_connect_timeout=1, socket_timeout=2)
 
 
@@ -70,7 +67,7 @@ class RedisStore:
     Only this project's own processes write these keys (the web tier and the workers)."""
 
     def __init__(self, url: str, ttl: int = 7 * 24 * 3600):
-        self.client, self.ttl = _client(url), ttl
+        self.client, self.ttl = connect(url), ttl
 
     def get(self, key: str) -> Any:
         data = self.client.get(PREFIX + "result:" + key)
@@ -88,7 +85,7 @@ class RedisImageStore(ImageStore):
 
     def __init__(self, url: str, ttl: int = 2 * 24 * 3600, memory_items: int = 64):
         super().__init__(None, memory_items)
-        self.client, self.ttl = _client(url), ttl
+        self.client, self.ttl = connect(url), ttl
 
     def _exists(self, key: str) -> bool:
         return bool(self._call(self.client.exists, PREFIX + "image:" + key))
@@ -101,8 +98,6 @@ class RedisImageStore(ImageStore):
 
     @staticmethod
     def _call(operation, *args, **kwargs):
-        import redis
-
         try:
             return operation(*args, **kwargs)
         except redis.RedisError:
@@ -181,7 +176,7 @@ class CeleryJobs(JobBook):
     def __init__(self, url: str, max_queue: int = 60):
         self.url = url
         self.celery = make_celery(url)
-        self.redis = _client(url)
+        self.redis = connect(url)
         self.max_queue = max_queue
         self._jobs: OrderedDict[str, Job] = OrderedDict()
         self._active: dict[Hashable, RemoteJob] = {}
@@ -193,7 +188,16 @@ class CeleryJobs(JobBook):
         except Exception:  # noqa: BLE001
             return False
 
-    def submit_request(self, key: Hashable, request: dict[str, Any], deadline: float) -> Job:
+    def readiness(self, status: str, errors: list[str]) -> tuple[str, list[str]]:
+        """The web tier has no model to warm (the workers warm their own): ready while Redis answers."""
+        if not self.reachable():
+            return "degraded", [*errors, "Redis (the queue to the workers) cannot be reached."]
+        return "ready", errors
+
+    def submit(self, key: Hashable, work: Work, session: str | None = None, deadline: float = 120.0) -> Job:
+        """Send a request to the workers (``session`` is not used: each worker takes one job at a time)."""
+        if callable(work):
+            raise ExplainerError("the Celery backend runs requests, not local functions")
         with self._lock:
             existing = self._active.get(key)
             if existing is not None and not existing.done and not existing.cancelled:
@@ -207,7 +211,7 @@ class CeleryJobs(JobBook):
             raise BusyError(f"The server is busy ({waiting} maps are waiting). Please try again in about "
                             f"{retry} s.", retry)
         try:
-            sent = self.celery.send_task("saliency.compute", args=[request, list(key)], queue=QUEUE)
+            sent = self.celery.send_task(TASK, args=[dict(work), list(key)], queue=QUEUE)
         except Exception:  # noqa: BLE001
             raise ExplainerError(UNREACHABLE) from None
         job = RemoteJob(key, sent.id, deadline, self)
@@ -216,9 +220,6 @@ class CeleryJobs(JobBook):
             self._active = {k: j for k, j in self._active.items() if not j.done}
             self._active[key] = job
         return job
-
-    def submit(self, key, function: Callable[[Job], Any], session=None, deadline: float = 120.0) -> Job:
-        raise ExplainerError("the Celery backend runs requests, not local functions")
 
     def cancel(self, job_id: str, reason: str = "Stopped.") -> bool:
         job = self.get(job_id)
@@ -245,110 +246,5 @@ class CeleryJobs(JobBook):
                     job._result = None
             self._jobs.clear()
             self._active.clear()
-        import gc
-
         gc.collect()
         self.celery.close()
-
-
-# ---- results over JSON (Celery refuses pickle from a worker running as root, and rightly so) --------
-def to_wire(value: Any) -> Any:
-    from service.core import MapResult
-
-    if isinstance(value, MapResult):
-        body = {k: v for k, v in value.__dict__.items() if k != "heatmap"}
-        heatmap = np.ascontiguousarray(value.heatmap, np.float32)
-        body["heatmap"] = {"b64": base64.b64encode(heatmap.tobytes()).decode(), "shape": list(heatmap.shape)}
-        return {"map": body}
-    if isinstance(value, dict):  # a trust check (service.trust): numbers, strings and small arrays
-        return {"check": _arrays_out(value)}
-    return {"predictions": [list(row) for row in value]}
-
-
-def _arrays_out(value: Any) -> Any:
-    if isinstance(value, np.ndarray):
-        data = np.ascontiguousarray(value)
-        return {"__array__": base64.b64encode(data.tobytes()).decode(), "dtype": str(data.dtype),
-                "shape": list(data.shape)}
-    if isinstance(value, dict):
-        return {str(k): _arrays_out(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_arrays_out(v) for v in value]
-    if isinstance(value, np.generic):
-        return value.item()
-    return value
-
-
-def _arrays_in(value: Any) -> Any:
-    if isinstance(value, dict):
-        if "__array__" in value:
-            raw = base64.b64decode(value["__array__"])
-            return np.frombuffer(raw, np.dtype(value["dtype"])).reshape(value["shape"]).copy()
-        return {k: _arrays_in(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_arrays_in(v) for v in value]
-    return value
-
-
-def from_wire(payload: dict[str, Any]) -> Any:
-    from service.core import MapResult
-
-    if "predictions" in payload:
-        return [(int(i), str(name), float(p)) for i, name, p in payload["predictions"]]
-    if "check" in payload:
-        return _arrays_in(payload["check"])
-    body = dict(payload["map"])
-    raw = body.pop("heatmap")
-    heatmap = np.frombuffer(base64.b64decode(raw["b64"]), np.float32).reshape(raw["shape"]).copy()
-    return MapResult(heatmap=heatmap, **body)
-
-
-# ---- the worker side --------------------------------------------------------------------------------
-_worker_service = None
-_worker_lock = threading.Lock()
-
-
-@worker_process_init.connect
-def _warm_worker(**_kwargs) -> None:
-    """Each worker child loads the default model and traces its passes before the first job arrives."""
-    if os.environ.get("EXPLAINERS_WARM_UP", "1") != "0":
-        service = worker_service()
-        service.warm_up(os.environ.get("EXPLAINERS_MODEL") or service.default_model(), background=True)
-
-
-def worker_service():
-    """The worker process's own service (resident models), built on first use inside the worker child."""
-    global _worker_service
-    with _worker_lock:
-        if _worker_service is None:
-            from service.core import ExplainerService
-
-            url = redis_url()
-            _worker_service = ExplainerService(
-                images=RedisImageStore(url), shared_cache=RedisStore(url),
-                weights=os.environ.get("EXPLAINERS_WEIGHTS", "imagenet"),
-                weights_dir=os.environ.get("EXPLAINERS_WEIGHTS_DIR") or None)
-        return _worker_service
-
-
-@celery_app.task(name="saliency.compute", bind=True)
-def compute_task(self, request: dict[str, Any], cache_key: list) -> Any:
-    """Run one request in this worker. Errors travel back as plain messages, not tracebacks."""
-    started = time.monotonic()
-    flag = PREFIX + "cancel:" + (self.request.id or "")
-    svc = worker_service()
-    redis = _client(redis_url())
-
-    def progress(fraction: float) -> None:
-        if redis.exists(flag):
-            raise Cancelled((redis.get(flag) or b"Stopped.").decode())
-        elapsed = time.monotonic() - started
-        eta = elapsed * (1 - fraction) / fraction if fraction > 0 else None
-        self.update_state(state="PROGRESS", meta={"progress": fraction, "eta": eta})
-
-    try:
-        return to_wire(svc.compute(request, progress, cache_key))
-    except Cancelled as error:
-        return {"error": str(error), "cancelled": True}
-    except ExplainerError as error:
-        return {"error": str(error)}

@@ -13,10 +13,16 @@ from typing import TYPE_CHECKING, Any, Callable, Mapping
 
 import numpy as np
 
+from explainers import evaluation
+from explainers.api import Explanation
 from explainers.errors import ExplainerError, UnknownNameError
+from explainers.models import MODELS, resolve_model_name
+from explainers.render import colourise, encode_png, normalise
+from explainers.report import render_report, report_filename
+from service.results import MapResult, shrink
 
-if TYPE_CHECKING:  # pragma: no cover
-    from service.core import ExplainerService, MapResult
+if TYPE_CHECKING:  # pragma: no cover - for annotations only: the service calls these checks, not the reverse
+    from service.core import ExplainerService
 
 CHECKS = ("sanity", "faithfulness", "stability")
 STRIP_SIDE = 96  # maps in a sanity or stability strip travel at most this many pixels on a side
@@ -50,16 +56,12 @@ def checkpoints(order: list[str], most: int = MAX_SANITY_STEPS) -> list[str]:
 
 def small(heatmap: np.ndarray, side: int = STRIP_SIDE) -> np.ndarray:
     """A map shrunk (area average) to at most ``side`` pixels on a side, for strips of thumbnails."""
-    from service.core import shrink
-
     return shrink(heatmap, side)
 
 
 def compute_check(svc: "ExplainerService", request: Mapping[str, Any],
                   progress: Callable[[float], None] | None = None) -> dict[str, Any]:
     """Run one check request (see ``ExplainerService.request_check``) here and now."""
-    from explainers import evaluation
-
     image = svc.images.get(request["key"])
     model = svc.load(request["model"], request["weights"])
     method, target, layer, settings = request["method"], request["target"], request["layer"], request["settings"]
@@ -107,14 +109,12 @@ def compute_check(svc: "ExplainerService", request: Mapping[str, Any],
             "maps": [small(m) for m in stable.maps]}
 
 
-def localization(result: "MapResult", truth: np.ndarray | None = None,
+def localization(result: MapResult, truth: np.ndarray | None = None,
                  box: tuple[float, float, float, float] | None = None,
                  box_shape: tuple[int, int] | None = None) -> dict[str, Any]:
     """Where the map looks, scored against ``truth`` (a boolean mask of the object, any size) or a box
     (x0, y0, x1, y1) drawn on a picture of ``box_shape``: does its peak fall inside (pointing game), and
     what share of its positive mass lies inside (energy)."""
-    from explainers import evaluation
-
     heatmap = np.asarray(result.heatmap, np.float32)
     if truth is None:
         if box is None or box_shape is None:
@@ -129,12 +129,10 @@ def localization(result: "MapResult", truth: np.ndarray | None = None,
             "area": float(mask.mean()), "peak": [int(peak[0]), int(peak[1])], "tolerance": tolerance}
 
 
-def report_scores(svc: "ExplainerService", key: str, model: str, result: "MapResult", weights=None, target=None,
+def report_scores(svc: "ExplainerService", key: str, model: str, result: MapResult, weights=None, target=None,
                   layer=None) -> tuple[dict[str, Any], list[tuple[str, bytes]]]:
     """Every score known for one map without computing anything new: localization (when the picture's
     outline is known) and the checks already run from the trust panel; plus the sanity strip as a PNG."""
-    from explainers.render import colourise, encode_png, normalise
-
     scores: dict[str, Any] = {}
     images: list[tuple[str, bytes]] = []
     truth = svc.ground_truth(key)
@@ -179,10 +177,6 @@ def report_html(svc: "ExplainerService", key: str, model: str, methods: list[str
                 name: str | None = None) -> tuple[str, str]:
     """The one-click report of a page: every method's map (from the cache, or computed now), its method
     card, and every score known so far. Returns (HTML text, suggested file name)."""
-    from explainers.api import Explanation
-    from explainers.models import MODELS, resolve_model_name
-    from explainers.report import render_report, report_filename
-
     model = resolve_model_name(model)
     weights = svc._weights(weights)
     predictions = svc.predict(key, model, weights)

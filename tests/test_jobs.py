@@ -126,3 +126,18 @@ def test_errors_reach_whoever_waits():
         job.outcome()
     assert runner.submit("broken", broken) is not job  # a failed job is not reused
     assert runner.get(job.id) is job and runner.get("nope") is None and runner.get(None) is None
+
+
+def test_requests_run_through_the_runners_dispatch_functions_run_as_they_are():
+    seen = []
+
+    def run(request, job):
+        seen.append(job.key)
+        return request["value"] * 2
+
+    runner = JobRunner(workers=1, run=run)
+    job = runner.submit("double", {"kind": "double", "value": 21})
+    assert job.wait(5) and job.outcome() == 42 and seen == ["double"]
+    assert runner.submit("plain", lambda job: "as is").wait(5)
+    with pytest.raises(TypeError, match="run="):
+        JobRunner(workers=1).submit("no dispatch", {"kind": "map"})

@@ -55,7 +55,7 @@ def redis_url():
 def worker(redis_url, tmp_path_factory):
     env = {**os.environ, "REDIS_URL": redis_url, "EXPLAINERS_WEIGHTS": "random", "EXPLAINERS_WARM_UP": "0",
            "EXPLAINERS_DATA_DIR": str(tmp_path_factory.mktemp("worker")), "PYTHONPATH": str(ROOT)}
-    process = subprocess.Popen([sys.executable, "-m", "celery", "-A", "service.remote", "worker", "--pool", "prefork",
+    process = subprocess.Popen([sys.executable, "-m", "celery", "-A", "service.worker", "worker", "--pool", "prefork",
                                 "--concurrency", "1", "--prefetch-multiplier", "1", "-Q", "saliency",
                                 "--loglevel", "warning", "--without-gossip", "--without-mingle"],
                                cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)

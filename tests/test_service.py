@@ -229,3 +229,16 @@ def test_a_model_first_loaded_after_start_gets_its_passes_timed(svc, monkeypatch
         svc.load("shapes")
     time.sleep(0.2)
     assert calls.count(("passes", loaded.name)) == 1 and calls.count(("batches", loaded.name)) == 1
+
+
+def test_requests_are_dispatched_by_kind_through_one_table(svc):
+    assert set(svc.HANDLERS) == {"map", "check"}
+    with pytest.raises(UnknownNameError, match="Unknown request kind 'bogus'"):
+        svc.compute({"kind": "bogus"})
+
+
+def test_backends_are_chosen_by_name(tmp_path):
+    with pytest.raises(ValueError, match="backend must be 'local' or 'celery'. Received: 'kafka'"):
+        ExplainerService(tmp_path, backend="kafka")
+    local = ExplainerService(tmp_path, weights="random")
+    assert local.health()["backend"] == "local" and local.device == "not started yet"

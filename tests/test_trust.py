@@ -12,7 +12,7 @@ from PIL import Image
 
 from explainers.errors import ExplainerError, NotApplicableError, UnknownNameError
 from service import ExplainerService
-from service.remote import from_wire, to_wire
+from service.wire import from_wire, to_wire
 from service.trust import checkpoints, localization
 
 from helpers import png_bytes
@@ -99,7 +99,7 @@ def test_gallery_pictures_know_their_outline(svc, star):
 
 
 def test_localization_scores_a_map_against_an_outline_or_a_box():
-    from service.core import MapResult
+    from service.results import MapResult
 
     heatmap = np.zeros((100, 100), np.float32)
     heatmap[10:20, 10:20] = 1.0  # all the mass in one square; the peak at its top-left corner
