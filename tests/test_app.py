@@ -23,6 +23,12 @@ def _triggered_by(prop_id: str) -> None:
     context_value.set(AttributeDict(triggered_inputs=[{"prop_id": prop_id, "value": None}]))
 
 
+def _page(key: str, model: str, weights: str, **more) -> dict:
+    """The page state (components/page_state.py) as the browser sends it: one picture on one model."""
+    return {"image": {"key": key}, "model": model, "compare": None, "weights": weights, "target": None, "layer": None,
+            "colormap": "viridis", "mode": "absolute", "percentile": 99, "scale": "own", **more}
+
+
 def test_importing_the_app_does_not_import_tensorflow():
     code = "import sys, app; print('tensorflow' in sys.modules, 'keras' in sys.modules)"
     done = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=120)
@@ -143,11 +149,10 @@ def test_card_callback_shows_plain_errors(app):
         key = app.server.extensions[SERVICE_KEY].add_image(png_bytes())
         cards = build_cards(["grad_cam", "cam", "bogus"], "vgg16", "resnet50")
         assert len(cards) == 4  # 2 methods × 2 models; the forged name is ignored
-        figure, info, href, *_ = render_card({"key": key}, "vgg16", None, "random", None, None, "viridis",
-                                             "absolute", 99, "own", {"method": "cam", "slot": "a"}, 0.5, None, "s")
+        page = _page(key, "vgg16", "random", session="s")
+        figure, info, href, *_ = render_card(page, {"method": "cam", "slot": "a"}, 0.5, None)
         assert "CAM does not apply to VGG16" in text_of(info) and href is None
-        figure, info, href, *_ = render_card({"key": key}, "vgg16", None, "random", 5000, None, "viridis",
-                                             "absolute", 99, "own", {"method": "grad_cam", "slot": "a"}, 0.5, None, "s")
+        figure, info, href, *_ = render_card({**page, "target": 5000}, {"method": "grad_cam", "slot": "a"}, 0.5, None)
         assert "There is no class number 5000" in text_of(info)
 
 
@@ -178,8 +183,8 @@ def test_missing_weights_are_explained_once_not_on_every_card(tmp_path, monkeypa
         _triggered_by("image.data")
         _, target, alert, _ = update_predictions({"key": key}, "resnet50", "imagenet", None, None)
         assert target is None and "fetch-weights --model resnet50" in text_of(alert) and "98 MB" in text_of(alert)
-        _, info, href, *_ = render_card({"key": key}, "resnet50", None, "imagenet", None, None, "viridis",
-                                        "absolute", 99, "own", {"method": "grad_cam", "slot": "a"}, 0.5, None, "s")
+        _, info, href, *_ = render_card(_page(key, "resnet50", "imagenet", session="s"),
+                                        {"method": "grad_cam", "slot": "a"}, 0.5, None)
         assert "weights are missing" in text_of(info) and "Model panel" in text_of(info) and href is None
         status, options, banner = show_status("resnet50", "imagenet")
         assert "python -m explainers fetch-weights --model resnet50" in text_of(status) and banner is None
@@ -219,25 +224,25 @@ def test_long_maps_show_progress_then_fill_in_and_can_be_cancelled(app, monkeypa
 
     import components.method_cards as cards
     from components.common import SERVICE_KEY
+    from components.long_job import HIDDEN, SHOWN
 
-    monkeypatch.setattr(cards, "INLINE_WAIT", 0.0)  # treat every map as a long one
+    monkeypatch.setattr(cards.LONG_JOB, "inline_wait", 0.0)  # treat every map as a long one
     svc = app.server.extensions[SERVICE_KEY]
-    settings = ("viridis", "absolute", 99, "own")
     with app.server.test_request_context():
         key = svc.add_image(png_bytes(60, 40, seed=9))
-        inputs = ({"key": key}, "vgg16", None, "random", 17, None, *settings)
+        page = _page(key, "vgg16", "random", target=17, session="session-1")
         spec = {"method": "layer_cam", "slot": "a"}
-        answer = cards.render_card(*inputs, spec, 0.5, None, "session-1")
+        answer = cards.render_card(page, spec, 0.5, None)
         figure, info, href, job_id, poll_disabled, box, value, label = answer
-        assert isinstance(job_id, str) and poll_disabled is False and box == cards.SHOWN
+        assert isinstance(job_id, str) and poll_disabled is False and box == SHOWN
         for _ in range(200):
-            answer = cards.poll_card(1, *inputs, spec, 0.5, job_id)
+            answer = cards.poll_card(1, page, spec, 0.5, job_id)
             if answer[4] is True:
                 break
             time.sleep(0.1)
         figure, info, href, job, poll_disabled, box, _, _ = answer
         assert figure.data[0].type == "heatmap" and "(class 17)" in text_of(info) and href.startswith("/download/")
-        assert job is None and box == cards.HIDDEN
+        assert job is None and box == HIDDEN
 
         def slow(job):
             while True:
@@ -249,13 +254,13 @@ def test_long_maps_show_progress_then_fill_in_and_can_be_cancelled(app, monkeypa
             if long_job.progress > 0:
                 break
             time.sleep(0.02)
-        progress = cards.poll_card(1, *inputs, spec, 0.5, long_job.id)
+        progress = cards.poll_card(1, page, spec, 0.5, long_job.id)
         assert progress[6] == 50 and "50%" in progress[7] and progress[0] is cards.no_update
-        cards.cancel_card(1, long_job.id)
+        cards.LONG_JOB.cancel(1, long_job.id)
         assert long_job.wait(10)
-        stopped = cards.poll_card(2, *inputs, spec, 0.5, long_job.id)
+        stopped = cards.poll_card(2, page, spec, 0.5, long_job.id)
         assert "Stopped" in text_of(stopped[1]) and stopped[4] is True
-        gone = cards.poll_card(3, *inputs, spec, 0.5, "no-such-job")
+        gone = cards.poll_card(3, page, spec, 0.5, "no-such-job")
         assert "gone" in text_of(gone[1]) and gone[4] is True
 
 
