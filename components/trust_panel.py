@@ -21,6 +21,7 @@ from components.long_job import HIDDEN, SHOWN, LongJob
 from components.page_state import Page
 from components.registry import callback
 from service import describe_error
+from service.trust import localization, verdict
 
 CHECKS = {
     "sanity": ("Sanity checks", "Run the sanity checks",
@@ -211,22 +212,16 @@ def where(spec, reveal, box, page_data):
     lines = []
     if truth is not None:
         add_outline(figure, _resize_mask(truth, shape))
-        lines.append(_score_line("the true outline", svc_localization(result, truth=truth)))
+        lines.append(_score_line("the true outline", localization(result, truth=truth)))
     if box:
         add_box(figure, box)
         if revealed:
-            lines.append(_score_line("your box", svc_localization(result, box=box, box_shape=shape)))
+            lines.append(_score_line("your box", localization(result, box=box, box_shape=shape)))
         else:
             lines.append(html.P("Box drawn. Press “Reveal the map” to see how close you were."))
     elif truth is None and reveal:
         lines.append(html.P("Draw a box first to get a score; the map is shown anyway."))
     return figure, lines, hint, HIDDEN if truth is not None else {}
-
-
-def svc_localization(result, **kwargs) -> dict:
-    from service.trust import localization
-
-    return localization(result, **kwargs)
 
 
 def _resize_mask(mask: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
@@ -236,14 +231,15 @@ def _resize_mask(mask: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
 
 
 def _score_line(against: str, scores: dict) -> html.Div:
-    hit = scores["pointing_game"]
+    said = verdict("localization", scores)
+    hit = said["verdict"] == "hit"
     return html.Div([
         html.Strong(f"Against {against}: "),
         html.Span("the map's peak falls inside ✔" if hit else "the map's peak falls outside ✘",
                   className="score-hit" if hit else "score-miss"),
         html.Span(f" · {scores['energy_in_mask']:.0%} of the map's weight lies inside, which covers "
                   f"{scores['area']:.0%} of the picture"
-                  + (" (better than spread evenly)" if scores["energy_in_mask"] > scores["area"] else
+                  + (" (better than spread evenly)" if said["energy"]["verdict"] == "better" else
                      " (no better than spread evenly)")),
     ], className="score-line")
 
@@ -317,44 +313,39 @@ def render_sanity(result: dict) -> tuple[list, object]:
     captions = ["", *[f"ρ {s['rank_correlation']:.2f} · SSIM {s['ssim']:.2f}" for s in steps],
                 f"ρ {result['random_logit']['rank_correlation']:.2f}"]
     figure = strip_figure(maps, titles, captions, columns=6)
-    last = steps[-1]["rank_correlation"] if steps else float("nan")
-    if last < 0.3:
-        verdict = (f"Passes: once every weight is random, the map no longer resembles the original (rank "
-                   f"correlation {last:.2f}). The map depends on what the model learned.", "score-hit")
-    elif last > 0.5:
-        verdict = (f"Warning: even with every weight random the map still resembles the original (rank correlation "
-                   f"{last:.2f}). It shows the picture (edges, contrast) more than the model's reasoning — the "
-                   f"failure Adebayo et al. (2018) found for guided backprop.", "score-miss")
-    else:
-        verdict = (f"Unclear: with every weight random the map keeps some resemblance (rank correlation {last:.2f}).",
-                   "")
+    said = verdict("sanity", result)
+    last = said["score"]
+    words = {
+        "pass": (f"Passes: once every weight is random, the map no longer resembles the original (rank "
+                 f"correlation {last:.2f}). The map depends on what the model learned.", "score-hit"),
+        "fail": (f"Warning: even with every weight random the map still resembles the original (rank correlation "
+                 f"{last:.2f}). It shows the picture (edges, contrast) more than the model's reasoning — the "
+                 f"failure Adebayo et al. (2018) found for guided backprop.", "score-miss"),
+        "unclear": (f"Unclear: with every weight random the map keeps some resemblance (rank correlation {last:.2f}).",
+                    ""),
+    }[said["verdict"]]
     other = result["random_logit"]
     class_text = (f"The map for a random other class ({other['label']}) has rank correlation "
                   f"{other['rank_correlation']:.2f} with this one"
-                  + (": the map hardly depends on the class asked about." if other["rank_correlation"] > 0.5
+                  + (": the map hardly depends on the class asked about." if said["random_class"]["verdict"] == "fail"
                      else ": the map does depend on the class."))
     steps_text = (f"Weights were randomized in {len(steps)} steps from the top layer down "
                   f"({result['weighted_layers']} layers with weights); each title names the lowest layer randomized "
                   f"so far. ρ = rank correlation with the original map.")
-    return [html.P(verdict[0], className=verdict[1]), html.P(class_text), html.P(steps_text, className="hint")], figure
+    return [html.P(words[0], className=words[1]), html.P(class_text), html.P(steps_text, className="hint")], figure
 
 
-def compare_to_chance(auc: float, random_auc: float, random_std: float, lower_is_better: bool) -> tuple[str, str]:
-    """(words, css class): better or worse than random maps only beyond their own spread."""
-    margin = max(2 * random_std, 0.01)
-    gain = (random_auc - auc) if lower_is_better else (auc - random_auc)
-    if gain > margin:
-        return "better than random maps", "score-hit"
-    if gain < -margin:
-        return "worse than random maps", "score-miss"
-    return "no better than random maps", "score-miss"
+# how the page words a curve's verdict against random maps (service.trust.verdict decides it)
+AGAINST_CHANCE = {"better": ("better than random maps", "score-hit"), "worse": ("worse than random maps", "score-miss"),
+                  "chance": ("no better than random maps", "score-miss")}
 
 
 def render_faithfulness(result: dict) -> tuple[list, object]:
     lines = []
+    said = verdict("faithfulness", result)
     for mode, better in (("deletion", "lower"), ("insertion", "higher")):
         curve = result[mode]
-        words, css = compare_to_chance(curve["auc"], curve["random_auc"], curve["random_std"], better == "lower")
+        words, css = AGAINST_CHANCE[said[mode]["verdict"]]
         lines.append(html.P([html.Strong(f"{mode.capitalize()}: "),
                              f"area {curve['auc']:.3f} against {curve['random_auc']:.3f} ± {curve['random_std']:.3f} "
                              f"for random maps ({better} is better) — ", html.Span(words, className=css)]))
@@ -371,7 +362,8 @@ def render_stability(result: dict) -> tuple[list, object]:
     titles = [*[f"seed {s}" for s in result["seeds"]], "mean", "spread (std)"]
     figure = strip_figure(maps, titles, columns=len(maps))
     agreement = result["agreement"]
-    words = "very repeatable" if agreement > 0.9 else "fairly repeatable" if agreement > 0.7 else "not repeatable"
+    words = {"high": "very repeatable", "medium": "fairly repeatable", "low": "not repeatable"}[
+        verdict("stability", result)["verdict"]]
     text = [html.P(f"Agreement between runs: {agreement:.2f} (mean rank correlation; 1 = identical) — {words}. "
                    f"Bright pixels in the spread map are the ones chance decides; more samples shrink it.")]
     return text, figure

@@ -287,3 +287,47 @@ def test_an_exif_rotated_photo_and_its_map_line_up(app, client):
     download = Image.open(io.BytesIO(client.get(f"/download/card.png?image={key}&model=vgg16"
                                                 f"&method=gradient_x_input&target=1").data))
     assert download.size == (40, 80)
+
+
+def _sanity_result(last: float, other: float) -> dict:
+    tile = np.zeros((4, 4), np.float32)
+    return {"check": "sanity", "original": tile, "weighted_layers": 3,
+            "steps": [{"layer": "conv1", "heatmap": tile, "rank_correlation": last, "ssim": 0.1}],
+            "random_logit": {"label": "heart", "heatmap": tile, "rank_correlation": other}}
+
+
+def test_the_trust_panel_words_the_verdicts_the_service_returns():
+    from components.trust_panel import render_faithfulness, render_sanity, render_stability
+    from service.trust import verdict
+
+    assert verdict("sanity", _sanity_result(0.29, 0.6)) == {
+        "verdict": "pass", "score": 0.29, "threshold": 0.3, "fail_above": 0.5,
+        "random_class": {"verdict": "fail", "score": 0.6, "threshold": 0.5}}
+    assert [verdict("sanity", _sanity_result(last, 0.0))["verdict"] for last in (0.29, 0.3, 0.5, 0.51)] == [
+        "pass", "unclear", "unclear", "fail"]
+    words, _ = render_sanity(_sanity_result(0.29, 0.6))
+    assert text_of(words[0]).startswith("Passes") and "(rank correlation 0.29)" in text_of(words[0])
+    assert "hardly depends on the class" in text_of(words[1])
+    words, _ = render_sanity(_sanity_result(0.51, 0.5))
+    assert text_of(words[0]).startswith("Warning") and "does depend on the class" in text_of(words[1])
+
+    curve = {"fractions": [0.0, 0.5, 1.0], "probabilities": [0.9, 0.4, 0.1], "fill": "blur"}
+    faithful = {"check": "faithfulness", "label": "star", "target": 3,
+                "deletion": {**curve, "auc": 0.20, "random_auc": 0.30, "random_std": 0.02},  # beyond 2 × 0.02
+                "insertion": {**curve, "auc": 0.31, "random_auc": 0.30, "random_std": 0.02}}  # within it
+    said = verdict("faithfulness", faithful)
+    assert (said["deletion"]["verdict"], said["insertion"]["verdict"]) == ("better", "chance")
+    assert said["deletion"]["margin"] == pytest.approx(0.04) and said["deletion"]["lower_is_better"] is True
+    lines, _ = render_faithfulness(faithful)
+    assert text_of(lines[0]).endswith("—  better than random maps") and "no better than random maps" in text_of(lines[1])
+
+    for agreement, level, words in ((0.95, "high", "very repeatable"), (0.9, "medium", "fairly repeatable"),
+                                    (0.7, "low", "not repeatable")):
+        stable = {"check": "stability", "seeds": [0, 1], "maps": [np.zeros((4, 4))] * 2, "mean": np.zeros((4, 4)),
+                  "std": np.zeros((4, 4)), "agreement": agreement}
+        assert verdict("stability", stable)["verdict"] == level
+        assert words in text_of(render_stability(stable)[0])
+
+    found = {"pointing_game": True, "energy_in_mask": 0.4, "area": 0.4}
+    assert verdict("localization", found) == {"verdict": "hit", "energy": {"verdict": "chance", "score": 0.4,
+                                                                           "threshold": 0.4}}
