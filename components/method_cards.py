@@ -19,9 +19,8 @@ from components.long_job import LongJob
 from components.page_state import Page
 from components.registry import callback, clientside_callback
 from components.trust_panel import trust_button
-from service import WeightsError, describe_error
+from service import DEFAULT_METHODS, WeightsError, describe_error
 
-DEFAULT_METHODS = ["grad_cam", "guided_grad_cam", "vanilla_gradient"]
 # a card's progress, Cancel and poll; its request waits 3 s for the map before showing them
 LONG_JOB = LongJob("card", "card", poll_ms=700, inline_wait=3.0,
                    stopped="Stopped. Change a setting, or pick the class again, to compute it anew.")
@@ -31,7 +30,7 @@ def layout(methods: list[dict]) -> dbc.Card:
     options = [{"label": m["title"], "value": m["name"]} for m in methods]
     return dbc.Card(dbc.CardBody([
         html.H2("5 · Methods to compare", className="step-title"),
-        dcc.Dropdown(id="methods", options=options, value=DEFAULT_METHODS, multi=True,
+        dcc.Dropdown(id="methods", options=options, value=list(DEFAULT_METHODS), multi=True,
                      placeholder="pick one or more methods"),
     ]), className="step")
 

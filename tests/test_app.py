@@ -57,6 +57,18 @@ def test_each_app_has_its_own_service(tmp_path):
     assert len(one.callback_map) == len(two.callback_map) >= 12
 
 
+def test_the_page_starts_with_the_one_list_of_default_methods(app):
+    import explainers.api
+    import service
+    from components.method_cards import layout
+
+    assert service.DEFAULT_METHODS is explainers.api.DEFAULT_METHODS  # defined once, read through the service
+    assert service.DEFAULT_METHODS == ("grad_cam", "guided_grad_cam", "vanilla_gradient")  # as the README says
+    with app.server.test_request_context():
+        dropdown = layout([{"name": "grad_cam", "title": "Grad-CAM"}]).children.children[1]
+    assert dropdown.id == "methods" and dropdown.value == list(service.DEFAULT_METHODS)
+
+
 def test_a_huge_post_to_dash_is_refused_before_dash_sees_it(client):
     body = b"x" * (50 * 1024 * 1024)
     response = client.post("/_dash-update-component", data=body, content_type="application/json")
