@@ -69,6 +69,19 @@ def test_the_page_starts_with_the_one_list_of_default_methods(app):
     assert dropdown.id == "methods" and dropdown.value == list(service.DEFAULT_METHODS)
 
 
+def test_cards_and_trust_checks_share_the_one_long_job_widget():
+    from components import method_cards, trust_panel
+    from components.long_job import PARTS, LongJob
+
+    card, check = method_cards.LONG_JOB, trust_panel.LONG_JOB
+    assert isinstance(card, LongJob) and isinstance(check, LongJob)
+    assert card.id("progress", "a-grad_cam") == {"type": "card-progress", "card": "a-grad_cam"}
+    assert check.id("cancel", "sanity") == {"type": "trust-cancel", "check": "sanity"}
+    shapes = [[type(part).__name__ for part in widget.layout("x")] for widget in (card, check)]
+    assert shapes[0] == shapes[1] == ["Div", "Store", "Interval"]  # the same parts, the same look
+    assert [o.component_property for o in card.outputs()] == [prop for _, prop in PARTS]
+
+
 def test_a_huge_post_to_dash_is_refused_before_dash_sees_it(client):
     body = b"x" * (50 * 1024 * 1024)
     response = client.post("/_dash-update-component", data=body, content_type="application/json")
