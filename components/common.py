@@ -25,10 +25,3 @@ def alert(message: str, color: str = "danger", title: str | None = None) -> dbc.
 def error_alert(error: BaseException, title: str | None = None) -> dbc.Alert:
     return alert(describe_error(error), "danger", title)
 
-
-def progress_label(job) -> str:
-    """A long job's progress in words: waiting, or the share done and the time left."""
-    if job.status == "queued":
-        return "waiting for a free worker…"
-    left = f" · about {job.eta:.0f} s left" if job.eta is not None and job.progress > 0 else ""
-    return f"{job.progress:.0%}{left}"

@@ -6,8 +6,8 @@ import uuid
 import dash_bootstrap_components as dbc
 from dash import dcc, html
 
-from components import (class_search, display_controls, layer_picker, method_cards, model_picker, picture, predictions,
-                        trust_panel, upload)
+from components import (class_search, display_controls, layer_picker, method_cards, model_picker, page_state, picture,
+                        predictions, trust_panel, upload)
 
 
 def build(svc, default_model: str | None = None, session: str | None = None) -> html.Div:
@@ -16,6 +16,7 @@ def build(svc, default_model: str | None = None, session: str | None = None) -> 
     return html.Div([
         dcc.Store(id="image"),  # {"key": sha256, "name": ...}: never the picture's bytes
         dcc.Store(id="session", data=session or uuid.uuid4().hex),
+        page_state.layout(),  # every control that decides a map, bundled (components/page_state.py)
         html.Header([
             html.H1("Saliency maps"),
             html.P("Which parts of a picture made the network decide? Upload a photo, pick a model and a class, "

@@ -13,22 +13,24 @@ from urllib.parse import urlencode
 import dash_bootstrap_components as dbc
 from dash import ALL, MATCH, Input, Output, State, dcc, html, no_update
 
-from components.common import progress_label, service
+from components.common import service
 from components.figures import message_figure, overlay_figure
+from components.long_job import LongJob
+from components.page_state import Page
 from components.registry import callback, clientside_callback
 from components.trust_panel import trust_button
-from service import WeightsError, describe_error
+from service import DEFAULT_METHODS, WeightsError, describe_error
 
-DEFAULT_METHODS = ["grad_cam", "guided_grad_cam", "vanilla_gradient"]
-INLINE_WAIT = 3.0  # seconds a card's request waits for its map before showing progress instead
-POLL_MS = 700  # how often a card asks about a long map's progress
+# a card's progress, Cancel and poll; its request waits 3 s for the map before showing them
+LONG_JOB = LongJob("card", "card", poll_ms=700, inline_wait=3.0,
+                   stopped="Stopped. Change a setting, or pick the class again, to compute it anew.")
 
 
 def layout(methods: list[dict]) -> dbc.Card:
     options = [{"label": m["title"], "value": m["name"]} for m in methods]
     return dbc.Card(dbc.CardBody([
         html.H2("5 · Methods to compare", className="step-title"),
-        dcc.Dropdown(id="methods", options=options, value=DEFAULT_METHODS, multi=True,
+        dcc.Dropdown(id="methods", options=options, value=list(DEFAULT_METHODS), multi=True,
                      placeholder="pick one or more methods"),
     ]), className="step")
 
@@ -49,14 +51,7 @@ def card(method: dict, slot: str, model_title: str) -> dbc.Col:
                                   figure=message_figure("Waiting for a picture…"),
                                   config={"displayModeBar": False, "responsive": True}),
                         type="circle", delay_show=150),
-            dcc.Store(id={"type": "card-job", "card": cid}),
-            dcc.Interval(id={"type": "card-poll", "card": cid}, interval=POLL_MS, disabled=True),
-            html.Div([
-                dbc.Progress(id={"type": "card-progress", "card": cid}, value=0, label="", striped=True,
-                             animated=True, className="card-progress"),
-                dbc.Button("Cancel", id={"type": "card-cancel", "card": cid}, size="sm", color="secondary",
-                           outline=True, className="mt-1"),
-            ], id={"type": "card-progress-box", "card": cid}, style={"display": "none"}),
+            *LONG_JOB.layout(cid),
             html.P(method["description"], className="description"),
             note,
             html.Div(id={"type": "card-info", "card": cid}, className="card-info"),
@@ -85,152 +80,127 @@ def build_cards(selected, model, compare):
     return [card(known[name], slot, titles.get(which, "")) for name in chosen for slot, which in slots]
 
 
-_CARD_INPUTS = (Input("image", "data"), Input("model", "value"), Input("compare-model", "value"),
-                Input("weights", "value"), Input("target", "value"), Input("layer", "value"),
-                Input("colormap", "value"), Input("mode", "value"), Input("percentile", "value"),
-                Input("scale", "value"))
-_CARD_OUTPUTS = ("figure", "info", "href", "job", "poll", "box", "value", "label")
-
-
 def _outputs(allow_duplicate: bool = False) -> list[Output]:
-    targets = [("card-graph", "figure"), ("card-info", "children"), ("card-download", "href"),
-               ("card-job", "data"), ("card-poll", "disabled"), ("card-progress-box", "style"),
-               ("card-progress", "value"), ("card-progress", "label")]
-    return [Output({"type": kind, "card": MATCH}, prop, allow_duplicate=allow_duplicate) for kind, prop in targets]
+    """The card's own outputs (figure, info, download link), then the long-job widget's."""
+    own = [Output({"type": kind, "card": MATCH}, prop, allow_duplicate=allow_duplicate)
+           for kind, prop in (("card-graph", "figure"), ("card-info", "children"), ("card-download", "href"))]
+    return own + LONG_JOB.outputs(allow_duplicate)
 
 
-def _answer(**values) -> tuple:
+def _answer(figure=no_update, info=no_update, href=no_update, widget: tuple | None = None) -> tuple:
     """A full set of card outputs, unchanged where not given."""
-    return tuple(values.get(name, no_update) for name in _CARD_OUTPUTS)
+    return (figure, info, href, *(widget or LONG_JOB.unchanged()))
 
 
-HIDDEN, SHOWN = {"display": "none"}, {"display": "block"}
+def _waiting() -> tuple:
+    return _answer(message_figure("Waiting for a picture…"), "", None)
 
 
 @callback(
     *_outputs(),
-    *_CARD_INPUTS,
+    Input("page", "data"),
     State({"type": "card-spec", "card": MATCH}, "data"),
     State({"type": "card-opacity", "card": MATCH}, "value"),
-    State({"type": "card-job", "card": MATCH}, "data"),
-    State("session", "data"),
+    LONG_JOB.job_state(),
     State("methods", "value"),
 )
-def render_card(image, model, compare, weights, target, layer, colormap, mode, percentile, scale, spec, opacity,
-                previous_job, session, selected=None):
-    if not image or not isinstance(spec, dict):
-        return _answer(figure=message_figure("Waiting for a picture…"), info="", href=None)
-    which = model if spec.get("slot") == "a" else compare
+def render_card(page_data, spec, opacity, previous_job, selected=None):
+    page = Page.from_store(page_data)
+    if not page.image_key or not isinstance(spec, dict):
+        return _waiting()
+    which = page.model_for(spec.get("slot"))
     if not which:
         return _answer()
     svc = service()
     if isinstance(previous_job, str):  # a newer request for this card supersedes the old one
         svc.jobs.cancel(previous_job, "A newer request for this card replaced this one.")
     try:
-        job = svc.request_map(image["key"], which, spec.get("method"), target=target,
-                              layer=layer if spec.get("slot") == "a" else None, weights=weights,
-                              session=session if isinstance(session, str) else None,
+        job = svc.request_map(page.image_key, which, spec.get("method"), target=page.target,
+                              layer=page.layer_for(spec.get("slot")), weights=page.weights, session=page.session_id,
                               together=selected if isinstance(selected, list) else ())
     except Exception as error:  # noqa: BLE001 - shown on the card in plain words
-        return _answer(**_failure(error), job=None, poll=True, box=HIDDEN)
-    if job.wait(INLINE_WAIT):
-        return _finished(job, image, model, compare, weights, target, layer, colormap, mode, percentile, scale,
-                         spec, opacity)
-    return _answer(figure=message_figure("Computing this map…"), info="", href=None, job=job.id, poll=False,
-                   box=SHOWN, value=round(job.progress * 100), label=progress_label(job))
+        return _answer(*_failure(error), widget=LONG_JOB.ended())
+    if job.wait(LONG_JOB.inline_wait):
+        return _finished(job, page, spec, opacity)
+    return _answer(message_figure("Computing this map…"), "", None, widget=LONG_JOB.started(job))
 
 
 @callback(
     *_outputs(allow_duplicate=True),
-    Input({"type": "card-poll", "card": MATCH}, "n_intervals"),
-    *[State(i.component_id, i.component_property) for i in _CARD_INPUTS],
+    LONG_JOB.poll_input(),
+    State("page", "data"),
     State({"type": "card-spec", "card": MATCH}, "data"),
     State({"type": "card-opacity", "card": MATCH}, "value"),
-    State({"type": "card-job", "card": MATCH}, "data"),
+    LONG_JOB.job_state(),
     prevent_initial_call=True,
 )
-def poll_card(_ticks, image, model, compare, weights, target, layer, colormap, mode, percentile, scale, spec,
-              opacity, job_id):
+def poll_card(_ticks, page_data, spec, opacity, job_id):
+    page = Page.from_store(page_data)
     job = service().jobs.get(job_id)
     if job is None:
-        return _answer(poll=True, box=HIDDEN, info=html.Div("This map's job is gone (the server restarted?). "
-                                                            "Change a setting to compute it again.",
-                                                            className="card-error"))
+        return _answer(info=html.Div("This map's job is gone (the server restarted?). "
+                                     "Change a setting to compute it again.", className="card-error"),
+                       widget=LONG_JOB.ended())
     if not job.done:
-        return _answer(value=round(job.progress * 100), label=progress_label(job),
-                       **_partial(job, image, spec, colormap, mode, percentile, opacity))
-    return _finished(job, image, model, compare, weights, target, layer, colormap, mode, percentile, scale, spec,
-                     opacity)
+        return _answer(_partial(job, page, spec, opacity), widget=LONG_JOB.running(job))
+    return _finished(job, page, spec, opacity)
 
 
-def _partial(job, image, spec, colormap, mode, percentile, opacity) -> dict:
+def _partial(job, page: Page, spec: dict, opacity):
     """The running average of a long map (SmoothGrad, integrated gradients, RISE, occlusion) while it
     sharpens, so something useful shows within seconds; the finished map replaces it."""
     svc = service()
     method = next((m for m in svc.methods() if m["name"] == spec.get("method")), None)
-    signed = bool(method and method["signed"]) and mode == "signed"
+    signed = bool(method and method["signed"]) and page.mode == "signed"
     try:
-        levels = svc.preview_levels(image["key"], job, signed, mode or "absolute",
-                                    min(100.0, max(50.0, float(percentile or 99))))
+        levels = svc.preview_levels(page.image_key, job, signed, page.mode or "absolute", _percentile(page))
     except Exception:  # noqa: BLE001 - a preview is optional; the progress bar still shows
-        return {}
+        return no_update
     if levels is None:
-        return {}
-    figure = overlay_figure(f"/image/{image['key']}/display.jpg", levels, colormap=colormap or "viridis",
-                            signed=signed, opacity=opacity if opacity is not None else 0.5,
-                            title=f"partial map, {job.progress:.0%} of the samples — it sharpens as they arrive")
-    return {"figure": figure}
+        return no_update
+    return overlay_figure(f"/image/{page.image_key}/display.jpg", levels, colormap=page.colormap or "viridis",
+                          signed=signed, opacity=opacity if opacity is not None else 0.5,
+                          title=f"partial map, {job.progress:.0%} of the samples — it sharpens as they arrive")
 
 
-@callback(
-    Output({"type": "card-info", "card": MATCH}, "children", allow_duplicate=True),
-    Input({"type": "card-cancel", "card": MATCH}, "n_clicks"),
-    State({"type": "card-job", "card": MATCH}, "data"),
-    prevent_initial_call=True,
-)
-def cancel_card(clicks, job_id):
-    if clicks and isinstance(job_id, str):
-        service().jobs.cancel(job_id, "Stopped. Change a setting, or pick the class again, to compute it anew.")
-    return no_update
+def _percentile(page: Page) -> float:
+    return min(100.0, max(50.0, float(page.percentile or 99)))
 
 
-def _failure(error: BaseException) -> dict:
+def _failure(error: BaseException) -> tuple:
+    """(figure, info, href) of a card without a map, saying why in plain words."""
     if isinstance(error, WeightsError):  # the full message (file, size, command) is in the alert on top
         text = "No map: this model's ImageNet weights are missing. The Model panel says how to fix it."
     else:
         text = describe_error(error)
-    return {"figure": message_figure("No map for this card."),
-            "info": html.Div(text, className="card-error", role="alert"), "href": None}
+    return message_figure("No map for this card."), html.Div(text, className="card-error", role="alert"), None
 
 
-def _finished(job, image, model, compare, weights, target, layer, colormap, mode, percentile, scale, spec, opacity):
+def _finished(job, page: Page, spec: dict, opacity) -> tuple:
     """The outputs of a card whose job has ended: its map, or its error in plain words."""
-    done = dict(job=None, poll=True, box=HIDDEN)
     svc = service()
+    key, mode = page.image_key, page.mode
     try:
         result = job.outcome()
-        percentile = min(100.0, max(50.0, float(percentile or 99)))
+        percentile = _percentile(page)
         shared = None
-        if scale == "shared" and compare and compare != model:
-            shared = _shared_scale(svc, image["key"], model, compare, spec.get("method"), target, layer, weights,
-                                   mode, percentile)
-        levels, _ = svc.display_levels(image["key"], result, mode=mode or "absolute", percentile=percentile,
-                                       scale=shared)
+        if page.scale == "shared" and page.compare and page.compare != page.model:
+            shared = _shared_scale(svc, page, spec.get("method"), percentile)
+        levels, _ = svc.display_levels(key, result, mode=mode or "absolute", percentile=percentile, scale=shared)
     except Exception as error:  # noqa: BLE001
-        return _answer(**_failure(error), **done)
+        return _answer(*_failure(error), widget=LONG_JOB.ended())
     signed = result.signed and mode == "signed"
-    figure = overlay_figure(f"/image/{image['key']}/display.jpg", levels, colormap=colormap or "viridis",
+    figure = overlay_figure(f"/image/{key}/display.jpg", levels, colormap=page.colormap or "viridis",
                             signed=signed, opacity=opacity if opacity is not None else 0.5)
-    which = model if spec.get("slot") == "a" else compare
-    href = _download_href(image["key"], which, spec.get("method"), result, weights, colormap, mode, percentile, opacity)
-    return _answer(figure=figure, info=_info(result), href=href, **done)
+    href = _download_href(page, page.model_for(spec.get("slot")), spec.get("method"), result, percentile, opacity)
+    return _answer(figure, _info(result), href, widget=LONG_JOB.ended())
 
 
-def _shared_scale(svc, key, model, compare, method, target, layer, weights, mode, percentile) -> float:
+def _shared_scale(svc, page: Page, method, percentile) -> float:
     """One scale for the same method on both models: the larger of the two maps' own scales."""
-    results = [svc.explain(key, which, method, target=target, layer=layer_here, weights=weights)
-               for which, layer_here in ((model, layer), (compare, None))]
-    return max(svc.scale_of(result, mode or "absolute", percentile) for result in results)
+    results = [svc.explain(page.image_key, page.model_for(slot), method, target=page.target,
+                           layer=page.layer_for(slot), weights=page.weights) for slot in ("a", "b")]
+    return max(svc.scale_of(result, page.mode or "absolute", percentile) for result in results)
 
 
 def _info(result) -> list:
@@ -245,10 +215,11 @@ def _info(result) -> list:
     return parts
 
 
-def _download_href(key, model, method, result, weights, colormap, mode, percentile, opacity) -> str:
-    query = {"image": key, "model": model, "method": method, "target": result.target, "layer": result.layer or "",
-             "weights": weights or "", "colormap": colormap or "viridis", "mode": mode or "absolute",
-             "percentile": percentile, "opacity": opacity if opacity is not None else 0.5}
+def _download_href(page: Page, model, method, result, percentile, opacity) -> str:
+    query = {"image": page.image_key, "model": model, "method": method, "target": result.target,
+             "layer": result.layer or "", "weights": page.weights or "", "colormap": page.colormap or "viridis",
+             "mode": page.mode or "absolute", "percentile": percentile,
+             "opacity": opacity if opacity is not None else 0.5}
     return "/download/card.png?" + urlencode(query)
 
 
@@ -295,20 +266,20 @@ clientside_callback(
 # the "download all" links are plain strings built in the browser (so the opacity slider stays local)
 clientside_callback(
     """
-    function(image, methods, model, compare, weights, target, layer, colormap, mode, percentile, opacity) {
-        if (!image || !methods || !methods.length || !model) { return [null, null, null]; }
+    function(page, methods, opacity) {
+        if (!page || !page.image || !methods || !methods.length || !page.model) { return [null, null, null]; }
+        const target = page.target;
         const query = new URLSearchParams({
-            image: image.key, methods: methods.join(","), model: model,
-            compare: compare && compare !== model ? compare : "", weights: weights || "",
-            target: target === null || target === undefined ? "" : String(target), layer: layer || "",
-            colormap: colormap || "viridis", mode: mode || "absolute", percentile: String(percentile || 99),
+            image: page.image.key, methods: methods.join(","), model: page.model,
+            compare: page.compare && page.compare !== page.model ? page.compare : "", weights: page.weights || "",
+            target: target === null || target === undefined ? "" : String(target), layer: page.layer || "",
+            colormap: page.colormap || "viridis", mode: page.mode || "absolute",
+            percentile: String(page.percentile || 99),
             opacity: String(opacity === null || opacity === undefined ? 0.5 : opacity)
         }).toString();
         return ["/download/grid.png?" + query, "/download/params.json?" + query, "/download/report.html?" + query];
     }
     """,
     Output("download-grid", "href"), Output("download-params", "href"), Output("download-report", "href"),
-    Input("image", "data"), Input("methods", "value"), Input("model", "value"), Input("compare-model", "value"),
-    Input("weights", "value"), Input("target", "value"), Input("layer", "value"), Input("colormap", "value"),
-    Input("mode", "value"), Input("percentile", "value"), Input("opacity-all", "value"),
+    Input("page", "data"), Input("methods", "value"), Input("opacity-all", "value"),
 )

@@ -15,10 +15,13 @@ import numpy as np
 from dash import ALL, MATCH, Input, Output, State, ctx, dcc, html, no_update
 from dash.exceptions import PreventUpdate
 
-from components.common import progress_label, service
+from components.common import service
 from components.figures import add_box, add_outline, curves_figure, message_figure, overlay_figure, strip_figure
+from components.long_job import HIDDEN, SHOWN, LongJob
+from components.page_state import Page
 from components.registry import callback
 from service import describe_error
+from service.trust import localization, verdict
 
 CHECKS = {
     "sanity": ("Sanity checks", "Run the sanity checks",
@@ -36,11 +39,9 @@ CHECKS = {
                   "shows what is chance, and the agreement (mean rank correlation between runs) how repeatable "
                   "it is."),
 }
-INLINE_WAIT = 2.0
-POLL_MS = 800
-HIDDEN, SHOWN = {"display": "none"}, {"display": "block"}
-CONTEXT = (State("image", "data"), State("model", "value"), State("compare-model", "value"),
-           State("weights", "value"), State("target", "value"), State("layer", "value"), State("session", "data"))
+# a check's progress, Cancel and poll; a map for "Where it looks" waits as long as a check
+LONG_JOB = LongJob("trust", "check", poll_ms=800, inline_wait=2.0,
+                   stopped="Stopped. Press the button again to start over.")
 
 
 def layout() -> html.Div:
@@ -85,14 +86,7 @@ def _check_tab(check: str) -> html.Div:
     return html.Div([
         html.P(explanation, className="hint mt-2"),
         dbc.Button(button, id={"type": "trust-run", "check": check}, n_clicks=0, color="primary", size="sm"),
-        html.Div([
-            dbc.Progress(id={"type": "trust-progress", "check": check}, value=0, striped=True, animated=True,
-                         className="card-progress mt-2"),
-            dbc.Button("Cancel", id={"type": "trust-cancel", "check": check}, size="sm", color="secondary",
-                       outline=True, className="mt-1"),
-        ], id={"type": "trust-progress-box", "check": check}, style=HIDDEN),
-        dcc.Store(id={"type": "trust-job", "check": check}),
-        dcc.Interval(id={"type": "trust-poll", "check": check}, interval=POLL_MS, disabled=True),
+        *LONG_JOB.layout(check, progress_class="card-progress mt-2"),
         html.Div(id={"type": "trust-out", "check": check}, className="mt-2", role="status"),
         html.Div(dcc.Graph(id={"type": "trust-figure", "check": check}, config={"displayModeBar": False}),
                  id={"type": "trust-figure-box", "check": check}, style=HIDDEN),
@@ -112,10 +106,10 @@ def trust_button(card: str) -> dbc.Button:
     Output("trust-box", "data"),
     Output({"type": "trust-tab", "check": "stability"}, "disabled"),
     Input({"type": "card-trust", "card": ALL}, "n_clicks"),
-    State("model", "value"), State("compare-model", "value"),
+    State("page", "data"),
     prevent_initial_call=True,
 )
-def open_panel(clicks, model, compare):
+def open_panel(clicks, page_data):
     trigger = ctx.triggered_id
     if not isinstance(trigger, dict) or not any(clicks or []):
         raise PreventUpdate
@@ -125,7 +119,7 @@ def open_panel(clicks, model, compare):
         raise PreventUpdate
     info = known[method]
     titles = {m["name"]: m["title"] for m in service().models()}
-    which = model if slot == "a" else compare
+    which = Page.from_store(page_data).model_for(slot)
     title = f"Can I trust this map? {info['title']} on {titles.get(which, which)}"
     spec = {"method": method, "slot": slot}
     return spec, True, title, about(info), "about", 0, None, not info.get("seeded")
@@ -147,11 +141,9 @@ def about(info: dict) -> list:
     return parts
 
 
-def _which(spec, model, compare, layer):
+def _which(spec: dict, page: Page) -> tuple[str | None, str | None]:
     """(model, layer) of the card the panel was opened from."""
-    if spec.get("slot") == "b":
-        return compare, None
-    return model, layer
+    return page.model_for(spec.get("slot")), page.layer_for(spec.get("slot"))
 
 
 # ---- where the map looks ----------------------------------------------------------------------------
@@ -187,54 +179,49 @@ def remember_box(relayout, box):
     Output("trust-where-graph", "figure"), Output("trust-where-info", "children"),
     Output("trust-where-hint", "children"), Output("trust-reveal", "style"),
     Input("trust-spec", "data"), Input("trust-reveal", "n_clicks"), Input("trust-box", "data"),
-    *CONTEXT,
-    State("colormap", "value"),
+    State("page", "data"),
 )
-def where(spec, reveal, box, image, model, compare, weights, target, layer, session, colormap):
-    if not isinstance(spec, dict) or not image:
+def where(spec, reveal, box, page_data):
+    page = Page.from_store(page_data)
+    key = page.image_key
+    if not isinstance(spec, dict) or not key:
         return message_figure("Pick a picture first."), "", "", HIDDEN
     svc = service()
-    which, layer_here = _which(spec, model, compare, layer)
-    truth = svc.ground_truth(image["key"])
+    which, layer_here = _which(spec, page)
+    truth = svc.ground_truth(key)
     revealed = truth is not None or bool(reveal)
     hint = ("This demo picture comes with the object's true outline (white line): the map is scored against it."
             if truth is not None else
             "A game: where do you think the model looks? Draw a box on the picture (the box tool is in the "
             "graph's top-right corner, or just drag), then press “Reveal the map”.")
-    shape = svc.display_shape(svc.image(image["key"]).shape)
+    shape = svc.display_shape(svc.image(key).shape)
     try:
-        job = svc.request_map(image["key"], which, spec["method"], target=target, layer=layer_here, weights=weights,
-                              session=session if isinstance(session, str) else None)
-        if not job.wait(INLINE_WAIT):
+        job = svc.request_map(key, which, spec["method"], target=page.target, layer=layer_here, weights=page.weights,
+                              session=page.session_id)
+        if not job.wait(LONG_JOB.inline_wait):
             return (message_figure("The map is still being computed; open this tab again in a moment."), "", hint,
                     HIDDEN)
         result = job.outcome()
-        levels, _ = svc.display_levels(image["key"], result)
+        levels, _ = svc.display_levels(key, result)
     except Exception as error:  # noqa: BLE001 - plain words, the server stays up
         return message_figure("No map to score."), html.Div(describe_error(error), className="card-error"), hint, \
             HIDDEN
-    figure = overlay_figure(f"/image/{image['key']}/display.jpg", levels, colormap=colormap or "viridis",
+    figure = overlay_figure(f"/image/{key}/display.jpg", levels, colormap=page.colormap or "viridis",
                             opacity=0.6 if revealed else 0.0)
     figure.update_layout(dragmode="drawrect", newshape=dict(line=dict(color="#ff922b", width=3)), height=420)
     lines = []
     if truth is not None:
         add_outline(figure, _resize_mask(truth, shape))
-        lines.append(_score_line("the true outline", svc_localization(result, truth=truth)))
+        lines.append(_score_line("the true outline", localization(result, truth=truth)))
     if box:
         add_box(figure, box)
         if revealed:
-            lines.append(_score_line("your box", svc_localization(result, box=box, box_shape=shape)))
+            lines.append(_score_line("your box", localization(result, box=box, box_shape=shape)))
         else:
             lines.append(html.P("Box drawn. Press “Reveal the map” to see how close you were."))
     elif truth is None and reveal:
         lines.append(html.P("Draw a box first to get a score; the map is shown anyway."))
     return figure, lines, hint, HIDDEN if truth is not None else {}
-
-
-def svc_localization(result, **kwargs) -> dict:
-    from service.trust import localization
-
-    return localization(result, **kwargs)
 
 
 def _resize_mask(mask: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
@@ -244,97 +231,79 @@ def _resize_mask(mask: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
 
 
 def _score_line(against: str, scores: dict) -> html.Div:
-    hit = scores["pointing_game"]
+    said = verdict("localization", scores)
+    hit = said["verdict"] == "hit"
     return html.Div([
         html.Strong(f"Against {against}: "),
         html.Span("the map's peak falls inside ✔" if hit else "the map's peak falls outside ✘",
                   className="score-hit" if hit else "score-miss"),
         html.Span(f" · {scores['energy_in_mask']:.0%} of the map's weight lies inside, which covers "
                   f"{scores['area']:.0%} of the picture"
-                  + (" (better than spread evenly)" if scores["energy_in_mask"] > scores["area"] else
+                  + (" (better than spread evenly)" if said["energy"]["verdict"] == "better" else
                      " (no better than spread evenly)")),
     ], className="score-line")
 
 
 # ---- the long checks ------------------------------------------------------------------------------
 def _check_outputs(allow_duplicate: bool = False) -> list[Output]:
-    return [Output({"type": "trust-out", "check": MATCH}, "children", allow_duplicate=allow_duplicate),
-            Output({"type": "trust-figure", "check": MATCH}, "figure", allow_duplicate=allow_duplicate),
-            Output({"type": "trust-figure-box", "check": MATCH}, "style", allow_duplicate=allow_duplicate),
-            Output({"type": "trust-job", "check": MATCH}, "data", allow_duplicate=allow_duplicate),
-            Output({"type": "trust-poll", "check": MATCH}, "disabled", allow_duplicate=allow_duplicate),
-            Output({"type": "trust-progress-box", "check": MATCH}, "style", allow_duplicate=allow_duplicate),
-            Output({"type": "trust-progress", "check": MATCH}, "value", allow_duplicate=allow_duplicate),
-            Output({"type": "trust-progress", "check": MATCH}, "label", allow_duplicate=allow_duplicate)]
+    """The check's own outputs (words, figure, figure box), then the long-job widget's."""
+    own = [Output({"type": kind, "check": MATCH}, prop, allow_duplicate=allow_duplicate)
+           for kind, prop in (("trust-out", "children"), ("trust-figure", "figure"), ("trust-figure-box", "style"))]
+    return own + LONG_JOB.outputs(allow_duplicate)
 
 
 @callback(
     *_check_outputs(),
     Input({"type": "trust-run", "check": MATCH}, "n_clicks"),
     Input("trust-spec", "data"),
-    *CONTEXT,
-    State({"type": "trust-job", "check": MATCH}, "data"),
+    State("page", "data"),
+    LONG_JOB.job_state(),
     prevent_initial_call=True,
 )
-def run_check(clicks, spec, image, model, compare, weights, target, layer, session, previous):
+def run_check(clicks, spec, page_data, previous):
     check = ctx.outputs_list[0]["id"]["check"]
+    page = Page.from_store(page_data)
     svc = service()
     if isinstance(previous, str):
         svc.jobs.cancel(previous, "A newer check replaced this one.")
     if ctx.triggered_id == "trust-spec" or not clicks:  # a new card: clear what the last one showed
-        return "", {}, HIDDEN, None, True, HIDDEN, 0, ""
-    if not isinstance(spec, dict) or not image:
-        return "Pick a picture first.", {}, HIDDEN, None, True, HIDDEN, 0, ""
-    which, layer_here = _which(spec, model, compare, layer)
+        return "", {}, HIDDEN, *LONG_JOB.ended()
+    if not isinstance(spec, dict) or not page.image_key:
+        return "Pick a picture first.", {}, HIDDEN, *LONG_JOB.ended()
+    which, layer_here = _which(spec, page)
     try:
-        job = svc.request_check(check, image["key"], which, spec["method"], target=target, layer=layer_here,
-                                weights=weights, session=session if isinstance(session, str) else None)
+        job = svc.request_check(check, page.image_key, which, spec["method"], target=page.target, layer=layer_here,
+                                weights=page.weights, session=page.session_id)
     except Exception as error:  # noqa: BLE001
-        return html.Div(describe_error(error), className="card-error"), {}, HIDDEN, None, True, HIDDEN, 0, ""
-    if job.wait(INLINE_WAIT):
-        return _check_done(check, job, image)
-    return "", {}, HIDDEN, job.id, False, SHOWN, round(job.progress * 100), progress_label(job)
+        return html.Div(describe_error(error), className="card-error"), {}, HIDDEN, *LONG_JOB.ended()
+    if job.wait(LONG_JOB.inline_wait):
+        return _check_done(check, job)
+    return "", {}, HIDDEN, *LONG_JOB.started(job)
 
 
 @callback(
     *_check_outputs(allow_duplicate=True),
-    Input({"type": "trust-poll", "check": MATCH}, "n_intervals"),
-    State({"type": "trust-job", "check": MATCH}, "data"),
-    State("image", "data"),
+    LONG_JOB.poll_input(),
+    LONG_JOB.job_state(),
     prevent_initial_call=True,
 )
-def poll_check(_ticks, job_id, image):
+def poll_check(_ticks, job_id):
     check = ctx.outputs_list[0]["id"]["check"]
     job = service().jobs.get(job_id)
     if job is None:
-        return ("This check's job is gone (the server restarted?). Run it again.", {}, HIDDEN, None, True, HIDDEN,
-                0, "")
+        return "This check's job is gone (the server restarted?). Run it again.", {}, HIDDEN, *LONG_JOB.ended()
     if not job.done:
-        return (no_update, no_update, no_update, no_update, no_update, no_update, round(job.progress * 100),
-                progress_label(job))
-    return _check_done(check, job, image)
+        return no_update, no_update, no_update, *LONG_JOB.running(job)
+    return _check_done(check, job)
 
 
-@callback(
-    Output({"type": "trust-out", "check": MATCH}, "children", allow_duplicate=True),
-    Input({"type": "trust-cancel", "check": MATCH}, "n_clicks"),
-    State({"type": "trust-job", "check": MATCH}, "data"),
-    prevent_initial_call=True,
-)
-def cancel_check(clicks, job_id):
-    if clicks and isinstance(job_id, str):
-        service().jobs.cancel(job_id, "Stopped. Press the button again to start over.")
-    return no_update
-
-
-def _check_done(check: str, job, image) -> tuple:
-    finished = (None, True, HIDDEN, 100, "")
+def _check_done(check: str, job) -> tuple:
     try:
         result = job.outcome()
         text, figure = RENDER[check](result)
     except Exception as error:  # noqa: BLE001
-        return (html.Div(describe_error(error), className="card-error"), {}, HIDDEN, *finished)
-    return (text, figure, SHOWN, *finished)
+        return html.Div(describe_error(error), className="card-error"), {}, HIDDEN, *LONG_JOB.ended()
+    return text, figure, SHOWN, *LONG_JOB.ended()
 
 
 def render_sanity(result: dict) -> tuple[list, object]:
@@ -344,44 +313,39 @@ def render_sanity(result: dict) -> tuple[list, object]:
     captions = ["", *[f"ρ {s['rank_correlation']:.2f} · SSIM {s['ssim']:.2f}" for s in steps],
                 f"ρ {result['random_logit']['rank_correlation']:.2f}"]
     figure = strip_figure(maps, titles, captions, columns=6)
-    last = steps[-1]["rank_correlation"] if steps else float("nan")
-    if last < 0.3:
-        verdict = (f"Passes: once every weight is random, the map no longer resembles the original (rank "
-                   f"correlation {last:.2f}). The map depends on what the model learned.", "score-hit")
-    elif last > 0.5:
-        verdict = (f"Warning: even with every weight random the map still resembles the original (rank correlation "
-                   f"{last:.2f}). It shows the picture (edges, contrast) more than the model's reasoning — the "
-                   f"failure Adebayo et al. (2018) found for guided backprop.", "score-miss")
-    else:
-        verdict = (f"Unclear: with every weight random the map keeps some resemblance (rank correlation {last:.2f}).",
-                   "")
+    said = verdict("sanity", result)
+    last = said["score"]
+    words = {
+        "pass": (f"Passes: once every weight is random, the map no longer resembles the original (rank "
+                 f"correlation {last:.2f}). The map depends on what the model learned.", "score-hit"),
+        "fail": (f"Warning: even with every weight random the map still resembles the original (rank correlation "
+                 f"{last:.2f}). It shows the picture (edges, contrast) more than the model's reasoning — the "
+                 f"failure Adebayo et al. (2018) found for guided backprop.", "score-miss"),
+        "unclear": (f"Unclear: with every weight random the map keeps some resemblance (rank correlation {last:.2f}).",
+                    ""),
+    }[said["verdict"]]
     other = result["random_logit"]
     class_text = (f"The map for a random other class ({other['label']}) has rank correlation "
                   f"{other['rank_correlation']:.2f} with this one"
-                  + (": the map hardly depends on the class asked about." if other["rank_correlation"] > 0.5
+                  + (": the map hardly depends on the class asked about." if said["random_class"]["verdict"] == "fail"
                      else ": the map does depend on the class."))
     steps_text = (f"Weights were randomized in {len(steps)} steps from the top layer down "
                   f"({result['weighted_layers']} layers with weights); each title names the lowest layer randomized "
                   f"so far. ρ = rank correlation with the original map.")
-    return [html.P(verdict[0], className=verdict[1]), html.P(class_text), html.P(steps_text, className="hint")], figure
+    return [html.P(words[0], className=words[1]), html.P(class_text), html.P(steps_text, className="hint")], figure
 
 
-def compare_to_chance(auc: float, random_auc: float, random_std: float, lower_is_better: bool) -> tuple[str, str]:
-    """(words, css class): better or worse than random maps only beyond their own spread."""
-    margin = max(2 * random_std, 0.01)
-    gain = (random_auc - auc) if lower_is_better else (auc - random_auc)
-    if gain > margin:
-        return "better than random maps", "score-hit"
-    if gain < -margin:
-        return "worse than random maps", "score-miss"
-    return "no better than random maps", "score-miss"
+# how the page words a curve's verdict against random maps (service.trust.verdict decides it)
+AGAINST_CHANCE = {"better": ("better than random maps", "score-hit"), "worse": ("worse than random maps", "score-miss"),
+                  "chance": ("no better than random maps", "score-miss")}
 
 
 def render_faithfulness(result: dict) -> tuple[list, object]:
     lines = []
+    said = verdict("faithfulness", result)
     for mode, better in (("deletion", "lower"), ("insertion", "higher")):
         curve = result[mode]
-        words, css = compare_to_chance(curve["auc"], curve["random_auc"], curve["random_std"], better == "lower")
+        words, css = AGAINST_CHANCE[said[mode]["verdict"]]
         lines.append(html.P([html.Strong(f"{mode.capitalize()}: "),
                              f"area {curve['auc']:.3f} against {curve['random_auc']:.3f} ± {curve['random_std']:.3f} "
                              f"for random maps ({better} is better) — ", html.Span(words, className=css)]))
@@ -398,7 +362,8 @@ def render_stability(result: dict) -> tuple[list, object]:
     titles = [*[f"seed {s}" for s in result["seeds"]], "mean", "spread (std)"]
     figure = strip_figure(maps, titles, columns=len(maps))
     agreement = result["agreement"]
-    words = "very repeatable" if agreement > 0.9 else "fairly repeatable" if agreement > 0.7 else "not repeatable"
+    words = {"high": "very repeatable", "medium": "fairly repeatable", "low": "not repeatable"}[
+        verdict("stability", result)["verdict"]]
     text = [html.P(f"Agreement between runs: {agreement:.2f} (mean rank correlation; 1 = identical) — {words}. "
                    f"Bright pixels in the spread map are the ones chance decides; more samples shrink it.")]
     return text, figure
@@ -412,19 +377,21 @@ RENDER = {"sanity": render_sanity, "faithfulness": render_faithfulness, "stabili
     Output("trust-k-image", "src"), Output("trust-scrubber", "style"),
     Output({"type": "trust-figure", "check": "faithfulness"}, "figure", allow_duplicate=True),
     Input("trust-k", "value"), Input("trust-k-mode", "value"),
-    Input({"type": "trust-job", "check": "faithfulness"}, "data"),
+    Input(LONG_JOB.id("job", "faithfulness"), "data"),
     State({"type": "trust-figure", "check": "faithfulness"}, "figure"),
     State("trust-spec", "data"),
-    *CONTEXT,
+    State("page", "data"),
     prevent_initial_call=True,
 )
-def scrub(k, mode, job, figure, spec, image, model, compare, weights, target, layer, _session):
-    if job is not None or not isinstance(spec, dict) or not image or not figure or not figure.get("data"):
+def scrub(k, mode, job, figure, spec, page_data):
+    page = Page.from_store(page_data)
+    if job is not None or not isinstance(spec, dict) or not page.image_key or not figure or not figure.get("data"):
         return no_update, HIDDEN, no_update
-    which, layer_here = _which(spec, model, compare, layer)
+    which, layer_here = _which(spec, page)
+    target = page.target
     k = min(100, max(0, int(k or 0)))
-    query = {"image": image["key"], "model": which, "method": spec["method"], "target": "" if target is None else target,
-             "layer": layer_here or "", "weights": weights or "", "mode": mode if mode in {"deletion", "insertion"}
+    query = {"image": page.image_key, "model": which, "method": spec["method"],
+             "target": "" if target is None else target, "layer": layer_here or "", "weights": page.weights or "", "mode": mode if mode in {"deletion", "insertion"}
              else "deletion", "k": k}
     shapes = [{"type": "line", "x0": k, "x1": k, "yref": "paper", "y0": 0, "y1": 1,
                "line": {"color": "#495057", "dash": "dot"}}]

@@ -16,7 +16,7 @@ from explainers.methods.base import Method, upsample
 from explainers.models import ExplainableModel, top_classes
 from explainers.passes import TOP1, Passes
 
-DEFAULT_METHODS = ("grad_cam", "vanilla_gradient", "gradient_x_input")
+DEFAULT_METHODS = ("grad_cam", "guided_grad_cam", "vanilla_gradient")  # the page's first cards (README)
 Top5 = list[tuple[int, str, float]]
 
 

@@ -199,3 +199,44 @@ def report_html(svc: "ExplainerService", key: str, model: str, methods: list[str
                          versions=svc.versions(), colormap=colormap, opacity=opacity, percentile=percentile,
                          picture_name=name, parameters={"image": key, "model": model, "weights": weights})
     return text, report_filename(model, explanations[0].label, len(explanations))
+
+
+# ---- verdicts: what a check's numbers say, as data; the page and other clients put them in words ------
+SANITY_PASS_BELOW = 0.3  # rank correlation with every weight random: below it the map no longer resembles the original
+SANITY_FAIL_ABOVE = 0.5  # ... above it the map shows the picture more than what the model learned
+RANDOM_CLASS_FAIL_ABOVE = 0.5  # rank correlation with another class's map: above it the class hardly matters
+CHANCE_MARGIN = (2.0, 0.01)  # beyond random maps only by max(2 × their spread, 0.01) of area under the curve
+STABILITY_LEVELS = (("high", 0.9), ("medium", 0.7))  # agreement between runs above each bound, else "low"
+
+
+def verdict(kind: str, result: Mapping[str, Any]) -> dict[str, Any]:
+    """The verdict of a finished check (``sanity``, ``faithfulness``, ``stability``) or of a ``localization``
+    score: ``{"verdict": ..., "score": ..., "threshold": ...}`` (one per part where a check has several), so
+    every client reads the same thresholds and only words them."""
+    if kind == "sanity":
+        steps = result["steps"]
+        last = float(steps[-1]["rank_correlation"]) if steps else float("nan")
+        other = float(result["random_logit"]["rank_correlation"])
+        return {"verdict": "pass" if last < SANITY_PASS_BELOW else "fail" if last > SANITY_FAIL_ABOVE else "unclear",
+                "score": last, "threshold": SANITY_PASS_BELOW, "fail_above": SANITY_FAIL_ABOVE,
+                "random_class": {"verdict": "fail" if other > RANDOM_CLASS_FAIL_ABOVE else "pass", "score": other,
+                                 "threshold": RANDOM_CLASS_FAIL_ABOVE}}
+    if kind == "faithfulness":
+        answer = {}
+        for mode, lower_is_better in (("deletion", True), ("insertion", False)):
+            curve = result[mode]
+            margin = max(CHANCE_MARGIN[0] * curve["random_std"], CHANCE_MARGIN[1])
+            gain = (curve["random_auc"] - curve["auc"]) if lower_is_better else (curve["auc"] - curve["random_auc"])
+            answer[mode] = {"verdict": "better" if gain > margin else "worse" if gain < -margin else "chance",
+                            "score": curve["auc"], "threshold": curve["random_auc"], "margin": margin,
+                            "lower_is_better": lower_is_better}
+        return answer
+    if kind == "stability":
+        agreement = float(result["agreement"])
+        level = next((name for name, bound in STABILITY_LEVELS if agreement > bound), "low")
+        return {"verdict": level, "score": agreement, "threshold": dict(STABILITY_LEVELS)}
+    if kind == "localization":
+        energy, area = float(result["energy_in_mask"]), float(result["area"])
+        return {"verdict": "hit" if result["pointing_game"] else "miss",
+                "energy": {"verdict": "better" if energy > area else "chance", "score": energy, "threshold": area}}
+    raise UnknownNameError(f"No verdict for {kind!r}. Choose one of: {', '.join((*CHECKS, 'localization'))}.")

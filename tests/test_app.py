@@ -23,6 +23,12 @@ def _triggered_by(prop_id: str) -> None:
     context_value.set(AttributeDict(triggered_inputs=[{"prop_id": prop_id, "value": None}]))
 
 
+def _page(key: str, model: str, weights: str, **more) -> dict:
+    """The page state (components/page_state.py) as the browser sends it: one picture on one model."""
+    return {"image": {"key": key}, "model": model, "compare": None, "weights": weights, "target": None, "layer": None,
+            "colormap": "viridis", "mode": "absolute", "percentile": 99, "scale": "own", **more}
+
+
 def test_importing_the_app_does_not_import_tensorflow():
     code = "import sys, app; print('tensorflow' in sys.modules, 'keras' in sys.modules)"
     done = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=120)
@@ -49,6 +55,31 @@ def test_each_app_has_its_own_service(tmp_path):
         with app.server.test_client() as client:
             client.get("/")
     assert len(one.callback_map) == len(two.callback_map) >= 12
+
+
+def test_the_page_starts_with_the_one_list_of_default_methods(app):
+    import explainers.api
+    import service
+    from components.method_cards import layout
+
+    assert service.DEFAULT_METHODS is explainers.api.DEFAULT_METHODS  # defined once, read through the service
+    assert service.DEFAULT_METHODS == ("grad_cam", "guided_grad_cam", "vanilla_gradient")  # as the README says
+    with app.server.test_request_context():
+        dropdown = layout([{"name": "grad_cam", "title": "Grad-CAM"}]).children.children[1]
+    assert dropdown.id == "methods" and dropdown.value == list(service.DEFAULT_METHODS)
+
+
+def test_cards_and_trust_checks_share_the_one_long_job_widget():
+    from components import method_cards, trust_panel
+    from components.long_job import PARTS, LongJob
+
+    card, check = method_cards.LONG_JOB, trust_panel.LONG_JOB
+    assert isinstance(card, LongJob) and isinstance(check, LongJob)
+    assert card.id("progress", "a-grad_cam") == {"type": "card-progress", "card": "a-grad_cam"}
+    assert check.id("cancel", "sanity") == {"type": "trust-cancel", "check": "sanity"}
+    shapes = [[type(part).__name__ for part in widget.layout("x")] for widget in (card, check)]
+    assert shapes[0] == shapes[1] == ["Div", "Store", "Interval"]  # the same parts, the same look
+    assert [o.component_property for o in card.outputs()] == [prop for _, prop in PARTS]
 
 
 def test_a_huge_post_to_dash_is_refused_before_dash_sees_it(client):
@@ -143,11 +174,10 @@ def test_card_callback_shows_plain_errors(app):
         key = app.server.extensions[SERVICE_KEY].add_image(png_bytes())
         cards = build_cards(["grad_cam", "cam", "bogus"], "vgg16", "resnet50")
         assert len(cards) == 4  # 2 methods × 2 models; the forged name is ignored
-        figure, info, href, *_ = render_card({"key": key}, "vgg16", None, "random", None, None, "viridis",
-                                             "absolute", 99, "own", {"method": "cam", "slot": "a"}, 0.5, None, "s")
+        page = _page(key, "vgg16", "random", session="s")
+        figure, info, href, *_ = render_card(page, {"method": "cam", "slot": "a"}, 0.5, None)
         assert "CAM does not apply to VGG16" in text_of(info) and href is None
-        figure, info, href, *_ = render_card({"key": key}, "vgg16", None, "random", 5000, None, "viridis",
-                                             "absolute", 99, "own", {"method": "grad_cam", "slot": "a"}, 0.5, None, "s")
+        figure, info, href, *_ = render_card({**page, "target": 5000}, {"method": "grad_cam", "slot": "a"}, 0.5, None)
         assert "There is no class number 5000" in text_of(info)
 
 
@@ -178,8 +208,8 @@ def test_missing_weights_are_explained_once_not_on_every_card(tmp_path, monkeypa
         _triggered_by("image.data")
         _, target, alert, _ = update_predictions({"key": key}, "resnet50", "imagenet", None, None)
         assert target is None and "fetch-weights --model resnet50" in text_of(alert) and "98 MB" in text_of(alert)
-        _, info, href, *_ = render_card({"key": key}, "resnet50", None, "imagenet", None, None, "viridis",
-                                        "absolute", 99, "own", {"method": "grad_cam", "slot": "a"}, 0.5, None, "s")
+        _, info, href, *_ = render_card(_page(key, "resnet50", "imagenet", session="s"),
+                                        {"method": "grad_cam", "slot": "a"}, 0.5, None)
         assert "weights are missing" in text_of(info) and "Model panel" in text_of(info) and href is None
         status, options, banner = show_status("resnet50", "imagenet")
         assert "python -m explainers fetch-weights --model resnet50" in text_of(status) and banner is None
@@ -219,25 +249,25 @@ def test_long_maps_show_progress_then_fill_in_and_can_be_cancelled(app, monkeypa
 
     import components.method_cards as cards
     from components.common import SERVICE_KEY
+    from components.long_job import HIDDEN, SHOWN
 
-    monkeypatch.setattr(cards, "INLINE_WAIT", 0.0)  # treat every map as a long one
+    monkeypatch.setattr(cards.LONG_JOB, "inline_wait", 0.0)  # treat every map as a long one
     svc = app.server.extensions[SERVICE_KEY]
-    settings = ("viridis", "absolute", 99, "own")
     with app.server.test_request_context():
         key = svc.add_image(png_bytes(60, 40, seed=9))
-        inputs = ({"key": key}, "vgg16", None, "random", 17, None, *settings)
+        page = _page(key, "vgg16", "random", target=17, session="session-1")
         spec = {"method": "layer_cam", "slot": "a"}
-        answer = cards.render_card(*inputs, spec, 0.5, None, "session-1")
+        answer = cards.render_card(page, spec, 0.5, None)
         figure, info, href, job_id, poll_disabled, box, value, label = answer
-        assert isinstance(job_id, str) and poll_disabled is False and box == cards.SHOWN
+        assert isinstance(job_id, str) and poll_disabled is False and box == SHOWN
         for _ in range(200):
-            answer = cards.poll_card(1, *inputs, spec, 0.5, job_id)
+            answer = cards.poll_card(1, page, spec, 0.5, job_id)
             if answer[4] is True:
                 break
             time.sleep(0.1)
         figure, info, href, job, poll_disabled, box, _, _ = answer
         assert figure.data[0].type == "heatmap" and "(class 17)" in text_of(info) and href.startswith("/download/")
-        assert job is None and box == cards.HIDDEN
+        assert job is None and box == HIDDEN
 
         def slow(job):
             while True:
@@ -249,13 +279,13 @@ def test_long_maps_show_progress_then_fill_in_and_can_be_cancelled(app, monkeypa
             if long_job.progress > 0:
                 break
             time.sleep(0.02)
-        progress = cards.poll_card(1, *inputs, spec, 0.5, long_job.id)
+        progress = cards.poll_card(1, page, spec, 0.5, long_job.id)
         assert progress[6] == 50 and "50%" in progress[7] and progress[0] is cards.no_update
-        cards.cancel_card(1, long_job.id)
+        cards.LONG_JOB.cancel(1, long_job.id)
         assert long_job.wait(10)
-        stopped = cards.poll_card(2, *inputs, spec, 0.5, long_job.id)
+        stopped = cards.poll_card(2, page, spec, 0.5, long_job.id)
         assert "Stopped" in text_of(stopped[1]) and stopped[4] is True
-        gone = cards.poll_card(3, *inputs, spec, 0.5, "no-such-job")
+        gone = cards.poll_card(3, page, spec, 0.5, "no-such-job")
         assert "gone" in text_of(gone[1]) and gone[4] is True
 
 
@@ -282,3 +312,47 @@ def test_an_exif_rotated_photo_and_its_map_line_up(app, client):
     download = Image.open(io.BytesIO(client.get(f"/download/card.png?image={key}&model=vgg16"
                                                 f"&method=gradient_x_input&target=1").data))
     assert download.size == (40, 80)
+
+
+def _sanity_result(last: float, other: float) -> dict:
+    tile = np.zeros((4, 4), np.float32)
+    return {"check": "sanity", "original": tile, "weighted_layers": 3,
+            "steps": [{"layer": "conv1", "heatmap": tile, "rank_correlation": last, "ssim": 0.1}],
+            "random_logit": {"label": "heart", "heatmap": tile, "rank_correlation": other}}
+
+
+def test_the_trust_panel_words_the_verdicts_the_service_returns():
+    from components.trust_panel import render_faithfulness, render_sanity, render_stability
+    from service.trust import verdict
+
+    assert verdict("sanity", _sanity_result(0.29, 0.6)) == {
+        "verdict": "pass", "score": 0.29, "threshold": 0.3, "fail_above": 0.5,
+        "random_class": {"verdict": "fail", "score": 0.6, "threshold": 0.5}}
+    assert [verdict("sanity", _sanity_result(last, 0.0))["verdict"] for last in (0.29, 0.3, 0.5, 0.51)] == [
+        "pass", "unclear", "unclear", "fail"]
+    words, _ = render_sanity(_sanity_result(0.29, 0.6))
+    assert text_of(words[0]).startswith("Passes") and "(rank correlation 0.29)" in text_of(words[0])
+    assert "hardly depends on the class" in text_of(words[1])
+    words, _ = render_sanity(_sanity_result(0.51, 0.5))
+    assert text_of(words[0]).startswith("Warning") and "does depend on the class" in text_of(words[1])
+
+    curve = {"fractions": [0.0, 0.5, 1.0], "probabilities": [0.9, 0.4, 0.1], "fill": "blur"}
+    faithful = {"check": "faithfulness", "label": "star", "target": 3,
+                "deletion": {**curve, "auc": 0.20, "random_auc": 0.30, "random_std": 0.02},  # beyond 2 × 0.02
+                "insertion": {**curve, "auc": 0.31, "random_auc": 0.30, "random_std": 0.02}}  # within it
+    said = verdict("faithfulness", faithful)
+    assert (said["deletion"]["verdict"], said["insertion"]["verdict"]) == ("better", "chance")
+    assert said["deletion"]["margin"] == pytest.approx(0.04) and said["deletion"]["lower_is_better"] is True
+    lines, _ = render_faithfulness(faithful)
+    assert text_of(lines[0]).endswith("—  better than random maps") and "no better than random maps" in text_of(lines[1])
+
+    for agreement, level, words in ((0.95, "high", "very repeatable"), (0.9, "medium", "fairly repeatable"),
+                                    (0.7, "low", "not repeatable")):
+        stable = {"check": "stability", "seeds": [0, 1], "maps": [np.zeros((4, 4))] * 2, "mean": np.zeros((4, 4)),
+                  "std": np.zeros((4, 4)), "agreement": agreement}
+        assert verdict("stability", stable)["verdict"] == level
+        assert words in text_of(render_stability(stable)[0])
+
+    found = {"pointing_game": True, "energy_in_mask": 0.4, "area": 0.4}
+    assert verdict("localization", found) == {"verdict": "hit", "energy": {"verdict": "chance", "score": 0.4,
+                                                                           "threshold": 0.4}}

@@ -121,7 +121,9 @@ def test_a_person_compares_maps_without_reading_anything(dashboard, tmp_path):
     assert "What VGG16 sees (224 × 224" in dash_duo.find_element("#input-caption").text
 
     # at least three heatmap cards render (the default methods)
-    for card in ("a-grad_cam", "a-guided_grad_cam", "a-vanilla_gradient"):
+    from service import DEFAULT_METHODS
+
+    for card in (f"a-{method}" for method in DEFAULT_METHODS):
         _wait(lambda: _card_state(dash_duo, card).get("ready"), message=f"card {card}")
 
     # pick a class by typing in the search -> the cards explain that class
