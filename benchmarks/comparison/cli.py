@@ -17,14 +17,14 @@ from .machine import Run, uptime
 from .measure import MAX_ROUNDS, Failure, Timing, measure, short
 from .peers import make_setup, no_tf_data_autotune, peer_import_errors
 from .render import HEADER, ModelSection, model_table, render
-from .rows import DEFAULT_METHODS, DEFAULT_VIEW_PEER, FASTEST_MIX, QUICK, Settings, fastest_mix, rows
+from .rows import COMPARED_METHODS, DEFAULT_VIEW_PEER, FASTEST_MIX, QUICK, Settings, fastest_mix, rows
 from .update import update
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=ABOUT.splitlines()[0])
     parser.add_argument("--models", default="vgg16,resnet50,inception_v3", help="comma-separated")
-    parser.add_argument("--methods", default=",".join(DEFAULT_METHODS),
+    parser.add_argument("--methods", default=",".join(COMPARED_METHODS),
                         help=f"comma-separated, from: {', '.join(r.key for r in rows(Settings()))}")
     parser.add_argument("--repeat", type=int, default=3, help="timed runs per library after the warm-up")
     parser.add_argument("--slow-repeat", type=int, default=1, help="timed runs for Score-CAM, RISE and LIME")

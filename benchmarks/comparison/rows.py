@@ -5,10 +5,13 @@ from dataclasses import dataclass
 from typing import Callable
 
 from .measure import Failure, Timing, fastest_peer
+from explainers.api import DEFAULT_METHODS
+
 from .peers import (LAYER, Case, Label, Setup, occlusion_tfe, ours, ours_default_view, slic_mapping, tfe, tkv,
                     together, xpl)
 
-DEFAULT_VIEW = ["grad_cam", "guided_grad_cam", "vanilla_gradient", "gradient_x_input"]
+# the page's default methods plus gradient × input, the four maps the "default view" row has always measured
+DEFAULT_VIEW = [*DEFAULT_METHODS, "gradient_x_input"]
 # what a peer user runs to get the default view's four maps: guided Grad-CAM is guided backprop
 # times the Grad-CAM map, and no peer has it as one call
 DEFAULT_VIEW_PEER = ["grad_cam", "guided_backprop", "vanilla_gradient", "gradient_x_input"]
@@ -181,7 +184,7 @@ def rows(settings: Settings) -> list[Row]:
     ]
 
 
-DEFAULT_METHODS = ["grad_cam", "vanilla_gradient", "gradient_x_input", "guided_backprop", "guided_grad_cam",
+COMPARED_METHODS = ["grad_cam", "vanilla_gradient", "gradient_x_input", "guided_backprop", "guided_grad_cam",
                    "grad_cam_plus_plus", "layer_cam", "deconvnet", "smoothgrad", "squaregrad", "vargrad",
                    "integrated_gradients", "occlusion", "score_cam_fast", "rise", "lime", "default_view"]
 
