@@ -13,6 +13,7 @@ from typing import Any, ClassVar
 import numpy as np
 
 from explainers.errors import ParameterError, UnknownNameError
+from explainers.ops import upsample  # noqa: F401  (imported from here by api.py and older code)
 from explainers.passes import PassKey, Passes
 
 REGISTRY: dict[str, type["Method"]] = {}
@@ -167,17 +168,6 @@ def get_method(name: str) -> type[Method]:
 
 
 # ---- helpers shared by several methods ------------------------------------------------------------
-def upsample(maps: np.ndarray, size: int | tuple[int, int]) -> np.ndarray:
-    """Resize a batch of maps (N, h, w) to (N, H, W) with bilinear interpolation (identity if equal)."""
-    import cv2
-
-    height, width = (size, size) if isinstance(size, int) else size
-    maps = np.asarray(maps, np.float32)
-    if maps.shape[1:] == (height, width):
-        return maps
-    return np.stack([cv2.resize(m, (width, height), interpolation=cv2.INTER_LINEAR) for m in maps])
-
-
 def max_abs_over_channels(gradients: np.ndarray) -> np.ndarray:
     """Simonyan et al.'s reduction of an (N, H, W, 3) gradient to a map: the largest |value| per pixel."""
     return np.abs(gradients).max(axis=-1)

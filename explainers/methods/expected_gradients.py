@@ -13,6 +13,7 @@ from pathlib import Path
 import numpy as np
 
 from explainers.methods.base import Attribution, MethodCard, MultiPassMethod, Param, per_image, register, seed_param
+from explainers.ops import blur
 from explainers.passes import PassKey
 
 BACKGROUND_DIR = Path(os.environ.get("EXPLAINERS_BACKGROUND_DIR") or
@@ -32,10 +33,9 @@ def background_pictures(size: int) -> tuple[np.ndarray, ...]:
 
 
 def blurred_copies(picture: np.ndarray) -> list[np.ndarray]:
-    import cv2
-
+    """The picture blurred by a twentieth and by an eighth of its longer side (two baselines)."""
     side = max(picture.shape[:2])
-    return [cv2.GaussianBlur(picture, (0, 0), sigmaX=side / k, sigmaY=side / k) for k in (20, 8)]
+    return [blur(picture, side / k) for k in (20, 8)]
 
 
 @register

@@ -10,8 +10,7 @@ from __future__ import annotations
 import numpy as np
 
 from explainers.methods.base import Attribution, MethodCard, MultiPassMethod, Param, per_image, register, seed_param
-from explainers.methods.occlusion import FILLS, fill_picture
-from explainers.methods.rise import softmax
+from explainers.ops import FILLS, fill_picture, softmax
 from explainers.passes import PassKey
 
 

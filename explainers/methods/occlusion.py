@@ -8,8 +8,7 @@ from __future__ import annotations
 import numpy as np
 
 from explainers.methods.base import Attribution, MethodCard, MultiPassMethod, Param, per_image, register
-
-FILLS = ("grey", "mean", "blur")
+from explainers.ops import FILLS, fill_picture
 
 
 def positions(size: int, patch: int, stride: int) -> list[int]:
@@ -18,18 +17,6 @@ def positions(size: int, patch: int, stride: int) -> list[int]:
     if starts[-1] + patch < size:
         starts.append(size - patch)
     return starts
-
-
-def fill_picture(picture: np.ndarray, fill: str) -> np.ndarray:
-    import cv2
-
-    picture = picture.astype(np.float32)
-    if fill == "grey":
-        return np.full_like(picture, 127.5)
-    if fill == "mean":
-        return np.broadcast_to(picture.mean(axis=(0, 1)), picture.shape).astype(np.float32)
-    sigma = max(picture.shape[:2]) / 20
-    return cv2.GaussianBlur(picture, (0, 0), sigmaX=sigma, sigmaY=sigma)
 
 
 @register

@@ -8,6 +8,7 @@ from __future__ import annotations
 import numpy as np
 
 from explainers.methods.base import Attribution, MethodCard, MultiPassMethod, Param, per_image, register, seed_param
+from explainers.ops import softmax
 from explainers.passes import PassKey
 
 
@@ -26,12 +27,6 @@ def random_masks(count: int, shape: tuple[int, int], cells: int, keep: float, se
         dy, dx = rng.integers(0, cell_h), rng.integers(0, cell_w)
         masks[i] = up[dy:dy + height, dx:dx + width]
     return masks
-
-
-def softmax(logits: np.ndarray) -> np.ndarray:
-    z = logits - logits.max(axis=-1, keepdims=True)
-    e = np.exp(z)
-    return e / e.sum(axis=-1, keepdims=True)
 
 
 @register

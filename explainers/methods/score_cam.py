@@ -10,8 +10,8 @@ from typing import ClassVar
 
 import numpy as np
 
-from explainers.methods.base import Attribution, Method, MethodCard, Param, per_image, register, upsample
-from explainers.methods.rise import softmax
+from explainers.methods.base import Attribution, Method, MethodCard, Param, per_image, register
+from explainers.ops import softmax, upsample
 from explainers.passes import PassKey
 
 #: what the two Score-CAM cards share

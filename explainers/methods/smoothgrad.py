@@ -12,7 +12,6 @@ import numpy as np
 
 from explainers.methods.base import (Attribution, MethodCard, MultiPassMethod, Param, PixelGradientMethod,
                                      get_method, per_image, register, seed_param)
-from explainers.passes import PassKey
 
 BASES = ("vanilla_gradient", "gradient_x_input", "guided_backprop")
 

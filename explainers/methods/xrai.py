@@ -9,8 +9,7 @@ from __future__ import annotations
 import numpy as np
 
 from explainers.methods.base import Attribution, MethodCard, MultiPassMethod, Param, per_image, register
-from explainers.methods.integrated_gradients import integrate
-from explainers.passes import PassKey
+from explainers.ops import integrate
 
 
 def candidate_regions(picture: np.ndarray, scales=(50, 100, 150, 250, 500, 1200)) -> list[np.ndarray]:
