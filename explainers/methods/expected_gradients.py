@@ -12,7 +12,7 @@ from pathlib import Path
 
 import numpy as np
 
-from explainers.methods.base import Attribution, MethodCard, MultiPassMethod, Param, per_image, register, seed_param
+from explainers.methods.base import Attribution, MethodCard, MultiPassMethod, Param, register, seed_param
 from explainers.ops import blur
 from explainers.passes import PassKey
 
@@ -71,24 +71,20 @@ class ExpectedGradients(MultiPassMethod):
         "seed": seed_param("the sampling"),
     }
 
-    def compute(self, passes, layer):
+    def explain_one(self, passes, index, target, span, layer):
         settings = self.settings
         sigma = settings["smoothing"] * passes.model.input_range()
-
-        def one(index: int, target: int, span: tuple[float, float]) -> Attribution:
-            picture = passes.pictures[index].astype(np.float32)
-            x = passes.inputs[index]
-            pool = list(background_pictures(passes.model.input_size)) if picture.shape[0] == picture.shape[1] else []
-            pool = [p for p in pool if p.shape == picture.shape] + blurred_copies(picture)
-            background = passes.preprocess(np.stack(pool))
-            rng = np.random.default_rng(settings["seed"])
-            chosen = background[rng.integers(0, len(background), settings["n_samples"])]
-            alphas = rng.random(settings["n_samples"]).astype(np.float32)[:, None, None, None]
-            points = chosen + alphas * (x[None] - chosen)
-            if sigma > 0:
-                points = points + rng.normal(0, sigma, points.shape).astype(np.float32)
-            gradients = passes.batch(PassKey(None, input_grads=True), points.astype(np.float32), target, progress=span)
-            attributions = ((x[None] - chosen) * gradients).mean(axis=0).astype(np.float32)
-            return Attribution(attributions.sum(axis=-1)[None], attributions[None], {"background": len(pool)})
-
-        return per_image(passes, one)
+        picture = passes.pictures[index].astype(np.float32)
+        x = passes.inputs[index]
+        pool = list(background_pictures(passes.model.input_size)) if picture.shape[0] == picture.shape[1] else []
+        pool = [p for p in pool if p.shape == picture.shape] + blurred_copies(picture)
+        background = passes.preprocess(np.stack(pool))
+        rng = np.random.default_rng(settings["seed"])
+        chosen = background[rng.integers(0, len(background), settings["n_samples"])]
+        alphas = rng.random(settings["n_samples"]).astype(np.float32)[:, None, None, None]
+        points = chosen + alphas * (x[None] - chosen)
+        if sigma > 0:
+            points = points + rng.normal(0, sigma, points.shape).astype(np.float32)
+        gradients = passes.batch(PassKey(None, input_grads=True), points.astype(np.float32), target, progress=span)
+        attributions = ((x[None] - chosen) * gradients).mean(axis=0).astype(np.float32)
+        return Attribution(attributions.sum(axis=-1), attributions, {"background": len(pool)})

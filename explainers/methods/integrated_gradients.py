@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from explainers.methods.base import Attribution, MethodCard, MultiPassMethod, Param, per_image, register, seed_param
+from explainers.methods.base import Attribution, MethodCard, MultiPassMethod, Param, register, seed_param
 from explainers.ops import blur, integrate
 
 BASELINES = ("black", "white", "blur", "noise", "average")
@@ -71,30 +71,26 @@ class IntegratedGradients(MultiPassMethod):
         "seed": seed_param("the noise baseline"),
     }
 
-    def compute(self, passes, layer):
+    def explain_one(self, passes, index, target, span, layer):
         settings = self.settings
-
-        def one(index: int, target: int, span: tuple[float, float]) -> Attribution:
-            x = passes.inputs[index]
-            bases = [passes.preprocess(b[None])[0]
-                     for b in baseline_pictures(passes.pictures[index], settings["baseline"], settings["seed"])]
-            width = (span[1] - span[0]) / len(bases)
-            ends = [{} for _ in bases]
-            attributions = np.mean([integrate(passes, x, b, target, settings["quadrature"], settings["steps"],
-                                              (span[0] + i * width, span[0] + (i + 1) * width),
-                                              preview=len(bases) == 1, ends=ends[i])
-                                    for i, b in enumerate(bases)], axis=0)
-            if all(ends):  # the path's end points were passes of their own: f(x′) and f(x) come from them
-                passes.note_logits(index, ends[0]["input"])
-                score = float(ends[0]["input"][target])
-                baseline_scores = np.array([end["baseline"][target] for end in ends])
-            else:  # f(x) comes from the pass that gives the predictions; a black or white baseline's
-                # logits are the same for every photo, so its forward pass runs once per model
-                score = float(passes.logits[index, target])
-                baseline_scores = passes.remembered_logits(np.stack(bases), target, progress=(span[1], span[1]))[:, target]
-            difference = float(score - baseline_scores.mean())
-            error = abs(float(attributions.sum(dtype=np.float64)) - difference) / max(abs(difference), 1e-12)
-            meta = {"completeness_error": error, "score_difference": difference, "baseline": settings["baseline"]}
-            return Attribution(attributions.sum(axis=-1)[None], attributions[None], meta)
-
-        return per_image(passes, one)
+        x = passes.inputs[index]
+        bases = [passes.preprocess(b[None])[0]
+                 for b in baseline_pictures(passes.pictures[index], settings["baseline"], settings["seed"])]
+        width = (span[1] - span[0]) / len(bases)
+        ends = [{} for _ in bases]
+        attributions = np.mean([integrate(passes, x, b, target, settings["quadrature"], settings["steps"],
+                                          (span[0] + i * width, span[0] + (i + 1) * width),
+                                          preview=len(bases) == 1, ends=ends[i])
+                                for i, b in enumerate(bases)], axis=0)
+        if all(ends):  # the path's end points were passes of their own: f(x′) and f(x) come from them
+            passes.note_logits(index, ends[0]["input"])
+            score = float(ends[0]["input"][target])
+            baseline_scores = np.array([end["baseline"][target] for end in ends])
+        else:  # f(x) comes from the pass that gives the predictions; a black or white baseline's
+            # logits are the same for every photo, so its forward pass runs once per model
+            score = float(passes.logits[index, target])
+            baseline_scores = passes.remembered_logits(np.stack(bases), target, progress=(span[1], span[1]))[:, target]
+        difference = float(score - baseline_scores.mean())
+        error = abs(float(attributions.sum(dtype=np.float64)) - difference) / max(abs(difference), 1e-12)
+        meta = {"completeness_error": error, "score_difference": difference, "baseline": settings["baseline"]}
+        return Attribution(attributions.sum(axis=-1), attributions, meta)

@@ -11,7 +11,7 @@ from typing import ClassVar
 import numpy as np
 
 from explainers.methods.base import (Attribution, MethodCard, MultiPassMethod, Param, PixelGradientMethod,
-                                     get_method, per_image, register, seed_param)
+                                     get_method, register, seed_param)
 
 BASES = ("vanilla_gradient", "gradient_x_input", "guided_backprop")
 
@@ -37,35 +37,31 @@ class NoisyGradients(MultiPassMethod):
         "seed": seed_param("the noise"),
     }
 
-    def compute(self, passes, layer):
+    def explain_one(self, passes, index, target, span, layer):
         base = get_method(self.settings["base"])()
         assert isinstance(base, PixelGradientMethod)
         sigma = self.settings["noise"] * passes.model.input_range()
+        rng = np.random.default_rng(self.settings["seed"])
+        x = passes.inputs[index]
+        # float32 noise drawn as such and shifted in place: no float64 draw and copy of every sample
+        noisy = rng.standard_normal((self.settings["n_samples"], *x.shape), dtype=np.float32)
+        noisy *= np.float32(sigma)
+        noisy += x[None]
+        sums = {"count": 0, "first": 0.0, "second": 0.0}
 
-        def one(index: int, target: int, span: tuple[float, float]) -> Attribution:
-            rng = np.random.default_rng(self.settings["seed"])
-            x = passes.inputs[index]
-            # float32 noise drawn as such and shifted in place: no float64 draw and copy of every sample
-            noisy = rng.standard_normal((self.settings["n_samples"], *x.shape), dtype=np.float32)
-            noisy *= np.float32(sigma)
-            noisy += x[None]
-            sums = {"count": 0, "first": 0.0, "second": 0.0}
+        def running(start: int, stop: int, attributions: np.ndarray) -> None:
+            values = attributions.astype(np.float64)
+            sums["count"] += len(values)
+            sums["first"] = sums["first"] + values.sum(axis=0)
+            sums["second"] = sums["second"] + (values ** 2).sum(axis=0)
+            count = sums["count"]
+            passes.preview(self.reduce(base, sums["first"] / count, sums["second"] / count)[1])
 
-            def running(start: int, stop: int, attributions: np.ndarray) -> None:
-                values = attributions.astype(np.float64)
-                sums["count"] += len(values)
-                sums["first"] = sums["first"] + values.sum(axis=0)
-                sums["second"] = sums["second"] + (values ** 2).sum(axis=0)
-                count = sums["count"]
-                passes.preview(self.reduce(base, sums["first"] / count, sums["second"] / count)[1])
-
-            samples = base.attribute(passes, noisy, target, progress=span,
-                                     on_chunk=running if passes.wants_preview else None)
-            value = self.statistic_of(samples)
-            heatmap = self.heatmap(base, value)
-            return Attribution(heatmap[None], value[None], {"noise_sigma": sigma, "base": base.name})
-
-        return per_image(passes, one)
+        samples = base.attribute(passes, noisy, target, progress=span,
+                                 on_chunk=running if passes.wants_preview else None)
+        value = self.statistic_of(samples)
+        heatmap = self.heatmap(base, value)
+        return Attribution(heatmap, value, {"noise_sigma": sigma, "base": base.name})
 
     def statistic_of(self, samples: np.ndarray) -> np.ndarray:
         """This statistic (H, W, 3) over all the samples' attributions, with no float64 copy of them:
