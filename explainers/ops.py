@@ -1,12 +1,14 @@
 """Numerics shared by several saliency methods, or by a method and the evaluation: probabilities from
-logits, pictures to cover parts of a photo with, resizing maps, and the path integral of integrated
-gradients.
+logits, pictures to cover parts of a photo with, resizing maps, the path integral of integrated
+gradients, and statistics over samples kept as the samples come (SmoothGrad and its siblings).
 
 A helper used by two methods belongs to neither of them, so it lives here. Plain numpy (OpenCV is
 imported where a function needs it; no TensorFlow), so every function can be tested on hand-made
-arrays in milliseconds.
+arrays in milliseconds (tests/test_golden.py).
 """
 from __future__ import annotations
+
+from typing import Any
 
 import numpy as np
 
@@ -140,5 +142,87 @@ def integrate(passes, x: np.ndarray, baseline: np.ndarray, target: int, rule: st
     return difference * average
 
 
-__all__ = ["FILLS", "blur", "fill_picture", "gauss_lobatto", "integrate", "quadrature", "softmax", "spread_order",
-           "upsample"]
+# ---- statistics over samples (SmoothGrad and its siblings) ----------------------------------------
+class SampleStatistic:
+    """A statistic over samples (axis 0): online, chunk by chunk, for the partial maps (``start``,
+    ``update``, ``finish``), and over all the samples at once for the final value (``of``).
+
+    The online state accumulates in float64; ``of`` makes no float64 copy of the samples, so the two
+    agree to float32 rounding, not bit for bit (the partial maps are previews, the final map is ``of``).
+    """
+
+    def start(self) -> dict[str, Any]:
+        """The state before any sample: the count and the running sums the statistic needs."""
+        return {"count": 0}
+
+    def update(self, state: dict[str, Any], samples: np.ndarray) -> None:
+        """Fold a chunk of samples (n, ...) into ``state``."""
+        state["count"] += len(samples)
+
+    def finish(self, state: dict[str, Any]) -> np.ndarray:
+        """The statistic (float32) of the samples folded in so far."""
+        raise NotImplementedError
+
+    def of(self, samples: np.ndarray) -> np.ndarray:
+        """The statistic (float32) of all ``samples`` (n, ...)."""
+        raise NotImplementedError
+
+
+class Mean(SampleStatistic):
+    """The mean, accumulated in float64."""
+
+    def start(self):
+        return {"count": 0, "sum": 0.0}
+
+    def update(self, state, samples):
+        super().update(state, samples)
+        state["sum"] = state["sum"] + samples.astype(np.float64).sum(axis=0)
+
+    def finish(self, state):
+        return (state["sum"] / state["count"]).astype(np.float32)
+
+    def of(self, samples):
+        return samples.mean(axis=0, dtype=np.float64).astype(np.float32)
+
+
+class MeanOfSquares(SampleStatistic):
+    """The mean of the squares (the second moment about zero)."""
+
+    def start(self):
+        return {"count": 0, "squares": 0.0}
+
+    def update(self, state, samples):
+        super().update(state, samples)
+        state["squares"] = state["squares"] + (samples.astype(np.float64) ** 2).sum(axis=0)
+
+    def finish(self, state):
+        return (state["squares"] / state["count"]).astype(np.float32)
+
+    def of(self, samples):
+        # one float32 multiply-and-add per sample, no array of squares
+        return np.einsum("i...,i...->...", samples, samples) / np.float32(len(samples))
+
+
+class Variance(SampleStatistic):
+    """The population variance: online from the first two moments (floored at 0 against rounding),
+    at the end in two passes over the samples (mean first, so no cancellation)."""
+
+    def start(self):
+        return {"count": 0, "sum": 0.0, "squares": 0.0}
+
+    def update(self, state, samples):
+        super().update(state, samples)
+        values = samples.astype(np.float64)
+        state["sum"] = state["sum"] + values.sum(axis=0)
+        state["squares"] = state["squares"] + (values ** 2).sum(axis=0)
+
+    def finish(self, state):
+        mean, squares = state["sum"] / state["count"], state["squares"] / state["count"]
+        return np.maximum(squares - mean ** 2, 0.0).astype(np.float32)
+
+    def of(self, samples):
+        return samples.var(axis=0)
+
+
+__all__ = ["FILLS", "Mean", "MeanOfSquares", "SampleStatistic", "Variance", "blur", "fill_picture", "gauss_lobatto",
+           "integrate", "quadrature", "softmax", "spread_order", "upsample"]
