@@ -308,7 +308,7 @@ def fill_image(image: np.ndarray, fill: str) -> np.ndarray:
     """What deleted pixels become, as an RGB uint8 picture like ``image``: "blur" (a strongly blurred copy,
     σ = 1/20 of the longer side, the same blur as occlusion's), "grey" (mid-grey, 128) or "mean" (the
     picture's mean colour)."""
-    from explainers.methods.occlusion import fill_picture
+    from explainers.ops import fill_picture
     from explainers.models import check_image
 
     check_image(image)

@@ -124,3 +124,19 @@ def test_long_methods_show_a_partial_map_after_each_chunk(name, settings, tiny_c
     assert len(previews) >= 3  # 40+ samples in chunks of 16
     if name != "integrated_gradients":  # a tiny model's gradient barely changes along the path: IG's first
         assert not np.allclose(previews[0], previews[-1])  # preview is already right; the others sharpen
+
+
+def test_methods_share_numerics_through_ops_not_through_each_other():
+    """A helper two methods use belongs to neither (``explainers.ops``); a method imports another
+    method's module only to compose it (guided Grad-CAM multiplies by Grad-CAM's map)."""
+    import ast
+    from pathlib import Path
+
+    import explainers.methods
+
+    composed = {("guided_grad_cam", "grad_cam")}
+    for path in Path(explainers.methods.__file__).parent.glob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.ImportFrom) and (node.module or "").startswith("explainers.methods."):
+                other = node.module.rsplit(".", 1)[1]
+                assert other == "base" or (path.stem, other) in composed, f"{path.stem} imports from {other}"

@@ -8,7 +8,8 @@ import pytest
 
 from explainers import explain
 from explainers.images import decode
-from explainers.methods.integrated_gradients import BASELINES, QUADRATURES, baseline_pictures, quadrature
+from explainers.methods.integrated_gradients import BASELINES, QUADRATURES, baseline_pictures
+from explainers.ops import quadrature
 from explainers.models import ExplainableModel
 from explainers.passes import LogitsMemo
 
@@ -39,7 +40,7 @@ def test_quadrature_rules():
 def test_gauss_lobatto_is_the_textbook_rule():
     """Four points on [−1, 1]: ±1 and ±1/√5 with weights 1/6 and 5/6; n points integrate every polynomial
     of degree ≤ 2n − 3 exactly (on [0, 1], where ∫ αᵏ = 1/(k + 1)) and not t²ⁿ⁻² (on [−1, 1])."""
-    from explainers.methods.integrated_gradients import gauss_lobatto
+    from explainers.ops import gauss_lobatto
 
     nodes, weights = gauss_lobatto(4)
     np.testing.assert_allclose(nodes, [-1, -1 / np.sqrt(5), 1 / np.sqrt(5), 1], atol=1e-15)

@@ -13,6 +13,7 @@ from typing import Any, ClassVar
 import numpy as np
 
 from explainers.errors import ParameterError, UnknownNameError
+from explainers.ops import upsample  # noqa: F401  (imported from here by api.py and older code)
 from explainers.passes import PassKey, Passes
 
 REGISTRY: dict[str, type["Method"]] = {}
@@ -167,17 +168,6 @@ def get_method(name: str) -> type[Method]:
 
 
 # ---- helpers shared by several methods ------------------------------------------------------------
-def upsample(maps: np.ndarray, size: int | tuple[int, int]) -> np.ndarray:
-    """Resize a batch of maps (N, h, w) to (N, H, W) with bilinear interpolation (identity if equal)."""
-    import cv2
-
-    height, width = (size, size) if isinstance(size, int) else size
-    maps = np.asarray(maps, np.float32)
-    if maps.shape[1:] == (height, width):
-        return maps
-    return np.stack([cv2.resize(m, (width, height), interpolation=cv2.INTER_LINEAR) for m in maps])
-
-
 def max_abs_over_channels(gradients: np.ndarray) -> np.ndarray:
     """Simonyan et al.'s reduction of an (N, H, W, 3) gradient to a map: the largest |value| per pixel."""
     return np.abs(gradients).max(axis=-1)
@@ -217,9 +207,35 @@ class PixelGradientMethod(Method):
         return Attribution(self.to_heatmap(attributions), attributions)
 
 
-class MultiPassMethod(Method):
-    """A method that runs its own batches of samples in ``compute`` (noisy copies, path points, masks);
-    from the shared passes it needs only the target."""
+class PerPictureMethod(Method):
+    """A method that explains one picture at a time, because its own batches are that picture's samples
+    (noisy copies, path points, masks). Subclasses implement ``explain_one`` (the one hook); ``compute``
+    runs it for each picture, gives each its share of the progress, and stacks the maps."""
+
+    def explain_one(self, passes: Passes, index: int, target: int, span: tuple[float, float],
+                    layer: str | None) -> Attribution:
+        """The map of picture ``index`` for class ``target``: an Attribution of that one picture
+        (heatmap (h, w), attributions (H, W, 3) or None, meta). ``span``: the (start, end) fraction of
+        the whole work this picture's batches report progress in (pass it to ``passes.batch``);
+        ``layer``: the layer asked for (most methods ignore it)."""
+        raise NotImplementedError
+
+    def compute(self, passes, layer):
+        targets = passes.resolved_targets
+        count = len(passes.inputs)
+        results = [self.explain_one(passes, i, int(targets[i]), (i / count, (i + 1) / count), layer)
+                   for i in range(count)]
+        attributions = None if results[0].attributions is None else np.stack([r.attributions for r in results])
+        meta = dict(results[0].meta)
+        if count > 1:
+            meta["per_image"] = [r.meta for r in results]
+        return Attribution(np.stack([r.heatmap for r in results]), attributions, meta)
+
+
+class MultiPassMethod(PerPictureMethod):
+    """A per-picture method that needs from the shared passes only the target (SmoothGrad, integrated
+    gradients, occlusion, RISE, ...): the service computes it in a job of its own, never alongside the
+    one-pass methods. A new one is one file: a subclass with its settings and ``explain_one``."""
 
     deadline = 600.0
 
@@ -229,19 +245,6 @@ class MultiPassMethod(Method):
 
 def seed_param(what: str) -> Param:
     return Param(0, f"Seed of {what}: the same seed gives the same map.", minimum=0, maximum=2**31 - 1)
-
-
-def per_image(passes: Passes, explain_one) -> Attribution:
-    """Run ``explain_one(index, target, progress_span)`` for each image of the batch and stack the
-    results: multi-pass methods work on one image at a time (their samples are the batch)."""
-    targets = passes.resolved_targets
-    count = len(passes.inputs)
-    results = [explain_one(i, int(targets[i]), (i / count, (i + 1) / count)) for i in range(count)]
-    attributions = None if results[0].attributions is None else np.concatenate([r.attributions for r in results])
-    meta = dict(results[0].meta)
-    if count > 1:
-        meta["per_image"] = [r.meta for r in results]
-    return Attribution(np.concatenate([r.heatmap for r in results]), attributions, meta)
 
 
 class CamMethod(Method):

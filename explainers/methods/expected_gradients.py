@@ -12,7 +12,8 @@ from pathlib import Path
 
 import numpy as np
 
-from explainers.methods.base import Attribution, MethodCard, MultiPassMethod, Param, per_image, register, seed_param
+from explainers.methods.base import Attribution, MethodCard, MultiPassMethod, Param, register, seed_param
+from explainers.ops import blur
 from explainers.passes import PassKey
 
 BACKGROUND_DIR = Path(os.environ.get("EXPLAINERS_BACKGROUND_DIR") or
@@ -32,10 +33,9 @@ def background_pictures(size: int) -> tuple[np.ndarray, ...]:
 
 
 def blurred_copies(picture: np.ndarray) -> list[np.ndarray]:
-    import cv2
-
+    """The picture blurred by a twentieth and by an eighth of its longer side (two baselines)."""
     side = max(picture.shape[:2])
-    return [cv2.GaussianBlur(picture, (0, 0), sigmaX=side / k, sigmaY=side / k) for k in (20, 8)]
+    return [blur(picture, side / k) for k in (20, 8)]
 
 
 @register
@@ -71,24 +71,20 @@ class ExpectedGradients(MultiPassMethod):
         "seed": seed_param("the sampling"),
     }
 
-    def compute(self, passes, layer):
+    def explain_one(self, passes, index, target, span, layer):
         settings = self.settings
         sigma = settings["smoothing"] * passes.model.input_range()
-
-        def one(index: int, target: int, span: tuple[float, float]) -> Attribution:
-            picture = passes.pictures[index].astype(np.float32)
-            x = passes.inputs[index]
-            pool = list(background_pictures(passes.model.input_size)) if picture.shape[0] == picture.shape[1] else []
-            pool = [p for p in pool if p.shape == picture.shape] + blurred_copies(picture)
-            background = passes.preprocess(np.stack(pool))
-            rng = np.random.default_rng(settings["seed"])
-            chosen = background[rng.integers(0, len(background), settings["n_samples"])]
-            alphas = rng.random(settings["n_samples"]).astype(np.float32)[:, None, None, None]
-            points = chosen + alphas * (x[None] - chosen)
-            if sigma > 0:
-                points = points + rng.normal(0, sigma, points.shape).astype(np.float32)
-            gradients = passes.batch(PassKey(None, input_grads=True), points.astype(np.float32), target, progress=span)
-            attributions = ((x[None] - chosen) * gradients).mean(axis=0).astype(np.float32)
-            return Attribution(attributions.sum(axis=-1)[None], attributions[None], {"background": len(pool)})
-
-        return per_image(passes, one)
+        picture = passes.pictures[index].astype(np.float32)
+        x = passes.inputs[index]
+        pool = list(background_pictures(passes.model.input_size)) if picture.shape[0] == picture.shape[1] else []
+        pool = [p for p in pool if p.shape == picture.shape] + blurred_copies(picture)
+        background = passes.preprocess(np.stack(pool))
+        rng = np.random.default_rng(settings["seed"])
+        chosen = background[rng.integers(0, len(background), settings["n_samples"])]
+        alphas = rng.random(settings["n_samples"]).astype(np.float32)[:, None, None, None]
+        points = chosen + alphas * (x[None] - chosen)
+        if sigma > 0:
+            points = points + rng.normal(0, sigma, points.shape).astype(np.float32)
+        gradients = passes.batch(PassKey(None, input_grads=True), points.astype(np.float32), target, progress=span)
+        attributions = ((x[None] - chosen) * gradients).mean(axis=0).astype(np.float32)
+        return Attribution(attributions.sum(axis=-1), attributions, {"background": len(pool)})

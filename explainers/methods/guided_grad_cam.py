@@ -1,7 +1,8 @@
 import numpy as np
 
-from explainers.methods.base import Attribution, Method, MethodCard, register, upsample
+from explainers.methods.base import Attribution, Method, MethodCard, register
 from explainers.methods.grad_cam import GradCam
+from explainers.ops import upsample
 from explainers.passes import PassKey
 
 

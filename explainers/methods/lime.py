@@ -9,9 +9,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from explainers.methods.base import Attribution, MethodCard, MultiPassMethod, Param, per_image, register, seed_param
-from explainers.methods.occlusion import FILLS, fill_picture
-from explainers.methods.rise import softmax
+from explainers.methods.base import Attribution, MethodCard, MultiPassMethod, Param, register, seed_param
+from explainers.ops import FILLS, fill_picture, softmax
 from explainers.passes import PassKey
 
 
@@ -88,25 +87,21 @@ class Lime(MultiPassMethod):
         "seed": seed_param("the patterns"),
     }
 
-    def compute(self, passes, layer):
+    def explain_one(self, passes, index, target, span, layer):
         settings = self.settings
-
-        def one(index: int, target: int, span: tuple[float, float]) -> Attribution:
-            picture = passes.pictures[index].astype(np.float32)
-            labels = superpixels(picture, settings["segments"])
-            count = int(labels.max()) + 1
-            rng = np.random.default_rng(settings["seed"])
-            on = (rng.random((settings["n_samples"], count)) < 0.5).astype(np.float32)
-            on[0] = 1.0  # the picture itself
-            cover = fill_picture(picture, settings["fill"])
-            keep = on[:, labels][..., None]  # (n, H, W, 1)
-            samples = picture[None] * keep + cover[None] * (1.0 - keep)
-            logits = passes.batch(PassKey(), passes.preprocess(samples), target, field="logits", progress=span)
-            probabilities = softmax(logits)[:, target].astype(np.float64)
-            distance = 1.0 - on.sum(axis=1) / np.sqrt(count * np.maximum(on.sum(axis=1), 1e-12))  # cosine to all-on
-            weights = np.sqrt(np.exp(-(distance**2) / settings["kernel_width"] ** 2))
-            coefficients, intercept, r2 = weighted_ridge(on.astype(np.float64), probabilities, weights)
-            heatmap = coefficients[labels].astype(np.float32)
-            return Attribution(heatmap[None], None, {"segments": count, "r2": r2, "intercept": intercept})
-
-        return per_image(passes, one)
+        picture = passes.pictures[index].astype(np.float32)
+        labels = superpixels(picture, settings["segments"])
+        count = int(labels.max()) + 1
+        rng = np.random.default_rng(settings["seed"])
+        on = (rng.random((settings["n_samples"], count)) < 0.5).astype(np.float32)
+        on[0] = 1.0  # the picture itself
+        cover = fill_picture(picture, settings["fill"])
+        keep = on[:, labels][..., None]  # (n, H, W, 1)
+        samples = picture[None] * keep + cover[None] * (1.0 - keep)
+        logits = passes.batch(PassKey(), passes.preprocess(samples), target, field="logits", progress=span)
+        probabilities = softmax(logits)[:, target].astype(np.float64)
+        distance = 1.0 - on.sum(axis=1) / np.sqrt(count * np.maximum(on.sum(axis=1), 1e-12))  # cosine to all-on
+        weights = np.sqrt(np.exp(-(distance**2) / settings["kernel_width"] ** 2))
+        coefficients, intercept, r2 = weighted_ridge(on.astype(np.float64), probabilities, weights)
+        heatmap = coefficients[labels].astype(np.float32)
+        return Attribution(heatmap, None, {"segments": count, "r2": r2, "intercept": intercept})

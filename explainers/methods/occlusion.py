@@ -7,9 +7,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from explainers.methods.base import Attribution, MethodCard, MultiPassMethod, Param, per_image, register
-
-FILLS = ("grey", "mean", "blur")
+from explainers.methods.base import Attribution, MethodCard, MultiPassMethod, Param, register
+from explainers.ops import FILLS, fill_picture
 
 
 def positions(size: int, patch: int, stride: int) -> list[int]:
@@ -18,18 +17,6 @@ def positions(size: int, patch: int, stride: int) -> list[int]:
     if starts[-1] + patch < size:
         starts.append(size - patch)
     return starts
-
-
-def fill_picture(picture: np.ndarray, fill: str) -> np.ndarray:
-    import cv2
-
-    picture = picture.astype(np.float32)
-    if fill == "grey":
-        return np.full_like(picture, 127.5)
-    if fill == "mean":
-        return np.broadcast_to(picture.mean(axis=(0, 1)), picture.shape).astype(np.float32)
-    sigma = max(picture.shape[:2]) / 20
-    return cv2.GaussianBlur(picture, (0, 0), sigmaX=sigma, sigmaY=sigma)
 
 
 @register
@@ -74,34 +61,30 @@ class Occlusion(MultiPassMethod):
         starts = positions(model.input_size, size, self.settings["stride"])
         model.engine.warm_local((size, size), starts, starts)
 
-    def compute(self, passes, layer):
+    def explain_one(self, passes, index, target, span, layer):
         patch, stride = self.settings["patch"], self.settings["stride"]
+        picture = passes.pictures[index].astype(np.float32)
+        height, width = picture.shape[:2]
+        size = min(patch, height, width)
+        cover = fill_picture(picture, self.settings["fill"])
+        boxes = [(top, left) for top in positions(height, size, stride) for left in positions(width, size, stride)]
+        occluded = np.repeat(picture[None], len(boxes), axis=0)
+        for i, (top, left) in enumerate(boxes):
+            occluded[i, top:top + size, left:left + size] = cover[top:top + size, left:left + size]
+        total = np.zeros((height, width), np.float64)
+        counts = np.zeros((height, width), np.float64)
+        original = float(passes.logits[index, target])  # the whole picture's score, from the shared pass
 
-        def one(index: int, target: int, span: tuple[float, float]) -> Attribution:
-            picture = passes.pictures[index].astype(np.float32)
-            height, width = picture.shape[:2]
-            size = min(patch, height, width)
-            cover = fill_picture(picture, self.settings["fill"])
-            boxes = [(top, left) for top in positions(height, size, stride) for left in positions(width, size, stride)]
-            occluded = np.repeat(picture[None], len(boxes), axis=0)
-            for i, (top, left) in enumerate(boxes):
-                occluded[i, top:top + size, left:left + size] = cover[top:top + size, left:left + size]
-            total = np.zeros((height, width), np.float64)
-            counts = np.zeros((height, width), np.float64)
-            original = float(passes.logits[index, target])  # the whole picture's score, from the shared pass
+        def add(start: int, stop: int, logits: np.ndarray) -> None:
+            """Row r is the picture with box r covered."""
+            for row, scores in zip(range(start, stop), logits):
+                top, left = boxes[row]
+                total[top:top + size, left:left + size] += original - float(scores[target])
+                counts[top:top + size, left:left + size] += 1
+            passes.preview(total / np.maximum(counts, 1))
 
-            def add(start: int, stop: int, logits: np.ndarray) -> None:
-                """Row r is the picture with box r covered."""
-                for row, scores in zip(range(start, stop), logits):
-                    top, left = boxes[row]
-                    total[top:top + size, left:left + size] += original - float(scores[target])
-                    counts[top:top + size, left:left + size] += 1
-                passes.preview(total / np.maximum(counts, 1))
-
-            # each copy differs from the picture only inside its box: the first layers run on a crop
-            passes.covered_logits(passes.preprocess(picture[None])[0], passes.preprocess(occluded), boxes, (size, size), target,
-                                  progress=span, on_chunk=add)
-            heatmap = (total / np.maximum(counts, 1)).astype(np.float32)
-            return Attribution(heatmap[None], None, {"patches": len(boxes)})
-
-        return per_image(passes, one)
+        # each copy differs from the picture only inside its box: the first layers run on a crop
+        passes.covered_logits(passes.preprocess(picture[None])[0], passes.preprocess(occluded), boxes, (size, size), target,
+                              progress=span, on_chunk=add)
+        heatmap = (total / np.maximum(counts, 1)).astype(np.float32)
+        return Attribution(heatmap, None, {"patches": len(boxes)})

@@ -7,7 +7,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from explainers.methods.base import Attribution, MethodCard, MultiPassMethod, Param, per_image, register, seed_param
+from explainers.methods.base import Attribution, MethodCard, MultiPassMethod, Param, register, seed_param
+from explainers.ops import softmax
 from explainers.passes import PassKey
 
 
@@ -26,12 +27,6 @@ def random_masks(count: int, shape: tuple[int, int], cells: int, keep: float, se
         dy, dx = rng.integers(0, cell_h), rng.integers(0, cell_w)
         masks[i] = up[dy:dy + height, dx:dx + width]
     return masks
-
-
-def softmax(logits: np.ndarray) -> np.ndarray:
-    z = logits - logits.max(axis=-1, keepdims=True)
-    e = np.exp(z)
-    return e / e.sum(axis=-1, keepdims=True)
 
 
 @register
@@ -67,24 +62,20 @@ class Rise(MultiPassMethod):
         "seed": seed_param("the masks"),
     }
 
-    def compute(self, passes, layer):
+    def explain_one(self, passes, index, target, span, layer):
         settings = self.settings
+        picture = passes.pictures[index].astype(np.float32)
+        masks = random_masks(settings["n_masks"], picture.shape[:2], settings["cells"], settings["keep"],
+                             settings["seed"])
+        inputs = passes.preprocess(picture[None] * masks[..., None])
+        total = {"sum": 0.0}
 
-        def one(index: int, target: int, span: tuple[float, float]) -> Attribution:
-            picture = passes.pictures[index].astype(np.float32)
-            masks = random_masks(settings["n_masks"], picture.shape[:2], settings["cells"], settings["keep"],
-                                 settings["seed"])
-            inputs = passes.preprocess(picture[None] * masks[..., None])
-            total = {"sum": 0.0}
+        def running(start: int, stop: int, logits: np.ndarray) -> None:
+            total["sum"] = total["sum"] + np.tensordot(softmax(logits)[:, target], masks[start:stop], axes=1)
+            passes.preview(total["sum"] / (stop * settings["keep"]))
 
-            def running(start: int, stop: int, logits: np.ndarray) -> None:
-                total["sum"] = total["sum"] + np.tensordot(softmax(logits)[:, target], masks[start:stop], axes=1)
-                passes.preview(total["sum"] / (stop * settings["keep"]))
-
-            logits = passes.batch(PassKey(), inputs, target, field="logits", progress=span,
-                                  on_chunk=running if passes.wants_preview else None)
-            probabilities = softmax(logits)[:, target]
-            heatmap = np.tensordot(probabilities, masks, axes=1) / (len(masks) * settings["keep"])
-            return Attribution(heatmap[None].astype(np.float32), None, {"n_masks": len(masks)})
-
-        return per_image(passes, one)
+        logits = passes.batch(PassKey(), inputs, target, field="logits", progress=span,
+                              on_chunk=running if passes.wants_preview else None)
+        probabilities = softmax(logits)[:, target]
+        heatmap = np.tensordot(probabilities, masks, axes=1) / (len(masks) * settings["keep"])
+        return Attribution(heatmap.astype(np.float32), None, {"n_masks": len(masks)})

@@ -10,8 +10,8 @@ from typing import ClassVar
 
 import numpy as np
 
-from explainers.methods.base import Attribution, Method, MethodCard, Param, per_image, register, upsample
-from explainers.methods.rise import softmax
+from explainers.methods.base import Attribution, MethodCard, Param, PerPictureMethod, register
+from explainers.ops import softmax, upsample
 from explainers.passes import PassKey
 
 #: what the two Score-CAM cards share
@@ -25,7 +25,11 @@ PITFALLS = (
 )
 
 
-class ScoreCamBase(Method):
+class ScoreCamBase(PerPictureMethod):
+    """Score-CAM's machinery. It runs its own batch per picture (one masked copy per channel), but it
+    also reads the picked layer's activations from a shared pass, so it is not a MultiPassMethod (the
+    service computes it together with the one-pass methods)."""
+
     uses_layer = True
     deadline = 1200.0
     top_k: ClassVar[int | None] = None
@@ -36,31 +40,26 @@ class ScoreCamBase(Method):
     def channels(self, activations: np.ndarray) -> np.ndarray:
         return np.arange(activations.shape[-1])
 
-    def compute(self, passes, layer):
-        forward = passes.get(PassKey(layer))
-
-        def one(index: int, target: int, span: tuple[float, float]) -> Attribution:
-            activations = forward.activations[index]  # (h, w, K)
-            chosen = self.channels(activations)
-            picture = passes.pictures[index].astype(np.float32)
-            maps = upsample(np.moveaxis(activations[..., chosen], -1, 0), picture.shape[:2])
-            low = maps.reshape(len(chosen), -1).min(axis=1)[:, None, None]
-            high = maps.reshape(len(chosen), -1).max(axis=1)[:, None, None]
-            masks = np.where(high > low, (maps - low) / np.where(high > low, high - low, 1), 0).astype(np.float32)
-            black = passes.remembered_logits(passes.preprocess(np.zeros_like(picture)[None]), target,  # once per model
-                                             progress=(span[0], span[0]))
-            masked = passes.batch(PassKey(), passes.preprocess(picture[None] * masks[..., None]), target,
-                                  field="logits", progress=span)
-            probabilities = softmax(np.concatenate([black, masked]))[:, target]
-            weights = probabilities[1:] - probabilities[0]  # rise in confidence over a black picture
-            cam = np.maximum((activations[..., chosen] * weights).sum(axis=-1), 0.0).astype(np.float32)
-            meta = {"channels": int(len(chosen)), "layer_resolution": list(cam.shape)}
-            if not cam.any():
-                meta["notes"] = ["No feature map raised this class's probability, so the map is empty "
-                                 "(common when the model does not recognise the class at all)."]
-            return Attribution(cam[None], None, meta)
-
-        return per_image(passes, one)
+    def explain_one(self, passes, index, target, span, layer):
+        activations = passes.get(PassKey(layer)).activations[index]  # (h, w, K)
+        chosen = self.channels(activations)
+        picture = passes.pictures[index].astype(np.float32)
+        maps = upsample(np.moveaxis(activations[..., chosen], -1, 0), picture.shape[:2])
+        low = maps.reshape(len(chosen), -1).min(axis=1)[:, None, None]
+        high = maps.reshape(len(chosen), -1).max(axis=1)[:, None, None]
+        masks = np.where(high > low, (maps - low) / np.where(high > low, high - low, 1), 0).astype(np.float32)
+        black = passes.remembered_logits(passes.preprocess(np.zeros_like(picture)[None]), target,  # once per model
+                                         progress=(span[0], span[0]))
+        masked = passes.batch(PassKey(), passes.preprocess(picture[None] * masks[..., None]), target,
+                              field="logits", progress=span)
+        probabilities = softmax(np.concatenate([black, masked]))[:, target]
+        weights = probabilities[1:] - probabilities[0]  # rise in confidence over a black picture
+        cam = np.maximum((activations[..., chosen] * weights).sum(axis=-1), 0.0).astype(np.float32)
+        meta = {"channels": int(len(chosen)), "layer_resolution": list(cam.shape)}
+        if not cam.any():
+            meta["notes"] = ["No feature map raised this class's probability, so the map is empty "
+                             "(common when the model does not recognise the class at all)."]
+        return Attribution(cam, None, meta)
 
 
 @register

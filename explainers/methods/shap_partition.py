@@ -14,7 +14,7 @@ from __future__ import annotations
 import numpy as np
 
 from explainers.errors import NotApplicableError
-from explainers.methods.base import Attribution, MethodCard, MultiPassMethod, Param, per_image, register
+from explainers.methods.base import Attribution, MethodCard, MultiPassMethod, Param, register
 from explainers.passes import PassKey
 
 MASKERS = ("inpaint_telea", "inpaint_ns", "blur")
@@ -80,33 +80,29 @@ class ShapPartition(MultiPassMethod):
     def check_applicable(self, model) -> None:
         shap_module()
 
-    def compute(self, passes, layer):
+    def explain_one(self, passes, index, target, span, layer):
         shap = shap_module()
         settings = self.settings
+        picture = passes.pictures[index].astype(np.float32)
+        start, end = span
+        done = [0]
+        budget = settings["max_evals"] + 2  # the explainer also scores the full and the fully hidden picture
 
-        def one(index: int, target: int, span: tuple[float, float]) -> Attribution:
-            picture = passes.pictures[index].astype(np.float32)
-            start, end = span
-            done = [0]
-            budget = settings["max_evals"] + 2  # the explainer also scores the full and the fully hidden picture
+        def score(images: np.ndarray) -> np.ndarray:
+            images = np.asarray(images, np.float32)
+            span_of_call = tuple(start + (end - start) * min(1.0, count / budget)
+                                 for count in (done[0], done[0] + len(images)))
+            logits = passes.batch(PassKey(), passes.preprocess(images), target, field="logits",
+                                  progress=span_of_call)
+            done[0] += len(images)
+            return logits[:, target:target + 1].astype(np.float64)
 
-            def score(images: np.ndarray) -> np.ndarray:
-                images = np.asarray(images, np.float32)
-                span_of_call = tuple(start + (end - start) * min(1.0, count / budget)
-                                     for count in (done[0], done[0] + len(images)))
-                logits = passes.batch(PassKey(), passes.preprocess(images), target, field="logits",
-                                      progress=span_of_call)
-                done[0] += len(images)
-                return logits[:, target:target + 1].astype(np.float64)
-
-            masker = shap.maskers.Image(masker_value(settings["masker"], picture.shape[0]), picture.shape)
-            explainer = shap.PartitionExplainer(score, masker)
-            result = explainer(picture[None], max_evals=settings["max_evals"], batch_size=64, silent=True)
-            values = np.asarray(result.values, np.float32).reshape(picture.shape)  # one output: (H, W, 3)
-            base = float(np.ravel(result.base_values)[0])
-            heatmap = values.sum(axis=-1)
-            meta = {"evaluations": done[0], "base_value": base,
-                    "full_value": float(base + values.sum(dtype=np.float64))}
-            return Attribution(heatmap[None], None, meta)
-
-        return per_image(passes, one)
+        masker = shap.maskers.Image(masker_value(settings["masker"], picture.shape[0]), picture.shape)
+        explainer = shap.PartitionExplainer(score, masker)
+        result = explainer(picture[None], max_evals=settings["max_evals"], batch_size=64, silent=True)
+        values = np.asarray(result.values, np.float32).reshape(picture.shape)  # one output: (H, W, 3)
+        base = float(np.ravel(result.base_values)[0])
+        heatmap = values.sum(axis=-1)
+        meta = {"evaluations": done[0], "base_value": base,
+                "full_value": float(base + values.sum(dtype=np.float64))}
+        return Attribution(heatmap, None, meta)

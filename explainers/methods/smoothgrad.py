@@ -11,8 +11,8 @@ from typing import ClassVar
 import numpy as np
 
 from explainers.methods.base import (Attribution, MethodCard, MultiPassMethod, Param, PixelGradientMethod,
-                                     get_method, per_image, register, seed_param)
-from explainers.passes import PassKey
+                                     get_method, register, seed_param)
+from explainers.ops import Mean, MeanOfSquares, SampleStatistic, Variance
 
 BASES = ("vanilla_gradient", "gradient_x_input", "guided_backprop")
 
@@ -26,9 +26,13 @@ NOISE_PITFALLS = (
 
 
 class NoisyGradients(MultiPassMethod):
-    """The shared machinery: n noisy copies, their attributions under the base method, one statistic."""
+    """The shared machinery: n noisy copies, their attributions under the base method, one statistic.
 
-    statistic: ClassVar[str] = "mean"
+    A sibling picks its ``statistic`` (``explainers.ops.SampleStatistic``: kept chunk by chunk for the
+    partial maps, over all the samples for the final one) and, if need be, how its value becomes a map
+    (``heatmap``)."""
+
+    statistic: ClassVar[SampleStatistic] = Mean()
     quick = {"n_samples": 2}
     params = {
         "base": Param("vanilla_gradient", "The gradient method whose maps are averaged.", choices=BASES),
@@ -38,60 +42,31 @@ class NoisyGradients(MultiPassMethod):
         "seed": seed_param("the noise"),
     }
 
-    def compute(self, passes, layer):
+    def explain_one(self, passes, index, target, span, layer):
         base = get_method(self.settings["base"])()
         assert isinstance(base, PixelGradientMethod)
         sigma = self.settings["noise"] * passes.model.input_range()
+        rng = np.random.default_rng(self.settings["seed"])
+        x = passes.inputs[index]
+        # float32 noise drawn as such and shifted in place: no float64 draw and copy of every sample
+        noisy = rng.standard_normal((self.settings["n_samples"], *x.shape), dtype=np.float32)
+        noisy *= np.float32(sigma)
+        noisy += x[None]
+        state = self.statistic.start()
 
-        def one(index: int, target: int, span: tuple[float, float]) -> Attribution:
-            rng = np.random.default_rng(self.settings["seed"])
-            x = passes.inputs[index]
-            # float32 noise drawn as such and shifted in place: no float64 draw and copy of every sample
-            noisy = rng.standard_normal((self.settings["n_samples"], *x.shape), dtype=np.float32)
-            noisy *= np.float32(sigma)
-            noisy += x[None]
-            sums = {"count": 0, "first": 0.0, "second": 0.0}
+        def running(start: int, stop: int, attributions: np.ndarray) -> None:
+            self.statistic.update(state, attributions)
+            passes.preview(self.heatmap(base, self.statistic.finish(state)))
 
-            def running(start: int, stop: int, attributions: np.ndarray) -> None:
-                values = attributions.astype(np.float64)
-                sums["count"] += len(values)
-                sums["first"] = sums["first"] + values.sum(axis=0)
-                sums["second"] = sums["second"] + (values ** 2).sum(axis=0)
-                count = sums["count"]
-                passes.preview(self.reduce(base, sums["first"] / count, sums["second"] / count)[1])
+        samples = base.attribute(passes, noisy, target, progress=span,
+                                 on_chunk=running if passes.wants_preview else None)
+        value = self.statistic.of(samples)
+        return Attribution(self.heatmap(base, value), value, {"noise_sigma": sigma, "base": base.name})
 
-            samples = base.attribute(passes, noisy, target, progress=span,
-                                     on_chunk=running if passes.wants_preview else None)
-            value = self.statistic_of(samples)
-            heatmap = self.heatmap(base, value)
-            return Attribution(heatmap[None], value[None], {"noise_sigma": sigma, "base": base.name})
-
-        return per_image(passes, one)
-
-    def statistic_of(self, samples: np.ndarray) -> np.ndarray:
-        """This statistic (H, W, 3) over all the samples' attributions, with no float64 copy of them:
-        the mean (accumulated in float64), the mean of squares, or the two-pass variance (no
-        cancellation)."""
-        if self.statistic == "mean":
-            return samples.mean(axis=0, dtype=np.float64).astype(np.float32)
-        if self.statistic == "square":
-            return np.einsum("i...,i...->...", samples, samples) / np.float32(len(samples))
-        return samples.var(axis=0)
-
-    def reduce(self, base, mean: np.ndarray, mean_of_squares: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """(value (H, W, 3), heatmap (H, W)) of this statistic from running moments (the partial maps)."""
-        if self.statistic == "mean":
-            value = mean.astype(np.float32)
-        elif self.statistic == "square":
-            value = mean_of_squares.astype(np.float32)
-        else:
-            value = np.maximum(mean_of_squares - mean ** 2, 0.0).astype(np.float32)
-        return value, self.heatmap(base, value)
-
-    def heatmap(self, base, value: np.ndarray) -> np.ndarray:
-        """The map (H, W) of a statistic's value: the base method's own for the mean, else the sum
-        over colour channels (squares and variances have no sign to take care of)."""
-        return base.to_heatmap(value[None])[0] if self.statistic == "mean" else value.sum(axis=-1)
+    def heatmap(self, base: PixelGradientMethod, value: np.ndarray) -> np.ndarray:
+        """The map (H, W) of the statistic's value (H, W, 3): the sum over colour channels (squares and
+        variances have no sign to take care of)."""
+        return value.sum(axis=-1)
 
 
 @register
@@ -117,7 +92,12 @@ class SmoothGrad(NoisyGradients):
         paper_url="https://arxiv.org/abs/1706.03825",
         good_for="A cleaner, easier-to-read version of the vanilla gradient.",
     )
+    statistic = Mean()
     order = 32
+
+    def heatmap(self, base, value):
+        """The base method's own map of the mean attributions (their sign matters to it)."""
+        return base.to_heatmap(value[None])[0]
 
 
 @register
@@ -141,7 +121,7 @@ class SquareGrad(NoisyGradients):
         good_for=("Ranking which pixels matter most: it did better than plain gradients in Hooker et al.'s "
                   "remove-and-retrain test."),
     )
-    statistic = "square"
+    statistic = MeanOfSquares()
     order = 34
 
 
@@ -167,5 +147,5 @@ class VarGrad(NoisyGradients):
         paper_url="https://arxiv.org/abs/1810.03292",
         good_for="A second opinion next to SquareGrad; both did well in Hooker et al.'s remove-and-retrain test.",
     )
-    statistic = "variance"
+    statistic = Variance()
     order = 36

@@ -8,9 +8,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from explainers.methods.base import Attribution, MethodCard, MultiPassMethod, Param, per_image, register
-from explainers.methods.integrated_gradients import integrate
-from explainers.passes import PassKey
+from explainers.methods.base import Attribution, MethodCard, MultiPassMethod, Param, register
+from explainers.ops import integrate
 
 
 def candidate_regions(picture: np.ndarray, scales=(50, 100, 150, 250, 500, 1200)) -> list[np.ndarray]:
@@ -84,19 +83,15 @@ class Xrai(MultiPassMethod):
         "steps": Param(32, "Integrated-gradients steps per baseline.", minimum=1, maximum=512),
     }
 
-    def compute(self, passes, layer):
+    def explain_one(self, passes, index, target, span, layer):
         steps = self.settings["steps"]
-
-        def one(index: int, target: int, span: tuple[float, float]) -> Attribution:
-            picture = passes.pictures[index].astype(np.float32)
-            x = passes.inputs[index]
-            middle = (span[0] + span[1]) / 2
-            black, white = passes.preprocess(np.stack([np.zeros_like(picture), np.full_like(picture, 255.0)]))
-            attributions = (integrate(passes, x, black, target, "gauss_legendre", steps, (span[0], middle)) +
-                            integrate(passes, x, white, target, "gauss_legendre", steps, (middle, span[1]))) / 2
-            density = np.abs(attributions.sum(axis=-1)).ravel().astype(np.float64)
-            heatmap = greedy_regions(np.stack([m.ravel() for m in candidate_regions(picture)]), density)
-            heatmap = heatmap.reshape(picture.shape[:2])
-            return Attribution(heatmap[None], attributions[None], {"regions": int(len(np.unique(heatmap)))})
-
-        return per_image(passes, one)
+        picture = passes.pictures[index].astype(np.float32)
+        x = passes.inputs[index]
+        middle = (span[0] + span[1]) / 2
+        black, white = passes.preprocess(np.stack([np.zeros_like(picture), np.full_like(picture, 255.0)]))
+        attributions = (integrate(passes, x, black, target, "gauss_legendre", steps, (span[0], middle)) +
+                        integrate(passes, x, white, target, "gauss_legendre", steps, (middle, span[1]))) / 2
+        density = np.abs(attributions.sum(axis=-1)).ravel().astype(np.float64)
+        heatmap = greedy_regions(np.stack([m.ravel() for m in candidate_regions(picture)]), density)
+        heatmap = heatmap.reshape(picture.shape[:2])
+        return Attribution(heatmap, attributions, {"regions": int(len(np.unique(heatmap)))})
