@@ -19,6 +19,16 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 os.environ["EXPLAINERS_TUNE_IN_BACKGROUND"] = "0"
 
 
+@pytest.fixture(autouse=True, scope="session")
+def _browser_ports():
+    """Browser tests' servers get ports of their own per test process (dash.testing counts up from one fixed
+    port), so two test runs on one machine do not answer each other's browsers."""
+    try:
+        from dash.testing.application_runners import BaseDashRunner
+    except ImportError:  # dash[testing] absent: no browser tests run
+        return
+    BaseDashRunner._next_port = 20000 + (os.getpid() % 4000) * 10
+
 
 SIZE = 8  # tiny models take 8 × 8 RGB pictures
 _SHARED_MODELS = []  # the session's models: each test starts with their logits memos empty
