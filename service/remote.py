@@ -15,8 +15,8 @@ When Redis cannot be reached the web tier answers within about two seconds with 
 from __future__ import annotations
 
 import gc
+import logging
 import os
-import pickle
 import threading
 import time
 from collections import OrderedDict
@@ -29,12 +29,15 @@ from celery.exceptions import WorkerLostError
 from explainers.errors import ExplainerError
 from service.jobs import BusyError, Cancelled, Job, JobBook, Work
 from service.store import ImageStore
-from service.wire import from_wire
+from service.wire import WireFormatError, decode, encode, from_wire
 
 PREFIX = "saliency:"
 QUEUE = "saliency"
 TASK = "saliency.compute"  # the worker's task (service.worker), sent by name: the web tier never imports it
 UNREACHABLE = "The computing service cannot be reached right now. Please try again in a minute."
+FAILED = "Something went wrong on the server while computing this. Please try again."
+
+log = logging.getLogger(__name__)
 
 
 def redis_url() -> str:
@@ -62,19 +65,26 @@ def connect(url: str) -> redis.Redis:
 
 
 class RedisStore:
-    """get/set of pickled values in Redis with a time to live: the shared level of ResultCache.
+    """get/set of results in Redis with a time to live: the shared level of ResultCache.
 
-    Only this project's own processes write these keys (the web tier and the workers)."""
+    Values are written in service.wire's typed JSON, never pickled: an entry that is not in that format
+    (damaged, from another version, or forged by whoever reached Redis) is logged and read as missing."""
 
     def __init__(self, url: str, ttl: int = 7 * 24 * 3600):
         self.client, self.ttl = connect(url), ttl
 
     def get(self, key: str) -> Any:
         data = self.client.get(PREFIX + "result:" + key)
-        return None if data is None else pickle.loads(data)
+        if data is None:
+            return None
+        try:
+            return decode(data)
+        except WireFormatError as error:
+            log.warning("refused the Redis entry %sresult:%s (%s); it counts as missing", PREFIX, key, error)
+            return None
 
     def set(self, key: str, value: Any) -> None:
-        self.client.set(PREFIX + "result:" + key, pickle.dumps(value), ex=self.ttl)
+        self.client.set(PREFIX + "result:" + key, encode(value), ex=self.ttl)
 
     def __len__(self) -> int:
         return sum(1 for _ in self.client.scan_iter(PREFIX + "result:*", count=1000))
@@ -104,6 +114,16 @@ class RedisImageStore(ImageStore):
             raise ExplainerError(UNREACHABLE) from None
 
 
+def received(info: Any) -> Any:
+    """A worker's answer (service.wire): the result, or the error it reported; an answer in any other
+    format is logged and becomes a plain failure."""
+    try:
+        return from_wire(info)
+    except WireFormatError as error:
+        log.warning("refused a worker's answer (%s)", error)
+        return ExplainerError(FAILED)
+
+
 class RemoteJob(Job):
     """A Job whose work runs in a Celery worker; state, progress and result come from the task."""
 
@@ -129,16 +149,16 @@ class RemoteJob(Job):
                 self.progress = float(info["progress"])
                 self.eta = info.get("eta")
         elif state == "SUCCESS":
-            if isinstance(info, dict) and "error" in info:
-                error = Cancelled(info["error"]) if info.get("cancelled") else ExplainerError(info["error"])
-                self._finish("cancelled" if info.get("cancelled") else "failed", error=error)
+            outcome = received(info)
+            if isinstance(outcome, ExplainerError):
+                self._finish("cancelled" if isinstance(outcome, Cancelled) else "failed", error=outcome)
             else:
-                self._finish("done", from_wire(info))
+                self._finish("done", outcome)
         elif state == "FAILURE":
             if isinstance(info, WorkerLostError) or "WorkerLost" in type(info).__name__:
                 message = "The worker computing this map stopped unexpectedly. Please try again."
             else:
-                message = "Something went wrong on the server while computing this. Please try again."
+                message = FAILED
             self._finish("failed", error=ExplainerError(message))
         elif state == "REVOKED":
             self._finish("cancelled", error=Cancelled(self.cancel_reason or "Stopped."))

@@ -67,7 +67,5 @@ def compute_task(self, request: dict[str, Any], cache_key: list) -> Any:
 
     try:
         return to_wire(svc.compute(request, progress, cache_key))
-    except Cancelled as error:
-        return {"error": str(error), "cancelled": True}
-    except ExplainerError as error:
-        return {"error": str(error)}
+    except ExplainerError as error:  # Cancelled is one: to_wire marks it
+        return to_wire(error)

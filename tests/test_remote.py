@@ -1,8 +1,12 @@
-"""Scale-out for real: a redis-server and a Celery worker started here, on loopback, with seeded
-random weights. Jobs end to end, a worker killed mid-job, and Redis down."""
+"""Scale-out for real: a redis-server (with a password, as docker-compose.yml runs it) and a Celery worker
+started here, on loopback, with seeded random weights. Jobs end to end, a worker killed mid-job, Redis
+down, and a forged entry in Redis that must never be unpickled."""
 from __future__ import annotations
 
+import logging
 import os
+import pickle
+import secrets
 import shutil
 import signal
 import socket
@@ -34,19 +38,23 @@ def redis_url():
         if os.environ.get("CI"):
             pytest.fail("the scale-out tests need redis-server (apt-get install redis-server)")
         pytest.skip("redis-server is not installed (apt-get install redis-server)")
-    port = _free_port()
-    process = subprocess.Popen([server, "--port", str(port), "--bind", "127.0.0.1", "--save", "",
-                                "--appendonly", "no"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    port, password = _free_port(), secrets.token_hex(16)
+    # the password comes on stdin, as a config file, so it never shows in the process list
+    process = subprocess.Popen([server, "-", "--port", str(port), "--bind", "127.0.0.1", "--save", "",
+                                "--appendonly", "no"], stdin=subprocess.PIPE, stdout=subprocess.DEVNULL,
+                               stderr=subprocess.DEVNULL)
+    process.stdin.write(f"requirepass {password}\n".encode())
+    process.stdin.close()
     import redis
 
-    client = redis.Redis(port=port)
+    client = redis.Redis(port=port, password=password)
     for _ in range(100):
         try:
             client.ping()
             break
         except redis.ConnectionError:
             time.sleep(0.05)
-    yield f"redis://127.0.0.1:{port}/0"
+    yield f"redis://:{password}@127.0.0.1:{port}/0"
     process.terminate()
     process.wait(10)
 
@@ -142,3 +150,35 @@ def test_redis_down_answers_quickly_in_plain_words(tmp_path):
     assert time.monotonic() - started < 2.0
     health = down.health()
     assert health["status"] == "degraded" and "Redis" in " ".join(health["errors"])
+
+
+def test_redis_refuses_a_client_without_the_password(redis_url):
+    import redis
+
+    port = int(redis_url.rsplit(":", 1)[1].split("/")[0])
+    with pytest.raises(redis.AuthenticationError):
+        redis.Redis(port=port, socket_connect_timeout=1).ping()
+
+
+class CreatesFile:
+    """Unpickling this opens ``path`` for writing, which creates it."""
+
+    def __init__(self, path):
+        self.path = str(path)
+
+    def __reduce__(self):
+        return open, (self.path, "w")
+
+
+def test_a_forged_pickle_in_redis_is_never_unpickled_by_the_web_tier(remote, tmp_path, caplog):
+    from service.cache import key_text
+    from service.remote import PREFIX
+
+    key = remote.add_image(png_bytes(80, 60, seed=13))
+    cache_key, _request = remote._map_request(key, "vgg16", "grad_cam", 281, None, None, None)
+    target = tmp_path / "unpickled"
+    remote.cache.disk.client.set(PREFIX + "result:" + key_text(cache_key), pickle.dumps(CreatesFile(target)))
+    with caplog.at_level(logging.WARNING, logger="service.remote"):
+        assert remote.cache.get(cache_key) is None
+    assert not target.exists()
+    assert any("refused the Redis entry" in record.getMessage() for record in caplog.records)
