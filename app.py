@@ -22,7 +22,7 @@ from components.common import SERVICE_KEY
 from components.routes import register_routes
 from service import ExplainerService
 from service.http import create_blueprint
-from service.store import MAX_UPLOAD_BYTES
+from service.store import MAX_REQUEST_BYTES, MAX_UPLOAD_BYTES
 
 log = logging.getLogger("saliency")
 BOOTSTRAP_URL = "/vendor/bootstrap.min.css"
@@ -45,8 +45,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> dash.Dash:
         settings["data_dir"], weights=settings["weights"], weights_dir=settings["weights_dir"],
         backend=settings["backend"], redis_url=settings["redis_url"])
     server = flask.Flask(__name__)
-    # base64 inflates an upload by 4/3; anything beyond this is refused with 413 before Dash sees it
-    server.config["MAX_CONTENT_LENGTH"] = MAX_UPLOAD_BYTES * 4 // 3 + 1024 * 1024
+    server.config["MAX_CONTENT_LENGTH"] = MAX_REQUEST_BYTES  # refused with 413 before Dash sees the body
     server.extensions[SERVICE_KEY] = service
     app = dash.Dash(__name__, server=server, title="Saliency maps", update_title=None,
                     external_stylesheets=[BOOTSTRAP_URL], suppress_callback_exceptions=True,

@@ -3,13 +3,24 @@
 The app is imported once in the master (preload: TensorFlow is not imported there) and each worker
 forks from it; TensorFlow loads inside each worker, on its warm-up or first request. gthread workers:
 Dash callbacks block while a map computes, so each worker serves several requests at once with threads.
+Threads mostly wait (on a job, or on Redis) rather than compute, so there are several per core; in
+production nginx sits in front (deploy/), so a slow or stalled client never holds one of them.
 """
 import os
+
+
+def cores() -> int:
+    """The cores this process may run on (a container's CPU set, not the whole machine's)."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        return os.cpu_count() or 1
+
 
 bind = f"{os.environ.get('HOST', '0.0.0.0')}:{os.environ.get('PORT', '8050')}"
 workers = int(os.environ.get("WEB_WORKERS", "1"))  # each local-backend worker holds its own models
 worker_class = "gthread"
-threads = int(os.environ.get("WEB_THREADS", "16"))
+threads = int(os.environ.get("WEB_THREADS") or max(8, 4 * cores()))
 preload_app = True
 timeout = 300  # a cold first map (model build + tracing) can take a while on a CPU
 graceful_timeout = 30

@@ -31,6 +31,14 @@ if TYPE_CHECKING:  # pragma: no cover - for annotations only: the app hands the 
     from service.core import ExplainerService
 
 RESERVED_FIELDS = {"model", "method", "target", "layer", "weights", "wait", "image"}
+WAIT_MARGIN = 30.0  # seconds a waiting request gives a job beyond its deadline (it may queue first)
+
+
+def longest_wait() -> float:
+    """The longest an API request may wait for its answer: the reverse proxy's read timeout is sized from it."""
+    from explainers.methods import METHODS
+
+    return max(method.deadline for method in METHODS.values()) + WAIT_MARGIN
 
 
 def _service() -> ExplainerService:
@@ -134,7 +142,7 @@ def create_blueprint() -> flask.Blueprint:
             body = _job_json(job)
             body["status_url"] = f"/api/v1/jobs/{job.id}"
             return flask.jsonify(body), 202
-        if not job.wait(job.deadline + 30.0):
+        if not job.wait(job.deadline + WAIT_MARGIN):
             svc.jobs.cancel(job.id, "Stopped: no answer in time.")
             return _error("This took too long and was stopped. Please try again.", 504)
         if job.error is not None:

@@ -24,6 +24,9 @@ from explainers.images import decode
 
 KEY_PATTERN = re.compile(r"^[0-9a-f]{64}$")
 MAX_UPLOAD_BYTES = 10 * 1024 * 1024  # 10 MB per picture
+# the largest request body: a picture base64-encoded by the page (4/3) and the form around it; Flask and
+# the reverse proxy (deploy/nginx.conf) both refuse bodies beyond it
+MAX_REQUEST_BYTES = MAX_UPLOAD_BYTES * 4 // 3 + 1024 * 1024
 
 
 def parse_data_url(contents: object, max_bytes: int = MAX_UPLOAD_BYTES) -> bytes:
