@@ -48,8 +48,7 @@ def render(listen: str, upstream: str, state: str, error_log: str = "stderr", ac
         "max_body_bytes": str(limits["max_body_bytes"]),
         "read_timeout": str(limits["longest_wait"] + READ_MARGIN_SECONDS),
         "too_large": f"This upload is too large: pictures can be at most {limits['max_upload_mb']} MB.",
-        "unavailable": "The server is not answering right now (it may be starting). Please try again in a minute.",
-        "too_slow": "The request arrived too slowly and was dropped. Please try again.",
+        "unavailable": "The server is not answering right now. Please try again in a minute.",
     }
     for name, value in values.items():
         if re.search(r"[\"'\\;{}]", value) and name != "user":

@@ -97,10 +97,11 @@ def _from_envelope(payload: Any) -> Any:
             raise WireFormatError("a map needs exactly MapResult's fields, with its heatmap as an array")
         return MapResult(**value)
     if kind == "error":
-        if not isinstance(value, dict) or set(value) != {"message", "cancelled"} or not isinstance(value["message"], str):
+        if not (isinstance(value, dict) and set(value) == {"message", "cancelled"}
+                and isinstance(value["message"], str)):
             raise WireFormatError("an error needs a message and a cancelled flag")
         return (Cancelled if value["cancelled"] is True else ExplainerError)(value["message"])
-    if kind == "check" and not isinstance(value, dict) or kind == "predictions" and not isinstance(value, (list, tuple)):
+    if not isinstance(value, {"check": dict, "predictions": (list, tuple)}[kind]):
         raise WireFormatError(f"a {kind} value has the wrong type ({type(value).__name__})")
     return value
 

@@ -201,7 +201,8 @@ def test_nginx_refuses_what_the_app_refuses_and_waits_as_long_as_the_app():
     import app
 
     config = _load_renderer().compose_config()
-    assert int(_directive(config, "client_max_body_size")) == MAX_REQUEST_BYTES == app.server.config["MAX_CONTENT_LENGTH"]
+    body_limit = int(_directive(config, "client_max_body_size"))
+    assert body_limit == MAX_REQUEST_BYTES == app.server.config["MAX_CONTENT_LENGTH"]
     assert _directive(config, "proxy_request_buffering") == "on"
     for timeout in ("client_header_timeout", "client_body_timeout"):
         assert int(_directive(config, timeout).rstrip("s")) <= 10
