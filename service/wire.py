@@ -34,6 +34,7 @@ VERSION = 1
 KINDS = ("map", "check", "predictions", "error")
 MAP_FIELDS = frozenset(field.name for field in dataclasses.fields(MapResult))
 _NPY_MAGIC = b"\x93NUMPY"
+_NPY_HEADERS = {(1, 0): np.lib.format.read_array_header_1_0, (2, 0): np.lib.format.read_array_header_2_0}
 _SPECIAL_FLOATS = {"nan": math.nan, "inf": math.inf, "-inf": -math.inf}
 
 
@@ -78,6 +79,8 @@ def decode(data: bytes) -> Any:
         raise WireFormatError(f"not a {FORMAT} document (it does not start as a JSON object)")
     try:
         payload = json.loads(data, parse_constant=_refuse_constant)
+    except WireFormatError:
+        raise
     except (ValueError, RecursionError) as error:
         raise WireFormatError(f"not a {FORMAT} document ({type(error).__name__})") from None
     return from_wire(payload)
@@ -175,10 +178,19 @@ def _npy(array: np.ndarray) -> str:
 
 
 def _array(text: str) -> np.ndarray:
-    raw = base64.b64decode(text.encode("ascii"), validate=True)
-    if not raw.startswith(_NPY_MAGIC):
-        raise WireFormatError("an $array is a .npy file")
-    array = np.lib.format.read_array(io.BytesIO(raw), allow_pickle=False)
+    """A .npy file's array, once its header has been checked: no objects (they would need pickle), and
+    exactly as many data bytes as its shape and dtype say (a forged header cannot ask for huge memory)."""
+    stream = io.BytesIO(base64.b64decode(text.encode("ascii"), validate=True))
+    header_reader = _NPY_HEADERS.get(np.lib.format.read_magic(stream) if stream.getvalue()[:6] == _NPY_MAGIC else None)
+    if header_reader is None:
+        raise WireFormatError("an $array is a .npy file (format version 1 or 2)")
+    shape, _fortran_order, dtype = header_reader(stream)
+    if dtype.hasobject:
+        raise WireFormatError("an $array holds numbers, not Python objects")
+    if math.prod(shape) * dtype.itemsize != len(stream.getvalue()) - stream.tell():
+        raise WireFormatError("an $array's data does not match the shape and dtype in its header")
+    stream.seek(0)
+    array = np.lib.format.read_array(stream, allow_pickle=False)
     return array if array.flags.writeable else array.copy()
 
 

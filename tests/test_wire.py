@@ -146,11 +146,23 @@ def _envelope(kind: str, value) -> bytes:
     return json.dumps({"format": FORMAT, "version": VERSION, "kind": kind, "value": value}).encode()
 
 
+def _check_with(field) -> bytes:
+    """A check whose one field is ``field`` (otherwise well formed)."""
+    return _envelope("check", {"$dict": {"field": field}})
+
+
 def _object_npy(path) -> str:
     """A .npy file of dtype object: its data is a pickle."""
     buffer = io.BytesIO()
     np.save(buffer, np.array([CreatesFile(path)], dtype=object), allow_pickle=True)
     return base64.b64encode(buffer.getvalue()).decode()
+
+
+def _npy_claiming(shape: tuple[int, ...]) -> str:
+    """A .npy file whose header claims ``shape`` (float64) but whose data is 8 bytes."""
+    buffer = io.BytesIO()
+    np.lib.format.write_array_header_1_0(buffer, {"descr": "<f8", "fortran_order": False, "shape": shape})
+    return base64.b64encode(buffer.getvalue() + b"\0" * 8).decode()
 
 
 def test_anything_but_the_format_is_refused(tmp_path):
@@ -161,13 +173,15 @@ def test_anything_but_the_format_is_refused(tmp_path):
         json.dumps({**good, "version": VERSION + 1}).encode(),
         json.dumps({**good, "kind": "pickle"}).encode(),
         json.dumps({**good, "extra": 1}).encode(),
-        _envelope("check", {"$array": _object_npy(target)}),  # pickle smuggled inside a .npy
-        _envelope("check", {"$array": base64.b64encode(pickle.dumps(CreatesFile(target))).decode()}),
-        _envelope("check", {"$object": {"module": "os", "name": "system"}}),
+        _check_with({"$array": _object_npy(target)}),  # pickle smuggled inside a .npy
+        _check_with({"$array": base64.b64encode(pickle.dumps(CreatesFile(target))).decode()}),
+        _check_with({"$array": _npy_claiming((10**6, 10**6))}),  # a header asking for 8 TB
+        _check_with({"$array": _npy_claiming((2,))}),
+        _check_with({"$object": {"module": "os", "name": "system"}}),
         _envelope("check", {"plain": "objects are tags, never bare"}),
         _envelope("check", {"$dict": {"score": 1}, "$tuple": []}),
-        _envelope("check", {"$float": "1e999"}),
-        _envelope("check", {"$scalar": json.loads(encode({"a": np.zeros(3)}))["value"]["$dict"]["a"]["$array"]}),
+        _check_with({"$float": "1e999"}),
+        _check_with({"$scalar": json.loads(encode({"a": np.zeros(3)}))["value"]["$dict"]["a"]["$array"]}),
         _envelope("predictions", {"$dict": {}}),
         _envelope("map", {"$dict": {"method": "grad_cam"}}),
         _envelope("error", {"$dict": {"message": 3, "cancelled": False}}),
@@ -177,6 +191,7 @@ def test_anything_but_the_format_is_refused(tmp_path):
     for data in forged:
         with pytest.raises(WireFormatError):
             decode(data)
+    assert decode(_check_with({"$array": _npy_claiming((1,))}))["field"].shape == (1,)  # the forgeries' frame is valid
     assert not target.exists()
     with pytest.raises(WireFormatError):
         encode({"array": np.array([object()], dtype=object)})  # nothing that needs pickle goes out either
