@@ -543,11 +543,10 @@ def randomizable_copy(model):
     except (ValueError, TypeError, NotImplementedError) as error:
         raise NotApplicableError(f"{model.title} cannot be copied to randomize its weights (only Keras functional "
                                  f"and Sequential models can). Keras said: {error}") from error
-    return ExplainableModel(copy, f"{model.name} (randomized)", labels=model.labels, preprocess=model._preprocess,
+    return ExplainableModel(copy, f"{model.name} (randomized)", labels=model.labels, preprocess=model.preprocess,
                             default_layer=model.default_layer, weights="randomized copy",
                             weights_id=f"{model.weights_id}+randomized", random_weights=True,
-                            title=f"{model.title} (randomized)", jit_compile=model.engine.jit_compile,  # as tuned
-                            jit_batches=model.engine.jit_batches, memo_logits=False)  # its weights change in place
+                            title=f"{model.title} (randomized)", memo_logits=False)  # its weights change in place
 
 
 _INITIALIZER_NAMES = {"depthwise_kernel": "depthwise_initializer", "pointwise_kernel": "pointwise_initializer"}
@@ -604,10 +603,13 @@ def cascading_randomization(model, image: np.ndarray, method: str, target: int |
     steps; ResNet50: 107 and InceptionV3: 189 with their batch normalisations, so pass a few names there). ``progress``
     is called with the fraction done after the original map and after each step; it may raise to stop.
     """
+    from explainers.engine import engine_for
+
     started = time.perf_counter()
     original = _explain(model, image, method, target, layer, params)
     index = original.target
     copy = randomizable_copy(model)
+    engine_for(copy, engine_for(model).policy.copy())  # the copy compiles as the original does now (as tuned)
     order = weighted_layers(copy.keras)
     if not order:
         raise NotApplicableError(f"{model.title} has no layer with weights, so there is nothing to randomize.")

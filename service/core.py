@@ -193,36 +193,18 @@ class ExplainerService:
 
     def load(self, model: str, weights: str | None = None, tune: bool = True):
         """The model, loaded once per process. ``tune``: if its passes have not been timed with XLA and in
-        graph mode yet (``warm_up`` does it for the default model), do it in the background; requests
-        meanwhile run with the model table's guess. ``EXPLAINERS_TUNE_IN_BACKGROUND=0`` turns that off
-        (the tests do: a mode switching under them changes results in the last digits)."""
+        graph mode yet (``warm_up`` does it for the default model), do it in the background
+        (``Engine.autotune``); requests meanwhile run with the model table's guess."""
+        from explainers.engine import engine_for
         from explainers.models import load_model
 
         weights = self._weights(weights)
         loaded = load_model(resolve_model_name(model), weights=None if weights == "random" else "imagenet",
                             weights_dir=self.weights_dir)
         self.device = loaded.device
-        background = os.environ.get("EXPLAINERS_TUNE_IN_BACKGROUND", "").strip() != "0"
-        if tune and background and not {"passes", "batches"} <= set(loaded.engine.tuned):
-            with self._tuning_lock:
-                start = id(loaded) not in self._tuning
-                self._tuning.add(id(loaded))
-            if start:
-                threading.Thread(target=self._tune, args=(loaded,), name=f"tune {loaded.name}", daemon=True).start()
+        if tune:
+            engine_for(loaded).autotune(background=True)
         return loaded
-
-    @staticmethod
-    def _tune(loaded) -> None:
-        from explainers.batching import default_chunk_size
-
-        try:
-            engine = loaded.engine
-            engine.once("passes", engine.tune_passes)
-            engine.once("batches", lambda: engine.tune_batches(default_chunk_size()))
-            log.info("%s: %s for one-picture passes, %s for gradient batches (measured)", loaded.name,
-                     "XLA" if engine.jit_compile else "graph mode", "XLA" if engine.jit_batches else "graph mode")
-        except BaseException as error:  # noqa: BLE001 - a background thread: the guesses stay, only speed is at stake
-            log.warning("timing XLA against graph mode for %s failed: %s", loaded.name, describe_error(error))
 
     @staticmethod
     def weights_identity(model: str, weights: str) -> str:
@@ -468,14 +450,13 @@ class ExplainerService:
             self.warm["state"] = "warming up"
             try:
                 from explainers.api import explain_all
+                from explainers.compile_policy import GRADIENT_BATCHES, ONE_PICTURE
+                from explainers.engine import engine_for
 
                 loaded = self.load(model, weights, tune=False)
+                engine = engine_for(loaded)
                 # XLA or not for the one-picture passes: measured here, before they are traced for the first user
-                seconds = loaded.engine.once("passes", loaded.engine.tune_passes)
-                if seconds:
-                    self.warm["one_picture_passes"] = timing(seconds, loaded.engine.jit_compile)
-                    log.info("%s one-picture passes: XLA %.2f s, graph mode %.2f s; keeping %s", model,
-                             seconds[True], seconds[False], "XLA" if loaded.engine.jit_compile else "graph mode")
+                self.warm.update(engine.autotune(kinds=(ONE_PICTURE,)))
                 blank = np.full((loaded.input_size, loaded.input_size, 3), 127, np.uint8)
                 explain_all(loaded, blank, ["grad_cam", "vanilla_gradient", "guided_backprop"])
                 self.warm.update(state="ready", model=model)
@@ -488,12 +469,8 @@ class ExplainerService:
                 from explainers.batching import default_chunk_size
 
                 self.warm["batches"] = "warming up"
-                seconds = loaded.engine.once("batches", lambda: loaded.engine.tune_batches(default_chunk_size()))
-                if seconds:
-                    self.warm["gradient_batches"] = timing(seconds, loaded.engine.jit_batches)
-                    log.info("%s gradient batches: XLA %.2f s, graph mode %.2f s per chunk; keeping %s", model,
-                             seconds[True], seconds[False], "XLA" if loaded.engine.jit_batches else "graph mode")
-                loaded.engine.warm_batches(default_chunk_size(), default_chunk_size(forward=True))
+                self.warm.update(engine.autotune(kinds=(GRADIENT_BATCHES,)))
+                engine.warm_batches(default_chunk_size(), default_chunk_size(forward=True))
                 for method in METHODS.values():  # passes of their own (occlusion's crops), default settings
                     method().warm_up(loaded)
                 self.warm["batches"] = "ready"
@@ -595,12 +572,6 @@ class ExplainerService:
                 pass
         return found
 
-
-
-def timing(seconds: dict[bool, float], kept_xla: bool) -> dict[str, Any]:
-    """What /readyz says of one start-up XLA-or-graph measurement (Engine.tune_passes / tune_batches)."""
-    return {"xla_seconds": round(seconds[True], 3), "graph_seconds": round(seconds[False], 3),
-            "kept": "xla" if kept_xla else "graph"}
 
 
 def describe_error(error: BaseException) -> str:
