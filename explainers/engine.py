@@ -163,9 +163,9 @@ class Engine:
         """True if a pass over one picture for ``key`` runs faster without its logits (``PassKey.logits``):
         under DeconvNet's rule a ReLU's backward pass ignores its forward input, so only the max
         poolings' switches are read and the rest of the forward pass can be dropped, but only if the
-        pass returns neither the logits nor a top-1 class and its shapes are fixed. On ResNet50 that
-        leaves the stem (figures in docs/benchmarks.md, ``benchmarks/lean_pass.py``). Other rules read
-        every ReLU's input, so the forward pass runs whole anyway and the logits cost nothing."""
+        pass returns neither the logits nor a top-1 class and its shapes are fixed (docs/benchmarks.md,
+        ``benchmarks/lean_pass.py``). Other rules read every ReLU's input, so the forward pass runs
+        whole anyway and the logits cost nothing."""
         return key.relu == "deconv" and key.layer is None and key.input_grads and not key.also
 
     def _make_pass(self, slot: tuple[PassKey, bool], switch: dict):
