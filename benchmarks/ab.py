@@ -17,12 +17,15 @@ def tuned_model(name: str):
     """``load_model(name, weights=None)`` (timings do not depend on weight values) with its one-picture
     passes set to XLA or graph mode, whichever runs faster here (``Engine.tune_passes``)."""
     from explainers import load_model
+    from explainers.compile_policy import ONE_PICTURE
+    from explainers.engine import engine_for
 
     model = load_model(name, weights=None)
-    tuned = model.engine.tune_passes()
+    engine = engine_for(model)
+    tuned = engine.tune_passes()
     if tuned:
         print(f"one-picture passes: XLA {tuned[True]:.3f} s, graph mode {tuned[False]:.3f} s; kept "
-              f"{'XLA' if model.engine.jit_compile else 'graph mode'}")
+              f"{'XLA' if engine.policy.xla[ONE_PICTURE] else 'graph mode'}")
     return model
 
 

@@ -3,9 +3,9 @@
     .venv/bin/python benchmarks/batches.py --model resnet50 --jit 1 --chunks 1,4,8,16 [--forward]
     .venv/bin/python benchmarks/batches.py --model vgg16 --alternate --chunks 8 [--forward] [--rounds 5]
 
-The numbers behind ``CPU_CHUNK`` (explainers/batching.py) and ``ModelSpec.jit_batches`` /
-``jit_forward``: 16 input gradients (or, with ``--forward``, 32 forward passes) run in chunks of each
-size through the engine's batched pass. Weights are seeded random (speed does not depend on their
+The numbers behind ``CPU_CHUNK`` (explainers/batching.py) and the XLA guesses for batches
+(``explainers.compile_policy.GUESSES``): 16 input gradients (or, with ``--forward``, 32 forward passes)
+run in chunks of each size through the engine's batched pass. Weights are seeded random (speed does not depend on their
 values).
 
 - Default mode: random pictures; each chunk size warmed once, then the best of two runs; one run per
@@ -30,9 +30,11 @@ sys.path.insert(0, str(ROOT))
 def alternate(args) -> None:
     import numpy as np
 
+    from explainers.compile_policy import FORWARD_BATCHES, GRADIENT_BATCHES, CompilePolicy
+    from explainers.engine import Engine
     from explainers.images import decode
     from explainers.methods.rise import random_masks
-    from explainers.models import ExplainableModel, load_model
+    from explainers.models import load_model
     from explainers.passes import PassKey
 
     model = load_model(args.model, weights=None)
@@ -45,25 +47,25 @@ def alternate(args) -> None:
         inputs = (model.preprocess(picture[None]) + noise).astype(np.float32)
     targets = np.full(total, 281 % len(model.labels), np.int32)
     key = PassKey() if args.forward else PassKey(None, input_grads=True)
-    engines = {f"XLA on, chunk {c}": (ExplainableModel(model.keras, f"xla{c}", labels=model.labels,
-                                                        preprocess=model.preprocess, jit_batches=True), c)
-               for c in args.chunk_list}
-    engines.update({f"XLA off, chunk {c}": (ExplainableModel(model.keras, f"graph{c}", labels=model.labels,
-                                                              preprocess=model.preprocess, jit_batches=False), c)
-                    for c in args.chunk_list})
+    def engine(xla: bool) -> Engine:
+        policy = CompilePolicy({**CompilePolicy().xla, GRADIENT_BATCHES: xla, FORWARD_BATCHES: xla})
+        return Engine(model.keras, model.preprocess, model.default_layer, policy)
 
-    def once(explainable, chunk) -> float:
+    engines = {f"XLA on, chunk {c}": (engine(True), c) for c in args.chunk_list}
+    engines.update({f"XLA off, chunk {c}": (engine(False), c) for c in args.chunk_list})
+
+    def once(compiled: Engine, chunk) -> float:
         started = time.perf_counter()
         for start in range(0, total, chunk):
-            explainable.engine.run(key, inputs[start:start + chunk], targets[start:start + chunk], batched=True)
+            compiled.run(key, inputs[start:start + chunk], targets[start:start + chunk], batched=True)
         return time.perf_counter() - started
 
-    for explainable, chunk in engines.values():
-        once(explainable, chunk)  # trace / compile
+    for compiled, chunk in engines.values():
+        once(compiled, chunk)  # trace / compile
     times: dict[str, list[float]] = {name: [] for name in engines}
     for _ in range(args.rounds):
-        for name, (explainable, chunk) in engines.items():
-            times[name].append(once(explainable, chunk))
+        for name, (compiled, chunk) in engines.items():
+            times[name].append(once(compiled, chunk))
     what = "forward passes (masked photo)" if args.forward else "input gradients (noisy photo)"
     print(f"| {model.title}: {total} {what} | median s | " + " | ".join(f"round {i + 1}" for i in range(args.rounds))
           + " |")
@@ -89,10 +91,12 @@ def main() -> None:
 
     import numpy as np
 
+    from explainers.engine import engine_for
     from explainers.models import load_model
     from explainers.passes import PassKey
 
     model = load_model(args.model, weights=None)
+    engine = engine_for(model)
     total = 32 if args.forward else 16
     size = model.input_size
     inputs = np.random.default_rng(0).normal(0, 50, (total, size, size, 3)).astype(np.float32)
@@ -102,12 +106,12 @@ def main() -> None:
     print(f"| {model.title}, XLA {'on' if args.jit == '1' else 'off'}: chunk | seconds for {total} {what} |")
     print("|---:|---:|")
     for chunk in args.chunk_list:
-        model.engine.run(key, inputs[:chunk], targets[:chunk], batched=True)  # trace / compile this shape
+        engine.run(key, inputs[:chunk], targets[:chunk], batched=True)  # trace / compile this shape
         runs = []
         for _ in range(2):
             started = time.perf_counter()
             for start in range(0, total, chunk):
-                model.engine.run(key, inputs[start:start + chunk], targets[start:start + chunk], batched=True)
+                engine.run(key, inputs[start:start + chunk], targets[start:start + chunk], batched=True)
             runs.append(time.perf_counter() - started)
         print(f"| {chunk} | {min(runs):.2f} |", flush=True)
 

@@ -40,6 +40,7 @@ def main() -> None:
     from app import create_app
     from components.common import SERVICE_KEY
     from components.method_cards import render_card
+    from explainers.engine import engine_for
 
     app = create_app({"weights": "random", "data_dir": tempfile.mkdtemp(prefix="saliency-cached-")})
     svc = app.server.extensions[SERVICE_KEY]
@@ -48,8 +49,8 @@ def main() -> None:
     photo = buffer.getvalue()
     key = svc.add_image(photo)
     svc.explain(key, "vgg16", "grad_cam", target=281)  # compute once
-    engine = svc.load("vgg16").engine
-    while len(engine.tuned) < 2:  # a newly loaded model's passes are timed in the background: let that end
+    engine = engine_for(svc.load("vgg16"))
+    while len(engine.policy.measured) < 2:  # a newly loaded model's passes are timed in the background: let that end
         time.sleep(0.1)
     client = app.server.test_client()
 

@@ -32,15 +32,18 @@ def main() -> None:
     args = parser.parse_args()
 
     from explainers import batching, explain, load_model
+    from explainers.compile_policy import GRADIENT_BATCHES
+    from explainers.engine import engine_for
     from explainers.images import decode
 
     params = {name: int(value) for name, value in (p.split("=", 1) for p in args.param)}
     sizes = [int(s) for s in args.chunks.split(",")]
     model = load_model(args.model, weights=None)
-    tuned = model.engine.tune_batches(batching.CPU_CHUNK)  # XLA or graph mode for gradient batches, as the server does
+    engine = engine_for(model)
+    tuned = engine.tune_batches(batching.CPU_CHUNK)  # XLA or graph mode for gradient batches, as the server does
     if tuned:
         print(f"a chunk of {batching.CPU_CHUNK} gradients: XLA {tuned[True]:.2f} s, graph mode {tuned[False]:.2f} s; "
-              f"kept {'XLA' if model.engine.jit_batches else 'graph mode'}")
+              f"kept {'XLA' if engine.policy.xla[GRADIENT_BATCHES] else 'graph mode'}")
     photo = decode((ROOT / "assets" / "examples" / "chelsea.jpg").read_bytes())
 
     def call(size: int) -> float:

@@ -46,7 +46,8 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=5)
     args = parser.parse_args()
 
-    from explainers import explain
+    from explainers import explain, predict
+    from explainers.engine import engine_for
     from explainers.passes import PassKey
     from service import ExplainerService
 
@@ -56,12 +57,13 @@ def main() -> None:
     inputs = model.preprocess(image[None])
     targets = np.array([-1], np.int32)
     full = PassKey(None, input_grads=True)
-    model.engine.run(full, inputs, targets)  # trace
+    engine = engine_for(model)
+    engine.run(full, inputs, targets)  # trace
     explain(model, image, "grad_cam")
-    model.predict(image)
+    predict(model, image)
 
     def forward_backward(_i):
-        model.engine.run(full, inputs, targets)
+        engine.run(full, inputs, targets)
 
     seed = [1000]
 
@@ -74,7 +76,7 @@ def main() -> None:
     def separately(_i):
         seed[0] += 1
         picture = np.asarray(Image.open(io.BytesIO(picture_bytes(seed[0]))))
-        top = model.predict(picture)[0][0]
+        top = predict(model, picture)[0][0]
         explain(model, picture, "grad_cam", target=top)
 
     first_map(0)  # warm the service path once

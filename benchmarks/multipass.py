@@ -26,6 +26,8 @@ def main() -> None:
 
     from explainers import explain, load_model
     from explainers._tf import tf
+    from explainers.compile_policy import GRADIENT_BATCHES
+    from explainers.engine import engine_for
     from explainers.images import decode
 
     model = load_model(args.model, weights=None)
@@ -50,8 +52,9 @@ def main() -> None:
         return statistics.median(samples)
 
     forward = timed(lambda: graph_forward(inputs).numpy())
+    xla = engine_for(model).policy.xla[GRADIENT_BATCHES]
     print(f"{model.title}, {model.input_size}×{model.input_size}, batch 1, {model.device}, XLA "
-          f"{'on' if model.engine.jit_batches else 'off'} for the samples' batches, median of {args.repeats} warm runs; "
+          f"{'on' if xla else 'off'} for the samples' batches, median of {args.repeats} warm runs; "
           f"forward pass = {forward * 1000:.0f} ms\n")
     print("| method and settings | seconds | × forward |")
     print("|---|---:|---:|")

@@ -30,6 +30,7 @@ def main() -> None:
     import numpy as np
 
     from explainers import explain, load_model
+    from explainers.engine import engine_for
     from explainers.images import decode
     from explainers.methods.occlusion import positions
 
@@ -41,7 +42,7 @@ def main() -> None:
     for name in args.models:
         model = load_model(name, weights=None)
         picture = model.prepare(image)
-        engine = model.engine
+        engine = engine_for(model)
         for patch, stride in SETTINGS:
             starts = positions(model.input_size, patch, stride)
             plan = engine.local_plan((patch, patch), starts, starts)

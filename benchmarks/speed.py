@@ -43,6 +43,8 @@ def main() -> None:
 
     from explainers import explain, explain_all, load_model
     from explainers._tf import tf
+    from explainers.compile_policy import ONE_PICTURE
+    from explainers.engine import engine_for
 
     model = load_model(args.model, weights=None)
     image = np.random.default_rng(0).integers(0, 256, (model.input_size, model.input_size, 3), dtype=np.uint8)
@@ -70,7 +72,7 @@ def main() -> None:
         forwards.append(timed(forward, args.repeats))
     reference = statistics.median(forwards)
     print(f"{model.title}, {model.input_size}×{model.input_size}, batch 1, {model.device}, "
-          f"XLA {'on' if model.engine.jit_compile else 'off'}, "
+          f"XLA {'on' if engine_for(model).policy.xla[ONE_PICTURE] else 'off'}, "
           f"median of {args.repeats} warm runs; graph-mode forward pass = {reference * 1000:.0f} ms\n")
     print("| what | ms | × forward |")
     print("|---|---:|---:|")

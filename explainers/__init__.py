@@ -2,9 +2,10 @@
 
 Public API::
 
-    from explainers import load_model, explain, explain_all, METHODS
+    from explainers import load_model, explain, explain_all, predict, METHODS
     model = load_model("vgg16", weights="imagenet")
     e = explain(model, image, method="grad_cam")
+    top5 = predict(model, image)
 
 Importing this package is cheap: TensorFlow is imported only when a model or a method is first used
 (``explainers.images`` and ``explainers.labels`` never import it), so a web process can import the
@@ -35,6 +36,8 @@ _LAZY = {
     "explain_all": "explainers.api",
     "Explanation": "explainers.api",
     "heatmap_to_image_size": "explainers.api",
+    "predict": "explainers.api",
+    "logits_of": "explainers.api",
     "METHODS": "explainers.methods",
     "decode": "explainers.images",
     "IMAGENET_LABELS": "explainers.labels",

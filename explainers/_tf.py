@@ -11,11 +11,9 @@ import threading
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # keep TensorFlow's C++ start-up chatter out of the CLI
 os.environ.setdefault("TF_FORCE_GPU_ALLOW_GROWTH", "true")  # growth even for GPUs seen before configure()
-# The CPU's tensors from TensorFlow's pooling (BFC) allocator instead of plain malloc: a batch of noisy
-# copies or path points needs gigabytes of activations, which malloc hands back to the system after
-# every call and the next call faults in again, zeroed, page by page (a VGG16 SmoothGrad of 16 samples:
-# 2.8 GB, ~720,000 page faults per call). The pool keeps the peak of the largest chunk (see
-# explainers.batching) and reuses it; it only affects processes that import TensorFlow through here.
+# The CPU's tensors from TensorFlow's pooling (BFC) allocator: malloc would hand a batch's gigabytes of
+# activations back after every call and fault them in again on the next (docs/benchmarks.md); the pool
+# keeps the largest chunk's peak and reuses it. Only processes importing TensorFlow through here use it.
 os.environ.setdefault("TF_CPU_ALLOCATOR_USE_BFC", "true")
 
 import tensorflow as tf  # noqa: E402

@@ -1,6 +1,7 @@
-"""The Python API: ``explain`` one method, ``explain_all`` several sharing their passes.
+"""The Python API: ``explain`` one method, ``explain_all`` several sharing their passes; ``predict``
+and ``logits_of`` for what the model says of a picture.
 
-The dashboard, the CLI, the HTTP API and the benchmarks all go through these two functions.
+The dashboard, the CLI, the HTTP API and the benchmarks all go through these functions.
 """
 from __future__ import annotations
 
@@ -115,13 +116,25 @@ def _finish(model: ExplainableModel, method: Method, passes: Passes, layer: str,
     if passes.has_logits or model.logits_memo is None:  # free, or the weights may change before a later read
         predictions = top_classes(passes.logits[0], model.labels, 5)
     else:  # later, if ever read: one forward pass of the picture, holding on to nothing but its input
-        picture = passes.inputs[:1]
-        predictions = lambda: top_classes(model.engine.forward(picture)[0], model.labels, 5)  # noqa: E731
+        picture, engine = passes.inputs[:1], passes.engine
+        predictions = lambda: top_classes(engine.forward(picture)[0], model.labels, 5)  # noqa: E731
     return Explanation(
         method=method.name, model=model.name, heatmap=heatmap.astype(np.float32), attributions=attributions,
         target=target, label=model.labels[target].name, layer=method.layer_for(model, layer),
         params=dict(method.settings), seconds=seconds + time.perf_counter() - started,
         predictions=predictions, signed=method.signed, meta=meta)
+
+
+def logits_of(model: ExplainableModel, image: np.ndarray) -> np.ndarray:
+    """The model's logits (classes,) for ``image`` (RGB uint8 of any size, resized here)."""
+    from explainers.engine import engine_for
+
+    return engine_for(model).forward(model.preprocess(model.prepare(image)[None]))[0]
+
+
+def predict(model: ExplainableModel, image: np.ndarray, top: int = 5) -> Top5:
+    """The ``top`` classes of ``image`` as (index, label, probability), most probable first."""
+    return top_classes(logits_of(model, image), model.labels, top)
 
 
 def explain(model: ExplainableModel, image: np.ndarray, method: str | Method = "grad_cam",
@@ -182,4 +195,5 @@ def explain_all(model: ExplainableModel, image: np.ndarray, methods: Iterable[st
     return {name: results[name] for name in names}
 
 
-__all__ = ["Explanation", "explain", "explain_all", "heatmap_to_image_size", "METHODS", "DEFAULT_METHODS"]
+__all__ = ["Explanation", "explain", "explain_all", "heatmap_to_image_size", "logits_of", "predict", "METHODS",
+           "DEFAULT_METHODS"]

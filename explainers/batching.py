@@ -15,16 +15,9 @@ import numpy as np
 from explainers.errors import ExplainerError
 
 log = logging.getLogger(__name__)
-# samples per chunk on a CPU: 8 ran as fast as 16 with XLA (VGG16 5 % slower, ResNet50 and InceptionV3
-# 5-8 % faster, one run each) with half the memory, and shows a partial map twice as often. In graph
-# mode on an AMD EPYC (benchmarks/chunks.py, integrated gradients at 16 steps, 8 against 16): VGG16
-# 6.66 / 6.68 s (median of 3), InceptionV3 2.54 / 2.56 s (of 5), ResNet50 1.77 / 1.71 s (of 9; 16 won
-# 8 of the 9 pairs): at most 3 %, not worth a partial map half as often
+# samples per chunk on a CPU: about as fast as 16, half the memory, a partial map twice as often (docs/benchmarks.md)
 CPU_CHUNK = 8
-# forward-only batches (occlusion, Score-CAM, RISE, LIME, the trust curves) keep no activations for a
-# backward pass, so a chunk costs a fraction of the memory: 16 ran faster than 8 here (VGG16 Score-CAM
-# top 32: 8.24 s against 8.79 s, 32: 8.08 s; InceptionV3 occlusion 32-px: 7.08 s against 7.28 s; median
-# of 3 alternated, benchmarks/chunks.py) and still shows RISE's partial map every ~5 s on VGG16
+# forward-only batches keep no activations for a backward pass: a bigger chunk is cheap, ran faster (docs/benchmarks.md)
 CPU_FORWARD_CHUNK = 16
 
 

@@ -1,31 +1,35 @@
 """The TensorFlow side of the passes: compiled functions per (model, layer, gradients, ReLU rule).
 
 Each kind of pass is a ``tf.function`` traced once per model: the batch dimension is left open in the
-input signature, so any batch size reuses the same trace. A model may compile its one-picture passes
-and its many-sample batches differently, and among those the gradient batches (SmoothGrad's noisy
-copies, integrated gradients' path) and the forward-only ones (occlusion's patches, RISE's masks,
-LIME's samples). Whether XLA helps the one-picture passes and the gradient batches depends on the
-processor, so the server times both ways at start (``tune_passes``, ``tune_batches``); forward-only
-batches stay plain graphs (XLA was no faster, ``benchmarks/batches.py``). Guided backpropagation and
-DeconvNet swap every ReLU's gradient only while their function is traced (see ``_relu_override``),
-so the shared model itself never changes; a plain pass can also build their backward passes after
-its own from the same forward pass (``PassKey.also``).
+input signature, so any batch size reuses the same trace. Whether a pass compiles with XLA is the
+engine's ``CompilePolicy`` (``explainers.compile_policy``): one-picture passes, gradient batches and
+forward-only batches apart, a guess at first, then what ``Engine.autotune`` measured on this machine.
+Guided backpropagation and DeconvNet swap every ReLU's gradient only while their function is traced
+(see ``_relu_override``), so the shared model itself never changes; a plain pass can also build their
+backward passes after its own from the same forward pass (``PassKey.also``).
+
+Engines are found through ``engine_for(model)``: one per model and process, kept only while the model
+lives; the model itself holds no reference to its engine.
 """
 from __future__ import annotations
 
+import logging
 import os
 import threading
 import time
+import weakref
 from contextlib import contextmanager
-from typing import TYPE_CHECKING, Callable, Iterator
+from typing import Any, Callable, Iterator
 
 import numpy as np
 
 from explainers._tf import keras, tf
-from explainers.passes import TOP1, PassKey, PassResult
+from explainers.batching import default_chunk_size
+from explainers.compile_policy import GRADIENT_BATCHES, ONE_PICTURE, TUNED_KINDS, CompilePolicy
+from explainers.pass_keys import TOP1, PassKey, PassResult
 
-if TYPE_CHECKING:  # pragma: no cover
-    from explainers.models import ExplainableModel
+log = logging.getLogger(__name__)
+BACKGROUND_ENV = "EXPLAINERS_TUNE_IN_BACKGROUND"  # "0": ``autotune(background=True)`` does nothing
 
 
 def _relu_gradient(rule: str, upstream, output):
@@ -86,17 +90,21 @@ def _walk_layers(model) -> Iterator:
 
 
 class Engine:
-    """The compiled passes of one model; thread-safe, traced lazily, reused across requests."""
+    """The compiled passes of one Keras model; thread-safe, traced lazily, reused across requests.
 
-    def __init__(self, model: "ExplainableModel"):
-        self.model = model
-        override = os.environ.get("EXPLAINERS_JIT", "").strip().lower()
-        # XLA where it was measured to help (see benchmarks/speed.py); EXPLAINERS_JIT=0/1 overrides all three
-        forced = None if override not in {"0", "1"} else override == "1"
-        self.jit_forced = forced is not None
-        self.jit_compile = model.jit_compile if forced is None else forced  # one-picture passes
-        self.jit_batches = model.jit_batches if forced is None else forced  # many-sample gradient batches
-        self.jit_forward = model.jit_forward if forced is None else forced  # many-sample forward-only batches
+    ``preprocess`` turns RGB pixels into the model's input (for timing ``autotune`` on real-looking
+    inputs), ``default_layer`` is the layer the one-picture timing watches, and ``policy`` says which
+    kinds of pass compile with XLA (by default graphs everywhere, unless ``EXPLAINERS_JIT`` says XLA).
+    """
+
+    def __init__(self, keras_model: Any, preprocess: Callable[[np.ndarray], np.ndarray],
+                 default_layer: str | None = None, policy: CompilePolicy | None = None, name: str = "model"):
+        self.keras = keras_model
+        self.preprocess = preprocess
+        self.default_layer = default_layer
+        self.name = name
+        self.policy = policy or CompilePolicy.guess()
+        self.lock = threading.RLock()  # held while tracing functions that temporarily swap activations
         self._functions: dict[tuple[PassKey, bool], tf.types.experimental.GenericFunction] = {}
         self._submodels: dict[str | None, keras.Model] = {}
         self._plans: dict[tuple, object] = {}  # (box size, box rows, box columns) -> locality.Plan or None
@@ -104,9 +112,11 @@ class Engine:
         # occluded copies reuse the whole picture's first layers (see explainers/locality.py); =0 turns it off
         self.reuse_layers = os.environ.get("EXPLAINERS_LOCAL", "").strip() != "0"
         self.trace_count: dict[tuple[PassKey, bool], int] = {}  # (pass, XLA) -> traces
-        self.tuned: dict[str, dict[bool, float]] = {}  # "passes" / "batches" -> {XLA on?: seconds}, see ``once``
-        self._tune_lock = threading.Lock()
-        size = model.input_size
+        self._tune_lock = threading.Lock()  # one measurement at a time; later callers get its result
+        self._background_lock = threading.Lock()  # guards the flag below, never held while measuring
+        self._tuning_in_background = False
+        shape = keras_model.input_shape
+        self.input_size = size = int(shape[1])
         self._signature = [tf.TensorSpec([None, size, size, 3], tf.float32), tf.TensorSpec([None], tf.int32)]
         # passes without logits (``lean``) are traced for one picture: with every shape known, TensorFlow
         # can drop the forward layers whose outputs the backward pass never reads
@@ -114,7 +124,7 @@ class Engine:
 
     def _submodel(self, layer: str | None):
         if layer not in self._submodels:
-            net = self.model.keras
+            net = self.keras
             if layer is None:
                 self._submodels[layer] = net
             else:
@@ -124,9 +134,7 @@ class Engine:
     def jit(self, batched: bool, gradients: bool = True) -> bool:
         """True if passes over one picture, or over many samples (``batched``) with or without
         ``gradients``, are compiled with XLA."""
-        if not batched:
-            return self.jit_compile
-        return self.jit_batches if gradients else self.jit_forward
+        return self.policy.uses_xla(batched, gradients)
 
     def function(self, key: PassKey, batched: bool = False):
         """The compiled function for ``key`` (traced on first use, under the model's lock)."""
@@ -134,13 +142,13 @@ class Engine:
         fn = self._functions.get(slot)
         if fn is not None:
             return fn
-        with self.model.lock:
+        with self.lock:
             fn = self._functions.get(slot)
             if fn is None:
                 switch = {"rule": key.relu}  # the rule the next backward pass is built with
                 signature = self._signature if key.logits else self._one_picture
                 fn = tf.function(self._make_pass(slot, switch), input_signature=signature, jit_compile=slot[1])
-                with _relu_override(self.model.keras, switch if key.also else key.relu):
+                with _relu_override(self.keras, switch if key.also else key.relu):
                     fn.get_concrete_function()  # trace now, while the override is in place
                 self._functions[slot] = fn
         return fn
@@ -149,16 +157,15 @@ class Engine:
         """True if passes under the ReLU ``rules`` can reuse a plain pass's forward pass (``PassKey.also``):
         every ReLU is an activation whose gradient can be swapped while tracing."""
         return all(rule in {"guided", "deconv"} for rule in rules) and not any(
-            isinstance(layer, keras.layers.ReLU) for layer in _walk_layers(self.model.keras))
+            isinstance(layer, keras.layers.ReLU) for layer in _walk_layers(self.keras))
 
     def lean(self, key: PassKey) -> bool:
         """True if a pass over one picture for ``key`` runs faster without its logits (``PassKey.logits``):
         under DeconvNet's rule a ReLU's backward pass ignores its forward input, so only the max
         poolings' switches are read and the rest of the forward pass can be dropped, but only if the
-        pass returns neither the logits nor a top-1 class and its shapes are fixed. On ResNet50 that
-        leaves the stem: 0.082 s against 0.131 s with the logits (``benchmarks/lean_pass.py``, AMD EPYC,
-        median of 7 alternated). Other rules
-        read every ReLU's input, so the forward pass runs whole anyway and the logits cost nothing."""
+        pass returns neither the logits nor a top-1 class and its shapes are fixed (docs/benchmarks.md,
+        ``benchmarks/lean_pass.py``). Other rules read every ReLU's input, so the forward pass runs
+        whole anyway and the logits cost nothing."""
         return key.relu == "deconv" and key.layer is None and key.input_grads and not key.also
 
     def _make_pass(self, slot: tuple[PassKey, bool], switch: dict):
@@ -210,69 +217,100 @@ class Engine:
 
     def warm_batches(self, size: int, forward_size: int | None = None) -> list[PassKey]:
         """Prepare now the many-sample passes that multi-pass methods use: XLA compiles once per batch
-        shape (tens of seconds for VGG16 on a CPU), which the first SmoothGrad or integrated-gradients
-        request would otherwise wait for, so an XLA kind is run once on a full chunk of ``size``
+        shape (slow for a large model, docs/benchmarks.md), which the first SmoothGrad or integrated-
+        gradients request would otherwise wait for, so an XLA kind is run once on a full chunk of ``size``
         samples (forward-only ones on ``forward_size``, if given); a graph-mode kind (forward-only
         batches, by default) is only traced, as its batch dimension is open. Returns the passes warmed."""
         keys = [PassKey(None, input_grads=True), PassKey()]  # gradients (SmoothGrad, IG), scores (occlusion, ...)
         for key in keys:
             if self.jit(batched=True, gradients=key.input_grads):
                 n = size if key.input_grads or forward_size is None else forward_size
-                inputs = np.zeros((n, self.model.input_size, self.model.input_size, 3), np.float32)
+                inputs = np.zeros((n, self.input_size, self.input_size, 3), np.float32)
                 self.run(key, inputs, np.zeros(n, np.int32), batched=True)
             else:
                 self.function(key, batched=True)
         return keys
 
+    # ---- XLA or graphs: measured once per process ------------------------------------------------
+    def autotune(self, background: bool = False, kinds: tuple[str, ...] = TUNED_KINDS) -> dict[str, Any]:
+        """Time each of ``kinds`` (one-picture passes, gradient batches) with XLA and as graphs and keep
+        the faster, once per engine: later callers, and callers that arrive while it runs, get the
+        result without measuring again. Which is faster depends on the machine as much as on the model
+        (docs/benchmarks.md), so it is measured where it runs instead of trusted to a table.
+
+        Returns /readyz's row per kind (``CompilePolicy.readiness``: None where not measured, as when
+        ``EXPLAINERS_JIT`` forces a choice). ``background``: measure in a daemon thread instead (at
+        most one at a time; requests meanwhile run with the current choice) and return {} at once;
+        ``EXPLAINERS_TUNE_IN_BACKGROUND=0`` turns that off (the tests do: a mode switching under them
+        changes results in the last digits)."""
+        if not background:
+            for kind in kinds:
+                self._measure_once(kind)
+            return {kind: self.policy.readiness(kind) for kind in kinds}
+        if os.environ.get(BACKGROUND_ENV, "").strip() == "0" or set(kinds) <= set(self.policy.measured):
+            return {}
+        with self._background_lock:
+            if self._tuning_in_background:
+                return {}
+            self._tuning_in_background = True
+        threading.Thread(target=self._autotune_in_background, args=(kinds,), name=f"tune {self.name}",
+                         daemon=True).start()
+        return {}
+
+    def _autotune_in_background(self, kinds: tuple[str, ...]) -> None:
+        try:
+            self.autotune(kinds=kinds)
+        except BaseException as error:  # noqa: BLE001 - a background thread: the guesses stay, only speed is at stake
+            log.warning("timing XLA against graph mode for %s failed: %s", self.name, error)
+        finally:
+            with self._background_lock:
+                self._tuning_in_background = False
+
+    def _measure_once(self, kind: str) -> None:
+        measure = {ONE_PICTURE: self.tune_passes, GRADIENT_BATCHES: lambda: self.tune_batches(default_chunk_size())}
+        with self._tune_lock:
+            if kind in self.policy.measured:
+                return
+            seconds = self.policy.measured[kind] = measure[kind]()
+        if seconds:
+            log.info("%s %s: XLA %.2f s, graph mode %.2f s; keeping %s", self.name, kind.replace("_", " "),
+                     seconds[True], seconds[False], "XLA" if self.policy.xla[kind] else "graph mode")
+
     def tune_batches(self, size: int, rounds: int = 2,
                      timer: Callable[[Callable[[], object]], float] | None = None) -> dict[bool, float]:
         """Time a chunk of ``size`` input gradients (SmoothGrad's and integrated gradients' pass) with
-        XLA and in graph mode, and keep the faster for this model's gradient batches.
-
-        Which is faster depends on the machine, not only the model: on an AMD EPYC VGG16's 16 input
-        gradients took 10.8 s with XLA and 13.3 s without, on an Intel Xeon with AMX 7.57 s and 6.31 s
-        (``benchmarks/batches.py``). So the server measures it at start instead of trusting a table.
-        See ``_tune`` for how; returns {XLA on?: seconds}, {} when ``EXPLAINERS_JIT`` forces a choice."""
-        side = self.model.input_size
+        XLA and as graphs, and keep the faster for this model's gradient batches. See ``_tune`` for how;
+        returns {XLA on?: seconds}, {} when ``EXPLAINERS_JIT`` forces a choice."""
+        side = self.input_size
         pixels = np.random.default_rng(0).integers(0, 256, (size, side, side, 3)).astype(np.float32)
-        return self._tune("jit_batches", PassKey(None, input_grads=True), pixels, True, rounds, timer)
+        return self._tune(GRADIENT_BATCHES, PassKey(None, input_grads=True), pixels, True, rounds, timer)
 
     def tune_passes(self, layer: str | None = None, rounds: int = 3,
                     timer: Callable[[Callable[[], object]], float] | None = None) -> dict[bool, float]:
         """Like ``tune_batches``, for the passes over one picture (Grad-CAM, the gradients, the default
         view): times the default view's plain pass (gradients to ``layer``, by default the model's
-        recommended one, and to the input) on one picture with XLA and in graph mode, and keeps the
-        faster. On the AMD EPYC XLA won for VGG16 only; on the Intel Xeon with AMX it lost there too
-        (``benchmarks/compare.py``: gradient × input 0.71 s against tf-explain's 0.60 with XLA)."""
-        side = self.model.input_size
+        recommended one, and to the input) on one picture both ways, and keeps the faster."""
+        side = self.input_size
         pixels = np.random.default_rng(1).integers(0, 256, (1, side, side, 3)).astype(np.float32)
-        key = PassKey(layer or self.model.default_layer, layer_grads=True, input_grads=True)
-        return self._tune("jit_compile", key, pixels, False, rounds, timer)
+        key = PassKey(layer or self.default_layer, layer_grads=True, input_grads=True)
+        return self._tune(ONE_PICTURE, key, pixels, False, rounds, timer)
 
-    def once(self, what: str, measure: Callable[[], dict[bool, float]]) -> dict[bool, float]:
-        """``measure()`` (``tune_passes`` or ``tune_batches``) the first time ``what`` is asked for; later
-        callers, and callers that arrive while it runs, get its result without measuring again."""
-        with self._tune_lock:
-            if what not in self.tuned:
-                self.tuned[what] = measure()
-            return self.tuned[what]
-
-    def _tune(self, attribute: str, key: PassKey, pixels: np.ndarray, batched: bool, rounds: int,
+    def _tune(self, kind: str, key: PassKey, pixels: np.ndarray, batched: bool, rounds: int,
               timer: Callable[[Callable[[], object]], float] | None) -> dict[bool, float]:
-        """Run ``key`` on ``pixels`` with ``attribute`` (which kind of pass uses XLA) on and off: each way
+        """Run ``key`` on ``pixels`` with ``kind``'s passes compiled with XLA and as graphs: each way
         once untimed (XLA compiles, graph mode traces), then ``rounds`` timed runs taking turns so that
         a change in the machine's load hits both alike; the best run of each counts, the faster way is
         kept. ``timer(run)`` returns the seconds ``run()`` took (tests pass their own)."""
-        if self.jit_forced:
+        if self.policy.forced:
             return {}
         timer = timer or _seconds
-        inputs, targets = self.model.preprocess(pixels), np.full(len(pixels), -1, np.int32)
-        original = getattr(self, attribute)
+        inputs, targets = self.preprocess(pixels), np.full(len(pixels), -1, np.int32)
+        original = self.policy.xla[kind]
         ways = (original, not original)
         seconds: dict[bool, float] = {}
 
         def run(jit: bool):
-            setattr(self, attribute, jit)
+            self.policy.xla[kind] = jit
             return self.run(key, inputs, targets, batched=batched)
 
         try:
@@ -282,7 +320,7 @@ class Engine:
                 for jit in ways:
                     seconds[jit] = min(seconds.get(jit, float("inf")), timer(lambda: run(jit)))
         finally:
-            setattr(self, attribute, min(seconds, key=seconds.get) if len(seconds) == 2 else original)
+            self.policy.xla[kind] = min(seconds, key=seconds.get) if len(seconds) == 2 else original
         return seconds
 
     # ---- copies of one picture that differ only inside a box (occlusion) ------------------------
@@ -295,18 +333,18 @@ class Engine:
         if key not in self._plans:
             from explainers import locality
 
-            with self.model.lock:
-                self._plans[key] = locality.plan(self.model.keras, tuple(size), list(tops), list(lefts))
+            with self.lock:
+                self._plans[key] = locality.plan(self.keras, tuple(size), list(tops), list(lefts))
         return self._plans[key]
 
     def _local_functions(self, plan):
         fns = self._local.get(plan.layer)
         if fns is not None:
             return fns
-        with self.model.lock:
+        with self.lock:
             fns = self._local.get(plan.layer)
             if fns is None:
-                net = self.model.keras
+                net = self.keras
                 layers = net.layers[1:plan.count + 1]
                 assert layers[-1].name == plan.layer
                 rest = keras.Model(net.get_layer(plan.layer).output, net.outputs[0])
@@ -322,9 +360,9 @@ class Engine:
                 channels = int(net.input_shape[-1])
                 cells = tuple(int(d) for d in net.get_layer(plan.layer).output.shape[1:])
                 fns = (tf.function(head, input_signature=[tf.TensorSpec([None, None, None, channels], tf.float32)],
-                                   jit_compile=self.jit_forward),
+                                   jit_compile=self.jit(batched=True, gradients=False)),
                        tf.function(tail, input_signature=[tf.TensorSpec([None, *cells], tf.float32)],
-                                   jit_compile=self.jit_forward))
+                                   jit_compile=self.jit(batched=True, gradients=False)))
                 self._local[plan.layer] = fns
         return fns
 
@@ -348,6 +386,7 @@ class Engine:
         return self._local_functions(plan)[1](tf.convert_to_tensor(activations, tf.float32)).numpy()
 
     def forward(self, inputs: np.ndarray) -> np.ndarray:
+        """The logits of model ``inputs`` (one pass, no gradients)."""
         targets = np.full(len(inputs), TOP1, np.int32)
         return self.run(PassKey(), inputs, targets).logits
 
@@ -357,3 +396,24 @@ def _seconds(run: Callable[[], object]) -> float:
     started = time.perf_counter()
     run()
     return time.perf_counter() - started
+
+
+_engines: "weakref.WeakKeyDictionary[Any, Engine]" = weakref.WeakKeyDictionary()
+_engines_lock = threading.Lock()
+
+
+def engine_for(model: Any, policy: CompilePolicy | None = None) -> Engine:
+    """The engine of ``model`` (an ``explainers.models.ExplainableModel``: its ``keras``, ``preprocess``,
+    ``default_layer`` and ``name`` are read), made on first use and shared by every caller for as long as
+    the model lives. ``policy``: how the engine compiles if it is made now (default: the registry's guess
+    for the model's name, ``CompilePolicy.for_model``); giving one for a model whose engine exists is an
+    error, since its passes may already be compiled the other way."""
+    with _engines_lock:
+        engine = _engines.get(model)
+        if engine is None:
+            engine = Engine(model.keras, model.preprocess, model.default_layer,
+                            policy or CompilePolicy.for_model(model.name), name=model.name)
+            _engines[model] = engine
+        elif policy is not None and policy is not engine.policy:
+            raise ValueError(f"The engine of {model.name!r} exists already; its compile policy cannot change.")
+    return engine

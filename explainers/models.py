@@ -12,7 +12,7 @@ import hashlib
 import json
 import os
 import threading
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
 
@@ -21,6 +21,7 @@ import numpy as np
 from explainers import weights as weights_mod
 from explainers.errors import ImageError, UnknownNameError, WeightsError
 from explainers.labels import IMAGENET_LABELS, Labels
+from explainers.logits_memo import LogitsMemo
 
 
 @dataclass(frozen=True)
@@ -32,12 +33,6 @@ class ModelSpec:
     input_size: int
     default_layer: str
     blurb: str
-    # XLA for one-picture passes and for many-sample gradient batches until the server measures both ways
-    # (Engine.tune_passes, Engine.tune_batches): on an AMD EPYC XLA was faster for one-picture passes on VGG16 only
-    # and for the batches on all three models, on an Intel Xeon with AMX slower for both, so the start decides
-    jit_compile: bool = False
-    jit_batches: bool = False
-    jit_forward: bool = False  # XLA for forward-only batches: no faster (batches.py --alternate) and compiles per shape
     family: str = "imagenet"  # "imagenet": keras.applications + ImageNet weights; "shapes": the offline demo
 
 
@@ -52,11 +47,11 @@ def _shapes_spec() -> "ModelSpec":
 
 MODELS: dict[str, ModelSpec] = {
     "vgg16": ModelSpec("vgg16", "VGG16", "VGG16", "vgg16", 224, "block5_conv3",
-                       "Simonyan & Zisserman 2014: 16 layers, plain convolutions, 138 M parameters.", True, True),
+                       "Simonyan & Zisserman 2014: 16 layers, plain convolutions, 138 M parameters."),
     "resnet50": ModelSpec("resnet50", "ResNet50", "ResNet50", "resnet", 224, "conv5_block3_out",
-                          "He et al. 2015: 50 layers with shortcut connections, 26 M parameters.", False, True),
+                          "He et al. 2015: 50 layers with shortcut connections, 26 M parameters."),
     "inception_v3": ModelSpec("inception_v3", "InceptionV3", "InceptionV3", "inception_v3", 299, "mixed10",
-                              "Szegedy et al. 2015: parallel filter sizes per block, 24 M parameters.", False, True),
+                              "Szegedy et al. 2015: parallel filter sizes per block, 24 M parameters."),
     "shapes": _shapes_spec(),
 }
 IMAGENET_MODELS = tuple(name for name, spec in MODELS.items() if spec.family == "imagenet")
@@ -143,6 +138,20 @@ def check_image(image: Any) -> None:
         raise ImageError(f"The image is empty. Received shape: {image.shape}.")
 
 
+@dataclass(frozen=True)
+class Preprocessing:
+    """A model's preprocessing as a callable: RGB batch (N, size, size, 3), 0..255 -> float32 model input.
+
+    ``function`` is the model's own (``keras.applications.vgg16.preprocess_input``, say); it gets a
+    float32 copy, so one that works in place cannot change the caller's pictures."""
+
+    function: Callable[[np.ndarray], np.ndarray]
+
+    def __call__(self, images: np.ndarray) -> np.ndarray:
+        batch = np.asarray(images, dtype=np.float32)
+        return np.ascontiguousarray(self.function(batch.copy()), dtype=np.float32)
+
+
 class ExplainableModel:
     """A Keras model whose output is the logits, with everything the methods and the UI need to know.
 
@@ -152,26 +161,23 @@ class ExplainableModel:
     ``ExplainableModel(keras_model, ...)`` for any other Keras image classifier that outputs logits.
     The weights are taken as fixed: the logits of inputs that recur (a black baseline) are kept and
     recalled; pass ``memo_logits=False`` for a model whose weights change while it is in use.
+    Plain data: its compiled passes are ``explainers.engine.engine_for(model)``; its predictions,
+    ``explainers.api.predict``.
     """
 
     def __init__(self, keras_model: Any, name: str, *, labels: Labels, preprocess: Callable[[np.ndarray], np.ndarray],
                  default_layer: str | None = None, weights: str = "custom", weights_id: str | None = None,
-                 random_weights: bool = False, title: str | None = None, jit_compile: bool = False,
-                 jit_batches: bool | None = None, jit_forward: bool = False, memo_logits: bool = True):
+                 random_weights: bool = False, title: str | None = None, memo_logits: bool = True):
         from explainers._tf import configure_devices
-        from explainers.passes import LogitsMemo
 
         self.keras = keras_model
         self.name = name
         self.title = title or name
         self.labels = labels
-        self._preprocess = preprocess
+        self.preprocess = preprocess if isinstance(preprocess, Preprocessing) else Preprocessing(preprocess)
         self.weights = weights
         self.weights_id = weights_id or weights
         self.random_weights = random_weights
-        self.jit_compile = jit_compile  # compile its one-picture passes with XLA
-        self.jit_batches = jit_compile if jit_batches is None else jit_batches  # and its many-sample gradients
-        self.jit_forward = jit_forward  # and its many-sample forward-only batches
         self.device = configure_devices()
         shape = keras_model.input_shape
         if len(shape) != 4 or shape[1] is None or shape[1] != shape[2]:
@@ -186,10 +192,8 @@ class ExplainableModel:
         self._layer_names = {info.name for info in self.layers}
         self.default_layer = default_layer or self.layers[-1].name
         self.check_layer(self.default_layer)
-        self.lock = threading.RLock()  # held while tracing functions that temporarily swap activations
         # logits of inputs that recur whatever the photo (black baselines); off if the weights change in place
         self.logits_memo = LogitsMemo() if memo_logits else None
-        self._engine = None
 
     # ---- names -------------------------------------------------------------------------------
     def check_layer(self, layer: str | None) -> str:
@@ -216,36 +220,11 @@ class ExplainableModel:
         """The exact RGB picture the model sees (resized to its input size)."""
         return prepare_image(image, self.input_size)
 
-    def preprocess(self, images: np.ndarray) -> np.ndarray:
-        """RGB uint8 batch (N, size, size, 3) at the input size -> the model's float32 input."""
-        batch = np.asarray(images, dtype=np.float32)
-        return np.ascontiguousarray(self._preprocess(batch.copy()), dtype=np.float32)
-
     def input_range(self) -> float:
         """How far apart black and white pixels are in the model's input (255 for caffe-style
         preprocessing, 2 for [-1, 1], 1 for [0, 1]): the unit for noise levels."""
         ends = self.preprocess(np.array([[[[0, 0, 0]]], [[[255, 255, 255]]]], np.float32))
         return float(np.abs(ends[1] - ends[0]).mean())
-
-    # ---- computing ---------------------------------------------------------------------------
-    @property
-    def engine(self):
-        """The compiled passes of this model (see ``explainers.passes``)."""
-        if self._engine is None:
-            with self.lock:
-                if self._engine is None:
-                    from explainers.engine import Engine
-
-                    self._engine = Engine(self)
-        return self._engine
-
-    def logits(self, image: np.ndarray) -> np.ndarray:
-        inputs = self.preprocess(self.prepare(image)[None])
-        return self.engine.forward(inputs)[0]
-
-    def predict(self, image: np.ndarray, top: int = 5) -> list[tuple[int, str, float]]:
-        """The ``top`` classes as (index, label, probability), most probable first."""
-        return top_classes(self.logits(image), self.labels, top)
 
     def __repr__(self) -> str:
         return f"ExplainableModel({self.name!r}, input_size={self.input_size}, weights={self.weights!r})"
@@ -371,8 +350,7 @@ def _build(name: str, mode: str, path: Path | None, seed: int) -> ExplainableMod
         random_weights = False
     return ExplainableModel(keras_model, name, labels=IMAGENET_LABELS, preprocess=preprocess,
                             default_layer=spec.default_layer, weights=weights, weights_id=weights_id,
-                            random_weights=random_weights, title=spec.title, jit_compile=spec.jit_compile,
-                            jit_batches=spec.jit_batches, jit_forward=spec.jit_forward)
+                            random_weights=random_weights, title=spec.title)
 
 
 @functools.lru_cache(maxsize=1)

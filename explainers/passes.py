@@ -1,4 +1,4 @@
-"""Forward/backward passes shared by every method: what a pass computes, and the per-request cache.
+"""Forward/backward passes shared by every method: the per-request cache of passes, and the logits memo.
 
 One *pass* runs a batch through the model once, optionally watching one layer, and optionally takes
 one backward pass from the target logits to that layer's activations and/or to the input. Several
@@ -6,137 +6,26 @@ methods can share a pass: Grad-CAM needs the layer's gradients, vanilla gradient
 backward pass yields both. A pass may also run with every ReLU's gradient replaced (guided
 backpropagation, DeconvNet); the shared model is never changed for that (see ``explainers.engine``).
 
-This module is plain numpy (no TensorFlow import), so method metadata can be read by a process that
-never computes; ``explainers.engine`` holds the compiled TensorFlow functions.
+This module is plain numpy at import (no TensorFlow), so method metadata can be read by a process that
+never computes; ``explainers.engine`` holds the compiled TensorFlow functions, ``explainers.pass_keys``
+what a pass computes, and ``explainers.logits_memo`` a model's memo of logits (both re-exported here).
 """
 from __future__ import annotations
 
-import hashlib
 import threading
-from collections import OrderedDict
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from typing import TYPE_CHECKING, Any, Callable
 
 import numpy as np
 
+from explainers.logits_memo import LogitsMemo
+from explainers.pass_keys import TOP1, PassKey, PassResult
+
+__all__ = ["TOP1", "PassKey", "PassResult", "LogitsMemo", "Passes"]
+
 if TYPE_CHECKING:  # pragma: no cover
+    from explainers.engine import Engine
     from explainers.models import ExplainableModel
-
-TOP1 = -1  # a target of -1 means "the model's top-1 prediction", resolved inside the pass
-
-
-@dataclass(frozen=True)
-class PassKey:
-    """What one pass computes: watch ``layer`` (None: none), gradients wrt layer and/or input."""
-
-    layer: str | None = None
-    layer_grads: bool = False
-    input_grads: bool = False
-    relu: str = "plain"  # "plain", "guided" (Springenberg et al.) or "deconv" (Zeiler & Fergus)
-    # other ReLU rules whose input gradients come out of this pass's forward pass too: a backward pass
-    # each, with no forward pass of their own (the forward pass is the same whatever the rule)
-    also: tuple[str, ...] = ()
-    # False: a pass over one picture whose target is given, returning its gradients but not the logits,
-    # so TensorFlow can leave out every part of the forward pass the backward pass never reads (see
-    # ``Engine.lean``); the pictures' logits then come from another pass, if anyone reads them
-    logits: bool = True
-
-    def covers(self, other: "PassKey") -> bool:
-        """True if this pass yields everything ``other`` asks for."""
-        if other.logits and not self.logits:
-            return False
-        if self.relu != other.relu:
-            return other.relu in self.also and other.layer is None and not other.layer_grads
-        if other.layer is not None and other.layer != self.layer:
-            return False
-        if other.layer_grads and not (self.layer_grads and self.layer == other.layer):
-            return False
-        return self.input_grads or not other.input_grads
-
-
-@dataclass
-class PassResult:
-    logits: np.ndarray | None  # (N, classes); None from a pass keyed ``logits=False``
-    targets: np.ndarray  # (N,) int: the classes explained (top-1 resolved)
-    activations: np.ndarray | None = None  # (N, h, w, k) at the watched layer
-    layer_grads: np.ndarray | None = None  # d(target logit)/d(activations)
-    input_grads: np.ndarray | None = None  # d(target logit)/d(preprocessed input), (N, H, W, 3)
-    rule_input_grads: dict[str, np.ndarray] | None = None  # input gradients under the key's ``also`` rules
-
-    def under(self, rule: str) -> "PassResult":
-        """This pass as a pass of another ReLU rule of its ``also`` sees it: the same logits, that rule's
-        input gradients."""
-        return PassResult(self.logits, self.targets, input_grads=self.rule_input_grads[rule])
-
-
-class LogitsMemo:
-    """The logits of inputs already seen, recalled by their content.
-
-    Two kinds of input recur. A few are the same whatever the photo: integrated gradients' black and
-    white baselines, Score-CAM's black picture; with a memo their forward pass runs once per model
-    instead of once per request. And the photo itself: the upload's pass computes its logits, and a
-    later request on the same photo (integrated gradients' f(x), a card's top-5) recalls them instead
-    of running its own forward pass. Rows are keyed by a hash of their bytes, so a row is recalled
-    only if it is bit for bit the same input. At most ``size`` rows are kept (the least recently used
-    go first; a row is 4 kB for 1000 classes). A model whose weights change in place (the trust
-    checks' randomized copy) must not keep one: its logits would be stale.
-    """
-
-    def __init__(self, size: int = 256):
-        self.size = size
-        self._rows: OrderedDict[bytes, np.ndarray] = OrderedDict()
-        self._lock = threading.Lock()
-
-    @staticmethod
-    def key(row: np.ndarray) -> bytes:
-        row = np.ascontiguousarray(row, np.float32)
-        digest = hashlib.blake2b(str(row.shape).encode(), digest_size=16)
-        digest.update(row.tobytes())
-        return digest.digest()
-
-    def _found(self, keys: list[bytes]) -> dict[bytes, np.ndarray]:
-        with self._lock:
-            found = {key: self._rows[key] for key in keys if key in self._rows}
-            for key in found:
-                self._rows.move_to_end(key)
-        return found
-
-    def remember(self, inputs: np.ndarray, logits: np.ndarray) -> None:
-        """Keep ``logits[i]`` as the logits of ``inputs[i]``."""
-        self._store([self.key(row) for row in inputs], logits)
-
-    def _store(self, keys: list[bytes], logits: np.ndarray) -> None:
-        with self._lock:
-            for key, value in zip(keys, logits):
-                self._rows[key] = np.array(value, np.float32, copy=True)
-                self._rows.move_to_end(key)
-            while len(self._rows) > self.size:
-                self._rows.popitem(last=False)
-
-    def recall(self, inputs: np.ndarray) -> np.ndarray | None:
-        """The logits of every row of ``inputs`` if all are known, else None."""
-        keys = [self.key(row) for row in inputs]
-        found = self._found(keys)
-        return np.stack([found[key] for key in keys]) if len(found) == len(set(keys)) else None
-
-    def logits(self, inputs: np.ndarray, compute: Callable[[np.ndarray], np.ndarray]) -> np.ndarray:
-        """The logits of each row of ``inputs``: recalled, or from ``compute(rows)`` for the rows not
-        seen before (one call for all of them)."""
-        keys = [self.key(row) for row in inputs]
-        found = self._found(keys)
-        missing = [i for i, key in enumerate(keys) if key not in found]
-        if missing:
-            fresh = np.asarray(compute(np.asarray(inputs)[missing]))
-            self._store([keys[i] for i in missing], fresh)
-            found.update((keys[i], np.asarray(value, np.float32)) for i, value in zip(missing, fresh))
-        return np.stack([found[key] for key in keys])
-
-    def clear(self) -> None:
-        with self._lock:
-            self._rows.clear()
-
-    def __len__(self) -> int:
-        return len(self._rows)
 
 
 class Passes:
@@ -149,11 +38,17 @@ class Passes:
 
     def __init__(self, model: "ExplainableModel", inputs: np.ndarray, targets: np.ndarray,
                  progress: Callable[[float], None] | None = None, pictures: np.ndarray | None = None,
-                 preview: Callable[[np.ndarray], None] | None = None):
+                 preview: Callable[[np.ndarray], None] | None = None, engine: "Engine | None" = None):
         """``inputs``: the preprocessed batch; ``pictures``: the same batch as RGB uint8 before
         preprocessing (methods that blur, mask or perturb pixels need it); ``preview``: called with a
-        partial map (H, W) as long methods go (the running average so far)."""
+        partial map (H, W) as long methods go (the running average so far); ``engine``: the compiled
+        passes to run (default: the model's, ``explainers.engine.engine_for``)."""
+        if engine is None:
+            from explainers.engine import engine_for  # TensorFlow: only once something computes
+
+            engine = engine_for(model)
         self.model = model
+        self.engine = engine
         self._progress = progress
         self._preview = preview
         self.pictures = pictures
@@ -188,7 +83,7 @@ class Passes:
             plans[relu] = plan or [PassKey(relu=relu)]
         riders = [relu for relu, plan in plans.items()
                   if relu != "plain" and all(key.layer is None for key in plan)]
-        if "plain" in plans and riders and self.model.engine.shares_forward(riders):
+        if "plain" in plans and riders and self.engine.shares_forward(riders):
             plans["plain"][0] = replace(plans["plain"][0], also=tuple(riders))
             for relu in riders:
                 del plans[relu]
@@ -204,12 +99,12 @@ class Passes:
         that one."""
         with self._lock:
             if (key.logits and len(self.inputs) == 1 and (self._resolved_targets() >= 0).all()
-                    and self.model.engine.lean(key)):
+                    and self.engine.lean(key)):
                 key = replace(key, logits=False)
             for done, result in self._results.items():
                 if done.covers(key):
                     return result if done.relu == key.relu else result.under(key.relu)
-            result = self.model.engine.run(key, self.inputs, self._resolved_targets())
+            result = self.engine.run(key, self.inputs, self._resolved_targets())
             self._results[key] = result
             self.passes_run.append(key)
         if result.logits is not None:
@@ -250,7 +145,7 @@ class Passes:
         # XLA compiles once per batch shape: run a chunk as pieces whose sizes are powers of two (13 =
         # 8 + 4 + 1), so the compiled shapes stay few and no padding rows are computed for nothing
         gradients = key.layer_grads or key.input_grads
-        pieces = self.model.engine.jit(batched=True, gradients=gradients)
+        pieces = self.engine.jit(batched=True, gradients=gradients)
 
         def compute(a: int, b: int):
             bounds = [a, b]
@@ -261,7 +156,7 @@ class Passes:
                     size = b - bounds[-1]
             parts = []
             for lo, hi in zip(bounds[:-1], bounds[1:]):
-                result = self.model.engine.run(key, inputs[lo:hi], np.ascontiguousarray(targets[lo:hi]), batched=True)
+                result = self.engine.run(key, inputs[lo:hi], np.ascontiguousarray(targets[lo:hi]), batched=True)
                 parts.append([getattr(result, name) for name in fields])
             values = tuple(np.concatenate([part[i] for part in parts]) if len(parts) > 1 else parts[0][i]
                            for i in range(len(fields)))
@@ -280,7 +175,7 @@ class Passes:
         logits are the same as full passes' (``batch``), up to float rounding."""
         from explainers.batching import default_chunk_size, run_in_chunks
 
-        engine = self.model.engine
+        engine = self.engine
         plan = engine.local_plan(size, sorted({t for t, _ in boxes}), sorted({l for _, l in boxes}))
         if plan is None:
             return self.batch(PassKey(), inputs, target, field="logits", progress=progress, on_chunk=on_chunk)

@@ -24,11 +24,13 @@ import numpy as np
 import explainers
 from explainers import api, evaluation, render
 from explainers import weights as weights_mod
+from explainers.batching import default_chunk_size
+from explainers.compile_policy import GRADIENT_BATCHES, ONE_PICTURE
 from explainers.errors import ExplainerError, UnknownNameError
 from explainers.methods import METHODS, get_method
 from explainers.methods.base import MultiPassMethod
-from explainers.models import (IMAGENET_MODELS, MODELS, model_labels, prepare_image, resolve_model_name,
-                               shapes_weights_id, static_layers)
+from explainers.models import (IMAGENET_MODELS, MODELS, load_model, model_labels, prepare_image,
+                               resolve_model_name, shapes_weights_id, static_layers)
 from explainers.versions import MAP_CORE, method_version, source_version
 from service.backends import make_backend
 from service.cache import ResultCache
@@ -88,8 +90,6 @@ class ExplainerService:
         self._status_cache: tuple[float, dict[str, weights_mod.WeightsStatus]] | None = None
         self.device = chosen.device
         self.warm: dict[str, Any] = {"state": "not started", "errors": []}
-        self._tuning: set[int] = set()  # models whose XLA-or-graph timing was started in the background
-        self._tuning_lock = threading.Lock()
         self._truth_index: dict[str, Path] | None = None
 
     # ---- catalogue (no TensorFlow) -------------------------------------------------------------
@@ -168,36 +168,17 @@ class ExplainerService:
 
     def load(self, model: str, weights: str | None = None, tune: bool = True):
         """The model, loaded once per process. ``tune``: if its passes have not been timed with XLA and in
-        graph mode yet (``warm_up`` does it for the default model), do it in the background; requests
-        meanwhile run with the model table's guess. ``EXPLAINERS_TUNE_IN_BACKGROUND=0`` turns that off
-        (the tests do: a mode switching under them changes results in the last digits)."""
-        from explainers.models import load_model
+        graph mode yet (``warm_up`` does it for the default model), do it in the background
+        (``Engine.autotune``); requests meanwhile run with the model table's guess."""
+        from explainers.engine import engine_for  # imports TensorFlow
 
         weights = self._weights(weights)
         loaded = load_model(resolve_model_name(model), weights=None if weights == "random" else "imagenet",
                             weights_dir=self.weights_dir)
         self.device = loaded.device
-        background = os.environ.get("EXPLAINERS_TUNE_IN_BACKGROUND", "").strip() != "0"
-        if tune and background and not {"passes", "batches"} <= set(loaded.engine.tuned):
-            with self._tuning_lock:
-                start = id(loaded) not in self._tuning
-                self._tuning.add(id(loaded))
-            if start:
-                threading.Thread(target=self._tune, args=(loaded,), name=f"tune {loaded.name}", daemon=True).start()
+        if tune:
+            engine_for(loaded).autotune(background=True)
         return loaded
-
-    @staticmethod
-    def _tune(loaded) -> None:
-        from explainers.batching import default_chunk_size
-
-        try:
-            engine = loaded.engine
-            engine.once("passes", engine.tune_passes)
-            engine.once("batches", lambda: engine.tune_batches(default_chunk_size()))
-            log.info("%s: %s for one-picture passes, %s for gradient batches (measured)", loaded.name,
-                     "XLA" if engine.jit_compile else "graph mode", "XLA" if engine.jit_batches else "graph mode")
-        except BaseException as error:  # noqa: BLE001 - a background thread: the guesses stay, only speed is at stake
-            log.warning("timing XLA against graph mode for %s failed: %s", loaded.name, describe_error(error))
 
     @staticmethod
     def weights_identity(model: str, weights: str) -> str:
@@ -442,17 +423,14 @@ class ExplainerService:
         def run():
             self.warm["state"] = "warming up"
             try:
-                from explainers.api import explain_all
+                from explainers.engine import engine_for  # imports TensorFlow
 
                 loaded = self.load(model, weights, tune=False)
+                engine = engine_for(loaded)
                 # XLA or not for the one-picture passes: measured here, before they are traced for the first user
-                seconds = loaded.engine.once("passes", loaded.engine.tune_passes)
-                if seconds:
-                    self.warm["one_picture_passes"] = timing(seconds, loaded.engine.jit_compile)
-                    log.info("%s one-picture passes: XLA %.2f s, graph mode %.2f s; keeping %s", model,
-                             seconds[True], seconds[False], "XLA" if loaded.engine.jit_compile else "graph mode")
+                self.warm.update(engine.autotune(kinds=(ONE_PICTURE,)))
                 blank = np.full((loaded.input_size, loaded.input_size, 3), 127, np.uint8)
-                explain_all(loaded, blank, ["grad_cam", "vanilla_gradient", "guided_backprop"])
+                api.explain_all(loaded, blank, ["grad_cam", "vanilla_gradient", "guided_backprop"])
                 self.warm.update(state="ready", model=model)
             except Exception as error:  # noqa: BLE001 - reported by /readyz, the server still serves
                 self.warm.update(state="degraded", model=model)
@@ -460,15 +438,9 @@ class ExplainerService:
                 return
             # ready for the one-pass methods; now compile the multi-pass methods' batches too
             try:
-                from explainers.batching import default_chunk_size
-
                 self.warm["batches"] = "warming up"
-                seconds = loaded.engine.once("batches", lambda: loaded.engine.tune_batches(default_chunk_size()))
-                if seconds:
-                    self.warm["gradient_batches"] = timing(seconds, loaded.engine.jit_batches)
-                    log.info("%s gradient batches: XLA %.2f s, graph mode %.2f s per chunk; keeping %s", model,
-                             seconds[True], seconds[False], "XLA" if loaded.engine.jit_batches else "graph mode")
-                loaded.engine.warm_batches(default_chunk_size(), default_chunk_size(forward=True))
+                self.warm.update(engine.autotune(kinds=(GRADIENT_BATCHES,)))
+                engine.warm_batches(default_chunk_size(), default_chunk_size(forward=True))
                 for method in METHODS.values():  # passes of their own (occlusion's crops), default settings
                     method().warm_up(loaded)
                 self.warm["batches"] = "ready"
@@ -554,10 +526,3 @@ class ExplainerService:
             except importlib.metadata.PackageNotFoundError:
                 pass
         return found
-
-
-
-def timing(seconds: dict[bool, float], kept_xla: bool) -> dict[str, Any]:
-    """What /readyz says of one start-up XLA-or-graph measurement (Engine.tune_passes / tune_batches)."""
-    return {"xla_seconds": round(seconds[True], 3), "graph_seconds": round(seconds[False], 3),
-            "kept": "xla" if kept_xla else "graph"}

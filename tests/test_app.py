@@ -171,7 +171,9 @@ def test_card_callback_shows_plain_errors(app):
     from components.method_cards import build_cards, render_card
 
     with app.server.test_request_context():
-        key = app.server.extensions[SERVICE_KEY].add_image(png_bytes())
+        svc = app.server.extensions[SERVICE_KEY]
+        key = svc.add_image(png_bytes())
+        svc.load("vgg16", "random")  # loaded beforehand: the card must answer within its inline wait on a busy machine
         cards = build_cards(["grad_cam", "cam", "bogus"], "vgg16", "resnet50")
         assert len(cards) == 4  # 2 methods × 2 models; the forged name is ignored
         page = _page(key, "vgg16", "random", session="s")

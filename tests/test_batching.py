@@ -3,6 +3,7 @@ import numpy as np
 import pytest
 
 from explainers.batching import default_chunk_size, is_out_of_memory, run_in_chunks
+from explainers.engine import engine_for
 from explainers.errors import ExplainerError
 
 
@@ -75,7 +76,7 @@ def test_forward_only_batches_use_the_forward_chunk(tiny_cnn, monkeypatch):
 
     monkeypatch.setattr(batching, "CPU_CHUNK", 4)
     monkeypatch.setattr(batching, "CPU_FORWARD_CHUNK", 16)
-    engine = tiny_cnn.engine
+    engine = engine_for(tiny_cnn)
     calls = []
     original = engine.run
     monkeypatch.setattr(engine, "run", lambda key, inputs, targets, batched=False: calls.append(len(inputs)) or

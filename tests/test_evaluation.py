@@ -12,6 +12,8 @@ import pytest
 
 from conftest import REGION, ROOT, mass_inside_region
 from explainers import explain
+from explainers.api import logits_of
+from explainers.engine import engine_for
 from explainers.errors import ExplainerError, ImageError, NotApplicableError, UnknownNameError
 from explainers.evaluation import (box_mask, cascading_randomization, energy_in_mask, faithfulness, fill_image,
                                    map_peak, perturbed_image, perturbed_images, pixel_order, pointing_game,
@@ -184,7 +186,7 @@ def contribution(model, picture, target, fill):
 
 @pytest.mark.parametrize("fill", ["grey", "mean"])
 def test_a_faithful_map_deletes_the_class_faster_than_reversed_or_random_maps(linear_model, picture, fill):
-    target = int(np.argmax(linear_model.logits(picture)))
+    target = int(np.argmax(logits_of(linear_model, picture)))
     good = contribution(linear_model, picture, target, fill)
     deletion = faithfulness(linear_model, picture, good, target, "deletion", fill=fill)
     reversed_ = faithfulness(linear_model, picture, -good, target, "deletion", fill=fill)
@@ -199,9 +201,9 @@ def test_a_faithful_map_deletes_the_class_faster_than_reversed_or_random_maps(li
 def test_curve_ends_are_the_picture_and_the_fill(linear_model, picture):
     target = 1
     heatmap = np.random.default_rng(4).random((8, 8))
-    original = softmax(linear_model.logits(picture))[target]
+    original = softmax(logits_of(linear_model, picture))[target]
     for fill in ("grey", "blur"):
-        filled = softmax(linear_model.logits(fill_image(picture, fill)))[target]
+        filled = softmax(logits_of(linear_model, fill_image(picture, fill)))[target]
         deletion = faithfulness(linear_model, picture, heatmap, target, "deletion", steps=10, fill=fill)
         insertion = faithfulness(linear_model, picture, heatmap, target, "insertion", steps=10, fill=fill)
         np.testing.assert_allclose(deletion.fractions, np.linspace(0, 1, 11))
@@ -218,7 +220,7 @@ def test_default_fill_and_target(linear_model, picture):
     assert faithfulness(linear_model, picture, heatmap, steps=2).fill == "blur"
     insertion = faithfulness(linear_model, picture, heatmap, mode="insertion", steps=2)
     assert insertion.fill == "blur"
-    assert insertion.target == int(np.argmax(linear_model.logits(picture)))  # top-1 of the whole picture
+    assert insertion.target == int(np.argmax(logits_of(linear_model, picture)))  # top-1 of the whole picture
 
 
 def test_perturbed_image_is_the_picture_the_model_got(linear_model, picture):
@@ -229,7 +231,7 @@ def test_perturbed_image_is_the_picture_the_model_got(linear_model, picture):
         shown = perturbed_image(picture, heatmap, curve.fractions[k], "deletion", "mean")
         assert shown.dtype == np.uint8 and shown.shape == picture.shape
         np.testing.assert_array_equal(shown, batch[k])
-        assert linear_model.logits(shown)[0] == pytest.approx(curve.logits[k], rel=1e-5, abs=1e-5)
+        assert logits_of(linear_model, shown)[0] == pytest.approx(curve.logits[k], rel=1e-5, abs=1e-5)
 
 
 def test_deletion_replaces_exactly_the_top_pixels(picture):
@@ -271,7 +273,7 @@ def test_the_whole_curve_is_one_batch(linear_model, picture, monkeypatch):
 
     monkeypatch.setattr(batching, "CPU_FORWARD_CHUNK", 8)  # small enough that the chunking shows
     calls = []
-    engine = linear_model.engine
+    engine = engine_for(linear_model)
     original_run = engine.run
     monkeypatch.setattr(engine, "run", lambda key, inputs, targets, batched=False: calls.append(len(inputs)) or
                         original_run(key, inputs, targets, batched))
@@ -307,7 +309,7 @@ def test_cascading_randomization_leaves_the_shared_model_alone(tiny_cnn, picture
         np.testing.assert_array_equal(old, new)
     np.testing.assert_array_equal(explain(tiny_cnn, picture16, "grad_cam").heatmap, heatmap_before)
     assert result.layers == weighted_layers(tiny_cnn.keras) == ["logits", "conv2", "conv1"]
-    assert result.target == int(np.argmax(tiny_cnn.logits(picture16))) and result.layer == "conv2"
+    assert result.target == int(np.argmax(logits_of(tiny_cnn, picture16))) and result.layer == "conv2"
     np.testing.assert_array_equal(result.original, heatmap_before)
     assert np.all(np.diff(fractions) > 0) and fractions[-1] == 1.0 and len(fractions) == 4
     assert all(-1 <= r <= 1 for r in result.rank_correlations) and len(result.ssims) == 3
@@ -327,14 +329,14 @@ def test_randomized_maps_differ_from_the_original(gap_model, picture, method):
 
 def test_a_copy_changes_in_place_without_retracing(tiny_cnn, picture16):
     copy = randomizable_copy(tiny_cnn)
-    target = int(np.argmax(tiny_cnn.logits(picture16)))
+    target = int(np.argmax(logits_of(tiny_cnn, picture16)))
     first = explain(copy, picture16, "vanilla_gradient", target=target).heatmap
     np.testing.assert_allclose(first, explain(tiny_cnn, picture16, "vanilla_gradient", target=target).heatmap,
                                rtol=1e-5, atol=1e-7)
     randomize_layer(copy.keras.get_layer("conv1"), seed=0)
     changed = explain(copy, picture16, "vanilla_gradient", target=target).heatmap
     assert rank_correlation(first, changed) < 0.9
-    assert set(copy.engine.trace_count.values()) == {1}
+    assert set(engine_for(copy).trace_count.values()) == {1}
 
 
 def test_randomize_layer_draws_from_the_layers_initializers(linear_model):
@@ -371,7 +373,7 @@ def test_cascading_randomization_can_be_cancelled(tiny_cnn, picture16):
 
 
 def test_random_logit_explains_another_class_chosen_by_the_seed(linear_model, picture):
-    target = int(np.argmax(linear_model.logits(picture)))
+    target = int(np.argmax(logits_of(linear_model, picture)))
     result = random_logit(linear_model, picture, "vanilla_gradient", seed=3)
     assert result.target == target and result.random_class != target
     assert random_logit(linear_model, picture, "vanilla_gradient", seed=3).random_class == result.random_class

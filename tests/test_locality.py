@@ -7,6 +7,7 @@ import pytest
 from conftest import _tiny_model
 from explainers import explain, locality
 from explainers.api import _passes
+from explainers.engine import engine_for
 from explainers.methods.occlusion import positions
 from explainers.passes import PassKey
 
@@ -78,7 +79,7 @@ def test_covered_logits_equal_full_passes_on_a_hand_built_chain(window_net, size
     covered = np.repeat(picture[None].astype(np.float32), len(boxes), axis=0)
     for i, (top, left) in enumerate(boxes):
         covered[i, top:top + size, left:left + size] = np.random.default_rng(i).uniform(0, 255, (size, size, 3))
-    assert model.engine.local_plan((size, size), starts, starts) is not None
+    assert engine_for(model).local_plan((size, size), starts, starts) is not None
     base = passes.preprocess(picture[None])[0]
     inputs = passes.preprocess(covered)
     local = passes.covered_logits(base, inputs, boxes, (size, size), 0)
@@ -106,7 +107,7 @@ def test_occlusion_on_crops_equals_occlusion_on_full_passes(registry_models, nam
     and the crops really ran (a fallback to full passes would pass the comparison unnoticed)."""
     model = registry_models(name)
     picture = np.random.default_rng(2).integers(0, 256, (model.input_size, model.input_size, 3), dtype=np.uint8)
-    engine = model.engine
+    engine = engine_for(model)
     tails = []
     original = engine.local_tail
     engine.local_tail = lambda plan, activations: tails.append(len(activations)) or original(plan, activations)
@@ -131,4 +132,4 @@ def test_resnet50s_short_stem_is_not_worth_cropping(registry_models):
     model = registry_models("resnet50")
     starts = positions(224, 32, 32)
     assert [layer.name for layer in locality.chain(model.keras)][-1] == "pool1_pool"
-    assert model.engine.local_plan((32, 32), starts, starts) is None
+    assert engine_for(model).local_plan((32, 32), starts, starts) is None

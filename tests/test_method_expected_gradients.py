@@ -2,6 +2,7 @@
 import numpy as np
 
 from explainers import explain
+from explainers.api import logits_of
 from explainers.methods.expected_gradients import background_pictures, blurred_copies
 
 
@@ -12,7 +13,7 @@ def test_linear_model_expected_gradients_add_up(linear_model, rng_image):
     assert e.meta["background"] == len(pool) == 6  # the four example photos (at 8 × 8) and two blurs
     # for a linear model each sample's attributions add up exactly to f(x) − f(x′) (completeness), so
     # their average lies between the smallest and largest of those differences over the background
-    f_x = linear_model.logits(image)[2]
+    f_x = logits_of(linear_model, image)[2]
     differences = [f_x - linear_model.keras(linear_model.preprocess(b[None])).numpy()[0, 2] for b in pool]
     assert min(differences) - 1e-3 <= e.attributions.sum() <= max(differences) + 1e-3
     assert not np.isclose(min(differences), max(differences))

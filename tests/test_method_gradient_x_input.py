@@ -2,6 +2,7 @@
 import numpy as np
 
 from explainers import explain
+from explainers.api import logits_of
 
 
 def test_gradient_times_input_of_a_linear_model(linear_model, rng_image):
@@ -12,4 +13,4 @@ def test_gradient_times_input_of_a_linear_model(linear_model, rng_image):
     np.testing.assert_allclose(e.attributions, kernel[:, 2].reshape(8, 8, 3) * x, rtol=1e-5, atol=1e-6)
     assert e.signed and e.heatmap.min() < 0 < e.heatmap.max()
     # for a linear model, the attributions add up to the logit without its bias (completeness)
-    np.testing.assert_allclose(e.heatmap.sum(), linear_model.logits(image)[2] - bias[2], rtol=1e-4)
+    np.testing.assert_allclose(e.heatmap.sum(), logits_of(linear_model, image)[2] - bias[2], rtol=1e-4)

@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 
 from explainers import explain
+from explainers.engine import engine_for
 from explainers.images import decode
 from explainers.methods.integrated_gradients import BASELINES, QUADRATURES, baseline_pictures
 from explainers.ops import quadrature
@@ -58,13 +59,13 @@ def test_gauss_lobatto_is_the_textbook_rule():
 
 def _recording(model, monkeypatch):
     calls = []
-    original = model.engine.run
+    original = engine_for(model).run
 
     def run(key, inputs, targets, batched=False):
         calls.append((batched, len(inputs)))
         return original(key, inputs, targets, batched=batched)
 
-    monkeypatch.setattr(model.engine, "run", run)
+    monkeypatch.setattr(engine_for(model), "run", run)
     return calls
 
 
@@ -75,11 +76,11 @@ def test_end_point_rules_take_both_scores_and_the_predictions_from_the_path(line
     e = explain(linear_model, image, "integrated_gradients", target=1, steps=5, quadrature="gauss_lobatto")
     assert calls == [(True, 5)]
     assert e.meta["completeness_error"] < 1e-4
-    logits = linear_model.engine.forward(linear_model.preprocess(linear_model.prepare(image)[None]))[0]
+    logits = engine_for(linear_model).forward(linear_model.preprocess(linear_model.prepare(image)[None]))[0]
     probabilities = np.exp(logits - logits.max()) / np.exp(logits - logits.max()).sum()
     assert [p[0] for p in e.predictions] == list(np.argsort(-logits))
     np.testing.assert_allclose([p[2] for p in e.predictions], np.sort(probabilities)[::-1], rtol=1e-5)
-    assert abs(e.meta["score_difference"] - (logits[1] - linear_model.engine.forward(
+    assert abs(e.meta["score_difference"] - (logits[1] - engine_for(linear_model).forward(
         linear_model.preprocess(np.zeros((1, 8, 8, 3), np.float32)))[0, 1])) < 1e-4
 
     calls.clear()  # Gauss–Legendre has no end nodes: the picture and the baseline need passes of their own
@@ -109,7 +110,7 @@ def test_end_point_rules_take_both_scores_and_the_predictions_from_the_path(line
     new = rng_image(seed=8)
     top = explain(linear_model, new, "integrated_gradients", steps=5, quadrature="gauss_lobatto")
     assert calls == [(False, 1), (True, 5)]
-    assert top.target == int(np.argmax(linear_model.engine.forward(linear_model.preprocess(
+    assert top.target == int(np.argmax(engine_for(linear_model).forward(linear_model.preprocess(
         linear_model.prepare(new)[None]))[0]))
     calls.clear()  # of a photo seen before, the memo tells
     top = explain(linear_model, image, "integrated_gradients", steps=5, quadrature="gauss_lobatto")

@@ -3,6 +3,7 @@ import numpy as np
 
 from conftest import REGION, mass_inside_region
 from explainers import explain
+from explainers.api import logits_of
 from explainers.methods.occlusion import positions
 
 
@@ -18,7 +19,7 @@ def test_occlusion_drop_is_the_score_difference(linear_model, rng_image):
     image = rng_image(seed=3)
     e = explain(linear_model, image, "occlusion", target=1, patch=8, stride=8, fill="grey")
     grey = np.full_like(image, 127)
-    expected = linear_model.logits(image)[1] - linear_model.logits(grey)[1]
+    expected = logits_of(linear_model, image)[1] - logits_of(linear_model, grey)[1]
     np.testing.assert_allclose(e.heatmap, expected, rtol=2e-2)  # grey 127.5 vs 127 rounds a little
 
 

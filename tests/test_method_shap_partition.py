@@ -7,13 +7,14 @@ import pytest
 
 from conftest import REGION, mass_inside_region
 from explainers import NotApplicableError, explain
+from explainers.api import logits_of
 
 pytest.importorskip("shap", reason="the optional extra (requirements-extra.txt) is not installed")
 
 
 def test_values_add_up_to_the_change_in_the_score(region_model, region_picture):
     e = explain(region_model, region_picture, "shap_partition", target=0, max_evals=200)
-    logits = region_model.logits(region_picture)
+    logits = logits_of(region_model, region_picture)
     # Owen values are efficient: base (everything hidden) + Σ values = the score of the full picture
     assert e.meta["full_value"] == pytest.approx(float(logits[0]), rel=1e-4, abs=1e-4)
     assert e.heatmap.sum() == pytest.approx(float(logits[0]) - e.meta["base_value"], rel=1e-3, abs=1e-4)

@@ -2,6 +2,7 @@
 import numpy as np
 
 from explainers import explain
+from explainers.api import logits_of
 
 
 def test_gradient_of_a_linear_model_is_its_weights(linear_model, rng_image):
@@ -17,7 +18,7 @@ def test_gradient_of_a_linear_model_is_its_weights(linear_model, rng_image):
 
 def test_default_target_is_the_top_prediction(linear_model, rng_image):
     image = rng_image(seed=5)
-    logits = linear_model.logits(image)
+    logits = logits_of(linear_model, image)
     e = explain(linear_model, image, "vanilla_gradient")
     assert e.target == int(np.argmax(logits))
     assert e.predictions[0][0] == e.target

@@ -6,6 +6,7 @@ import pytest
 
 from explainers import ImageError, UnknownNameError, WeightsError
 from explainers import weights as weights_mod
+from explainers.api import logits_of
 from explainers.models import load_model, prepare_image, resolve_model_name
 
 
@@ -96,7 +97,7 @@ def test_weights_file_round_trip(tmp_path, registry_models, rng_image):
     original.keras.save_weights(path)
     loaded = load_model("resnet50", weights=str(path), cache=False)
     image = rng_image(64, 64)
-    np.testing.assert_allclose(loaded.logits(image), original.logits(image), rtol=1e-4, atol=1e-5)
+    np.testing.assert_allclose(logits_of(loaded, image), logits_of(original, image), rtol=1e-4, atol=1e-5)
     assert loaded.weights_id.startswith("file:") and not loaded.random_weights
 
 

@@ -2,6 +2,9 @@
 import numpy as np
 
 from explainers import explain, explain_all
+from explainers.api import logits_of, predict
+from explainers.compile_policy import GRADIENT_BATCHES, ONE_PICTURE, CompilePolicy
+from explainers.engine import Engine, engine_for
 from explainers.passes import PassKey, Passes
 
 
@@ -9,13 +12,13 @@ def test_no_retrace_on_repeated_calls_or_other_batch_sizes(tiny_cnn, rng_image):
     image = rng_image(16, 16, seed=1)
     explain(tiny_cnn, image, "grad_cam", layer="conv1")
     explain(tiny_cnn, image, "vanilla_gradient")
-    before = dict(tiny_cnn.engine.trace_count)
+    before = dict(engine_for(tiny_cnn).trace_count)
     for seed in range(3):
         explain(tiny_cnn, rng_image(16, 16, seed=seed), "grad_cam", layer="conv1", target=seed)
         explain(tiny_cnn, rng_image(16, 16, seed=seed), "vanilla_gradient")
     batch = tiny_cnn.preprocess(np.stack([rng_image(16, 16, seed=s) for s in range(4)]))
     Passes(tiny_cnn, batch, np.zeros(4, np.int32)).get(PassKey("conv1", layer_grads=True))
-    assert tiny_cnn.engine.trace_count == before
+    assert engine_for(tiny_cnn).trace_count == before
     assert all(count == 1 for count in before.values())
 
 
@@ -35,7 +38,7 @@ def test_explain_all_with_guided_methods_shares_one_forward_pass(tiny_cnn, rng_i
     rule has a pass of its own)."""
     image = rng_image(16, 16, seed=6)
     names = ["grad_cam", "guided_grad_cam", "guided_backprop", "vanilla_gradient", "deconvnet"]
-    engine = tiny_cnn.engine
+    engine = engine_for(tiny_cnn)
     maps = explain_all(tiny_cnn, image, names)
     assert {e.meta["shared_passes"] for e in maps.values()} == {1}
     shared = [key for key in engine.trace_count if key[0].also]
@@ -62,7 +65,8 @@ def test_a_model_with_relu_layers_keeps_a_pass_per_rule(tiny_cnn):
     x = keras.layers.ReLU(name="relu")(x)
     x = keras.layers.GlobalAveragePooling2D()(x)
     model = _tiny_model(keras.Model(inputs, keras.layers.Dense(3)(x)), "relu_layers", 3, default_layer="conv")
-    assert tiny_cnn.engine.shares_forward(["guided", "deconv"]) and not model.engine.shares_forward(["guided"])
+    assert engine_for(tiny_cnn).shares_forward(["guided", "deconv"])
+    assert not engine_for(model).shares_forward(["guided"])
     image = np.random.default_rng(7).integers(0, 256, (16, 16, 3), dtype=np.uint8)
     passes = Passes(model, model.preprocess(image[None].astype(np.float32)), np.array([1], np.int32))
     passes.prepare([PassKey("conv", layer_grads=True, input_grads=True)])
@@ -76,7 +80,7 @@ def test_a_model_with_relu_layers_keeps_a_pass_per_rule(tiny_cnn):
 
 
 def test_rules_not_folded_when_the_forward_pass_cannot_be_shared(tiny_cnn, monkeypatch):
-    monkeypatch.setattr(type(tiny_cnn.engine), "shares_forward", lambda self, rules: False)
+    monkeypatch.setattr(Engine, "shares_forward", lambda self, rules: False)
     inputs = tiny_cnn.preprocess(np.zeros((1, 16, 16, 3), np.float32))
     passes = Passes(tiny_cnn, inputs, np.array([1], np.int32))
     passes.prepare([PassKey("conv2", layer_grads=True), PassKey(None, input_grads=True, relu="guided")])
@@ -88,7 +92,7 @@ def test_deconvnet_of_a_given_class_runs_a_pass_without_logits(tiny_cnn, rng_ima
     layers its backward pass never reads): the same map as a pass with logits; the top-5 costs one
     forward pass when read and matches a direct one. Asked for the top class, or sharing a forward pass
     with other rules, it keeps the logits."""
-    engine = type(tiny_cnn.engine)
+    engine = Engine
     image = rng_image(16, 16, seed=12)
     lean = explain(tiny_cnn, image, "deconvnet", target=3)
     monkeypatch.setattr(engine, "lean", lambda self, key: False)
@@ -103,16 +107,16 @@ def test_deconvnet_of_a_given_class_runs_a_pass_without_logits(tiny_cnn, rng_ima
     result = passes.get(PassKey(None, input_grads=True, relu="deconv"))
     assert result.logits is None and [key.logits for key in passes.passes_run] == [False]
     assert not passes.has_logits
-    np.testing.assert_allclose(passes.logits[0], tiny_cnn.logits(image), rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(passes.logits[0], logits_of(tiny_cnn, image), rtol=1e-5, atol=1e-6)
     assert passes.has_logits and [key.logits for key in passes.passes_run] == [False, True]
-    assert [p[0] for p in lean.predictions] == list(np.argsort(-tiny_cnn.logits(image))[:5])
+    assert [p[0] for p in lean.predictions] == list(np.argsort(-logits_of(tiny_cnn, image))[:5])
 
     top1 = Passes(tiny_cnn, inputs, np.array([-1], np.int32))
     top1.get(PassKey(None, input_grads=True, relu="deconv"))
     assert [key.logits for key in top1.passes_run] == [True]
-    assert not tiny_cnn.engine.lean(PassKey(None, input_grads=True, relu="guided"))
-    assert not tiny_cnn.engine.lean(PassKey(None, input_grads=True))
-    assert not tiny_cnn.engine.lean(PassKey(None, input_grads=True, also=("deconv",)))
+    assert not engine_for(tiny_cnn).lean(PassKey(None, input_grads=True, relu="guided"))
+    assert not engine_for(tiny_cnn).lean(PassKey(None, input_grads=True))
+    assert not engine_for(tiny_cnn).lean(PassKey(None, input_grads=True, also=("deconv",)))
 
 
 def test_explain_all_can_return_errors_in_place(linear_model, rng_image):
@@ -124,8 +128,8 @@ def test_explain_all_can_return_errors_in_place(linear_model, rng_image):
 def test_top1_is_resolved_inside_the_pass(tiny_cnn, rng_image):
     image = rng_image(16, 16, seed=3)
     e = explain(tiny_cnn, image, "grad_cam")
-    assert e.target == int(np.argmax(tiny_cnn.logits(image))) == e.predictions[0][0]
-    assert abs(sum(p for _, _, p in tiny_cnn.predict(image, top=5)) - 1.0) < 1e-6  # all 5 classes
+    assert e.target == int(np.argmax(logits_of(tiny_cnn, image))) == e.predictions[0][0]
+    assert abs(sum(p for _, _, p in predict(tiny_cnn, image, top=5)) - 1.0) < 1e-6  # all 5 classes
 
 
 def test_batches_can_compile_apart_from_one_picture_passes(rng_image):
@@ -140,18 +144,19 @@ def test_batches_can_compile_apart_from_one_picture_passes(rng_image):
     logits = keras.layers.Dense(3, name="logits")(keras.layers.GlobalAveragePooling2D()(x))
     net = keras.Model(inputs, logits)
     labels = Labels.from_names(["a", "b", "c"])
-    mixed = ExplainableModel(net, "mixed", labels=labels, preprocess=lambda v: v / 255.0, jit_batches=True)
+    mixed = ExplainableModel(net, "mixed", labels=labels, preprocess=lambda v: v / 255.0)
+    engine_for(mixed, CompilePolicy.guess([GRADIENT_BATCHES]))
     plain = ExplainableModel(net, "plain", labels=labels, preprocess=lambda v: v / 255.0)
-    assert (mixed.engine.jit(batched=False), mixed.engine.jit(batched=True)) == (False, True)
-    assert mixed.engine.jit(batched=True, gradients=False) is False  # forward-only batches: graph mode
-    assert (plain.engine.jit(batched=False), plain.engine.jit(batched=True)) == (False, False)
+    assert (engine_for(mixed).jit(batched=False), engine_for(mixed).jit(batched=True)) == (False, True)
+    assert engine_for(mixed).jit(batched=True, gradients=False) is False  # forward-only batches: graph mode
+    assert (engine_for(plain).jit(batched=False), engine_for(plain).jit(batched=True)) == (False, False)
     gradients, scores = PassKey(None, input_grads=True), PassKey()
-    assert plain.engine.warm_batches(4) == [gradients, scores]  # graph mode: traced once, no shape to compile
-    assert plain.engine.trace_count == {(gradients, False): 1, (scores, False): 1}
+    assert engine_for(plain).warm_batches(4) == [gradients, scores]  # graph mode: traced once, no shape to compile
+    assert engine_for(plain).trace_count == {(gradients, False): 1, (scores, False): 1}
 
-    warmed = mixed.engine.warm_batches(4)
+    warmed = engine_for(mixed).warm_batches(4)
     assert warmed == [gradients, scores]
-    traced = dict(mixed.engine.trace_count)
+    traced = dict(engine_for(mixed).trace_count)
     assert traced == {(gradients, True): 1, (scores, False): 1}
     batch = mixed.preprocess(np.stack([rng_image(16, 16, seed=s) for s in range(6)]).astype(np.float32))
     key = PassKey(None, input_grads=True)
@@ -159,9 +164,9 @@ def test_batches_can_compile_apart_from_one_picture_passes(rng_image):
     graph = Passes(plain, batch[:1], np.zeros(1, np.int32)).batch(key, batch, np.arange(6) % 3, chunk=4)
     np.testing.assert_allclose(compiled, graph, rtol=1e-4, atol=1e-6)
     assert np.abs(graph).max() > 0
-    assert mixed.engine.trace_count == traced  # no retrace
+    assert engine_for(mixed).trace_count == traced  # no retrace
     Passes(mixed, batch[:2], np.zeros(2, np.int32)).get(PassKey())  # a one-picture pass: graph mode
-    assert mixed.engine.trace_count[(PassKey(), False)] == 1
+    assert engine_for(mixed).trace_count[(PassKey(), False)] == 1
 
 
 def test_xla_batches_run_as_power_of_two_pieces_and_give_several_fields(rng_image, monkeypatch):
@@ -176,12 +181,13 @@ def test_xla_batches_run_as_power_of_two_pieces_and_give_several_fields(rng_imag
     x = keras.layers.Conv2D(4, 3, padding="same", activation="relu", name="conv")(inputs)
     net = keras.Model(inputs, keras.layers.Dense(3, name="logits")(keras.layers.GlobalAveragePooling2D()(x)))
     labels = Labels.from_names(["a", "b", "c"])
-    compiled = ExplainableModel(net, "pieces", labels=labels, preprocess=lambda v: v / 255.0, jit_batches=True)
+    compiled = ExplainableModel(net, "pieces", labels=labels, preprocess=lambda v: v / 255.0)
+    engine_for(compiled, CompilePolicy.guess([GRADIENT_BATCHES]))
     plain = ExplainableModel(net, "whole", labels=labels, preprocess=lambda v: v / 255.0)
     sizes = {"pieces": [], "whole": []}
     for model in (compiled, plain):
-        original = model.engine.run
-        monkeypatch.setattr(model.engine, "run", lambda key, inputs, targets, batched=False, _o=original,
+        original = engine_for(model).run
+        monkeypatch.setattr(engine_for(model), "run", lambda key, inputs, targets, batched=False, _o=original,
                             _s=sizes[model.name]: _s.append(len(inputs)) or _o(key, inputs, targets, batched=batched))
     batch = compiled.preprocess(np.stack([rng_image(16, 16, seed=s) for s in range(7)]).astype(np.float32))
     key, fields, targets = PassKey(None, input_grads=True), ("input_grads", "logits"), np.arange(7) % 3
@@ -209,15 +215,15 @@ def test_predictions_cost_a_pass_only_when_read_and_only_once(tiny_cnn, rng_imag
 
     image = rng_image(16, 16, seed=9)
     calls = []
-    original = tiny_cnn.engine.run
-    monkeypatch.setattr(tiny_cnn.engine, "run", lambda key, inputs, targets, batched=False:
+    original = engine_for(tiny_cnn).run
+    monkeypatch.setattr(engine_for(tiny_cnn), "run", lambda key, inputs, targets, batched=False:
                         calls.append(batched) or original(key, inputs, targets, batched=batched))
     e = explain(tiny_cnn, image, "rise", target=1, n_masks=8)
     assert calls and all(calls)  # only the masks' batches so far
     batches = len(calls)
     first = e.predictions
     assert calls[batches:] == [False]  # one pass of the picture
-    logits = tiny_cnn.logits(image)
+    logits = logits_of(tiny_cnn, image)
     assert [p[0] for p in first] == list(np.argsort(-logits)[:5])
     assert e.predictions is first and len(calls) == batches + 2  # read again: nothing more (+1: logits above)
     restored = pickle.loads(pickle.dumps(e))
@@ -235,8 +241,8 @@ def test_recurring_inputs_run_once_per_model_and_are_recalled_by_content(tiny_cn
 
     monkeypatch.setattr(tiny_cnn, "logits_memo", LogitsMemo())  # the model is shared by the session's tests
     sizes = []
-    original = tiny_cnn.engine.run
-    monkeypatch.setattr(tiny_cnn.engine, "run", lambda key, inputs, targets, batched=False:
+    original = engine_for(tiny_cnn).run
+    monkeypatch.setattr(engine_for(tiny_cnn), "run", lambda key, inputs, targets, batched=False:
                         sizes.append(len(inputs)) or original(key, inputs, targets, batched=batched))
     black = tiny_cnn.preprocess(np.zeros((1, 16, 16, 3), np.float32))
     photo = tiny_cnn.preprocess(rng_image(16, 16, seed=3)[None].astype(np.float32))
@@ -261,8 +267,8 @@ def test_a_photo_seen_before_needs_no_forward_pass_for_its_logits(tiny_cnn, rng_
     photo takes its top-5 and its "top-1" from there instead of a forward pass of its own; another
     photo still runs one."""
     runs = []
-    original = tiny_cnn.engine.run
-    monkeypatch.setattr(tiny_cnn.engine, "run", lambda key, inputs, targets, batched=False:
+    original = engine_for(tiny_cnn).run
+    monkeypatch.setattr(engine_for(tiny_cnn), "run", lambda key, inputs, targets, batched=False:
                         runs.append((key, batched)) or original(key, inputs, targets, batched=batched))
     image = rng_image(16, 16, seed=21)
     upload = explain(tiny_cnn, image, "grad_cam")  # top-1 with its top-5, as on upload
@@ -280,7 +286,7 @@ def test_a_photo_seen_before_needs_no_forward_pass_for_its_logits(tiny_cnn, rng_
     runs.clear()
     other = explain(tiny_cnn, rng_image(16, 16, seed=22), "rise", n_masks=4)
     assert [batched for _, batched in runs].count(False) == 1  # a new photo: its forward pass runs
-    assert other.target == int(np.argmax(tiny_cnn.logits(rng_image(16, 16, seed=22))))
+    assert other.target == int(np.argmax(logits_of(tiny_cnn, rng_image(16, 16, seed=22))))
 
 
 def test_a_model_whose_weights_change_in_place_keeps_no_logits(tiny_cnn):
@@ -316,23 +322,22 @@ def test_gradient_batches_keep_whichever_compile_ran_faster(tiny_cnn, monkeypatc
     the gradients are the same either way, and a forced EXPLAINERS_JIT is left alone."""
     import numpy as np
 
-    from explainers.engine import Engine
     from explainers.passes import PassKey
 
-    engine = Engine(tiny_cnn)
+    engine = _fresh_engine(tiny_cnn)
     inputs = np.random.default_rng(3).normal(size=(4, 16, 16, 3)).astype(np.float32)
     key, targets = PassKey(None, input_grads=True), np.array([0, 1, 2, 3], np.int32)
     for xla_seconds, kept in ((1.0, True), (3.0, False)):
-        timer = lambda run: (run(), xla_seconds if engine.jit_batches else 2.0)[1]  # noqa: E731
+        timer = lambda run: (run(), xla_seconds if engine.policy.xla[GRADIENT_BATCHES] else 2.0)[1]  # noqa: E731
         seconds = engine.tune_batches(4, timer=timer)
-        assert seconds == {True: xla_seconds, False: 2.0} and engine.jit_batches is kept
+        assert seconds == {True: xla_seconds, False: 2.0} and engine.policy.xla[GRADIENT_BATCHES] is kept
         assert engine.trace_count[(key, kept)] == 1  # each way traced once, kept across tunings
         np.testing.assert_allclose(engine.run(key, inputs, targets, batched=True).input_grads,
-                                   Engine(tiny_cnn).run(key, inputs, targets, batched=True).input_grads,
+                                   _fresh_engine(tiny_cnn).run(key, inputs, targets, batched=True).input_grads,
                                    rtol=1e-4, atol=1e-6)
     monkeypatch.setenv("EXPLAINERS_JIT", "1")
-    forced = Engine(tiny_cnn)
-    assert forced.tune_batches(4, timer=lambda run: 0.0) == {} and forced.jit_batches is True
+    forced = _fresh_engine(tiny_cnn)
+    assert forced.tune_batches(4, timer=lambda run: 0.0) == {} and forced.policy.xla[GRADIENT_BATCHES] is True
 
 
 def test_one_picture_passes_keep_whichever_compile_ran_faster(tiny_cnn, monkeypatch):
@@ -341,29 +346,33 @@ def test_one_picture_passes_keep_whichever_compile_ran_faster(tiny_cnn, monkeypa
     the gradient batches' choice is left alone, and the maps are the same either way."""
     import numpy as np
 
-    from explainers.engine import Engine
     from explainers.passes import PassKey
 
-    engine = Engine(tiny_cnn)
-    batches = engine.jit_batches
+    engine = _fresh_engine(tiny_cnn)
+    batches = engine.policy.xla[GRADIENT_BATCHES]
     key = PassKey(tiny_cnn.default_layer, layer_grads=True, input_grads=True)
     inputs = np.random.default_rng(5).normal(size=(1, 16, 16, 3)).astype(np.float32)
     order = []
     for xla_seconds, kept in ((0.5, True), (4.0, False)):
         def timer(run, xla_seconds=xla_seconds):
             run()
-            order.append(engine.jit_compile)
-            return xla_seconds if engine.jit_compile else 2.0
+            order.append(engine.policy.xla[ONE_PICTURE])
+            return xla_seconds if engine.policy.xla[ONE_PICTURE] else 2.0
 
         order.clear()
         seconds = engine.tune_passes(timer=timer)
-        assert seconds == {True: xla_seconds, False: 2.0} and engine.jit_compile is kept
+        assert seconds == {True: xla_seconds, False: 2.0} and engine.policy.xla[ONE_PICTURE] is kept
         assert order[0] != order[1] and order[1] != order[2] and len(order) == 6  # in turns, 3 rounds
-        assert engine.jit_batches is batches and engine.trace_count[(key, kept)] == 1
+        assert engine.policy.xla[GRADIENT_BATCHES] is batches and engine.trace_count[(key, kept)] == 1
         got = engine.run(key, inputs, np.array([1], np.int32))
-        want = Engine(tiny_cnn).run(key, inputs, np.array([1], np.int32))
+        want = _fresh_engine(tiny_cnn).run(key, inputs, np.array([1], np.int32))
         np.testing.assert_allclose(got.layer_grads, want.layer_grads, rtol=1e-4, atol=1e-6)
         np.testing.assert_allclose(got.input_grads, want.input_grads, rtol=1e-4, atol=1e-6)
     monkeypatch.setenv("EXPLAINERS_JIT", "0")
-    forced = Engine(tiny_cnn)
-    assert forced.tune_passes(timer=lambda run: 0.0) == {} and forced.jit_compile is False
+    forced = _fresh_engine(tiny_cnn)
+    assert forced.tune_passes(timer=lambda run: 0.0) == {} and forced.policy.xla[ONE_PICTURE] is False
+
+
+def _fresh_engine(model) -> Engine:
+    """An engine of ``model``'s Keras model of its own (not the one ``engine_for`` shares)."""
+    return Engine(model.keras, model.preprocess, model.default_layer, CompilePolicy.for_model(model.name))

@@ -201,30 +201,32 @@ def test_a_map_reuses_the_predictions_known_for_its_picture(svc, monkeypatch):
 def test_a_model_first_loaded_after_start_gets_its_passes_timed(svc, monkeypatch):
     """Only the default model is tuned by warm_up; another one a person picks is timed with XLA and in
     graph mode in the background, once per process, and keeps whichever ran faster."""
-    from explainers.engine import Engine
+    from explainers.compile_policy import GRADIENT_BATCHES, ONE_PICTURE
+    from explainers.engine import Engine, engine_for
 
     calls = []
 
     def tune_passes(self, *args, **kwargs):
-        calls.append(("passes", self.model.name))
-        self.jit_compile = False
+        calls.append(("passes", self.name))
+        self.policy.xla[ONE_PICTURE] = False
         return {True: 2.0, False: 1.0}
 
     def tune_batches(self, size, *args, **kwargs):
-        calls.append(("batches", self.model.name))
-        self.jit_batches = True
+        calls.append(("batches", self.name))
+        self.policy.xla[GRADIENT_BATCHES] = True
         return {True: 1.0, False: 3.0}
 
     monkeypatch.setattr(Engine, "tune_passes", tune_passes)
     monkeypatch.setattr(Engine, "tune_batches", tune_batches)
     monkeypatch.setenv("EXPLAINERS_TUNE_IN_BACKGROUND", "1")  # tests/conftest.py turns it off for the others
-    svc.load("shapes", tune=False).engine.tuned.clear()  # the model object is shared by the test session
+    engine_for(svc.load("shapes", tune=False)).policy.measured.clear()  # the model is shared by the test session
     loaded = svc.load("shapes")
+    engine = engine_for(loaded)
     deadline = time.time() + 30
-    while len(loaded.engine.tuned) < 2 and time.time() < deadline:
+    while len(engine.policy.measured) < 2 and time.time() < deadline:
         time.sleep(0.05)
-    assert loaded.engine.tuned == {"passes": {True: 2.0, False: 1.0}, "batches": {True: 1.0, False: 3.0}}
-    assert loaded.engine.jit_compile is False and loaded.engine.jit_batches is True
+    assert engine.policy.measured == {ONE_PICTURE: {True: 2.0, False: 1.0}, GRADIENT_BATCHES: {True: 1.0, False: 3.0}}
+    assert engine.policy.xla[ONE_PICTURE] is False and engine.policy.xla[GRADIENT_BATCHES] is True
     for _ in range(3):
         svc.load("shapes")
     time.sleep(0.2)

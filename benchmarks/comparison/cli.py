@@ -119,16 +119,18 @@ def compare(run: Run, model_names: list[str], wanted: list[str], slow_models: se
         run.log(f"{name}: building")
         setup = make_setup(name)
         from explainers.batching import default_chunk_size
+        from explainers.compile_policy import FORWARD_BATCHES, GRADIENT_BATCHES, ONE_PICTURE
+        from explainers.engine import engine_for
 
-        engine = setup.model.engine
+        engine = engine_for(setup.model)
         tuned = engine.tune_passes()  # as the server does at start
         if tuned:
             run.log(f"{name}: the default view's plain pass took {tuned[True]:.2f} s with XLA, {tuned[False]:.2f} s "
-                    f"in graph mode; ours keeps {'XLA' if engine.jit_compile else 'graph mode'}")
+                    f"in graph mode; ours keeps {'XLA' if engine.policy.xla[ONE_PICTURE] else 'graph mode'}")
         tuned = engine.tune_batches(default_chunk_size())
         if tuned:
             run.log(f"{name}: a chunk of gradients took {tuned[True]:.2f} s with XLA, {tuned[False]:.2f} s in graph "
-                    f"mode; ours keeps {'XLA' if engine.jit_batches else 'graph mode'}")
+                    f"mode; ours keeps {'XLA' if engine.policy.xla[GRADIENT_BATCHES] else 'graph mode'}")
         model_results: dict[str, dict[str, Timing | Failure]] = {}
         table = []
         mix_note = None
@@ -157,11 +159,10 @@ def compare(run: Run, model_names: list[str], wanted: list[str], slow_models: se
             model_results[row.key] = results
             table.append((row, results, label))
         spec = MODELS[name]
-        engine = setup.model.engine
         heading = (f"### {spec.title} ({spec.input_size}×{spec.input_size}, layer {setup.layer}; ours with XLA "
-                   f"{'on' if engine.jit_compile else 'off'} for one-picture passes, "
-                   f"{'on' if engine.jit_batches else 'off'} for many-sample gradient batches, "
-                   f"{'on' if engine.jit_forward else 'off'} for forward-only batches)")
+                   f"{'on' if engine.policy.xla[ONE_PICTURE] else 'off'} for one-picture passes, "
+                   f"{'on' if engine.policy.xla[GRADIENT_BATCHES] else 'off'} for many-sample gradient batches, "
+                   f"{'on' if engine.policy.xla[FORWARD_BATCHES] else 'off'} for forward-only batches)")
         slow_note = slow_repeat != repeat and any(row.slow for row, _, _ in table)
         notes = []
         if mix_note:

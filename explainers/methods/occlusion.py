@@ -57,9 +57,11 @@ class Occlusion(MultiPassMethod):
     }
 
     def warm_up(self, model):
+        from explainers.engine import engine_for
+
         size = min(self.settings["patch"], model.input_size)
         starts = positions(model.input_size, size, self.settings["stride"])
-        model.engine.warm_local((size, size), starts, starts)
+        engine_for(model).warm_local((size, size), starts, starts)
 
     def explain_one(self, passes, index, target, span, layer):
         patch, stride = self.settings["patch"], self.settings["stride"]
