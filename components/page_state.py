@@ -21,6 +21,7 @@ CONTROLS: dict[str, tuple[str, str]] = {
     "weights": ("weights", "value"), "target": ("target", "value"), "layer": ("layer", "value"),
     "colormap": ("colormap", "value"), "mode": ("mode", "value"), "percentile": ("percentile", "value"),
     "scale": ("scale", "value"), "session": ("session", "data"),
+    "compare_weights": ("compare-weights", "value"), "compare_target": ("compare-target", "data"),
 }
 
 
@@ -39,6 +40,8 @@ class Page:
     percentile: Any = None
     scale: str | None = None  # "own" or "shared"
     session: str | None = None  # this browser tab, for the job queue
+    compare_weights: str | None = None  # the second model's weights
+    compare_target: Any = None  # a class picked on the second model's own top-5 chart, else None
 
     @classmethod
     def from_store(cls, data: Any) -> "Page":
@@ -59,6 +62,10 @@ class Page:
     def model_for(self, slot: str | None) -> str | None:
         """The model of a card's slot: "a" is the main model, "b" the one compared with it."""
         return self.compare if slot == "b" else self.model
+
+    def weights_for(self, slot: str | None) -> str | None:
+        """The weights of a card's slot: each model has its own choice."""
+        return (self.compare_weights or self.weights) if slot == "b" else self.weights
 
     def layer_for(self, slot: str | None) -> str | None:
         """The picked layer applies to the main model only; the second model uses its default layer."""
