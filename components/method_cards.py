@@ -19,7 +19,7 @@ from components.long_job import LongJob
 from components.page_state import Page
 from components.registry import callback, clientside_callback
 from components.trust_panel import trust_button
-from service import DEFAULT_METHODS, ClassChoice, WeightsError, counterpart_class, describe_error
+from service import DEFAULT_METHODS, ClassChoice, WeightsError, describe_error, model_title
 
 # a card's progress, Cancel and poll; its request waits 3 s for the map before showing them
 LONG_JOB = LongJob("card", "card", poll_ms=700, inline_wait=3.0,
@@ -39,14 +39,14 @@ def card_id(slot: str, method: str) -> str:
     return f"{slot}-{method}"
 
 
-def card(method: dict, slot: str, model_title: str, paired: bool = False) -> dbc.Col:
+def card(method: dict, slot: str, badge: str, paired: bool = False) -> dbc.Col:
     """One method's card for the model of ``slot``; ``paired`` (compare mode): two cards a row, model A's
     card beside model B's card of the same method."""
     cid = card_id(slot, method["name"])
     note = None if method["uses_layer"] else html.Div("Ignores the layer picker.", className="note")
     return dbc.Col(dbc.Card([
         dbc.CardHeader([html.Span(method["title"], className="method-title"),
-                        html.Span(model_title, className="model-badge")]),
+                        html.Span(badge, className="model-badge")]),
         dbc.CardBody([
             dcc.Store(id={"type": "card-spec", "card": cid}, data={"method": method["name"], "slot": slot}),
             dcc.Loading(dcc.Graph(id={"type": "card-graph", "card": cid},
@@ -119,7 +119,7 @@ def render_card(page_data, spec, opacity, previous_job, selected=None):
         svc.jobs.cancel(previous_job, "A newer request for this card replaced this one.")
     slot = spec.get("slot")
     try:
-        job = svc.request_map(page.image_key, which, spec.get("method"), target=class_choice(page, slot).target,
+        job = svc.request_map(page.image_key, which, spec.get("method"), target=page.class_for(slot).target,
                               layer=page.layer_for(slot), weights=page.weights_for(slot), session=page.session_id,
                               together=selected if isinstance(selected, list) else ())
     except Exception as error:  # noqa: BLE001 - shown on the card in plain words
@@ -171,29 +171,11 @@ def _percentile(page: Page) -> float:
     return min(100.0, max(50.0, float(page.percentile or 99)))
 
 
-def class_choice(page: Page, slot: str | None) -> ClassChoice:
-    """The class a card's model explains: the picked class for the first model; for the second, the class
-    picked on its own chart, else the first model's class where it knows it, else its own top class."""
-    if slot != "b":
-        picked = page.target is not None and page.target != ""
-        return ClassChoice(page.target, "the class chosen in “Class to explain”" if picked else "its top class", True)
-    if isinstance(page.compare_target, int) and not isinstance(page.compare_target, bool):
-        return ClassChoice(page.compare_target, f"picked on {_title(page.compare)}'s chart", False)
-    try:
-        return counterpart_class(page.model, page.target, page.compare)
-    except Exception:  # noqa: BLE001 - a forged model name: the request itself then says what is wrong
-        return ClassChoice(None, "its top class", False)
-
-
-def _title(model: str | None) -> str:
-    return next((m["title"] for m in service().models() if m["name"] == model), str(model))
-
-
 def _failure(error: BaseException, model: str | None = None, slot: str | None = None) -> tuple:
     """(figure, info, href) of a card without a map, saying why in plain words."""
     if isinstance(error, WeightsError):  # the full message (file, size, command) is in the model panel
         where = "under “Compare with a second model”" if slot == "b" else "under the model"
-        text = (f"No map: {_title(model)}'s ImageNet weights are missing. "
+        text = (f"No map: {model_title(model)}'s ImageNet weights are missing. "
                 f"The Model panel says how to fix it ({where}).")
     else:
         text = describe_error(error)
@@ -218,13 +200,13 @@ def _finished(job, page: Page, spec: dict, opacity) -> tuple:
                             signed=signed, opacity=opacity if opacity is not None else 0.5)
     slot = spec.get("slot")
     href = _download_href(page, slot, spec.get("method"), result, percentile, opacity)
-    choice = class_choice(page, slot) if page.compare and page.compare != page.model else None
+    choice = page.class_for(slot) if page.compare and page.compare != page.model else None
     return _answer(figure, _info(result, choice), href, widget=LONG_JOB.ended())
 
 
 def _shared_scale(svc, page: Page, method, percentile) -> float:
     """One scale for the same method on both models: the larger of the two maps' own scales."""
-    results = [svc.explain(page.image_key, page.model_for(slot), method, target=class_choice(page, slot).target,
+    results = [svc.explain(page.image_key, page.model_for(slot), method, target=page.class_for(slot).target,
                            layer=page.layer_for(slot), weights=page.weights_for(slot)) for slot in ("a", "b")]
     return max(svc.scale_of(result, page.mode or "absolute", percentile) for result in results)
 
@@ -247,7 +229,8 @@ def _info(result, choice: ClassChoice | None = None) -> list:
 
 def _download_href(page: Page, slot, method, result, percentile, opacity) -> str:
     query = {"image": page.image_key, "model": page.model_for(slot), "method": method, "target": result.target,
-             "layer": result.layer or "", "weights": page.weights_for(slot) or "", "colormap": page.colormap or "viridis",
+             "layer": result.layer or "", "weights": page.weights_for(slot) or "",
+             "colormap": page.colormap or "viridis",
              "mode": page.mode or "absolute", "percentile": percentile,
              "opacity": opacity if opacity is not None else 0.5}
     return "/download/card.png?" + urlencode(query)

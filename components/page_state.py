@@ -14,6 +14,7 @@ from typing import Any
 from dash import Input, Output, dcc
 
 from components.registry import clientside_callback
+from service import ClassChoice, choose_class
 
 # the page state's fields and the control each one is read from
 CONTROLS: dict[str, tuple[str, str]] = {
@@ -66,6 +67,10 @@ class Page:
     def weights_for(self, slot: str | None) -> str | None:
         """The weights of a card's slot: each model has its own choice."""
         return (self.compare_weights or self.weights) if slot == "b" else self.weights
+
+    def class_for(self, slot: str | None) -> ClassChoice:
+        """The class a card of ``slot`` explains, and why: a class belongs to a model (service.choose_class)."""
+        return choose_class(self.model, self.target, self.compare, self.compare_target, second=slot == "b")
 
     def layer_for(self, slot: str | None) -> str | None:
         """The picked layer applies to the main model only; the second model uses its default layer."""

@@ -9,7 +9,7 @@ from dash import Input, Output, State, ctx, dcc, html, no_update
 from components.common import error_alert, service
 from components.figures import message_figure, predictions_figure
 from components.registry import callback
-from service import class_name, counterpart_class, describe_error
+from service import WeightsError, class_name, counterpart_class, describe_error, model_title
 
 CLICK_HINT = "Click a class (its name or its bar) to explain it."
 
@@ -122,5 +122,8 @@ def update_compare_predictions(image, compare, weights, model, target, click, pi
         choice = counterpart_class(model, target, compare)
         shown = choice.target if choice.target is not None else predictions[0][0]
         return _figure(svc, image["key"], compare, weights, predictions, shown), None
-    except Exception as error:  # noqa: BLE001 - the cards and the alert say why in words
-        return message_figure("No predictions for this model: " + describe_error(error)[:80], 220), None
+    except WeightsError:  # the command that fixes it is in the Model panel, under the second model
+        return message_figure(f"No predictions: {model_title(compare)}'s ImageNet weights are missing.<br>"
+                              "The Model panel says how to fix it (under “Compare with a second model”).", 220), None
+    except Exception as error:  # noqa: BLE001 - plain words, never a traceback
+        return message_figure(f"No predictions from {model_title(compare)}:<br>{describe_error(error)[:80]}", 220), None

@@ -16,7 +16,7 @@ import numpy as np
 from PIL import Image, PngImagePlugin
 
 from components.common import SERVICE_KEY
-from service import ExplainerError, counterpart_class, describe_error
+from service import ExplainerError, counterpart_class, describe_error, model_title
 
 DISPLAY_IMAGE_SIDE = 640
 DOWNLOAD_MAX_SIDE = 2048
@@ -75,8 +75,7 @@ def _title(result) -> str:
     """A map's title in words, as a person reads it: "Grad-CAM — Shapes — star"."""
     svc = _service()
     method = next((m["title"] for m in svc.methods() if m["name"] == result.method), result.method)
-    model = next((m["title"] for m in svc.models() if m["name"] == result.model), result.model)
-    return f"{method} — {model} — {result.label}"
+    return f"{method} — {model_title(result.model)} — {result.label}"
 
 
 def _png(picture: np.ndarray, described: Any, title: str) -> bytes:

@@ -28,6 +28,14 @@ class ClassChoice:
         return self.reason if self.target is not None else f"{self.reason}: {label}"
 
 
+def model_title(model: Any) -> str:
+    """A model's name as people read it ("VGG16", "Shapes (offline demo)"); an unknown name comes back as given."""
+    try:
+        return MODELS[resolve_model_name(model)].title
+    except ExplainerError:
+        return str(model)
+
+
 def matching_class(source: Labels, target: int, other: Labels) -> int | None:
     """``other``'s index of ``source``'s class ``target``: the same index where the label sets are the same,
     else the one class whose name (or a synonym) is the source class's name; None if ``other`` lacks it."""
@@ -42,7 +50,7 @@ def matching_class(source: Labels, target: int, other: Labels) -> int | None:
 def counterpart_class(source_model: str, target: Any, other_model: str) -> ClassChoice:
     """The class ``other_model`` explains when ``source_model`` explains ``target`` (an index, a name, or None
     for the top prediction): the same class where both models know it, else ``other_model``'s top class."""
-    other_title = MODELS[resolve_model_name(other_model)].title
+    other_title = model_title(other_model)
     if target is None or target == "":
         return ClassChoice(None, f"no class picked: {other_title} explains its top class", False)
     source = model_labels(source_model)
@@ -52,7 +60,7 @@ def counterpart_class(source_model: str, target: Any, other_model: str) -> Class
         return ClassChoice(None, f"{other_title} explains its top class", False)
     found = matching_class(source, index, model_labels(other_model))
     if found is not None:
-        return ClassChoice(found, f"the same class as {MODELS[resolve_model_name(source_model)].title}", True)
+        return ClassChoice(found, f"the same class as {model_title(source_model)}", True)
     return ClassChoice(None, f"{other_title} does not know “{source[index].name}”; showing its top class", False)
 
 
@@ -70,6 +78,23 @@ def picture_probabilities(loaded: Any, image: np.ndarray) -> np.ndarray | None:
         return None
     logits = memo.recall(loaded.preprocess(loaded.prepare(image)[None]))
     return None if logits is None else softmax(logits[0]).astype(np.float32)
+
+
+def choose_class(model: str | None, target: Any, compare: str | None = None, compare_target: Any = None,
+                 second: bool = False) -> ClassChoice:
+    """The class a card explains: for the first model, the picked class (None: its top class); for the second
+    (``second``), the class picked on its own top-5 chart, else ``counterpart_class`` of the first model's."""
+    if not second:
+        picked = target is not None and target != ""
+        return ClassChoice(target if picked else None,
+                           "the class chosen in “Class to explain”" if picked else "its top class", True)
+    try:
+        title = MODELS[resolve_model_name(compare)].title
+        if isinstance(compare_target, int) and not isinstance(compare_target, bool):
+            return ClassChoice(compare_target, f"picked on {title}'s chart", False)
+        return counterpart_class(model, target, compare)
+    except ExplainerError:  # a forged model name: the map's request then says what is wrong
+        return ClassChoice(None, "its top class", False)
 
 
 def standing(probabilities: np.ndarray | None, target: int) -> tuple[float, int] | None:

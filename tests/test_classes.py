@@ -41,3 +41,16 @@ def test_standing_is_the_probability_and_rank_from_one_ranked_as_the_top_five_ar
     assert standing(probabilities, 3) == (0.3, 2)
     assert standing(probabilities, 0) == (0.1, 3) and standing(probabilities, 2) == (0.1, 4)  # ties: class order
     assert standing(None, 1) is None and standing(probabilities, 9) is None
+
+
+def test_each_card_slot_gets_its_own_models_class():
+    from components.page_state import Page
+
+    page = Page(model="shapes", compare="vgg16", target=3)
+    assert page.class_for("a").target == 3 and "Class to explain" in page.class_for("a").reason
+    assert page.class_for("b").target is None  # VGG16's own top class, never its class 3
+    assert Page(model="vgg16", compare="resnet50", target=281).class_for("b").target == 281
+    clicked = Page(model="shapes", compare="vgg16", target=3, compare_target=954).class_for("b")
+    assert clicked.target == 954 and clicked.reason == "picked on VGG16's chart"
+    assert Page(model="shapes", compare="alexnet", target=3).class_for("b").target is None  # forged: top class
+    assert Page(model="vgg16", weights="imagenet", compare_weights="random").weights_for("b") == "random"
