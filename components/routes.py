@@ -209,12 +209,13 @@ def _grid(args: Any, render: bool = True):
         return None, described
     columns = len(slots) if len(slots) > 1 else min(3, len(tiles))
     rows = -(-len(tiles) // columns)
-    height, width = tiles[0].shape[:2]
+    height, width = max(tile.shape[0] for tile in tiles), max(tile.shape[1] for tile in tiles)
     step_y, step_x = height + GRID_GAP, width + GRID_GAP
     grid = np.full((rows * step_y - GRID_GAP, columns * step_x - GRID_GAP, 3), 255, np.uint8)
     for i, tile in enumerate(tiles):
         r, c = divmod(i, columns)
-        grid[r * step_y:r * step_y + tile.shape[0], c * step_x:c * step_x + tile.shape[1]] = tile
+        top = r * step_y + height - tile.shape[0]  # a one-line title sits lower, so the maps of a row line up
+        grid[top:top + tile.shape[0], c * step_x:c * step_x + tile.shape[1]] = tile
     return grid, described
 
 

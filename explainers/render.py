@@ -139,17 +139,34 @@ def _fitted(draw, text: str, font, unicode_ok: bool, width: float) -> str:
     return text.rstrip() + ellipsis
 
 
+def _lines(draw, text: str, font, width: float, most: int) -> list[str]:
+    """``text`` broken at spaces into at most ``most`` lines of at most ``width`` pixels (the last one cut)."""
+    lines: list[str] = []
+    for word in text.split(" "):
+        if lines and draw.textlength(f"{lines[-1]} {word}", font=font) <= width:
+            lines[-1] = f"{lines[-1]} {word}"
+        else:
+            lines.append(word)
+    return lines[:most - 1] + [" ".join(lines[most - 1:])] if len(lines) > most else lines
+
+
 def title_band(picture: np.ndarray, title: str, size: int | None = None) -> np.ndarray:
-    """``picture`` (RGB uint8) with ``title`` written once above it, dark on white, cut to fit its width."""
+    """``picture`` (RGB uint8) with ``title`` written once above it, dark on white: on two lines where one is too
+    short, cut with an ellipsis where two are."""
     from PIL import Image, ImageDraw
 
     width = picture.shape[1]
     size = size or max(12, min(28, width // 24))
     font, unicode_ok = _font(size)
-    band = Image.new("RGB", (width, round(size * 1.9)), "white")
+    text = title if unicode_ok else title.translate(_ASCII)
+    measure = ImageDraw.Draw(Image.new("RGB", (1, 1)))
+    lines = [_fitted(measure, line, font, unicode_ok, width - size)
+             for line in _lines(measure, text, font, width - size, 2)]
+    step = round(size * 1.25)
+    band = Image.new("RGB", (width, step * len(lines) + round(size * 0.7)), "white")
     draw = ImageDraw.Draw(band)
-    draw.text((size // 2, band.height // 2), _fitted(draw, title, font, unicode_ok, width - size), font=font,
-              fill=(31, 41, 51), anchor="lm")
+    for i, line in enumerate(lines):
+        draw.text((size // 2, round(size * 0.35) + i * step), line, font=font, fill=(31, 41, 51), anchor="la")
     return np.concatenate([np.asarray(band), picture], axis=0)
 
 

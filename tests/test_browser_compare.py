@@ -63,6 +63,14 @@ def _chart(dash_duo, graph_id: str) -> dict:
         """, graph_id)
 
 
+def _click_name(dash_duo, graph_id: str, label: str) -> None:
+    """Click a class's name (not its bar) on a top-5 chart, where a person's pointer would."""
+    name = next(element for element in dash_duo.driver.find_elements(By.CSS_SELECTOR, f"#{graph_id} .barlayer text")
+                if element.text == label)
+    dash_duo.driver.execute_script(SCROLL_TO, name, "center")
+    ActionChains(dash_duo.driver).move_to_element(name).click().perform()
+
+
 def _box(dash_duo, card: str) -> dict:
     return dash_duo.driver.execute_script(
         "const r = document.getElementById(arguments[0]).getBoundingClientRect();"
@@ -105,6 +113,12 @@ def test_each_compared_model_explains_its_own_class_in_paired_cards(offline_shap
     assert len(chart["classes"]) == 5 and "What VGG16 thinks it sees" in dash_duo.find_element(
         "#compare-predictions-title").text
     assert any(name.startswith(top) for name in chart["names"])
+    # a class clicked on VGG16's own chart is the one VGG16's cards explain
+    _click_name(dash_duo, "compare-predictions", chart["labels"][-2])
+    wanted = f"{chart['labels'][-2].rsplit(' (', 1)[0]} (class {chart['classes'][-2]})"
+    _wait(lambda: wanted in _info_text(dash_duo, "b-grad_cam") and "picked on VGG16's chart" in _info_text(
+        dash_duo, "b-grad_cam"), message=f"VGG16's Grad-CAM of {wanted}")
+    assert "star (class 3)" in _info_text(dash_duo, "a-grad_cam")
 
     # cards paired by method: Shapes' card and VGG16's card of one method side by side in one row
     for method in ("grad_cam", "vanilla_gradient"):
@@ -140,9 +154,7 @@ def test_the_top_five_chart_takes_clicks_on_names_and_says_where_a_picked_class_
 
     # click a class by its name, not its bar: that class is explained
     second = chart["labels"][-2]
-    name = next(element for element in dash_duo.driver.find_elements(By.CSS_SELECTOR, "#predictions .barlayer text")
-                if element.text == second)
-    ActionChains(dash_duo.driver).move_to_element(name).click().perform()
+    _click_name(dash_duo, "predictions", second)
     wanted = f"{second.rsplit(' (', 1)[0]} (class {chart['classes'][-2]})"
     _wait(lambda: wanted in _info_text(dash_duo, "a-grad_cam"), message=f"Grad-CAM of {wanted}")
 
