@@ -47,20 +47,56 @@ def overlay_figure(image_src: str, levels: np.ndarray, *, colormap: str = "virid
     return figure
 
 
-def predictions_figure(predictions: Sequence[tuple[int, str, float]], target: int | None = None) -> go.Figure:
-    """Top-k classes as horizontal bars, most probable on top; the target's bar is highlighted."""
+NAME_SHARE = 0.45  # of the top-5 chart's width: the class names, which are clickable like the bars
+MIN_BAR_SHARE = 0.03  # of the bars' width: the least a bar is drawn, so that even a 0.0 % bar shows
+
+
+def predictions_figure(predictions: Sequence[tuple[int, str, float]], target: int | None = None,
+                       picked: tuple[str, float | None, int | None] | None = None) -> go.Figure:
+    """Top-k classes as horizontal bars, most probable on top; the target's bar is highlighted.
+
+    Each row is clickable over its whole width, its class name included: an invisible "row" trace spans the
+    name and the bar (Plotly finds the clicked bar by position, so an invisible bar still takes clicks), and
+    the visible bars are never narrower than ``MIN_BAR_SHARE``. ``picked``: (name, probability, rank) of a
+    target outside the top k, said in words under the bars (probability and rank None where unknown).
+    """
     rows = list(predictions)[::-1]
     labels = [f"{name} ({index})" for index, name, _ in rows]
-    colours = ["#d9480f" if index == target else "#4263eb" for index, _, _ in rows]
-    bars = go.Bar(x=[p * 100 for _, _, p in rows], y=labels, orientation="h", marker_color=colours,
-                  customdata=[index for index, _, _ in rows], text=[f"{p:.1%}" for _, _, p in rows],
-                  textposition="auto", hovertemplate="%{y}: %{x:.1f}%<extra>click to explain this class</extra>")
-    figure = go.Figure(bars)
+    classes = [index for index, _, _ in rows]
+    colours = ["#d9480f" if index == target else "#4263eb" for index in classes]
     top = max(p for _, _, p in rows) * 100 if rows else 100
-    figure.update_layout(margin=dict(l=0, r=10, t=8, b=30), height=220, xaxis_title="probability (%)",
-                         xaxis=dict(range=[0, min(100, max(1.0, top * 1.25))], fixedrange=True), yaxis=dict(fixedrange=True, automargin=True),
+    span = min(100, max(1.0, top * 1.25))
+    names = span * NAME_SHARE / (1 - NAME_SHARE)  # the names' part of the x axis, left of zero
+    percents = [f"{p:.1%}" for _, _, p in rows]
+    bars = go.Bar(x=[max(p * 100, span * MIN_BAR_SHARE) for _, _, p in rows], y=labels, orientation="h",
+                  marker_color=colours, customdata=classes, text=percents, textposition="outside", cliponaxis=False,
+                  hovertemplate="%{y}: %{text}<extra>click to explain this class</extra>", name="probability")
+    row = go.Bar(x=[names + span] * len(rows), base=-names, y=labels, orientation="h", customdata=classes,
+                 marker=dict(color="rgba(0,0,0,0)"), text=labels, textposition="inside", insidetextanchor="start",
+                 textfont=dict(color=["#d9480f" if index == target else "#1f2933" for index in classes], size=13),
+                 constraintext="none", hovertemplate="%{y}<extra>click to explain this class</extra>", name="class")
+    figure = go.Figure([bars, row])
+    height = 220
+    if picked is not None:
+        name, probability, rank = picked
+        standing = f" — {probability:.1%}, rank {rank}" if probability is not None and rank is not None else \
+            " — not among the top 5"
+        figure.add_annotation(text=f"picked: {name}{standing}", x=0, xanchor="left", xref="paper", y=0, yref="paper",
+                              yanchor="top", yshift=-34, showarrow=False, font=dict(size=13, color="#d9480f"))
+        height += 24
+    figure.update_layout(margin=dict(l=0, r=52, t=8, b=30 + (24 if picked else 0)), height=height,  # r: "100.0%"
+                         xaxis=dict(range=[-names, span], fixedrange=True, title="probability (%)",
+                                    tickvals=_ticks(span)),
+                         yaxis=dict(fixedrange=True, showticklabels=False), barmode="overlay", showlegend=False,
+                         uniformtext=dict(minsize=11, mode="show"), bargap=0.25,
                          paper_bgcolor="rgba(0,0,0,0)", plot_bgcolor="rgba(0,0,0,0)", clickmode="event")
     return figure
+
+
+def _ticks(span: float) -> list[float]:
+    """Round tick values from 0 to ``span`` (none left of 0, where the class names are)."""
+    step = next(step for step in (0.5, 1, 2, 5, 10, 25) if span / step <= 5)
+    return [round(step * i, 1) for i in range(int(span // step) + 1)]
 
 
 def message_figure(message: str, height: int = OVERLAY_HEIGHT) -> go.Figure:

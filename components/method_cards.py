@@ -19,7 +19,7 @@ from components.long_job import LongJob
 from components.page_state import Page
 from components.registry import callback, clientside_callback
 from components.trust_panel import trust_button
-from service import DEFAULT_METHODS, WeightsError, describe_error
+from service import DEFAULT_METHODS, ClassChoice, WeightsError, describe_error, model_title
 
 # a card's progress, Cancel and poll; its request waits 3 s for the map before showing them
 LONG_JOB = LongJob("card", "card", poll_ms=700, inline_wait=3.0,
@@ -39,12 +39,14 @@ def card_id(slot: str, method: str) -> str:
     return f"{slot}-{method}"
 
 
-def card(method: dict, slot: str, model_title: str) -> dbc.Col:
+def card(method: dict, slot: str, badge: str, paired: bool = False) -> dbc.Col:
+    """One method's card for the model of ``slot``; ``paired`` (compare mode): two cards a row, model A's
+    card beside model B's card of the same method."""
     cid = card_id(slot, method["name"])
     note = None if method["uses_layer"] else html.Div("Ignores the layer picker.", className="note")
     return dbc.Col(dbc.Card([
         dbc.CardHeader([html.Span(method["title"], className="method-title"),
-                        html.Span(model_title, className="model-badge")]),
+                        html.Span(badge, className="model-badge")]),
         dbc.CardBody([
             dcc.Store(id={"type": "card-spec", "card": cid}, data={"method": method["name"], "slot": slot}),
             dcc.Loading(dcc.Graph(id={"type": "card-graph", "card": cid},
@@ -62,7 +64,7 @@ def card(method: dict, slot: str, model_title: str) -> dbc.Col:
                              href=None, download=""),
                       trust_button(cid)], className="card-links"),
         ]),
-    ], className="method-card", id={"type": "card", "card": cid}), xs=12, md=6, xl=4)
+    ], className="method-card", id={"type": "card", "card": cid}), xs=12, md=6, xl=6 if paired else 4)
 
 
 @callback(
@@ -77,7 +79,8 @@ def build_cards(selected, model, compare):
     if not chosen:
         return [dbc.Col(html.Div("Pick at least one method above.", className="hint p-3"))]
     slots = [("a", model)] + ([("b", compare)] if compare and compare in titles and compare != model else [])
-    return [card(known[name], slot, titles.get(which, "")) for name in chosen for slot, which in slots]
+    return [card(known[name], slot, titles.get(which, ""), paired=len(slots) > 1) for name in chosen
+            for slot, which in slots]
 
 
 def _outputs(allow_duplicate: bool = False) -> list[Output]:
@@ -114,12 +117,13 @@ def render_card(page_data, spec, opacity, previous_job, selected=None):
     svc = service()
     if isinstance(previous_job, str):  # a newer request for this card supersedes the old one
         svc.jobs.cancel(previous_job, "A newer request for this card replaced this one.")
+    slot = spec.get("slot")
     try:
-        job = svc.request_map(page.image_key, which, spec.get("method"), target=page.target,
-                              layer=page.layer_for(spec.get("slot")), weights=page.weights, session=page.session_id,
+        job = svc.request_map(page.image_key, which, spec.get("method"), target=page.class_for(slot).target,
+                              layer=page.layer_for(slot), weights=page.weights_for(slot), session=page.session_id,
                               together=selected if isinstance(selected, list) else ())
     except Exception as error:  # noqa: BLE001 - shown on the card in plain words
-        return _answer(*_failure(error), widget=LONG_JOB.ended())
+        return _answer(*_failure(error, which, slot), widget=LONG_JOB.ended())
     if job.wait(LONG_JOB.inline_wait):
         return _finished(job, page, spec, opacity)
     return _answer(message_figure("Computing this map…"), "", None, widget=LONG_JOB.started(job))
@@ -167,10 +171,12 @@ def _percentile(page: Page) -> float:
     return min(100.0, max(50.0, float(page.percentile or 99)))
 
 
-def _failure(error: BaseException) -> tuple:
+def _failure(error: BaseException, model: str | None = None, slot: str | None = None) -> tuple:
     """(figure, info, href) of a card without a map, saying why in plain words."""
-    if isinstance(error, WeightsError):  # the full message (file, size, command) is in the alert on top
-        text = "No map: this model's ImageNet weights are missing. The Model panel says how to fix it."
+    if isinstance(error, WeightsError):  # the full message (file, size, command) is in the model panel
+        where = "under “Compare with a second model”" if slot == "b" else "under the model"
+        text = (f"No map: {model_title(model)}'s ImageNet weights are missing. "
+                f"The Model panel says how to fix it ({where}).")
     else:
         text = describe_error(error)
     return message_figure("No map for this card."), html.Div(text, className="card-error", role="alert"), None
@@ -188,24 +194,30 @@ def _finished(job, page: Page, spec: dict, opacity) -> tuple:
             shared = _shared_scale(svc, page, spec.get("method"), percentile)
         levels, _ = svc.display_levels(key, result, mode=mode or "absolute", percentile=percentile, scale=shared)
     except Exception as error:  # noqa: BLE001
-        return _answer(*_failure(error), widget=LONG_JOB.ended())
+        return _answer(*_failure(error, page.model_for(spec.get("slot")), spec.get("slot")), widget=LONG_JOB.ended())
     signed = result.signed and mode == "signed"
     figure = overlay_figure(f"/image/{key}/display.jpg", levels, colormap=page.colormap or "viridis",
                             signed=signed, opacity=opacity if opacity is not None else 0.5)
-    href = _download_href(page, page.model_for(spec.get("slot")), spec.get("method"), result, percentile, opacity)
-    return _answer(figure, _info(result), href, widget=LONG_JOB.ended())
+    slot = spec.get("slot")
+    href = _download_href(page, slot, spec.get("method"), result, percentile, opacity)
+    choice = page.class_for(slot) if page.compare and page.compare != page.model else None
+    return _answer(figure, _info(result, choice), href, widget=LONG_JOB.ended())
 
 
 def _shared_scale(svc, page: Page, method, percentile) -> float:
     """One scale for the same method on both models: the larger of the two maps' own scales."""
-    results = [svc.explain(page.image_key, page.model_for(slot), method, target=page.target,
-                           layer=page.layer_for(slot), weights=page.weights) for slot in ("a", "b")]
+    results = [svc.explain(page.image_key, page.model_for(slot), method, target=page.class_for(slot).target,
+                           layer=page.layer_for(slot), weights=page.weights_for(slot)) for slot in ("a", "b")]
     return max(svc.scale_of(result, page.mode or "absolute", percentile) for result in results)
 
 
-def _info(result) -> list:
+def _info(result, choice: ClassChoice | None = None) -> list:
+    """The card's words under its map: the class (and, comparing models, why this class), layer, timing, notes."""
     timing = "from the cache" if result.cached else f"computed in {result.seconds:.2f} s"
-    parts = [html.Span(f"{result.label} (class {result.target})", className="nowrap"),
+    why = []
+    if choice is not None and choice.reason:
+        why = [html.Div(f"Class: {choice.describe(result.label)}", className="class-reason")]
+    parts = [*why, html.Span(f"{result.label} (class {result.target})", className="nowrap"),
              html.Span(f" · layer {result.layer}" if result.layer else "", className="nowrap"),
              html.Span(f" · {timing}", className="nowrap")]
     for note in result.meta.get("notes", []):
@@ -215,9 +227,10 @@ def _info(result) -> list:
     return parts
 
 
-def _download_href(page: Page, model, method, result, percentile, opacity) -> str:
-    query = {"image": page.image_key, "model": model, "method": method, "target": result.target,
-             "layer": result.layer or "", "weights": page.weights or "", "colormap": page.colormap or "viridis",
+def _download_href(page: Page, slot, method, result, percentile, opacity) -> str:
+    query = {"image": page.image_key, "model": page.model_for(slot), "method": method, "target": result.target,
+             "layer": result.layer or "", "weights": page.weights_for(slot) or "",
+             "colormap": page.colormap or "viridis",
              "mode": page.mode or "absolute", "percentile": percentile,
              "opacity": opacity if opacity is not None else 0.5}
     return "/download/card.png?" + urlencode(query)
@@ -272,6 +285,9 @@ clientside_callback(
         const query = new URLSearchParams({
             image: page.image.key, methods: methods.join(","), model: page.model,
             compare: page.compare && page.compare !== page.model ? page.compare : "", weights: page.weights || "",
+            compare_weights: page.compare_weights || "",
+            compare_target: page.compare_target === null || page.compare_target === undefined
+                ? "" : String(page.compare_target),
             target: target === null || target === undefined ? "" : String(target), layer: page.layer || "",
             colormap: page.colormap || "viridis", mode: page.mode || "absolute",
             percentile: String(page.percentile || 99),

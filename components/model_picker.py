@@ -27,6 +27,13 @@ def layout(models: list[dict], default_model: str, default_weights: str) -> dbc.
         html.Label("Compare with a second model", htmlFor="compare-model", className="hint mt-2"),
         dcc.Dropdown(id="compare-model", options=options, value=None, placeholder="no second model",
                      searchable=False),
+        html.Div([
+            dbc.RadioItems(id="compare-weights", value=default_weights, inline=True, className="mt-2", options=[
+                {"label": "trained weights (real)", "value": "imagenet"},
+                {"label": "random weights (testing only)", "value": "random"},
+            ]),
+            html.Div(id="compare-status", className="status mt-1"),
+        ], id="compare-settings", hidden=True),
     ]), className="step")
 
 
@@ -51,16 +58,37 @@ def show_status(model, weights):
     statuses = svc.weights_status()
     options = [{"label": f"{m['title']} · {STATUS_WORDS[statuses[m['name']].state]}", "value": m["name"]}
                for m in models]
+    return _status_text(svc, model, statuses), options, None
+
+
+@callback(
+    Output("compare-status", "children"),
+    Output("compare-settings", "hidden"),
+    Input("compare-model", "value"), Input("compare-weights", "value"), Input("model", "value"),
+)
+def show_compare_status(compare, weights, model):
+    """The second model's own weights choice and their status, shown while a second model is picked."""
+    svc = service()
+    titles = {m["name"]: m["title"] for m in svc.models()}
+    if compare not in titles or compare == model:
+        return "", True
+    if weights == "random":
+        return html.Span(f"{titles[compare]}: seeded random weights, its maps are meaningless."), False
+    return html.Div([html.Strong(f"{titles[compare]}: "), _status_text(svc, compare, svc.weights_status())]), False
+
+
+def _status_text(svc, model, statuses):
+    """A model's trained weights in words: ready, downloading on first use, or missing (and how to fix it)."""
+    models = svc.models()
     state = statuses.get(model)
     if state is None:
-        return "", options, None
+        return ""
     if model == "shapes" and state.state == "ready":
         classes = svc.labels("shapes")
         names = ", ".join(option["label"].split(" · ", 1)[-1] + "s" for option in classes[:-1])
-        return html.Span(SHAPES_TEXT.format(classes=f"{names} and {classes[-1]['label'].split(' · ', 1)[-1]}s")), \
-            options, None
+        return html.Span(SHAPES_TEXT.format(classes=f"{names} and {classes[-1]['label'].split(' · ', 1)[-1]}s"))
     if model == "shapes":  # its weights ship with the app; missing means the file was deleted
-        return html.Span(state.message), options, None
+        return html.Span(state.message)
     if state.state == "missing":
         command = f"python -m explainers fetch-weights --model {model}"
         text = html.Div([html.Span("The ImageNet weights are not on this computer and it is offline. Fix: run "),
@@ -70,5 +98,5 @@ def show_status(model, weights):
         size = next(m for m in models if m["name"] == model)
         text = html.Span(f"{size['title']}: {state.message}; the first map takes longer.")
     else:
-        text = html.Span(f"ImageNet weights ready.")
-    return text, options, None
+        text = html.Span("ImageNet weights ready.")
+    return text

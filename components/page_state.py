@@ -14,6 +14,7 @@ from typing import Any
 from dash import Input, Output, dcc
 
 from components.registry import clientside_callback
+from service import ClassChoice, choose_class
 
 # the page state's fields and the control each one is read from
 CONTROLS: dict[str, tuple[str, str]] = {
@@ -21,6 +22,7 @@ CONTROLS: dict[str, tuple[str, str]] = {
     "weights": ("weights", "value"), "target": ("target", "value"), "layer": ("layer", "value"),
     "colormap": ("colormap", "value"), "mode": ("mode", "value"), "percentile": ("percentile", "value"),
     "scale": ("scale", "value"), "session": ("session", "data"),
+    "compare_weights": ("compare-weights", "value"), "compare_target": ("compare-target", "data"),
 }
 
 
@@ -39,6 +41,8 @@ class Page:
     percentile: Any = None
     scale: str | None = None  # "own" or "shared"
     session: str | None = None  # this browser tab, for the job queue
+    compare_weights: str | None = None  # the second model's weights
+    compare_target: Any = None  # a class picked on the second model's own top-5 chart, else None
 
     @classmethod
     def from_store(cls, data: Any) -> "Page":
@@ -59,6 +63,14 @@ class Page:
     def model_for(self, slot: str | None) -> str | None:
         """The model of a card's slot: "a" is the main model, "b" the one compared with it."""
         return self.compare if slot == "b" else self.model
+
+    def weights_for(self, slot: str | None) -> str | None:
+        """The weights of a card's slot: each model has its own choice."""
+        return (self.compare_weights or self.weights) if slot == "b" else self.weights
+
+    def class_for(self, slot: str | None) -> ClassChoice:
+        """The class a card of ``slot`` explains, and why: a class belongs to a model (service.choose_class)."""
+        return choose_class(self.model, self.target, self.compare, self.compare_target, second=slot == "b")
 
     def layer_for(self, slot: str | None) -> str | None:
         """The picked layer applies to the main model only; the second model uses its default layer."""

@@ -16,10 +16,12 @@ import numpy as np
 from PIL import Image, PngImagePlugin
 
 from components.common import SERVICE_KEY
-from service import ExplainerError, describe_error
+from service import ExplainerError, counterpart_class, describe_error, model_title
 
 DISPLAY_IMAGE_SIDE = 640
 DOWNLOAD_MAX_SIDE = 2048
+GRID_TILE = 360  # pixels on a side of each map in the all-maps PNG
+GRID_GAP = 16  # white pixels between its maps
 _SAFE = re.compile(r"[^A-Za-z0-9._-]+")
 
 
@@ -60,12 +62,30 @@ def _card_params(args: Any) -> dict[str, Any]:
     }
 
 
-def _overlay(p: dict[str, Any]):
+def _overlay(p: dict[str, Any], max_side: int = DOWNLOAD_MAX_SIDE, legend: bool = True):
+    """A map over its picture; with ``legend``, titled in words and with its colour bar below it."""
     svc = _service()
     result = svc.explain(p["key"], p["model"], p["method"], target=p["target"], layer=p["layer"], weights=p["weights"])
-    picture = svc.overlay(p["key"], result, colormap=p["colormap"], opacity=p["opacity"],
-                          percentile=p["percentile"], mode=p["mode"], max_side=DOWNLOAD_MAX_SIDE)
+    picture = svc.overlay(p["key"], result, colormap=p["colormap"], opacity=p["opacity"], percentile=p["percentile"],
+                          mode=p["mode"], max_side=max_side, legend=_title(result) if legend else None)
     return result, picture
+
+
+def _title(result) -> str:
+    """A map's title in words, as a person reads it: "Grad-CAM — Shapes — star"."""
+    svc = _service()
+    method = next((m["title"] for m in svc.methods() if m["name"] == result.method), result.method)
+    return f"{method} — {model_title(result.model)} — {result.label}"
+
+
+def _png(picture: np.ndarray, described: Any, title: str) -> bytes:
+    """PNG bytes carrying the parameters (text chunk "saliency", JSON) and the title in words ("Title")."""
+    info = PngImagePlugin.PngInfo()
+    info.add_itxt("Title", title)
+    info.add_text("saliency", json.dumps(described))
+    buffer = io.BytesIO()
+    Image.fromarray(picture).save(buffer, "PNG", pnginfo=info)
+    return buffer.getvalue()
 
 
 def _describe(result, p: dict[str, Any]) -> dict[str, Any]:
@@ -101,12 +121,9 @@ def register_routes(server: flask.Flask) -> None:
             result, picture = _overlay(p)
         except Exception as error:  # noqa: BLE001 - everything becomes a plain message
             return _plain(describe_error(error), 400 if isinstance(error, ExplainerError) else 500)
-        info = PngImagePlugin.PngInfo()
-        info.add_text("saliency", json.dumps(_describe(result, p)))
-        buffer = io.BytesIO()
-        Image.fromarray(picture).save(buffer, "PNG", pnginfo=info)
+        data = _png(picture, _describe(result, p), _title(result))
         name = _filename(result.method, result.model, result.target, result.label, result.layer) + ".png"
-        return flask.Response(buffer.getvalue(), mimetype="image/png",
+        return flask.Response(data, mimetype="image/png",
                               headers={"Content-Disposition": f'attachment; filename="{name}"'})
 
     @server.route("/download/grid.png")
@@ -115,13 +132,10 @@ def register_routes(server: flask.Flask) -> None:
             pictures, described = _grid(flask.request.args)
         except Exception as error:  # noqa: BLE001
             return _plain(describe_error(error), 400 if isinstance(error, ExplainerError) else 500)
-        info = PngImagePlugin.PngInfo()
-        info.add_text("saliency", json.dumps(described))
-        buffer = io.BytesIO()
-        Image.fromarray(pictures).save(buffer, "PNG", pnginfo=info)
         first = described[0]
+        data = _png(pictures, described, "; ".join(entry["title"] for entry in described))
         name = _filename("saliency-grid", first["model"], first["target"], first["label"]) + ".png"
-        return flask.Response(buffer.getvalue(), mimetype="image/png",
+        return flask.Response(data, mimetype="image/png",
                               headers={"Content-Disposition": f'attachment; filename="{name}"'})
 
     @server.route("/trust/perturbed.png")
@@ -162,38 +176,46 @@ def register_routes(server: flask.Flask) -> None:
 
 
 def _grid(args: Any, render: bool = True):
-    """Every (model, method) card of the page: pictures tiled with a caption each, and their parameters."""
-    import cv2
-
+    """Every (model, method) card of the page: pictures tiled, each titled once in words above it with its colour
+    bar below it, and their parameters. Compared models are paired as on the page: model A's map of a method
+    beside model B's, each model explaining its own class (service.counterpart_class)."""
     methods = [m for m in args.get("methods", "").split(",") if m][:24]
-    models = [m for m in (args.get("model", ""), args.get("compare", "")) if m]
+    model, compare = args.get("model", ""), args.get("compare", "")
     if not methods:
         raise ExplainerError("No method is selected, so there is nothing to download.")
+    slots = [{"model": model}]
+    if compare and compare != model:
+        picked = args.get("compare_target") or ""
+        target = int(picked) if picked.isdigit() else counterpart_class(model, _card_params(args)["target"],
+                                                                          compare).target
+        slots.append({"model": compare, "layer": None, "target": "" if target is None else str(target),
+                      "weights": args.get("compare_weights") or args.get("weights") or ""})
+    svc = _service()
     tiles, described = [], []
-    for model in models:
-        for method in methods:
-            p = _card_params({**args.to_dict(), "model": model, "method": method,
-                              "layer": args.get("layer") if model == models[0] else None})
+    for method in methods:
+        for slot in slots:
+            p = _card_params({**args.to_dict(), **slot, "method": method})
             if render:
-                result, picture = _overlay(p)
-                tile = _fit(picture, 360)
-                caption = f"{result.method} | {result.model} | {result.target} {result.label}"
-                cv2.putText(tile, caption[:48], (8, 22), cv2.FONT_HERSHEY_SIMPLEX, 0.5, (0, 0, 0), 3, cv2.LINE_AA)
-                cv2.putText(tile, caption[:48], (8, 22), cv2.FONT_HERSHEY_SIMPLEX, 0.5, (255, 255, 255), 1, cv2.LINE_AA)
-                tiles.append(tile)
+                result, picture = _overlay(p, max_side=GRID_TILE, legend=False)
+                title = _title(result)
+                tiles.append(svc.legend(_fit(picture, GRID_TILE), title, p["colormap"],
+                                        result.signed and p["mode"] == "signed"))
             else:
-                result = _service().explain(p["key"], p["model"], p["method"], target=p["target"],
-                                            layer=p["layer"], weights=p["weights"])
-            described.append(_describe(result, p))
+                result = svc.explain(p["key"], p["model"], p["method"], target=p["target"], layer=p["layer"],
+                                     weights=p["weights"])
+                title = _title(result)
+            described.append({"title": title, **_describe(result, p)})
     if not render:
         return None, described
-    columns = min(3, len(tiles))
+    columns = len(slots) if len(slots) > 1 else min(3, len(tiles))
     rows = -(-len(tiles) // columns)
-    height, width = tiles[0].shape[:2]
-    grid = np.full((rows * height, columns * width, 3), 255, np.uint8)
+    height, width = max(tile.shape[0] for tile in tiles), max(tile.shape[1] for tile in tiles)
+    step_y, step_x = height + GRID_GAP, width + GRID_GAP
+    grid = np.full((rows * step_y - GRID_GAP, columns * step_x - GRID_GAP, 3), 255, np.uint8)
     for i, tile in enumerate(tiles):
         r, c = divmod(i, columns)
-        grid[r * height:(r + 1) * height, c * width:c * width + tile.shape[1]] = tile
+        top = r * step_y + height - tile.shape[0]  # a one-line title sits lower, so the maps of a row line up
+        grid[top:top + tile.shape[0], c * step_x:c * step_x + tile.shape[1]] = tile
     return grid, described
 
 

@@ -196,8 +196,8 @@ def where(spec, reveal, box, page_data):
             "graph's top-right corner, or just drag), then press “Reveal the map”.")
     shape = svc.display_shape(svc.image(key).shape)
     try:
-        job = svc.request_map(key, which, spec["method"], target=page.target, layer=layer_here, weights=page.weights,
-                              session=page.session_id)
+        job = svc.request_map(key, which, spec["method"], target=page.class_for(spec.get("slot")).target,
+                              layer=layer_here, weights=page.weights_for(spec.get("slot")), session=page.session_id)
         if not job.wait(LONG_JOB.inline_wait):
             return (message_figure("The map is still being computed; open this tab again in a moment."), "", hint,
                     HIDDEN)
@@ -272,8 +272,9 @@ def run_check(clicks, spec, page_data, previous):
         return "Pick a picture first.", {}, HIDDEN, *LONG_JOB.ended()
     which, layer_here = _which(spec, page)
     try:
-        job = svc.request_check(check, page.image_key, which, spec["method"], target=page.target, layer=layer_here,
-                                weights=page.weights, session=page.session_id)
+        slot = spec.get("slot")
+        job = svc.request_check(check, page.image_key, which, spec["method"], target=page.class_for(slot).target,
+                                layer=layer_here, weights=page.weights_for(slot), session=page.session_id)
     except Exception as error:  # noqa: BLE001
         return html.Div(describe_error(error), className="card-error"), {}, HIDDEN, *LONG_JOB.ended()
     if job.wait(LONG_JOB.inline_wait):
@@ -388,10 +389,11 @@ def scrub(k, mode, job, figure, spec, page_data):
     if job is not None or not isinstance(spec, dict) or not page.image_key or not figure or not figure.get("data"):
         return no_update, HIDDEN, no_update
     which, layer_here = _which(spec, page)
-    target = page.target
+    target = page.class_for(spec.get("slot")).target
     k = min(100, max(0, int(k or 0)))
     query = {"image": page.image_key, "model": which, "method": spec["method"],
-             "target": "" if target is None else target, "layer": layer_here or "", "weights": page.weights or "", "mode": mode if mode in {"deletion", "insertion"}
+             "target": "" if target is None else target, "layer": layer_here or "",
+             "weights": page.weights_for(spec.get("slot")) or "", "mode": mode if mode in {"deletion", "insertion"}
              else "deletion", "k": k}
     shapes = [{"type": "line", "x0": k, "x1": k, "yref": "paper", "y0": 0, "y1": 1,
                "line": {"color": "#495057", "dash": "dot"}}]

@@ -109,3 +109,95 @@ def encode_png(image: np.ndarray) -> bytes:
     if not ok:  # pragma: no cover - OpenCV fails only on impossible shapes
         raise ValueError("could not encode the picture as PNG")
     return data.tobytes()
+
+
+# ---- legends for downloaded pictures (the card's words, so a PNG explains itself away from the page) --------
+LEGEND_MIN_WIDTH = 360  # pixels: narrower downloads are enlarged so the legend's words stay readable
+LEGEND_ENDS = {False: ("← less important", "more important →"), True: ("← against the class", "for the class →")}
+_ASCII = str.maketrans({"←": "<-", "→": "->", "—": "-", "“": '"', "”": '"', "×": "x"})
+
+
+def _font(size: int):
+    """A scalable font with arrows and dashes (DejaVu Sans where installed), else Pillow's own (then the text
+    is written in ASCII, which it can draw); with it, whether it draws non-ASCII."""
+    from PIL import ImageFont
+
+    try:
+        return ImageFont.truetype("DejaVuSans.ttf", size), True
+    except OSError:
+        return ImageFont.load_default(size=size), False
+
+
+def _fitted(draw, text: str, font, unicode_ok: bool, width: float) -> str:
+    """``text`` as the font can draw it, cut with an ellipsis to at most ``width`` pixels."""
+    text = text if unicode_ok else text.translate(_ASCII)
+    if draw.textlength(text, font=font) <= width:
+        return text
+    ellipsis = "…" if unicode_ok else "..."
+    while text and draw.textlength(text + ellipsis, font=font) > width:
+        text = text[:-1]
+    return text.rstrip() + ellipsis
+
+
+def _lines(draw, text: str, font, width: float, most: int) -> list[str]:
+    """``text`` broken at spaces into at most ``most`` lines of at most ``width`` pixels (the last one cut)."""
+    lines: list[str] = []
+    for word in text.split(" "):
+        if lines and draw.textlength(f"{lines[-1]} {word}", font=font) <= width:
+            lines[-1] = f"{lines[-1]} {word}"
+        else:
+            lines.append(word)
+    return lines[:most - 1] + [" ".join(lines[most - 1:])] if len(lines) > most else lines
+
+
+def title_band(picture: np.ndarray, title: str, size: int | None = None) -> np.ndarray:
+    """``picture`` (RGB uint8) with ``title`` written once above it, dark on white: on two lines where one is too
+    short, cut with an ellipsis where two are."""
+    from PIL import Image, ImageDraw
+
+    width = picture.shape[1]
+    size = size or max(12, min(28, width // 24))
+    font, unicode_ok = _font(size)
+    text = title if unicode_ok else title.translate(_ASCII)
+    measure = ImageDraw.Draw(Image.new("RGB", (1, 1)))
+    lines = [_fitted(measure, line, font, unicode_ok, width - size)
+             for line in _lines(measure, text, font, width - size, 2)]
+    step = round(size * 1.25)
+    band = Image.new("RGB", (width, step * len(lines) + round(size * 0.7)), "white")
+    draw = ImageDraw.Draw(band)
+    for i, line in enumerate(lines):
+        draw.text((size // 2, round(size * 0.35) + i * step), line, font=font, fill=(31, 41, 51), anchor="la")
+    return np.concatenate([np.asarray(band), picture], axis=0)
+
+
+def colour_bar(width: int, colormap: str = "viridis", signed: bool = False, size: int | None = None) -> np.ndarray:
+    """A horizontal colour bar ``width`` pixels wide with its ends in words (as on the page's cards), RGB uint8.
+    Signed maps use the diverging map unless another colour map was picked, as ``overlay`` does."""
+    from PIL import Image, ImageDraw
+
+    size = size or max(11, min(22, width // 30))
+    margin, thickness = size, max(8, size)
+    ramp = np.linspace(0.0, 1.0, max(1, width - 2 * margin), dtype=np.float32)[None, :]
+    colours = colourise(np.repeat(ramp, thickness, axis=0), "diverging" if signed and colormap == "viridis"
+                        else colormap)
+    band = Image.new("RGB", (width, thickness + round(size * 2.2)), "white")
+    band.paste(Image.fromarray(colours), (margin, round(size * 0.4)))
+    draw = ImageDraw.Draw(band)
+    font, unicode_ok = _font(size)
+    low, high = LEGEND_ENDS[bool(signed)]
+    half = (width - 2 * margin) / 2
+    y = round(size * 0.4) + thickness + round(size * 0.3)
+    draw.text((margin, y), _fitted(draw, low, font, unicode_ok, half), font=font, fill=(82, 96, 109), anchor="la")
+    draw.text((width - margin, y), _fitted(draw, high, font, unicode_ok, half), font=font, fill=(82, 96, 109),
+              anchor="ra")
+    return np.asarray(band)
+
+
+def with_legend(picture: np.ndarray, title: str, colormap: str = "viridis", signed: bool = False) -> np.ndarray:
+    """A downloaded overlay that explains itself: ``title`` above it (method, model, class) and its colour bar
+    with the ends in words below it, RGB uint8. A picture narrower than ``LEGEND_MIN_WIDTH`` is enlarged first
+    (whole pixels repeated, so nothing is smoothed) to leave room for readable words."""
+    factor = -(-LEGEND_MIN_WIDTH // picture.shape[1])
+    if factor > 1:
+        picture = np.repeat(np.repeat(picture, factor, axis=0), factor, axis=1)
+    return np.concatenate([title_band(picture, title), colour_bar(picture.shape[1], colormap, signed)], axis=0)

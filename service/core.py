@@ -34,6 +34,7 @@ from explainers.models import (IMAGENET_MODELS, MODELS, load_model, model_labels
 from explainers.versions import MAP_CORE, method_version, source_version
 from service.backends import make_backend
 from service.cache import ResultCache
+from service.classes import picture_probabilities, standing
 from service.errors import describe_error
 from service.jobs import Job
 from service.results import MapResult, shrink
@@ -216,6 +217,12 @@ class ExplainerService:
         predictions = outcome.meta["predictions"] if isinstance(outcome, MapResult) else outcome
         return [tuple(row) for row in predictions][: max(1, top)]
 
+    def class_standing(self, key: str, model: str, target: int, weights: str | None = None) -> tuple[float, int] | None:
+        """(probability, rank from 1) of class ``target`` for picture ``key``, once its predictions are known
+        (None before, or where they came without every class's probability)."""
+        model, weights = resolve_model_name(model), self._weights(weights)
+        return standing(self.cache.get(("ranking", *self._predict_key(key, model, weights)[1:])), target)
+
     def request_map(self, key: str, model: str, method: str, target: int | str | None = None,
                     layer: str | None = None, weights: str | None = None, params: Mapping[str, Any] | None = None,
                     session: str | None = None, together: list[str] | tuple[str, ...] = ()) -> Job:
@@ -387,6 +394,9 @@ class ExplainerService:
         if predictions is None:
             predictions = [tuple(p) for p in e.predictions]
             self.cache.put(predict_key, predictions)
+            probabilities = picture_probabilities(loaded, image)  # every class's, for a class outside the top 5
+            if probabilities is not None:
+                self.cache.put(("ranking", *predict_key[1:]), probabilities)
         value = self._map_result(e, request, loaded, predictions)
         if cache_key is not None:
             self.cache.put(cache_key, value)
@@ -504,8 +514,10 @@ class ExplainerService:
         return render.display_map(result.heatmap, shape, mode=mode, percentile=percentile, scale=scale)
 
     def overlay(self, key: str, result: MapResult, *, colormap: str = "viridis", opacity: float = 0.5,
-                percentile: float = 99.0, mode: str = "absolute", max_side: int = 2048) -> np.ndarray:
-        """The picture with ``result``'s map over it, RGB uint8, at most ``max_side`` on a side (downloads)."""
+                percentile: float = 99.0, mode: str = "absolute", max_side: int = 2048,
+                legend: str | None = None) -> np.ndarray:
+        """The picture with ``result``'s map over it, RGB uint8, at most ``max_side`` on a side (downloads);
+        with ``legend``, that title above it and the colour bar in words below it (render.with_legend)."""
         import cv2
 
         image = self.images.get(key)
@@ -514,8 +526,16 @@ class ExplainerService:
             image = cv2.resize(image, (round(image.shape[1] * factor), round(image.shape[0] * factor)),
                                interpolation=cv2.INTER_AREA)
         colormap = colormap if colormap in {"viridis", "inferno", "jet", "gray"} else "viridis"
-        return render.overlay(image, result.heatmap, opacity=opacity, colormap=colormap, percentile=percentile,
-                       signed=result.signed and mode == "signed")
+        signed = result.signed and mode == "signed"
+        picture = render.overlay(image, result.heatmap, opacity=opacity, colormap=colormap, percentile=percentile,
+                                 signed=signed)
+        return picture if legend is None else self.legend(picture, legend, colormap, signed)
+
+    @staticmethod
+    def legend(picture: np.ndarray, title: str, colormap: str = "viridis", signed: bool = False) -> np.ndarray:
+        """``picture`` with ``title`` above it and the colour bar, its ends in words, below it (downloads)."""
+        colormap = colormap if colormap in {"viridis", "inferno", "jet", "gray"} else "viridis"
+        return render.with_legend(picture, title, colormap, signed)
 
     @staticmethod
     def versions() -> dict[str, str]:
