@@ -17,7 +17,9 @@ ENV PYTHONUNBUFFERED=1 PIP_NO_CACHE_DIR=1 PIP_DISABLE_PIP_VERSION_CHECK=1 \
     HOME=/home/app KERAS_HOME=/home/app/.keras EXPLAINERS_DATA_DIR=/home/app/data \
     HOST=0.0.0.0 PORT=8050
 
-RUN useradd --create-home --uid 1000 app
+# DejaVu: the downloaded PNGs' titles and colour-bar words (arrows, dashes) need a font with those glyphs
+RUN apt-get update && apt-get install -y --no-install-recommends fonts-dejavu-core \
+    && rm -rf /var/lib/apt/lists/* && useradd --create-home --uid 1000 app
 WORKDIR /app
 COPY requirements*.txt ./
 RUN python -m venv /opt/venv && /opt/venv/bin/pip install -r "$REQUIREMENTS"
