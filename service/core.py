@@ -34,7 +34,7 @@ from service.backends import make_backend
 from service.cache import ResultCache
 from service.errors import describe_error
 from service.jobs import Job
-from service.results import MapResult, shrink
+from service.results import MapResult, is_empty, shrink
 from service.store import MAX_UPLOAD_BYTES, ImageStore
 from service.trust import DEADLINES, check_options, compute_check
 
@@ -235,6 +235,25 @@ class ExplainerService:
         predictions = outcome.meta["predictions"] if isinstance(outcome, MapResult) else outcome
         return [tuple(row) for row in predictions][: max(1, top)]
 
+    def familiarity(self, key: str, model: str, weights: str | None = None) -> dict[str, Any] | None:
+        """Whether picture ``key`` looks like the pictures ``model`` was trained on (see
+        explainers.familiarity), with the classes it knows; None for a model that ships no statistics of
+        its training pictures, or with random weights. One forward pass, cached."""
+        from explainers.familiarity import check, for_model
+
+        weights, model = self._weights(weights), resolve_model_name(model)
+        statistics = for_model(model)
+        if statistics is None or weights == "random":
+            return None
+        cache_key = ("familiarity", key, model, self.weights_identity(model, weights), statistics.threshold,
+                     source_version("explainers.familiarity", *MAP_CORE))
+        found = self.cache.get(cache_key)
+        if found is None:
+            found = check(self.load(model, weights), self.images.get(key))
+            found["classes"] = [label.name for label in model_labels(model)]
+            self.cache.put(cache_key, found)
+        return found
+
     def request_map(self, key: str, model: str, method: str, target: int | str | None = None,
                     layer: str | None = None, weights: str | None = None, params: Mapping[str, Any] | None = None,
                     session: str | None = None, together: list[str] | tuple[str, ...] = ()) -> Job:
@@ -420,6 +439,7 @@ class ExplainerService:
         return MapResult(method=e.method, model=request["model"], heatmap=e.heatmap, target=e.target,
                          label=e.label, layer=e.layer, seconds=e.seconds, signed=e.signed, params=e.params,
                          meta={"notes": e.meta.get("notes", []), "random_weights": loaded.random_weights,
+                               "empty": is_empty(e.heatmap),
                                "device": loaded.device, "predictions": [list(p) for p in top5],
                                **({"shared_passes": e.meta["shared_passes"]} if "shared_passes" in e.meta else {})})
 
