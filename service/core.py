@@ -238,21 +238,21 @@ class ExplainerService:
     def familiarity(self, key: str, model: str, weights: str | None = None) -> dict[str, Any] | None:
         """Whether picture ``key`` looks like the pictures ``model`` was trained on (see
         explainers.familiarity), with the classes it knows; None for a model that ships no statistics of
-        its training pictures, or with random weights. One forward pass, cached."""
-        from explainers.familiarity import check, for_model
+        its training pictures, or with random weights. One forward pass, as a job where maps run; cached."""
+        from explainers.familiarity import for_model
 
         weights, model = self._weights(weights), resolve_model_name(model)
         statistics = for_model(model)
         if statistics is None or weights == "random":
             return None
+        self.images.get(key)  # refuse an unknown or forged key before queueing anything
         cache_key = ("familiarity", key, model, self.weights_identity(model, weights), statistics.threshold,
                      source_version("explainers.familiarity", *MAP_CORE))
         found = self.cache.get(cache_key)
-        if found is None:
-            found = check(self.load(model, weights), self.images.get(key))
-            found["classes"] = [label.name for label in model_labels(model)]
-            self.cache.put(cache_key, found)
-        return found
+        if found is not None:
+            return found
+        request = {"kind": "familiarity", "key": key, "model": model, "weights": weights}
+        return self._wait(self.jobs.submit(cache_key, request, deadline=60.0), 90.0)
 
     def request_map(self, key: str, model: str, method: str, target: int | str | None = None,
                     layer: str | None = None, weights: str | None = None, params: Mapping[str, Any] | None = None,
@@ -430,8 +430,21 @@ class ExplainerService:
             self.cache.put(cache_key, value)
         return value
 
+    def _compute_familiarity(self, request: Mapping[str, Any], progress: Callable[[float], None] | None, cache_key,
+                             preview: Callable[[np.ndarray], None] | None) -> dict[str, Any]:
+        from explainers.familiarity import check
+
+        value = check(self.load(request["model"], request["weights"]), self.images.get(request["key"]))
+        if value is None:  # no statistics for these weights: no claim
+            return None
+        value["classes"] = [label.name for label in model_labels(request["model"])]
+        if cache_key is not None:
+            self.cache.put(cache_key, value)
+        return value
+
     #: request kind -> how it is computed: the one dispatch of the local job runner and the Celery worker
-    HANDLERS: ClassVar[dict[str, Callable[..., Any]]] = {"map": _compute_map, "check": _compute_check}
+    HANDLERS: ClassVar[dict[str, Callable[..., Any]]] = {"map": _compute_map, "check": _compute_check,
+                                                         "familiarity": _compute_familiarity}
 
     @staticmethod
     def _map_result(e, request: Mapping[str, Any], loaded, predictions=None) -> MapResult:

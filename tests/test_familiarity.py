@@ -105,3 +105,22 @@ def test_the_script_reproduces_the_recorded_false_alarm_rate(trained):
                                             record["pictures"]["false_alarms"]["seed"], count)
     recorded = record["false_alarm_rate"]
     assert abs(rate - recorded) <= 3 * np.sqrt(recorded * (1 - recorded) / count) + 1 / count
+
+
+def test_the_service_answers_whether_a_picture_is_of_the_model_kind(tmp_path):
+    import json
+
+    from service import ExplainerService
+    from service.wire import from_wire, to_wire
+
+    svc = ExplainerService(tmp_path, weights="imagenet")
+    star = svc.add_image((EXAMPLES / "shapes" / "star.png").read_bytes())
+    coffee = svc.add_image((EXAMPLES / "coffee.jpg").read_bytes())
+    found = svc.familiarity(coffee, "shapes")
+    assert found["familiar"] is False and found["classes"] == list(shapes.CLASSES)
+    assert found["threshold"] == pytest.approx(shapes.familiarity_record()["threshold"])
+    assert svc.familiarity(star, "shapes")["familiar"] is True
+    assert svc.familiarity(coffee, "shapes") == found  # from the cache, the same answer
+    assert from_wire(json.loads(json.dumps(to_wire(found)))) == found  # travels to a Celery worker and back
+    assert svc.familiarity(coffee, "vgg16") is None  # no record: no claim (and no model loaded for it)
+    assert svc.familiarity(coffee, "shapes", weights="random") is None
