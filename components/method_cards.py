@@ -195,6 +195,9 @@ def _finished(job, page: Page, spec: dict, opacity) -> tuple:
         levels, _ = svc.display_levels(key, result, mode=mode or "absolute", percentile=percentile, scale=shared)
     except Exception as error:  # noqa: BLE001
         return _answer(*_failure(error, page.model_for(spec.get("slot")), spec.get("slot")), widget=LONG_JOB.ended())
+    if result.meta.get("empty"):  # nothing to draw: a flat overlay and colour bar would look like a finding
+        return _answer(message_figure("Empty map"), [html.Div(_empty_text(result), className="card-empty"),
+                                                     *_info(result)], None, widget=LONG_JOB.ended())
     signed = result.signed and mode == "signed"
     figure = overlay_figure(f"/image/{key}/display.jpg", levels, colormap=page.colormap or "viridis",
                             signed=signed, opacity=opacity if opacity is not None else 0.5)
@@ -202,6 +205,13 @@ def _finished(job, page: Page, spec: dict, opacity) -> tuple:
     href = _download_href(page, slot, spec.get("method"), result, percentile, opacity)
     choice = page.class_for(slot) if page.compare and page.compare != page.model else None
     return _answer(figure, _info(result, choice), href, widget=LONG_JOB.ended())
+
+
+def _empty_text(result) -> str:
+    """What a card says instead of an all-zero (or constant) map."""
+    if result.layer:
+        return "No position at this layer raises the class score — common at the first layers; try a later one."
+    return "This map is empty: every pixel got the same value, so it shows nothing about this picture."
 
 
 def _shared_scale(svc, page: Page, method, percentile) -> float:

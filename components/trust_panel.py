@@ -316,6 +316,12 @@ def render_sanity(result: dict) -> tuple[list, object]:
     figure = strip_figure(maps, titles, captions, columns=6)
     said = verdict("sanity", result)
     last = said["score"]
+    steps_text = (f"Weights were randomized in {len(steps)} steps from the top layer down "
+                  f"({result['weighted_layers']} layers with weights); each title names the lowest layer randomized "
+                  f"so far. ρ = rank correlation with the original map.")
+    if said["verdict"] == "meaningless":
+        return [html.P(MEANINGLESS[said["reason"]], className="score-miss"), html.P(steps_text, className="hint")], \
+            figure
     words = {
         "pass": (f"Passes: once every weight is random, the map no longer resembles the original (rank "
                  f"correlation {last:.2f}). The map depends on what the model learned.", "score-hit"),
@@ -330,10 +336,17 @@ def render_sanity(result: dict) -> tuple[list, object]:
                   f"{other['rank_correlation']:.2f} with this one"
                   + (": the map hardly depends on the class asked about." if said["random_class"]["verdict"] == "fail"
                      else ": the map does depend on the class."))
-    steps_text = (f"Weights were randomized in {len(steps)} steps from the top layer down "
-                  f"({result['weighted_layers']} layers with weights); each title names the lowest layer randomized "
-                  f"so far. ρ = rank correlation with the original map.")
     return [html.P(words[0], className=words[1]), html.P(class_text), html.P(steps_text, className="hint")], figure
+
+
+# why a sanity check gives no verdict (service.trust.verdict's "reason")
+MEANINGLESS = {
+    "random_weights": "No verdict: this model's weights are random to begin with, so there is nothing learned for "
+                      "the randomization to destroy and the check cannot tell anything here. Run it on trained "
+                      "weights.",
+    "empty_map": "No verdict: the map was empty (the same value everywhere) before any weight was randomized, so "
+                 "the check cannot judge it. Try a later layer or another method.",
+}
 
 
 # how the page words a curve's verdict against random maps (service.trust.verdict decides it)

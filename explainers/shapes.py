@@ -322,3 +322,9 @@ def load(weights: str | Path = WEIGHTS_PATH):
 def info() -> dict[str, Any]:
     """The training metadata shipped beside the weights (classes, sizes, accuracy, versions)."""
     return json.loads(INFO_PATH.read_text(encoding="utf-8"))
+
+
+def familiarity_record() -> dict[str, Any] | None:
+    """The statistics of the training pictures' pooled features and the calibrated threshold (written by
+    ``scripts/calibrate_shapes_familiarity.py``; read by ``explainers.familiarity``), or None."""
+    return info().get("familiarity")

@@ -27,6 +27,8 @@ from explainers import weights as weights_mod
 from explainers.batching import default_chunk_size
 from explainers.compile_policy import GRADIENT_BATCHES, ONE_PICTURE
 from explainers.errors import ExplainerError, UnknownNameError
+from explainers.familiarity import check as familiarity_of
+from explainers.familiarity import for_model as familiarity_statistics
 from explainers.methods import METHODS, get_method
 from explainers.methods.base import MultiPassMethod
 from explainers.models import (IMAGENET_MODELS, MODELS, load_model, model_labels, prepare_image,
@@ -37,7 +39,7 @@ from service.cache import ResultCache
 from service.classes import picture_probabilities, standing
 from service.errors import describe_error
 from service.jobs import Job
-from service.results import MapResult, shrink
+from service.results import MapResult, is_empty, shrink
 from service.store import MAX_UPLOAD_BYTES, ImageStore
 from service.trust import DEADLINES, check_options, compute_check
 
@@ -223,6 +225,23 @@ class ExplainerService:
         model, weights = resolve_model_name(model), self._weights(weights)
         return standing(self.cache.get(("ranking", *self._predict_key(key, model, weights)[1:])), target)
 
+    def familiarity(self, key: str, model: str, weights: str | None = None) -> dict[str, Any] | None:
+        """Whether picture ``key`` looks like the pictures ``model`` was trained on (see
+        explainers.familiarity), with the classes it knows; None for a model that ships no statistics of
+        its training pictures, or with random weights. One forward pass, as a job where maps run; cached."""
+        weights, model = self._weights(weights), resolve_model_name(model)
+        statistics = familiarity_statistics(model)
+        if statistics is None or weights == "random":
+            return None
+        self.images.get(key)  # refuse an unknown or forged key before queueing anything
+        cache_key = ("familiarity", key, model, self.weights_identity(model, weights), statistics.threshold,
+                     source_version("explainers.familiarity", *MAP_CORE))
+        found = self.cache.get(cache_key)
+        if found is not None:
+            return found
+        request = {"kind": "familiarity", "key": key, "model": model, "weights": weights}
+        return self._wait(self.jobs.submit(cache_key, request, deadline=60.0), 90.0)
+
     def request_map(self, key: str, model: str, method: str, target: int | str | None = None,
                     layer: str | None = None, weights: str | None = None, params: Mapping[str, Any] | None = None,
                     session: str | None = None, together: list[str] | tuple[str, ...] = ()) -> Job:
@@ -402,8 +421,19 @@ class ExplainerService:
             self.cache.put(cache_key, value)
         return value
 
+    def _compute_familiarity(self, request: Mapping[str, Any], progress: Callable[[float], None] | None, cache_key,
+                             preview: Callable[[np.ndarray], None] | None) -> dict[str, Any]:
+        value = familiarity_of(self.load(request["model"], request["weights"]), self.images.get(request["key"]))
+        if value is None:  # no statistics for these weights: no claim
+            return None
+        value["classes"] = [label.name for label in model_labels(request["model"])]
+        if cache_key is not None:
+            self.cache.put(cache_key, value)
+        return value
+
     #: request kind -> how it is computed: the one dispatch of the local job runner and the Celery worker
-    HANDLERS: ClassVar[dict[str, Callable[..., Any]]] = {"map": _compute_map, "check": _compute_check}
+    HANDLERS: ClassVar[dict[str, Callable[..., Any]]] = {"map": _compute_map, "check": _compute_check,
+                                                         "familiarity": _compute_familiarity}
 
     @staticmethod
     def _map_result(e, request: Mapping[str, Any], loaded, predictions=None) -> MapResult:
@@ -411,6 +441,7 @@ class ExplainerService:
         return MapResult(method=e.method, model=request["model"], heatmap=e.heatmap, target=e.target,
                          label=e.label, layer=e.layer, seconds=e.seconds, signed=e.signed, params=e.params,
                          meta={"notes": e.meta.get("notes", []), "random_weights": loaded.random_weights,
+                               "empty": is_empty(e.heatmap),
                                "device": loaded.device, "predictions": [list(p) for p in top5],
                                **({"shared_passes": e.meta["shared_passes"]} if "shared_passes" in e.meta else {})})
 

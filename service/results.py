@@ -36,3 +36,15 @@ def shrink(heatmap: np.ndarray, side: int) -> np.ndarray:
         return heatmap.copy()
     return cv2.resize(heatmap, (max(1, round(width * factor)), max(1, round(height * factor))),
                       interpolation=cv2.INTER_AREA)
+
+
+EMPTY_TOLERANCE = 1e-6  # a map whose values all lie within this share of its largest magnitude shows nothing
+
+
+def is_empty(heatmap: np.ndarray) -> bool:
+    """True for a map that shows nothing: all zero, or the same value everywhere (up to rounding)."""
+    values = np.asarray(heatmap, np.float64)
+    if values.size == 0 or not np.isfinite(values).all():
+        return values.size == 0
+    largest = float(np.abs(values).max())
+    return float(values.max() - values.min()) <= EMPTY_TOLERANCE * largest or largest == 0.0

@@ -19,7 +19,7 @@ from explainers.errors import ExplainerError, UnknownNameError
 from explainers.models import MODELS, resolve_model_name
 from explainers.render import colourise, encode_png, normalise
 from explainers.report import render_report, report_filename
-from service.results import MapResult, shrink
+from service.results import MapResult, is_empty, shrink
 
 if TYPE_CHECKING:  # pragma: no cover - for annotations only: the service calls these checks, not the reverse
     from service.core import ExplainerService
@@ -84,7 +84,8 @@ def compute_check(svc: "ExplainerService", request: Mapping[str, Any],
                 "random_logit": {"class": other.random_class, "label": other.random_label,
                                  "heatmap": small(other.heatmap), "rank_correlation": other.rank_correlation,
                                  "ssim": other.ssim},
-                "seconds": cascade.seconds}
+                "seconds": cascade.seconds, "random_weights": bool(model.random_weights),
+                "original_empty": is_empty(cascade.original)}
     if kind == "faithfulness":
         result = svc.map_here(request["key"], request["model"], method, target, layer, request["weights"], settings)
         answer: dict[str, Any] = {"check": "faithfulness", "method": method, "target": result.target,
@@ -212,11 +213,23 @@ STABILITY_LEVELS = (("high", 0.9), ("medium", 0.7))  # agreement between runs ab
 def verdict(kind: str, result: Mapping[str, Any]) -> dict[str, Any]:
     """The verdict of a finished check (``sanity``, ``faithfulness``, ``stability``) or of a ``localization``
     score: ``{"verdict": ..., "score": ..., "threshold": ...}`` (one per part where a check has several), so
-    every client reads the same thresholds and only words them."""
+    every client reads the same thresholds and only words them.
+
+    A sanity check can only judge a map of a model that learned something, and a map that shows
+    something: for a model whose weights were random to begin with, or a map that was empty (all zero or
+    constant) before any weight was randomized, its verdict is "meaningless", with the ``reason``
+    ("random_weights" or "empty_map") and no pass or fail for either part."""
     if kind == "sanity":
         steps = result["steps"]
         last = float(steps[-1]["rank_correlation"]) if steps else float("nan")
         other = float(result["random_logit"]["rank_correlation"])
+        reason = ("random_weights" if result.get("random_weights") else
+                  "empty_map" if result.get("original_empty") else None)
+        if reason is not None:
+            return {"verdict": "meaningless", "reason": reason, "score": last, "threshold": SANITY_PASS_BELOW,
+                    "fail_above": SANITY_FAIL_ABOVE,
+                    "random_class": {"verdict": "meaningless", "reason": reason, "score": other,
+                                     "threshold": RANDOM_CLASS_FAIL_ABOVE}}
         return {"verdict": "pass" if last < SANITY_PASS_BELOW else "fail" if last > SANITY_FAIL_ABOVE else "unclear",
                 "score": last, "threshold": SANITY_PASS_BELOW, "fail_above": SANITY_FAIL_ABOVE,
                 "random_class": {"verdict": "fail" if other > RANDOM_CLASS_FAIL_ABOVE else "pass", "score": other,

@@ -234,7 +234,7 @@ def test_a_model_first_loaded_after_start_gets_its_passes_timed(svc, monkeypatch
 
 
 def test_requests_are_dispatched_by_kind_through_one_table(svc):
-    assert set(svc.HANDLERS) == {"map", "check"}
+    assert set(svc.HANDLERS) == {"map", "check", "familiarity"}
     with pytest.raises(UnknownNameError, match="Unknown request kind 'bogus'"):
         svc.compute({"kind": "bogus"})
 

@@ -147,3 +147,48 @@ def test_scrubber_picture_and_report_routes(client):
 def _wait(job, timeout=180):
     assert job.wait(timeout), job.status
     return job.outcome()
+
+
+# ---- the sanity verdict says what is true for the case ---------------------------------------------
+def _sanity_result(last: float, other: float = 0.1, **case) -> dict:
+    """A sanity check's numbers as compute_check returns them (maps left out: the verdict reads none)."""
+    return {"steps": [{"layer": "logits", "rank_correlation": 0.9}, {"layer": "conv1", "rank_correlation": last}],
+            "random_logit": {"rank_correlation": other}, **case}
+
+
+def test_sanity_verdict_on_learned_weights_is_pass_fail_or_unclear():
+    from service.trust import verdict
+
+    assert verdict("sanity", _sanity_result(0.1))["verdict"] == "pass"
+    assert verdict("sanity", _sanity_result(0.4))["verdict"] == "unclear"
+    assert verdict("sanity", _sanity_result(0.8, other=0.9))["verdict"] == "fail"
+    assert verdict("sanity", _sanity_result(0.8, other=0.9))["random_class"]["verdict"] == "fail"
+    learned = verdict("sanity", _sanity_result(0.1, random_weights=False, original_empty=False))
+    assert learned["verdict"] == "pass" and "reason" not in learned
+
+
+@pytest.mark.parametrize("case, reason", [({"random_weights": True}, "random_weights"),
+                                          ({"original_empty": True}, "empty_map"),
+                                          ({"random_weights": True, "original_empty": True}, "random_weights")])
+def test_sanity_verdict_is_meaningless_for_random_weights_or_an_empty_map(case, reason):
+    from service.trust import verdict
+
+    said = verdict("sanity", _sanity_result(0.1, other=0.9, **case))  # numbers that would pass on learned weights
+    assert said["verdict"] == "meaningless" and said["reason"] == reason
+    assert said["random_class"]["verdict"] == "meaningless"
+    assert said["score"] == pytest.approx(0.1)  # the numbers are still reported
+
+
+def test_sanity_check_records_random_weights_and_an_empty_original(svc, star):
+    result = _wait(svc.request_check("sanity", star, "shapes", "grad_cam", target=3))
+    assert result["random_weights"] is True  # this module's service has random weights
+    assert result["original_empty"] == (float(np.ptp(result["original"])) == 0.0)
+
+
+def test_empty_maps_are_marked_by_the_service(svc, star):
+    from service.results import is_empty
+
+    assert is_empty(np.zeros((4, 4))) and is_empty(np.full((4, 4), 3.0)) and not is_empty(np.eye(4))
+    assert is_empty(np.full((4, 4), 1e-3) + np.eye(4) * 1e-12)  # constant up to rounding
+    result = svc.explain(star, "shapes", "grad_cam", target=3)
+    assert result.meta["empty"] == is_empty(result.heatmap)
