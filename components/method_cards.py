@@ -122,7 +122,7 @@ def _answer(figure=no_update, info=no_update, href=no_update, widget: tuple | No
 
 
 def _waiting() -> tuple:
-    return _answer(message_figure("Waiting for a picture…"), "", None)
+    return _answer(message_figure(WAITING_FOR_PICTURE), "", None)
 
 
 @callback(
@@ -205,7 +205,8 @@ def _partial(job, page: Page, spec: dict, opacity, title: str | None = None):
         return no_update
     return overlay_figure(f"/image/{page.image_key}/display.jpg", levels, colormap=page.colormap or "viridis",
                           signed=signed, opacity=opacity if opacity is not None else 0.5,
-                          title=title or f"partial map, {job.progress:.0%} of the samples — it sharpens as they arrive")
+                          title=title or f"partial map, {job.progress:.0%} of the samples — it sharpens as they "
+                                         "arrive")
 
 
 def _percentile(page: Page) -> float:

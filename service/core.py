@@ -194,7 +194,8 @@ class ExplainerService:
         if not isinstance(model, str) or model not in MODELS or model in self._resident or self.backend != "local":
             return None
         spec = MODELS[model]
-        return f"Loading {spec.title} (first use, {'a few seconds' if spec.family == 'shapes' else 'about a minute'})…"
+        title = spec.title.split(" (")[0]  # "Shapes (offline demo)" -> "Shapes": one pair of brackets
+        return f"Loading {title} (first use, {'a few seconds' if spec.family == 'shapes' else 'about a minute'})…"
 
     @staticmethod
     def _tune(loaded) -> None:
