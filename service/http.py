@@ -22,7 +22,6 @@ from __future__ import annotations
 import base64
 import hashlib
 import io
-import os
 from typing import TYPE_CHECKING, Any
 
 import flask
@@ -55,9 +54,10 @@ def _error(message: str, status: int, **headers: str) -> flask.Response:
 
 def caller() -> str:
     """Who is calling the API, for job ownership and the per-caller quota: its API key (``X-API-Key``)
-    when it is one of ``EXPLAINERS_API_KEYS``, else its address (a made-up key cannot buy a fresh quota)."""
+    when the server knows it (``app.config["API_KEYS"]``, where a deployment's keys are kept), else its
+    address (a made-up key cannot buy a fresh quota)."""
     key = flask.request.headers.get("X-API-Key", "")
-    known = {k.strip() for k in os.environ.get("EXPLAINERS_API_KEYS", "").split(",") if k.strip()}
+    known = flask.current_app.config.get("API_KEYS") or ()
     if key and key in known:
         return "key:" + hashlib.sha256(key.encode()).hexdigest()[:16]
     return "ip:" + (flask.request.remote_addr or "unknown")

@@ -214,3 +214,14 @@ def test_one_caller_gets_429_at_its_quota_while_others_are_served(app, client):
                                                  "wait": "false"}, **_as("10.0.0.9"))
     assert other.status_code == 202  # another caller is still served
     release.set()
+
+
+def test_an_api_key_the_server_knows_names_the_caller_a_made_up_one_does_not(app):
+    from service.http import caller
+
+    app.server.config["API_KEYS"] = {"classroom-key"}
+    for headers, expected in (({"X-API-Key": "classroom-key"}, "key:"), ({"X-API-Key": "made-up"}, "ip:10.1.1.1"),
+                              ({}, "ip:10.1.1.1")):
+        with app.server.test_request_context("/api/v1/explain", headers=headers,
+                                             environ_base={"REMOTE_ADDR": "10.1.1.1"}):
+            assert caller().startswith(expected), (headers, caller())
