@@ -9,7 +9,7 @@ import time
 import pytest
 from selenium.webdriver.common.keys import Keys
 
-from test_browser import _DRIVER, _dom_id, _wait
+from test_browser import _DRIVER, ARTIFACTS, _dom_id, _wait
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 HELD = {"rise": "RISE", "occlusion": "Occlusion"}  # multi-pass methods held at their first progress report
@@ -147,6 +147,8 @@ def test_cards_say_what_they_wait_behind_and_quick_maps_do_not_wait(shapes_page)
         assert _text(dash_duo, f"a-{waiting}", "card-status").endswith(" s")
         assert not _visible(dash_duo, f"a-{waiting}", "card-progress")  # words, not a label in an empty bar
         assert _figure(dash_duo, "a-grad_cam").get("heatmap")
+        ARTIFACTS.mkdir(exist_ok=True)
+        dash_duo.driver.save_screenshot(str(ARTIFACTS / "card-waiting.png"))
     finally:
         gate.set()
     _wait(lambda: _figure(dash_duo, f"a-{waiting}").get("heatmap") and not _text(dash_duo, f"a-{waiting}",
@@ -171,6 +173,8 @@ def test_cancel_keeps_the_partial_map_and_run_again_restarts_it(shapes_page):
         assert figure["heatmap"] and "partial map" in figure["title"], figure  # the partial map stays
         assert _visible(dash_duo, "a-rise", "card-again") and not _visible(dash_duo, "a-rise", "card-cancel")
         assert not _text(dash_duo, "a-rise", "card-info")  # no red error
+        ARTIFACTS.mkdir(exist_ok=True)
+        dash_duo.driver.save_screenshot(str(ARTIFACTS / "card-stopped.png"))
         gate.set()
         dash_duo.driver.execute_script("document.getElementById(arguments[0]).click();",
                                        _dom_id("a-rise", "card-again"))
