@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import logging
 import os
+import secrets
 from importlib import resources
 from typing import Any, Mapping
 
@@ -18,7 +19,7 @@ import flask
 
 from components import layout as page
 from components import registry
-from components.common import SERVICE_KEY
+from components.common import SERVICE_KEY, give_client_cookie
 from components.routes import register_routes
 from service import ExplainerService
 from service.http import create_blueprint
@@ -35,6 +36,8 @@ DEFAULTS: dict[str, Any] = {
     "debug": False,
     "backend": os.environ.get("EXPLAINER_BACKEND", "local"),  # "local" (embedded) or "celery" (+ REDIS_URL)
     "redis_url": os.environ.get("REDIS_URL") or None,
+    # signs the browser's session cookie; set it when several processes serve one page
+    "secret_key": os.environ.get("EXPLAINERS_SECRET_KEY") or None,
 }
 
 
@@ -47,6 +50,8 @@ def create_app(config: Mapping[str, Any] | None = None) -> dash.Dash:
     server = flask.Flask(__name__)
     server.config["MAX_CONTENT_LENGTH"] = MAX_REQUEST_BYTES  # refused with 413 before Dash sees the body
     server.extensions[SERVICE_KEY] = service
+    server.secret_key = settings["secret_key"] or secrets.token_hex(32)
+    server.after_request(give_client_cookie)  # a browser's jobs are bound to its session cookie
     app = dash.Dash(__name__, server=server, title="Saliency maps", update_title=None,
                     external_stylesheets=[BOOTSTRAP_URL], suppress_callback_exceptions=True,
                     assets_folder=os.path.join(os.path.dirname(os.path.abspath(__file__)), "assets"))

@@ -13,17 +13,17 @@ from urllib.parse import urlencode
 import dash_bootstrap_components as dbc
 from dash import ALL, MATCH, Input, Output, State, dcc, html, no_update
 
-from components.common import service
+from components.common import client_id, service
 from components.figures import message_figure, overlay_figure
-from components.long_job import LongJob
+from components.long_job import LongJob, stopped_words
 from components.page_state import Page
 from components.registry import callback, clientside_callback
 from components.trust_panel import trust_button
 from service import DEFAULT_METHODS, ClassChoice, WeightsError, describe_error, model_title
 
 # a card's progress, Cancel and poll; its request waits 3 s for the map before showing them
-LONG_JOB = LongJob("card", "card", poll_ms=700, inline_wait=3.0,
-                   stopped="Stopped. Change a setting, or pick the class again, to compute it anew.")
+LONG_JOB = LongJob("card", "card", poll_ms=700, inline_wait=3.0, stopped="Stopped.")
+WAITING_FOR_PICTURE = "Waiting for a picture…"
 
 
 def layout(methods: list[dict]) -> dbc.Card:
@@ -39,9 +39,10 @@ def card_id(slot: str, method: str) -> str:
     return f"{slot}-{method}"
 
 
-def card(method: dict, slot: str, badge: str, paired: bool = False) -> dbc.Col:
+def card(method: dict, slot: str, badge: str, paired: bool = False,
+         placeholder: str = WAITING_FOR_PICTURE) -> dbc.Col:
     """One method's card for the model of ``slot``; ``paired`` (compare mode): two cards a row, model A's
-    card beside model B's card of the same method."""
+    card beside model B's card of the same method. ``placeholder``: what the card says before its map."""
     cid = card_id(slot, method["name"])
     note = None if method["uses_layer"] else html.Div("Ignores the layer picker.", className="note")
     return dbc.Col(dbc.Card([
@@ -50,7 +51,7 @@ def card(method: dict, slot: str, badge: str, paired: bool = False) -> dbc.Col:
         dbc.CardBody([
             dcc.Store(id={"type": "card-spec", "card": cid}, data={"method": method["name"], "slot": slot}),
             dcc.Loading(dcc.Graph(id={"type": "card-graph", "card": cid},
-                                  figure=message_figure("Waiting for a picture…"),
+                                  figure=message_figure(placeholder),
                                   config={"displayModeBar": False, "responsive": True}),
                         type="circle", delay_show=150),
             *LONG_JOB.layout(cid),
@@ -70,8 +71,9 @@ def card(method: dict, slot: str, badge: str, paired: bool = False) -> dbc.Col:
 @callback(
     Output("cards", "children"),
     Input("methods", "value"), Input("model", "value"), Input("compare-model", "value"),
+    State("image", "data"),
 )
-def build_cards(selected, model, compare):
+def build_cards(selected, model, compare, image=None):
     svc = service()
     known = {m["name"]: m for m in svc.methods()}
     titles = {m["name"]: m["title"] for m in svc.models()}
@@ -79,8 +81,35 @@ def build_cards(selected, model, compare):
     if not chosen:
         return [dbc.Col(html.Div("Pick at least one method above.", className="hint p-3"))]
     slots = [("a", model)] + ([("b", compare)] if compare and compare in titles and compare != model else [])
-    return [card(known[name], slot, titles.get(which, ""), paired=len(slots) > 1) for name in chosen
-            for slot, which in slots]
+    return [card(known[name], slot, titles.get(which, ""), paired=len(slots) > 1,
+                 placeholder=_placeholder(svc, image, which)) for name in chosen for slot, which in slots]
+
+
+def _placeholder(svc, image, model) -> str:
+    """What a card says before its map: the picture is missing, or the model is loading on its first use
+    (the cards wait for the predictions, which wait for the model)."""
+    if not image:
+        return WAITING_FOR_PICTURE
+    return svc.loading_message(model) or "Computing this map…"
+
+
+@callback(
+    Output({"type": "card-graph", "card": ALL}, "figure", allow_duplicate=True),
+    Input("image", "data"),
+    State({"type": "card-spec", "card": ALL}, "data"),
+    State("model", "value"), State("compare-model", "value"),
+    prevent_initial_call=True,
+)
+def say_model_loading(image, specs, model, compare):
+    """A new picture on a model's first use: every card says the model is loading (it may take a minute),
+    not "Waiting for a picture…"; once the model is resident the cards fill in as usual."""
+    svc = service()
+    answers = []
+    for spec in specs or []:
+        which = compare if isinstance(spec, dict) and spec.get("slot") == "b" else model
+        message = svc.loading_message(which) if image else None
+        answers.append(message_figure(message) if message else no_update)
+    return answers
 
 
 def _outputs(allow_duplicate: bool = False) -> list[Output]:
@@ -96,7 +125,7 @@ def _answer(figure=no_update, info=no_update, href=no_update, widget: tuple | No
 
 
 def _waiting() -> tuple:
-    return _answer(message_figure("Waiting for a picture…"), "", None)
+    return _answer(message_figure(WAITING_FOR_PICTURE), "", None)
 
 
 @callback(
@@ -106,8 +135,9 @@ def _waiting() -> tuple:
     State({"type": "card-opacity", "card": MATCH}, "value"),
     LONG_JOB.job_state(),
     State("methods", "value"),
+    LONG_JOB.again_input(),
 )
-def render_card(page_data, spec, opacity, previous_job, selected=None):
+def render_card(page_data, spec, opacity, previous_job, selected=None, _again=None):
     page = Page.from_store(page_data)
     if not page.image_key or not isinstance(spec, dict):
         return _waiting()
@@ -115,15 +145,18 @@ def render_card(page_data, spec, opacity, previous_job, selected=None):
     if not which:
         return _answer()
     svc = service()
-    if isinstance(previous_job, str):  # a newer request for this card supersedes the old one
-        svc.jobs.cancel(previous_job, "A newer request for this card replaced this one.")
     slot = spec.get("slot")
     try:
         job = svc.request_map(page.image_key, which, spec.get("method"), target=page.class_for(slot).target,
                               layer=page.layer_for(slot), weights=page.weights_for(slot), session=page.session_id,
-                              together=selected if isinstance(selected, list) else ())
+                              together=selected if isinstance(selected, list) else (), client=client_id())
     except Exception as error:  # noqa: BLE001 - shown on the card in plain words
-        return _answer(*_failure(error, which, slot), widget=LONG_JOB.ended())
+        job = None
+        failure = _answer(*_failure(error, which, slot), widget=LONG_JOB.ended())
+    if previous_job != getattr(job, "id", None):  # a newer request for this card supersedes the old one
+        LONG_JOB.withdraw(previous_job, "A newer request for this card replaced this one.")
+    if job is None:
+        return failure
     if job.wait(LONG_JOB.inline_wait):
         return _finished(job, page, spec, opacity)
     return _answer(message_figure("Computing this map…"), "", None, widget=LONG_JOB.started(job))
@@ -140,17 +173,29 @@ def render_card(page_data, spec, opacity, previous_job, selected=None):
 )
 def poll_card(_ticks, page_data, spec, opacity, job_id):
     page = Page.from_store(page_data)
-    job = service().jobs.get(job_id)
+    job = LONG_JOB.lookup(job_id)
     if job is None:
         return _answer(info=html.Div("This map's job is gone (the server restarted?). "
                                      "Change a setting to compute it again.", className="card-error"),
                        widget=LONG_JOB.ended())
+    if job.stopped_for(client_id()) is not None:
+        return _stopped(job, page, spec, opacity)
     if not job.done:
         return _answer(_partial(job, page, spec, opacity), widget=LONG_JOB.running(job))
     return _finished(job, page, spec, opacity)
 
 
-def _partial(job, page: Page, spec: dict, opacity):
+def _stopped(job, page: Page, spec: dict, opacity) -> tuple:
+    """A map stopped for this browser (its Cancel, or its deadline): the partial map stays, with where it
+    stopped and Run again."""
+    words = stopped_words(job, client_id())
+    figure = _partial(job, page, spec, opacity, title=f"partial map — {words[:1].lower()}{words[1:]}")
+    if figure is no_update:
+        figure = message_figure(words)
+    return _answer(figure, "", None, widget=LONG_JOB.stopped_at(words))
+
+
+def _partial(job, page: Page, spec: dict, opacity, title: str | None = None):
     """The running average of a long map (SmoothGrad, integrated gradients, RISE, occlusion) while it
     sharpens, so something useful shows within seconds; the finished map replaces it."""
     svc = service()
@@ -164,7 +209,8 @@ def _partial(job, page: Page, spec: dict, opacity):
         return no_update
     return overlay_figure(f"/image/{page.image_key}/display.jpg", levels, colormap=page.colormap or "viridis",
                           signed=signed, opacity=opacity if opacity is not None else 0.5,
-                          title=f"partial map, {job.progress:.0%} of the samples — it sharpens as they arrive")
+                          title=title or f"partial map, {job.progress:.0%} of the samples — it sharpens as they "
+                                         "arrive")
 
 
 def _percentile(page: Page) -> float:
@@ -183,7 +229,9 @@ def _failure(error: BaseException, model: str | None = None, slot: str | None = 
 
 
 def _finished(job, page: Page, spec: dict, opacity) -> tuple:
-    """The outputs of a card whose job has ended: its map, or its error in plain words."""
+    """The outputs of a card whose job has ended: its map, or its error in plain words (or where it stopped)."""
+    if job.stopped_for(client_id()) is not None:
+        return _stopped(job, page, spec, opacity)
     svc = service()
     key, mode = page.image_key, page.mode
     try:

@@ -15,9 +15,9 @@ import numpy as np
 from dash import ALL, MATCH, Input, Output, State, ctx, dcc, html, no_update
 from dash.exceptions import PreventUpdate
 
-from components.common import service
+from components.common import client_id, service
 from components.figures import add_box, add_outline, curves_figure, message_figure, overlay_figure, strip_figure
-from components.long_job import HIDDEN, SHOWN, LongJob
+from components.long_job import HIDDEN, SHOWN, LongJob, stopped_words
 from components.page_state import Page
 from components.registry import callback
 from service import describe_error
@@ -265,7 +265,7 @@ def run_check(clicks, spec, page_data, previous):
     page = Page.from_store(page_data)
     svc = service()
     if isinstance(previous, str):
-        svc.jobs.cancel(previous, "A newer check replaced this one.")
+        LONG_JOB.withdraw(previous, "A newer check replaced this one.")
     if ctx.triggered_id == "trust-spec" or not clicks:  # a new card: clear what the last one showed
         return "", {}, HIDDEN, *LONG_JOB.ended()
     if not isinstance(spec, dict) or not page.image_key:
@@ -274,7 +274,8 @@ def run_check(clicks, spec, page_data, previous):
     try:
         slot = spec.get("slot")
         job = svc.request_check(check, page.image_key, which, spec["method"], target=page.class_for(slot).target,
-                                layer=layer_here, weights=page.weights_for(slot), session=page.session_id)
+                                layer=layer_here, weights=page.weights_for(slot), session=page.session_id,
+                                client=client_id())
     except Exception as error:  # noqa: BLE001
         return html.Div(describe_error(error), className="card-error"), {}, HIDDEN, *LONG_JOB.ended()
     if job.wait(LONG_JOB.inline_wait):
@@ -290,9 +291,11 @@ def run_check(clicks, spec, page_data, previous):
 )
 def poll_check(_ticks, job_id):
     check = ctx.outputs_list[0]["id"]["check"]
-    job = service().jobs.get(job_id)
+    job = LONG_JOB.lookup(job_id)
     if job is None:
         return "This check's job is gone (the server restarted?). Run it again.", {}, HIDDEN, *LONG_JOB.ended()
+    if job.stopped_for(client_id()) is not None:
+        return stopped_words(job, client_id()), {}, HIDDEN, *LONG_JOB.ended()
     if not job.done:
         return no_update, no_update, no_update, *LONG_JOB.running(job)
     return _check_done(check, job)

@@ -94,6 +94,7 @@ class ExplainerService:
         self.device = chosen.device
         self.warm: dict[str, Any] = {"state": "not started", "errors": []}
         self._truth_index: dict[str, Path] | None = None
+        self._resident: set[str] = set()  # models this service has loaded (their first use is over)
 
     # ---- catalogue (no TensorFlow) -------------------------------------------------------------
     def models(self) -> list[dict[str, Any]]:
@@ -178,10 +179,20 @@ class ExplainerService:
         weights = self._weights(weights)
         loaded = load_model(resolve_model_name(model), weights=None if weights == "random" else "imagenet",
                             weights_dir=self.weights_dir)
+        self._resident.add(resolve_model_name(model))
         self.device = loaded.device
         if tune:
             engine_for(loaded).autotune(background=True)
         return loaded
+
+    def loading_message(self, model: str) -> str | None:
+        """What to say while ``model`` is loaded on its first use here ("Loading InceptionV3 (first use, about
+        a minute)…"), or None once it is resident, or when models load elsewhere (Celery workers)."""
+        if not isinstance(model, str) or model not in MODELS or model in self._resident or self.backend != "local":
+            return None
+        spec = MODELS[model]
+        title = spec.title.split(" (")[0]  # "Shapes (offline demo)" -> "Shapes": one pair of brackets
+        return f"Loading {title} (first use, {'a few seconds' if spec.family == 'shapes' else 'about a minute'})…"
 
     @staticmethod
     def weights_identity(model: str, weights: str) -> str:
@@ -193,7 +204,7 @@ class ExplainerService:
         return "imagenet:" + weights_mod.IMAGENET_WEIGHTS[model].md5
 
     def request_predictions(self, key: str, model: str, weights: str | None = None,
-                            session: str | None = None) -> Job:
+                            session: str | None = None, client: str | None = None) -> Job:
         """The top-5 classes of a picture. They come out of the same pass as the Grad-CAM map of the top
         class (the page's first card), so this joins that job, or starts it: one forward pass and a
         backward pass to the last convolutions give both (see ``first_map``). The job's outcome is a
@@ -203,19 +214,20 @@ class ExplainerService:
         self.images.get(key)  # refuse an unknown or forged key before queueing anything
         cached = self.cache.get(self._predict_key(key, model, weights))
         if cached is not None:
-            return self.jobs.completed(self._predict_key(key, model, weights), cached)
+            return self.jobs.completed(self._predict_key(key, model, weights), cached, client)
         cache_key, request = self._map_request(key, model, FIRST_METHOD, None, None, weights, None)
         cached = self.cache.get(cache_key)
         if cached is not None:
-            return self.jobs.completed(cache_key, cached)
-        return self.jobs.submit(cache_key, request, session=session, deadline=get_method(FIRST_METHOD).deadline)
+            return self.jobs.completed(cache_key, cached, client)
+        return self.jobs.submit(cache_key, request, session=session, deadline=get_method(FIRST_METHOD).deadline,
+                                client=client, expensive=False, title=get_method(FIRST_METHOD).title)
 
     def _predict_key(self, key: str, model: str, weights: str) -> tuple:
         return ("predict", key, model, self.weights_identity(model, weights), source_version(*MAP_CORE))
 
     def predict(self, key: str, model: str, weights: str | None = None, top: int = 5,
-                session: str | None = None) -> list[tuple[int, str, float]]:
-        outcome = self._wait(self.request_predictions(key, model, weights, session), 180.0)
+                session: str | None = None, client: str | None = None) -> list[tuple[int, str, float]]:
+        outcome = self._wait(self.request_predictions(key, model, weights, session, client), 180.0, client)
         predictions = outcome.meta["predictions"] if isinstance(outcome, MapResult) else outcome
         return [tuple(row) for row in predictions][: max(1, top)]
 
@@ -244,22 +256,28 @@ class ExplainerService:
 
     def request_map(self, key: str, model: str, method: str, target: int | str | None = None,
                     layer: str | None = None, weights: str | None = None, params: Mapping[str, Any] | None = None,
-                    session: str | None = None, together: list[str] | tuple[str, ...] = ()) -> Job:
+                    session: str | None = None, together: list[str] | tuple[str, ...] = (),
+                    client: str | None = None) -> Job:
         """Start (or find in the cache, or join) the computation of one map; returns its job at once.
 
         Every name is checked against its allow-list and every setting validated and clamped here,
         before anything is queued: the browser (or an API client) can send anything. ``together``: the
         other methods on the same page; the one-pass ones among them are computed in the same job with
         shared forward and backward passes (``explain_all``), so their cards then come from the cache.
+        ``client``: who asks (a browser's session cookie, an API caller), the job's owner or a joiner;
+        ``session``: the browser tab, whose expensive jobs run one at a time.
         """
         cache_key, request = self._map_request(key, model, method, target, layer, weights, params)
         cached = self.cache.get(cache_key)
         if cached is not None:
-            return self.jobs.completed(cache_key, MapResult(**{**cached.__dict__, "cached": True, "seconds": 0.0}))
-        if not params and one_pass(request["method"]):
+            return self.jobs.completed(cache_key, MapResult(**{**cached.__dict__, "cached": True, "seconds": 0.0}),
+                                       client)
+        cheap = one_pass(request["method"])
+        if not params and cheap:
             request["together"] = [name for name in dict.fromkeys(together or ()) if isinstance(name, str)
                                    and name in METHODS and name != request["method"] and one_pass(name)][:16]
-        return self.jobs.submit(cache_key, request, session=session, deadline=get_method(method).deadline)
+        return self.jobs.submit(cache_key, request, session=session, deadline=get_method(method).deadline,
+                                client=client, expensive=not cheap, title=get_method(method).title)
 
     def _validated(self, key, model, method, target, layer, weights, params):
         """Every name checked against its allow-list and every setting validated and clamped:
@@ -299,14 +317,16 @@ class ExplainerService:
 
     def request_check(self, check: str, key: str, model: str, method: str, target: int | str | None = None,
                       layer: str | None = None, weights: str | None = None, params: Mapping[str, Any] | None = None,
-                      options: Mapping[str, Any] | None = None, session: str | None = None) -> Job:
+                      options: Mapping[str, Any] | None = None, session: str | None = None,
+                      client: str | None = None) -> Job:
         """Start (or find in the cache, or join) one trust check of a map: "sanity", "faithfulness" or
         "stability" (see ``service.trust``). Everything is validated as for ``request_map``."""
         cache_key, request = self._check_request(check, key, model, method, target, layer, weights, params, options)
         cached = self.cache.get(cache_key)
         if cached is not None:
-            return self.jobs.completed(cache_key, cached)
-        return self.jobs.submit(cache_key, request, session=session, deadline=DEADLINES[check])
+            return self.jobs.completed(cache_key, cached, client)
+        return self.jobs.submit(cache_key, request, session=session, deadline=DEADLINES[check], client=client,
+                                title=f"the {check} check")
 
     def cached_check(self, check: str, key: str, model: str, method: str, target=None, layer=None, weights=None,
                      params=None, options=None) -> dict[str, Any] | None:
@@ -355,9 +375,18 @@ class ExplainerService:
         return np.asarray(Image.open(path).convert("L")) > 127
 
     def _run_job(self, request: Mapping[str, Any], job: Job) -> Any:
-        """A request in a local worker thread: progress and cancel through the job, partial maps kept on it."""
+        """A request in a local worker thread: progress and cancel through the job, partial maps kept on it;
+        a model's first load here is said in words on the job (its ``stage``) while it lasts."""
         def keep(heatmap: np.ndarray) -> None:
             job.partial = shrink(heatmap, PREVIEW_SIDE)
+
+        loading = self.loading_message(request.get("model", ""))
+        if loading:
+            job.stage = loading
+            try:
+                self.load(request["model"], request.get("weights"))
+            finally:
+                job.stage = ""
 
         return self.compute(request, job.report, job.key, preview=keep)
 
@@ -447,15 +476,15 @@ class ExplainerService:
 
     def explain(self, key: str, model: str, method: str, target: int | str | None = None, layer: str | None = None,
                 weights: str | None = None, params: Mapping[str, Any] | None = None,
-                session: str | None = None) -> MapResult:
+                session: str | None = None, client: str | None = None) -> MapResult:
         """One map, waiting for it (from the cache when it was computed before: ``cached=True``)."""
-        job = self.request_map(key, model, method, target, layer, weights, params, session)
-        return self._wait(job, get_method(method).deadline + 30.0)
+        job = self.request_map(key, model, method, target, layer, weights, params, session, client=client)
+        return self._wait(job, get_method(method).deadline + 30.0, client)
 
-    @staticmethod
-    def _wait(job: Job, timeout: float):
+    def _wait(self, job: Job, timeout: float, client: str | None = None):
+        """The job's outcome; if it does not come in time, this caller stops waiting (others may go on)."""
         if not job.wait(timeout):
-            job.cancel("Stopped: no answer in time.")
+            self.jobs.cancel(job.id, "Stopped: no answer in time.", client=client)
             raise ExplainerError("This took too long and was stopped. Please try again.")
         return job.outcome()
 
@@ -530,9 +559,9 @@ class ExplainerService:
 
     def preview_levels(self, key: str, job: Job, signed: bool, mode: str = "absolute",
                        percentile: float = 99.0) -> np.ndarray | None:
-        """uint8 levels of a running job's partial map at display size, or None if it has none yet."""
+        """uint8 levels of a running (or stopped) job's partial map at display size, or None if it has none."""
         partial = getattr(job, "partial", None)
-        if partial is None or job.done:
+        if partial is None or job.status == "done":
             return None
         result = MapResult("", "", partial, 0, "", None, 0.0, signed, {})
         return self.display_levels(key, result, mode=mode, percentile=percentile)[0]

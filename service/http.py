@@ -9,11 +9,18 @@
     GET  /api/v1/jobs/<id>        a job's progress (and its result when done); DELETE cancels it
 
 Anything the client sends wrong gets a 4xx with {"error": "<plain sentence>"}; a full queue gets 503
-with Retry-After; nothing a client sends produces a 500.
+with Retry-After, a caller with too many maps waiting 429 with Retry-After; nothing a client sends
+produces a 500.
+
+Jobs belong to their callers (``caller``: the API key when the server knows it, else the address):
+identical requests share one job (``"shared": true`` for those that joined it), a job id a caller
+never received is unknown to it (404), and DELETE withdraws only the caller's own interest: the
+computation stops when nobody waits for it any more.
 """
 from __future__ import annotations
 
 import base64
+import hashlib
 import io
 from typing import TYPE_CHECKING, Any
 
@@ -24,7 +31,7 @@ from PIL import Image
 from explainers.errors import ExplainerError, UnknownNameError
 from explainers.render import map_scale
 from service.errors import describe_error
-from service.jobs import BusyError, Job
+from service.jobs import BusyError, Job, QuotaError
 from service.results import MapResult
 
 if TYPE_CHECKING:  # pragma: no cover - for annotations only: the app hands the service to the routes
@@ -53,6 +60,17 @@ def _error(message: str, status: int, **headers: str) -> flask.Response:
     return response
 
 
+def caller() -> str:
+    """Who is calling the API, for job ownership and the per-caller quota: its API key (``X-API-Key``)
+    when the server knows it (``app.config["API_KEYS"]``, where a deployment's keys are kept), else its
+    address (a made-up key cannot buy a fresh quota)."""
+    key = flask.request.headers.get("X-API-Key", "")
+    known = flask.current_app.config.get("API_KEYS") or ()
+    if key and key in known:
+        return "key:" + hashlib.sha256(key.encode()).hexdigest()[:16]
+    return "ip:" + (flask.request.remote_addr or "unknown")
+
+
 def _heatmap_png(result: MapResult) -> dict[str, Any]:
     """The map as an 8-bit grayscale PNG (base64) with the scale needed to read it back."""
     values = result.heatmap.astype(np.float64)
@@ -76,9 +94,13 @@ def _result_json(result: MapResult) -> dict[str, Any]:
             "heatmap": _heatmap_png(result)}
 
 
-def _job_json(job: Job) -> dict[str, Any]:
+def _job_json(job: Job, client: str) -> dict[str, Any]:
+    """A job as ``client`` sees it: stopped once it withdrew, even while it goes on for others."""
     body = job.snapshot()
-    if job.status == "done" and isinstance(job.result, MapResult):
+    body["shared"] = job.shared_with(client)
+    if job.stopped_for(client) is not None and body["status"] != "cancelled":
+        body.update(status="cancelled", error="Stopped by the client.")
+    elif job.status == "done" and isinstance(job.result, MapResult):
         body["result"] = _result_json(job.result)
     return body
 
@@ -128,38 +150,42 @@ def create_blueprint() -> flask.Blueprint:
         upload = flask.request.files.get("image")
         if upload is None:
             return _error("Send the picture as a multipart file field named 'image'.", 400)
+        client = caller()
         try:
             key = svc.add_image(upload.read(svc.max_upload_bytes + 1))
             params = {name: value for name, value in form.items() if name not in RESERVED_FIELDS}
             job = svc.request_map(key, form.get("model", "vgg16"), form.get("method", "grad_cam"),
                                   target=form.get("target") or None, layer=form.get("layer") or None,
-                                  weights=form.get("weights") or None, params=params)
+                                  weights=form.get("weights") or None, params=params, client=client)
+        except QuotaError as error:
+            return _error(str(error), 429, **{"Retry-After": str(error.retry_after)})
         except BusyError as error:
             return _error(str(error), 503, **{"Retry-After": str(error.retry_after)})
         except ExplainerError as error:
             return _error(str(error), 400)
         if form.get("wait", "true").strip().lower() in {"false", "0", "no"}:
-            body = _job_json(job)
+            body = _job_json(job, client)
             body["status_url"] = f"/api/v1/jobs/{job.id}"
             return flask.jsonify(body), 202
         if not job.wait(job.deadline + WAIT_MARGIN):
-            svc.jobs.cancel(job.id, "Stopped: no answer in time.")
+            svc.jobs.cancel(job.id, "Stopped: no answer in time.", client=client)
             return _error("This took too long and was stopped. Please try again.", 504)
         if job.error is not None:
             status = 400 if isinstance(job.error, ExplainerError) else 500
             return _error(describe_error(job.error), status)
-        return flask.jsonify(_result_json(job.result))
+        return flask.jsonify({**_result_json(job.result), "shared": job.shared_with(client)})
 
     @api.route("/api/v1/jobs/<job_id>", methods=["GET", "DELETE"])
     def job_status(job_id: str):
         svc = _service()
-        job = svc.jobs.get(job_id)
+        client = caller()
+        job = svc.jobs.get(job_id, client)
         if job is None:
             return _error("There is no such job (it may have finished long ago).", 404)
-        if flask.request.method == "DELETE":
-            svc.jobs.cancel(job_id, "Stopped by the client.")
-            job.wait(2.0)
-        return flask.jsonify(_job_json(job))
+        if flask.request.method == "DELETE" and svc.jobs.cancel(job_id, "Stopped by the client.", client=client):
+            if not job.interested:  # the computation itself stops: give it a moment to say so
+                job.wait(2.0)
+        return flask.jsonify(_job_json(job, client))
 
     @api.errorhandler(UnknownNameError)
     def unknown(error):

@@ -27,7 +27,7 @@ from celery import Celery
 from celery.exceptions import WorkerLostError
 
 from explainers.errors import ExplainerError
-from service.jobs import BusyError, Cancelled, Job, JobBook, Work
+from service.jobs import BusyError, Cancelled, Job, JobBook, Work, client_queue_default
 from service.store import ImageStore
 from service.wire import WireFormatError, decode, encode, from_wire
 
@@ -127,8 +127,9 @@ def received(info: Any) -> Any:
 class RemoteJob(Job):
     """A Job whose work runs in a Celery worker; state, progress and result come from the task."""
 
-    def __init__(self, key: Hashable, task_id: str, deadline: float, jobs: "CeleryJobs"):
-        super().__init__(key, lambda job: None, None, deadline)
+    def __init__(self, key: Hashable, task_id: str, deadline: float, jobs: "CeleryJobs", *,
+                 client: str | None = None, expensive: bool = True, title: str = ""):
+        super().__init__(key, lambda job: None, None, deadline, client=client, expensive=expensive, title=title)
         self.id = task_id
         self._jobs = jobs
         self._result = jobs.celery.AsyncResult(task_id)
@@ -193,11 +194,12 @@ class RemoteJob(Job):
 class CeleryJobs(JobBook):
     """The JobRunner interface (submit, get, cancel, queue_length...) over Celery tasks."""
 
-    def __init__(self, url: str, max_queue: int = 60):
+    def __init__(self, url: str, max_queue: int = 60, client_queue: int | None = None):
         self.url = url
         self.celery = make_celery(url)
         self.redis = connect(url)
         self.max_queue = max_queue
+        self.client_queue = client_queue_default() if client_queue is None else max(1, int(client_queue))
         self._jobs: OrderedDict[str, Job] = OrderedDict()
         self._active: dict[Hashable, RemoteJob] = {}
         self._lock = threading.Lock()
@@ -214,14 +216,21 @@ class CeleryJobs(JobBook):
             return "degraded", [*errors, "Redis (the queue to the workers) cannot be reached."]
         return "ready", errors
 
-    def submit(self, key: Hashable, work: Work, session: str | None = None, deadline: float = 120.0) -> Job:
-        """Send a request to the workers (``session`` is not used: each worker takes one job at a time)."""
+    def submit(self, key: Hashable, work: Work, session: str | None = None, deadline: float = 120.0, *,
+               client: str | None = None, expensive: bool = True, title: str = "") -> Job:
+        """Send a request to the workers (``session`` is not used: each worker takes one job at a time);
+        an identical request still waiting or running is joined by ``client`` instead."""
         if callable(work):
             raise ExplainerError("the Celery backend runs requests, not local functions")
         with self._lock:
             existing = self._active.get(key)
             if existing is not None and not existing.done and not existing.cancelled:
+                existing.join(client)
                 return existing
+        with self._lock:
+            mine = [job for job in self._jobs.values() if job.creator == client and job.status == "queued"]
+        for job in mine:  # their state lives in Redis: look before counting them as waiting
+            job.snapshot()
         try:
             waiting = self.redis.llen(QUEUE)
         except Exception:  # noqa: BLE001 - Redis is down: say so at once
@@ -230,23 +239,29 @@ class CeleryJobs(JobBook):
             retry = max(1, int(waiting * 2))
             raise BusyError(f"The server is busy ({waiting} maps are waiting). Please try again in about "
                             f"{retry} s.", retry)
+        with self._lock:
+            self._check_quota(client, max(1, int(waiting * 2)))
         try:
             sent = self.celery.send_task(TASK, args=[dict(work), list(key)], queue=QUEUE)
         except Exception:  # noqa: BLE001
             raise ExplainerError(UNREACHABLE) from None
-        job = RemoteJob(key, sent.id, deadline, self)
+        job = RemoteJob(key, sent.id, deadline, self, client=client, expensive=expensive, title=title)
         with self._lock:
             self._remember(job)
             self._active = {k: j for k, j in self._active.items() if not j.done}
             self._active[key] = job
         return job
 
-    def cancel(self, job_id: str, reason: str = "Stopped.") -> bool:
-        job = self.get(job_id)
-        if job is None or job.done:
-            return False
-        job.cancel(reason)
-        return True
+    def _stop(self, job: Job, reason: str) -> None:
+        job.cancel(reason)  # a flag in Redis the worker reads at its next progress report
+
+    def waiting(self, job: Job) -> str:
+        job.snapshot()
+        if job.status != "queued" or job.done:
+            return ""
+        waiting = self.queue_length()
+        ahead = f" ({waiting} waiting)" if waiting > 0 else ""
+        return f"waiting for a free worker{ahead}, about {max(1, waiting * 2)} s"
 
     def queue_length(self) -> int:
         try:

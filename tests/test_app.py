@@ -262,14 +262,14 @@ def test_long_maps_show_progress_then_fill_in_and_can_be_cancelled(app, monkeypa
         page = _page(key, "vgg16", "random", target=17, session="session-1")
         spec = {"method": "layer_cam", "slot": "a"}
         answer = cards.render_card(page, spec, 0.5, None)
-        figure, info, href, job_id, poll_disabled, box, value, label = answer
+        figure, info, href, job_id, poll_disabled, box, value, label, *_ = answer
         assert isinstance(job_id, str) and poll_disabled is False and box == SHOWN
         for _ in range(200):
             answer = cards.poll_card(1, page, spec, 0.5, job_id)
             if answer[4] is True:
                 break
             time.sleep(0.1)
-        figure, info, href, job, poll_disabled, box, _, _ = answer
+        figure, info, href, job, poll_disabled, box, *_ = answer
         assert figure.data[0].type == "heatmap" and "(class 17)" in text_of(info) and href.startswith("/download/")
         assert job is None and box == HIDDEN
 
@@ -278,7 +278,9 @@ def test_long_maps_show_progress_then_fill_in_and_can_be_cancelled(app, monkeypa
                 time.sleep(0.02)
                 job.report(0.5)
 
-        long_job = svc.jobs.submit("slow-test-job", slow)
+        from components.common import client_id
+
+        long_job = svc.jobs.submit("slow-test-job", slow, client=client_id())
         for _ in range(500):  # until it has reported (the machine may be busy)
             if long_job.progress > 0:
                 break
@@ -288,7 +290,7 @@ def test_long_maps_show_progress_then_fill_in_and_can_be_cancelled(app, monkeypa
         cards.LONG_JOB.cancel(1, long_job.id)
         assert long_job.wait(10)
         stopped = cards.poll_card(2, page, spec, 0.5, long_job.id)
-        assert "Stopped" in text_of(stopped[1]) and stopped[4] is True
+        assert "Stopped at 50%" in stopped[8] and stopped[4] is True and stopped[11] == SHOWN  # Run again
         gone = cards.poll_card(3, page, spec, 0.5, "no-such-job")
         assert "gone" in text_of(gone[1]) and gone[4] is True
 

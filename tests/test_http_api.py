@@ -146,3 +146,82 @@ def test_readyz_is_503_until_warmed_up(app, client):
         timed = ready[kind]
         faster = "xla" if timed["xla_seconds"] <= timed["graph_seconds"] else "graph"
         assert timed["kept"] == faster and min(timed["xla_seconds"], timed["graph_seconds"]) > 0, kind
+
+
+def _held_service(app):
+    """The app's service with its computing replaced by work that runs until released (or cancelled), so
+    jobs stay in flight as long as a test needs them."""
+    import threading
+
+    from components.common import SERVICE_KEY
+
+    svc = app.server.extensions[SERVICE_KEY]
+    release = threading.Event()
+
+    def hold(request, job):
+        while not release.wait(0.01):
+            job.report(0.25)
+
+    svc.jobs.run = hold
+    return svc, release
+
+
+def _as(address: str) -> dict:
+    return {"environ_base": {"REMOTE_ADDR": address}}
+
+
+def test_jobs_belong_to_their_callers_and_a_cancel_withdraws_only_ones_own(app, client):
+    svc, release = _held_service(app)
+    ask = dict(model="shapes", method="smoothgrad", weights="random", wait="false")
+    data = png_bytes(seed=11)
+    first = client.post("/api/v1/explain", data={**ask, "image": (io.BytesIO(data), "a.png")}, **_as("10.0.0.1"))
+    second = client.post("/api/v1/explain", data={**ask, "image": (io.BytesIO(data), "a.png")}, **_as("10.0.0.2"))
+    assert first.status_code == second.status_code == 202
+    job_id = first.get_json()["id"]
+    assert second.get_json()["id"] == job_id  # identical requests share one job...
+    assert first.get_json()["shared"] is False and second.get_json()["shared"] is True  # ...and say so
+    url = f"/api/v1/jobs/{job_id}"
+    for method in (client.get, client.delete):  # an id this caller never received is unknown to it
+        stranger = method(url, **_as("10.0.0.3"))
+        assert stranger.status_code == 404 and "no such job" in stranger.get_json()["error"]
+    withdrawn = client.delete(url, **_as("10.0.0.2"))
+    assert withdrawn.status_code == 200 and withdrawn.get_json()["status"] == "cancelled"
+    owner = client.get(url, **_as("10.0.0.1")).get_json()
+    assert owner["status"] in {"queued", "running"} and owner["error"] is None  # it goes on for the first
+    assert not svc.jobs.get(job_id).cancelled
+    last = client.delete(url, **_as("10.0.0.1"))
+    assert last.get_json()["status"] == "cancelled" and svc.jobs.get(job_id).cancelled  # nobody waits: stopped
+    release.set()
+
+
+def test_one_caller_gets_429_at_its_quota_while_others_are_served(app, client):
+    svc, release = _held_service(app)
+    svc.jobs.client_queue = 2
+    accepted, refused = [], None
+    for target in range(7):  # distinct requests, so none joins another
+        response = _explain(client, png_bytes(seed=12), model="shapes", method="smoothgrad", weights="random",
+                            target=target, wait="false")
+        if response.status_code == 429:
+            refused = response
+            break
+        assert response.status_code == 202, response.get_json()
+        accepted.append(response.get_json()["id"])
+    assert refused is not None and len(accepted) <= svc.jobs.workers + svc.jobs.express + 2
+    assert int(refused.headers["Retry-After"]) >= 1
+    assert "maps waiting" in refused.get_json()["error"] and "Traceback" not in refused.get_data(as_text=True)
+    other = client.post("/api/v1/explain", data={"image": (io.BytesIO(png_bytes(seed=13)), "b.png"),
+                                                 "model": "shapes", "method": "smoothgrad", "weights": "random",
+                                                 "wait": "false"}, **_as("10.0.0.9"))
+    assert other.status_code == 202  # another caller is still served
+    release.set()
+
+
+def test_an_api_key_the_server_knows_names_the_caller_a_made_up_one_does_not(app):
+    from service.http import caller
+
+    app.server.config["API_KEYS"] = {"classroom-key"}
+    for headers, expected in (({"X-API-Key": "classroom-key"}, "key:"), ({"X-API-Key": "made-up"}, "ip:10.1.1.1"),
+                              ({}, "ip:10.1.1.1")):
+        with app.server.test_request_context("/api/v1/explain", headers=headers,
+                                             environ_base={"REMOTE_ADDR": "10.1.1.1"}):
+            assert caller().startswith(expected), (headers, caller())

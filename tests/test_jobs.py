@@ -5,7 +5,7 @@ import time
 import pytest
 
 from explainers.errors import ExplainerError
-from service.jobs import BusyError, Cancelled, JobRunner
+from service.jobs import BusyError, Cancelled, JobRunner, QuotaError
 
 
 def _until(condition, timeout: float = 10.0) -> None:
@@ -141,3 +141,93 @@ def test_requests_run_through_the_runners_dispatch_functions_run_as_they_are():
     assert runner.submit("plain", lambda job: "as is").wait(5)
     with pytest.raises(TypeError, match="run="):
         JobRunner(workers=1).submit("no dispatch", {"kind": "map"})
+
+
+def _until_cancelled(release: threading.Event):
+    """Work that runs until released, stopping at its next report after a cancel."""
+    def run(job):
+        while not release.wait(0.01):
+            job.report(0.4)
+        return "finished"
+
+    return run
+
+
+def test_a_cancel_withdraws_only_the_callers_interest():
+    runner = JobRunner(workers=1)
+    release = threading.Event()
+    first = runner.submit("same", _until_cancelled(release), client="alice")
+    joined = runner.submit("same", _until_cancelled(release), client="bob")
+    assert joined is first and not first.shared_with("alice") and first.shared_with("bob")
+    _until(lambda: first.progress > 0)
+    assert runner.get(first.id, "mallory") is None  # an id mallory never received is unknown to her
+    assert not runner.cancel(first.id, "Stopped by mallory.", client="mallory")
+    assert runner.cancel(first.id, "Stopped by bob.", client="bob")
+    time.sleep(0.1)
+    assert first.status == "running" and not first.cancelled  # alice still waits: it goes on for her
+    assert first.stopped_for("bob") == pytest.approx(0.4) and first.stopped_for("alice") is None
+    assert runner.cancel(first.id, "Stopped by alice.", client="alice")  # nobody waits any more: it stops
+    assert first.wait(5) and first.status == "cancelled" and "alice" in str(first.error)
+
+
+def test_a_client_that_asks_again_waits_again():
+    runner = JobRunner(workers=1)
+    release = threading.Event()
+    job = runner.submit("same", _until_cancelled(release), client="alice")
+    runner.submit("same", _until_cancelled(release), client="bob")
+    runner.cancel(job.id, "Stopped.", client="bob")
+    assert runner.submit("same", _until_cancelled(release), client="bob") is job and job.stopped_for("bob") is None
+    runner.cancel(job.id, "Stopped.", client="alice")
+    assert not job.cancelled  # bob waits again
+    release.set()
+    assert job.wait(5) and job.outcome() == "finished"
+
+
+def test_one_client_cannot_fill_the_queue():
+    runner = JobRunner(workers=1, express=0, max_queue=60, client_queue=3)
+    release = threading.Event()
+    runner.submit("running", _blocker(release), client="greedy")
+    _until(lambda: runner.running() == 1)
+    for i in range(3):
+        runner.submit(("greedy", i), _blocker(release), client="greedy")
+    with pytest.raises(QuotaError, match=r"already have 3 maps waiting.*about \d+ s") as caught:
+        runner.submit(("greedy", 3), _blocker(release), client="greedy")
+    assert caught.value.retry_after >= 1
+    assert runner.submit("same as the others'", _blocker(release), client="polite").status == "queued"
+    assert runner.submit(("greedy", 0), _blocker(release), client="other") is not None  # joining costs no place
+    release.set()
+
+
+def test_the_quota_comes_from_the_environment(monkeypatch):
+    monkeypatch.setenv("EXPLAINERS_CLIENT_QUEUE", "5")
+    assert JobRunner(workers=1).client_queue == 5
+
+
+def test_cheap_work_never_waits_behind_expensive_work():
+    runner = JobRunner(workers=1)
+    release = threading.Event()
+    slow = runner.submit("smoothgrad", _blocker(release), session="tab", expensive=True, title="SmoothGrad")
+    _until(lambda: slow.status == "running")
+    later_slow = runner.submit("rise", _blocker(release), session="tab", expensive=True, title="RISE")
+    quick = runner.submit("grad_cam", lambda job: "map", session="tab", expensive=False, title="Grad-CAM")
+    assert quick.wait(5) and quick.outcome() == "map"  # same tab, the only worker busy: it still ran
+    assert slow.status == "running" and later_slow.status == "queued"
+    words = runner.waiting(later_slow)
+    assert words.startswith("waiting behind SmoothGrad, about ") and words.endswith(" s"), words
+    assert runner.waiting(slow) == ""
+    release.set()
+    assert later_slow.wait(5)
+
+
+def test_one_pass_jobs_go_ahead_of_multi_pass_ones_in_the_queue():
+    runner = JobRunner(workers=1, express=0)
+    release = threading.Event()
+    order = []
+    runner.submit("busy", _blocker(release))
+    _until(lambda: runner.running() == 1)
+    jobs = [runner.submit(name, lambda job, name=name: order.append(name), expensive=expensive)
+            for name, expensive in (("occlusion", True), ("gradient", False), ("lime", True), ("grad_cam", False))]
+    release.set()
+    for job in jobs:
+        assert job.wait(5)
+    assert order == ["gradient", "grad_cam", "occlusion", "lime"]

@@ -182,3 +182,34 @@ def test_a_forged_pickle_in_redis_is_never_unpickled_by_the_web_tier(remote, tmp
         assert remote.cache.get(cache_key) is None
     assert not target.exists()
     assert any("refused the Redis entry" in record.getMessage() for record in caplog.records)
+
+
+def test_celery_jobs_belong_to_their_clients_and_each_has_a_quota(redis_url):
+    """The Celery job book keeps the local runner's rules: joined jobs are shared, a cancel withdraws one
+    client's interest (the cancel flag is set only when nobody waits), unknown ids stay unknown, and a
+    client's own waiting jobs are capped. No worker listens on this database: the jobs stay queued."""
+    import redis
+
+    from service.jobs import QuotaError
+    from service.remote import PREFIX, CeleryJobs
+
+    url = redis_url.rsplit("/", 1)[0] + "/7"
+    jobs = CeleryJobs(url, client_queue=2)
+    flags = redis.Redis.from_url(url)
+    try:
+        request = {"kind": "map", "method": "smoothgrad"}
+        first = jobs.submit(("map", 1), request, client="alice")
+        joined = jobs.submit(("map", 1), request, client="bob")
+        assert joined is first and first.shared_with("bob") and not first.shared_with("alice")
+        assert jobs.get(first.id, "mallory") is None and not jobs.cancel(first.id, "Stopped.", client="mallory")
+        assert jobs.cancel(first.id, "Stopped by bob.", client="bob")
+        assert not flags.exists(PREFIX + "cancel:" + first.id) and first.stopped_for("bob") is not None
+        jobs.submit(("map", 2), request, client="alice")
+        with pytest.raises(QuotaError, match="maps waiting"):
+            jobs.submit(("map", 3), request, client="alice")
+        assert jobs.submit(("map", 3), request, client="carol").status == "queued"  # others are served
+        assert jobs.cancel(first.id, "Stopped by alice.", client="alice")
+        assert flags.get(PREFIX + "cancel:" + first.id) == b"Stopped by alice."  # nobody waits: it stops
+    finally:
+        flags.flushdb()
+        jobs.close()

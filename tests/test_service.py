@@ -163,6 +163,9 @@ def test_a_long_map_shows_its_running_average_while_it_computes(svc):
     assert job.partial is not None and job.partial.shape == (128, 128)  # the model's input size (≤ 160)
     assert levels is not None and levels.dtype == np.uint8 and levels.shape == (100, 200)  # at display size
     job.wait(30)
+    assert job.status == "cancelled"  # a stopped map keeps its partial map, to show where it stopped
+    assert svc.preview_levels(key, job, signed=False) is not None
+    job.status = "done"
     assert svc.preview_levels(key, job, signed=False) is None  # a finished job shows its map, not a preview
 
 
