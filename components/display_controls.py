@@ -30,4 +30,5 @@ def layout() -> dbc.Card:
         html.Label("Opacity of all maps", htmlFor="opacity-all", className="hint mt-2"),
         dcc.Slider(id="opacity-all", min=0, max=1, step=0.05, value=0.5, marks={0: "0", 0.5: "0.5", 1: "1"},
                    tooltip={"placement": "bottom"}),
+        dcc.Store(id="opacity-own", data={}),  # {card: opacity} of cards whose own slider differs from this one
     ]), className="step")
