@@ -49,7 +49,7 @@ def card(method: dict, slot: str, model_title: str) -> dbc.Col:
             dcc.Store(id={"type": "card-spec", "card": cid}, data={"method": method["name"], "slot": slot}),
             dcc.Loading(dcc.Graph(id={"type": "card-graph", "card": cid},
                                   figure=message_figure("Waiting for a picture…"),
-                                  config={"displayModeBar": False, "responsive": True}),
+                                  config={"displayModeBar": False}, responsive=True),  # see graph_fit
                         type="circle", delay_show=150),
             *LONG_JOB.layout(cid),
             html.P(method["description"], className="description"),
