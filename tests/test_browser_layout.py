@@ -78,9 +78,20 @@ return [...document.querySelectorAll('.method-card')].map(card => {
 """
 
 
+GRAPHS_OUTSIDE = """
+return [...document.querySelectorAll('.card .js-plotly-plot')].filter(plot => {
+    const svg = plot.querySelector('.main-svg'), body = plot.closest('.card-body');
+    if (!svg || !body || !plot.offsetParent) { return false; }
+    const a = svg.getBoundingClientRect(), b = body.getBoundingClientRect();
+    return a.right > b.right + 1 || a.left < b.left - 1 || a.bottom > b.bottom + 1;
+}).map(plot => plot.closest('[id]').id);
+"""
+
+
 def _cards_fit(dash_duo) -> list[str]:
-    """What is wrong with the cards' layout right now (empty: every map inside its card, above its text)."""
-    wrong = []
+    """What is wrong with the cards' layout right now (empty: every map inside its card, above its text,
+    and every other graph inside its card)."""
+    wrong = [f"the graph {name} sticks out of its card" for name in dash_duo.driver.execute_script(GRAPHS_OUTSIDE)]
     for i, boxes in enumerate(dash_duo.driver.execute_script(CARD_BOXES)):
         graph, svg, text, body = boxes["graph"], boxes["svg"], boxes["text"], boxes["body"]
         if graph["height"] < 100:
@@ -227,12 +238,8 @@ def test_opacity_follows_one_rule_and_stays_in_the_browser(shapes_page):
     assert dash_duo.get_logs() in ([], None)
 
 
-def test_progress_and_partial_map_labels_are_not_cut_off(shapes_page):
-    import numpy as np
-
-    from components.figures import overlay_figure
+def test_progress_labels_are_not_cut_off(shapes_page):
     from components.long_job import progress_label
-    from components.method_cards import partial_title
 
     dash_duo, _, _ = shapes_page
     _viewport(dash_duo, 1024, 768)
@@ -257,9 +264,18 @@ def test_progress_and_partial_map_labels_are_not_cut_off(shapes_page):
             """, _dom_id("a-grad_cam", "card-progress"))
         assert cut == {"clipped": False, "inside": True, "shown": label}, cut
 
-    # a partial map's title, as the card draws it, fits the card's figure
+
+def test_a_partial_maps_title_fits_its_card(shapes_page):
+    import numpy as np
+
+    from components.figures import overlay_figure
+    from components.method_cards import partial_title
+
+    dash_duo, _, _ = shapes_page
+    _viewport(dash_duo, 1024, 768)
+    _example(dash_duo)
     figure = overlay_figure("/assets/examples/shapes/star.png", np.zeros((128, 128), np.uint8),
-                            title=partial_title(0.4))
+                            title=partial_title(0.4))  # as the card draws it while the samples arrive
     _set(dash_duo, {"type": "card-graph", "card": "a-grad_cam"}, {"figure": json.loads(figure.to_json())})
     _wait(lambda: dash_duo.driver.execute_script(
         "const r = document.getElementById(arguments[0]); return !!(r && r.querySelector('.gtitle'));",
