@@ -171,10 +171,13 @@ return [...document.images].filter(img => img.offsetWidth > 0 && img.offsetHeigh
 
 def test_first_load_has_no_broken_image_and_speaks_the_models_words(shapes_page):
     dash_duo, _, _ = shapes_page
+    _viewport(dash_duo, 1600, 1200)
     _wait(lambda: dash_duo.find_element("#model-status").text, timeout=30, message="the model's status")
     _wait(lambda: dash_duo.driver.execute_script(
         "return [...document.images].every(img => img.complete);"), timeout=20, message="the images to load")
     assert dash_duo.driver.execute_script(BROKEN_IMAGES) == []
+    assert not dash_duo.find_element(".downloads").is_displayed(), "no stray separators before any map exists"
+    _screenshot(dash_duo, "first_load_1600x1200")
 
     status = dash_duo.find_element("#model-status").text
     assert "crosses" in status and "crosss" not in status, status
