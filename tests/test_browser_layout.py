@@ -37,11 +37,17 @@ def shapes_page(dash_duo, browser_available, tmp_path):
 def _viewport(dash_duo, width: int, height: int) -> None:
     """Make the page's visible area ``width`` × ``height`` CSS pixels (the window adds its own frame)."""
     driver = dash_duo.driver
-    driver.set_window_size(width, height)
-    inner = driver.execute_script("return [window.innerWidth, window.innerHeight]")
-    driver.set_window_size(2 * width - inner[0], 2 * height - inner[1])
-    _wait(lambda: driver.execute_script("return [window.innerWidth, window.innerHeight]") == [width, height],
-          timeout=10, message=f"a {width} × {height} viewport")
+
+    def fitted():  # the frame's size is known only once measured: size the window, measure, correct
+        inner = driver.execute_script("return [window.innerWidth, window.innerHeight]")
+        if inner == [width, height]:
+            return True
+        outer = driver.get_window_size()
+        driver.set_window_size(outer["width"] + width - inner[0], outer["height"] + height - inner[1])
+        time.sleep(0.3)
+        return False
+
+    _wait(fitted, timeout=20, message=f"a {width} × {height} viewport")
     time.sleep(1.0)  # the resize observers and Plotly's relayout
 
 
