@@ -15,12 +15,12 @@ def layout() -> dbc.Card:
                      dcc.Dropdown(id="colormap", value="viridis", clearable=False, searchable=False, options=[
                          {"label": "viridis (colour-blind safe)", "value": "viridis"},
                          {"label": "inferno", "value": "inferno"}, {"label": "jet", "value": "jet"},
-                         {"label": "gray", "value": "gray"}])], width=6),
+                         {"label": "gray", "value": "gray"}])], width=12),
             dbc.Col([html.Label("Clip at", htmlFor="percentile", className="hint"),
                      dcc.Dropdown(id="percentile", value=99, clearable=False, searchable=False, options=[
                          {"label": "99th percentile", "value": 99}, {"label": "95th percentile", "value": 95},
                          {"label": "99.9th percentile", "value": 99.9}, {"label": "no clipping", "value": 100}])],
-                    width=6),
+                    width=12),
         ], className="g-2"),
         dbc.RadioItems(id="mode", value="absolute", inline=True, className="mt-2", options=[
             {"label": "absolute", "value": "absolute"}, {"label": "signed (for / against)", "value": "signed"}]),
@@ -30,4 +30,5 @@ def layout() -> dbc.Card:
         html.Label("Opacity of all maps", htmlFor="opacity-all", className="hint mt-2"),
         dcc.Slider(id="opacity-all", min=0, max=1, step=0.05, value=0.5, marks={0: "0", 0.5: "0.5", 1: "1"},
                    tooltip={"placement": "bottom"}),
+        dcc.Store(id="opacity-own", data={}),  # {card: opacity} of cards whose own slider differs from this one
     ]), className="step")

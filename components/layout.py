@@ -6,8 +6,8 @@ import uuid
 import dash_bootstrap_components as dbc
 from dash import dcc, html
 
-from components import (class_search, display_controls, layer_picker, method_cards, model_picker, page_state, picture,
-                        predictions, trust_panel, upload)
+from components import (class_search, display_controls, graph_fit, layer_picker, method_cards, model_picker,  # noqa: F401
+                        page_state, picture, predictions, trust_panel, upload)
 
 
 def build(svc, default_model: str | None = None, session: str | None = None) -> html.Div:
@@ -26,11 +26,13 @@ def build(svc, default_model: str | None = None, session: str | None = None) -> 
         html.Div(id="alerts", role="alert", **{"aria-live": "polite"}),
         trust_panel.layout(),
         dbc.Row([
-            dbc.Col([upload.layout(default_model), model_picker.layout(svc.models(), default_model, svc.default_weights),
-                     class_search.layout(svc.labels(default_model)), layer_picker.layout(), method_cards.layout(svc.methods()),
-                     display_controls.layout()], lg=3, md=4, className="controls"),
+            dbc.Col([upload.layout(default_model),
+                     model_picker.layout(svc.models(), default_model, svc.default_weights),
+                     class_search.layout(svc.labels(default_model)), layer_picker.layout(),
+                     method_cards.layout(svc.methods()), display_controls.layout()], xl=3, md=4, className="controls"),
             dbc.Col([
-                dbc.Row([dbc.Col(picture.layout(), lg=7), dbc.Col(predictions.layout(), lg=5)], className="g-3"),
+                dbc.Row([dbc.Col(picture.layout(), md=6, xl=7), dbc.Col(predictions.layout(), md=6, xl=5)],
+                        className="g-3"),
                 dbc.Row(id="cards", className="g-3 mt-1 cards"),
                 html.Div([html.A("Download all maps as one PNG", id="download-grid", download="", className="download"),
                           html.Span(" · "),
@@ -39,9 +41,10 @@ def build(svc, default_model: str | None = None, session: str | None = None) -> 
                           html.A("Report for handing in (HTML: maps, method cards, scores)", id="download-report",
                                  download="", className="download")],
                          className="mt-3 downloads"),
-            ], lg=9, md=8),
+            ], xl=9, md=8),
         ], className="g-3"),
         html.Footer([html.Span("Computing on: not started yet", id="footer-device"),
-                     html.Span(" · maps explain the class score before softmax · see the README for the methods' papers")],
+                     html.Span(" · maps explain the class score before softmax"
+                               " · see the README for the methods' papers")],
                     className="app-footer"),
     ], className="app container-fluid")

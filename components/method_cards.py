@@ -52,7 +52,7 @@ def card(method: dict, slot: str, badge: str, paired: bool = False,
             dcc.Store(id={"type": "card-spec", "card": cid}, data={"method": method["name"], "slot": slot}),
             dcc.Loading(dcc.Graph(id={"type": "card-graph", "card": cid},
                                   figure=message_figure(placeholder),
-                                  config={"displayModeBar": False, "responsive": True}),
+                                  config={"displayModeBar": False}, responsive=True),  # see graph_fit
                         type="circle", delay_show=150),
             *LONG_JOB.layout(cid),
             html.P(method["description"], className="description"),
@@ -209,8 +209,12 @@ def _partial(job, page: Page, spec: dict, opacity, title: str | None = None):
         return no_update
     return overlay_figure(f"/image/{page.image_key}/display.jpg", levels, colormap=page.colormap or "viridis",
                           signed=signed, opacity=opacity if opacity is not None else 0.5,
-                          title=title or f"partial map, {job.progress:.0%} of the samples — it sharpens as they "
-                                         "arrive")
+                          title=title or partial_title(job.progress))
+
+
+def partial_title(progress: float) -> str:
+    """The title of a partial map: short enough for the narrowest card (a projector's two columns)."""
+    return f"partial map · {progress:.0%} done, sharpening"
 
 
 def _percentile(page: Page) -> float:
@@ -295,10 +299,13 @@ def _download_href(page: Page, slot, method, result, percentile, opacity) -> str
 
 
 # ---- browser-only updates: no request reaches the server ------------------------------------------
+# Opacity rule: the global slider sets every card's slider (and new cards start at it); a card's own slider then
+# decides that card until the global one moves again. Every figure that arrives takes its card's slider value.
 clientside_callback(
     """
     function(opacity, figure) {
-        if (!figure || !figure.data || !figure.data.length) { return window.dash_clientside.no_update; }
+        if (!figure || !figure.data || !figure.data.length || opacity === null || opacity === undefined
+                || figure.data[0].opacity === opacity) { return window.dash_clientside.no_update; }
         const data = figure.data.slice();
         data[0] = Object.assign({}, data[0], {opacity: opacity});
         return Object.assign({}, figure, {data: data});
@@ -306,7 +313,7 @@ clientside_callback(
     """,
     Output({"type": "card-graph", "card": MATCH}, "figure", allow_duplicate=True),
     Input({"type": "card-opacity", "card": MATCH}, "value"),
-    State({"type": "card-graph", "card": MATCH}, "figure"),
+    Input({"type": "card-graph", "card": MATCH}, "figure"),
     prevent_initial_call=True,
 )
 
@@ -325,11 +332,32 @@ clientside_callback(
 
 clientside_callback(
     """
-    function(opacity, ids) { return ids.map(function() { return opacity; }); }
+    function(opacity, _cards, ids, own) {
+        if (opacity === null || opacity === undefined) { return window.dash_clientside.no_update; }
+        const triggered = (window.dash_clientside.callback_context.triggered || []).map(t => t.prop_id);
+        const rebuilt = triggered.length && triggered.every(id => id.startsWith("cards."));
+        return ids.map(id => rebuilt && own && own[id.card] !== undefined ? own[id.card] : opacity);
+    }
     """,
     Output({"type": "card-opacity", "card": ALL}, "value"),
-    Input("opacity-all", "value"),
-    State({"type": "card-opacity", "card": ALL}, "id"),
+    Input("opacity-all", "value"), Input("cards", "children"),
+    State({"type": "card-opacity", "card": ALL}, "id"), State("opacity-own", "data"),
+    prevent_initial_call=True,
+)
+
+clientside_callback(  # remember which cards a person set apart from the global slider (cleared when it moves)
+    """
+    function(values, ids, global, own) {
+        const kept = Object.assign({}, own || {});
+        ids.forEach((id, i) => {
+            if (values[i] === global) { delete kept[id.card]; } else { kept[id.card] = values[i]; }
+        });
+        return kept;
+    }
+    """,
+    Output("opacity-own", "data"),
+    Input({"type": "card-opacity", "card": ALL}, "value"),
+    State({"type": "card-opacity", "card": ALL}, "id"), State("opacity-all", "value"), State("opacity-own", "data"),
     prevent_initial_call=True,
 )
 

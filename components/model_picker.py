@@ -14,6 +14,11 @@ SHAPES_TEXT = ("The Shapes demo: a small network trained here to tell {classes} 
                "map can be scored (open a card's “Can I trust this map?”).")
 
 
+def plural(noun: str) -> str:
+    """An English plural of a class name ("cross" -> "crosses", "circle" -> "circles")."""
+    return noun + "es" if noun.endswith(("s", "x", "z", "ch", "sh")) else noun + "s"
+
+
 def layout(models: list[dict], default_model: str, default_weights: str) -> dbc.Card:
     options = [{"label": m["title"], "value": m["name"]} for m in models]
     return dbc.Card(dbc.CardBody([
@@ -85,8 +90,8 @@ def _status_text(svc, model, statuses):
         return ""
     if model == "shapes" and state.state == "ready":
         classes = svc.labels("shapes")
-        names = ", ".join(option["label"].split(" · ", 1)[-1] + "s" for option in classes[:-1])
-        return html.Span(SHAPES_TEXT.format(classes=f"{names} and {classes[-1]['label'].split(' · ', 1)[-1]}s"))
+        names = [plural(option["label"].split(" · ", 1)[-1]) for option in classes]
+        return html.Span(SHAPES_TEXT.format(classes=f"{', '.join(names[:-1])} and {names[-1]}"))
     if model == "shapes":  # its weights ship with the app; missing means the file was deleted
         return html.Span(state.message)
     if state.state == "missing":

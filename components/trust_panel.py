@@ -64,7 +64,7 @@ def _where_tab() -> html.Div:
     return html.Div([
         html.P(id="trust-where-hint", className="hint mt-2"),
         dcc.Graph(id="trust-where-graph", figure=message_figure("Open this panel from a card."),
-                  config={"displaylogo": False, "modeBarButtonsToAdd": ["drawrect", "eraseshape"],
+                  config={"displaylogo": False, "responsive": True, "modeBarButtonsToAdd": ["drawrect", "eraseshape"],
                           "modeBarButtonsToRemove": ["zoom2d", "pan2d", "select2d", "lasso2d", "autoScale2d"]}),
         dbc.Button("Reveal the map", id="trust-reveal", n_clicks=0, color="primary", size="sm"),
         html.Div(id="trust-where-info", className="mt-2", role="status"),
@@ -88,7 +88,8 @@ def _check_tab(check: str) -> html.Div:
         dbc.Button(button, id={"type": "trust-run", "check": check}, n_clicks=0, color="primary", size="sm"),
         *LONG_JOB.layout(check, progress_class="card-progress mt-2"),
         html.Div(id={"type": "trust-out", "check": check}, className="mt-2", role="status"),
-        html.Div(dcc.Graph(id={"type": "trust-figure", "check": check}, config={"displayModeBar": False}),
+        html.Div(dcc.Graph(id={"type": "trust-figure", "check": check},
+                           config={"displayModeBar": False, "responsive": True}),
                  id={"type": "trust-figure-box", "check": check}, style=HIDDEN),
         *extra,
     ])
@@ -266,8 +267,8 @@ def run_check(clicks, spec, page_data, previous):
     svc = service()
     if isinstance(previous, str):
         LONG_JOB.withdraw(previous, "A newer check replaced this one.")
-    if ctx.triggered_id == "trust-spec" or not clicks:  # a new card: clear what the last one showed
-        return "", {}, HIDDEN, *LONG_JOB.ended()
+    if ctx.triggered_id == "trust-spec" or not clicks:  # the panel (re)opened: what was computed before, or nothing
+        return _shown_from_cache(check, spec, page)
     if not isinstance(spec, dict) or not page.image_key:
         return "Pick a picture first.", {}, HIDDEN, *LONG_JOB.ended()
     which, layer_here = _which(spec, page)
@@ -281,6 +282,26 @@ def run_check(clicks, spec, page_data, previous):
     if job.wait(LONG_JOB.inline_wait):
         return _check_done(check, job)
     return "", {}, HIDDEN, *LONG_JOB.started(job)
+
+
+def _shown_from_cache(check: str, spec, page: Page) -> tuple:
+    """A check's outputs for a card whose check already ran (cached: shown at once, never recomputed), else
+    empty, so reopening the panel keeps its results and another card's are never shown."""
+    empty = ("", {}, HIDDEN, *LONG_JOB.ended())
+    if not isinstance(spec, dict) or not page.image_key:
+        return empty
+    which, layer_here = _which(spec, page)
+    try:
+        slot = spec.get("slot")
+        result = service().cached_check(check, page.image_key, which, spec.get("method"),
+                                        target=page.class_for(slot).target, layer=layer_here,
+                                        weights=page.weights_for(slot))
+        if result is None:
+            return empty
+        text, figure = RENDER[check](result)
+    except Exception:  # noqa: BLE001 - a cached result that cannot be shown is simply not shown
+        return empty
+    return text, figure, SHOWN, *LONG_JOB.ended()
 
 
 @callback(
