@@ -121,6 +121,13 @@ class ExplainerService:
                       "choices": list(param.choices) if param.choices else None, "help": param.help}
                 for key, param in get_method(name).params.items()}
 
+    @staticmethod
+    def setting_notes(method: str, params: Mapping[str, Any] | None) -> list[str]:
+        """One plain sentence per setting of ``params`` that was capped or adjusted ("n_samples was 1000; the
+        largest allowed is 256, so that was used."), for the answer to whoever sent them: a map is cached and
+        shared under its clamped settings, so what one caller sent is not part of it."""
+        return list(get_method(method)(**dict(params or {})).notes)
+
     def layers(self, model: str) -> list[dict[str, Any]]:
         return [{"name": info.name, "label": info.display, "height": info.height, "width": info.width}
                 for info in static_layers(model)]
@@ -428,7 +435,7 @@ class ExplainerService:
                 session: str | None = None) -> MapResult:
         """One map, waiting for it (from the cache when it was computed before: ``cached=True``)."""
         job = self.request_map(key, model, method, target, layer, weights, params, session)
-        return self._wait(job, get_method(method).deadline + 30.0)
+        return with_notes(self._wait(job, get_method(method).deadline + 30.0), self.setting_notes(method, params))
 
     @staticmethod
     def _wait(job: Job, timeout: float):
@@ -555,6 +562,14 @@ class ExplainerService:
                 pass
         return found
 
+
+
+def with_notes(result: MapResult, notes: list[str]) -> MapResult:
+    """``result`` with ``notes`` (a caller's capped settings) before its own; the cached one is left as it is."""
+    if not notes:
+        return result
+    own = [note for note in result.meta.get("notes", []) if note not in notes]
+    return MapResult(**{**result.__dict__, "meta": {**result.meta, "notes": [*notes, *own]}})
 
 
 def timing(seconds: dict[bool, float], kept_xla: bool) -> dict[str, Any]:
