@@ -33,6 +33,7 @@ from explainers.versions import MAP_CORE, method_version, source_version
 from service.backends import make_backend
 from service.cache import ResultCache
 from service.errors import describe_error
+from service.estimates import Estimate, SpeedLog
 from service.jobs import Job
 from service.results import MapResult, shrink
 from service.store import MAX_UPLOAD_BYTES, ImageStore
@@ -91,6 +92,7 @@ class ExplainerService:
         self._tuning: set[int] = set()  # models whose XLA-or-graph timing was started in the background
         self._tuning_lock = threading.Lock()
         self._truth_index: dict[str, Path] | None = None
+        self.speeds = SpeedLog()  # how fast this server's long maps were, for the estimate before the next
 
     # ---- catalogue (no TensorFlow) -------------------------------------------------------------
     def models(self) -> list[dict[str, Any]]:
@@ -128,6 +130,16 @@ class ExplainerService:
         shared under its clamped settings, so what one caller sent is not part of it."""
         return list(get_method(method)(**dict(params or {})).notes)
 
+    def estimate(self, model: str, method: str, params: Mapping[str, Any] | None = None) -> Estimate | None:
+        """How long a map of a long method (one with efforts) would take at ``params``, before it starts;
+        None for the one-pass methods. Raises ExplainerError for unknown names or bad settings."""
+        method_cls = get_method(method)
+        if not method_cls.efforts:
+            return None
+        model = resolve_model_name(model)
+        work = method_cls(**dict(params or {})).work(MODELS[model].input_size)
+        return self.speeds.estimate(model, method_cls.name, work)
+
     def layers(self, model: str) -> list[dict[str, Any]]:
         return [{"name": info.name, "label": info.display, "height": info.height, "width": info.width}
                 for info in static_layers(model)]
@@ -135,7 +147,8 @@ class ExplainerService:
     def methods(self) -> list[dict[str, Any]]:
         return [{"name": cls.name, "title": cls.title, "description": cls.description, "paper": cls.paper,
                  "uses_layer": cls.uses_layer, "signed": cls.signed, "seeded": "seed" in cls.params,
-                 "card": cls.card.to_dict() if getattr(cls, "card", None) else None} for cls in METHODS.values()]
+                 "card": cls.card.to_dict() if getattr(cls, "card", None) else None, "efforts": cls.efforts}
+                for cls in METHODS.values()]
 
     def weights_status(self, max_age: float = 300.0) -> dict[str, weights_mod.WeightsStatus]:
         """ImageNet weights status per model, probing the network at most every ``max_age`` seconds."""
@@ -406,6 +419,8 @@ class ExplainerService:
         else:
             e = api.explain(loaded, image, method, target=request["target"], layer=request["layer"],
                             progress=progress, preview=preview)
+            if method.efforts:  # the next estimate before starting learns from this one
+                self.speeds.record(request["model"], method.name, method.work(loaded.input_size), e.seconds)
         # every map's pass also yields the logits: keep the top-5, so the predictions cost nothing more;
         # where they are known already, a method whose passes never saw the picture itself needs none
         predict_key = self._predict_key(request["key"], request["model"], request["weights"])
