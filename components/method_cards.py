@@ -13,6 +13,7 @@ from urllib.parse import urlencode
 import dash_bootstrap_components as dbc
 from dash import ALL, MATCH, Input, Output, State, dcc, html, no_update
 
+from components import effort
 from components.common import service
 from components.figures import message_figure, overlay_figure
 from components.long_job import LongJob
@@ -54,6 +55,7 @@ def card(method: dict, slot: str, model_title: str) -> dbc.Col:
             *LONG_JOB.layout(cid),
             html.P(method["description"], className="description"),
             note,
+            *effort.layout(method, cid),
             html.Div(id={"type": "card-info", "card": cid}, className="card-info"),
             html.Label("Opacity", className="hint"),
             dcc.Slider(id={"type": "card-opacity", "card": cid}, min=0, max=1, step=0.05, value=0.5,
@@ -103,8 +105,9 @@ def _waiting() -> tuple:
     State({"type": "card-opacity", "card": MATCH}, "value"),
     LONG_JOB.job_state(),
     State("methods", "value"),
+    effort.settings_input(),
 )
-def render_card(page_data, spec, opacity, previous_job, selected=None):
+def render_card(page_data, spec, opacity, previous_job, selected=None, settings=None):
     page = Page.from_store(page_data)
     if not page.image_key or not isinstance(spec, dict):
         return _waiting()
@@ -117,7 +120,7 @@ def render_card(page_data, spec, opacity, previous_job, selected=None):
     try:
         job = svc.request_map(page.image_key, which, spec.get("method"), target=page.target,
                               layer=page.layer_for(spec.get("slot")), weights=page.weights, session=page.session_id,
-                              together=selected if isinstance(selected, list) else ())
+                              params=effort.params(settings), together=selected if isinstance(selected, list) else ())
     except Exception as error:  # noqa: BLE001 - shown on the card in plain words
         return _answer(*_failure(error), widget=LONG_JOB.ended())
     if job.wait(LONG_JOB.inline_wait):
