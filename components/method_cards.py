@@ -13,6 +13,7 @@ from urllib.parse import urlencode
 import dash_bootstrap_components as dbc
 from dash import ALL, MATCH, Input, Output, State, dcc, html, no_update
 
+from components import effort
 from components.common import client_id, service
 from components.figures import message_figure, overlay_figure
 from components.long_job import LongJob, stopped_words
@@ -57,6 +58,7 @@ def card(method: dict, slot: str, badge: str, paired: bool = False,
             *LONG_JOB.layout(cid),
             html.P(method["description"], className="description"),
             note,
+            *effort.layout(method, cid),
             html.Div(id={"type": "card-info", "card": cid}, className="card-info"),
             html.Label("Opacity", className="hint"),
             dcc.Slider(id={"type": "card-opacity", "card": cid}, min=0, max=1, step=0.05, value=0.5,
@@ -136,8 +138,9 @@ def _waiting() -> tuple:
     LONG_JOB.job_state(),
     State("methods", "value"),
     LONG_JOB.again_input(),
+    effort.settings_input(),
 )
-def render_card(page_data, spec, opacity, previous_job, selected=None, _again=None):
+def render_card(page_data, spec, opacity, previous_job, selected=None, _again=None, settings=None):
     page = Page.from_store(page_data)
     if not page.image_key or not isinstance(spec, dict):
         return _waiting()
@@ -149,7 +152,8 @@ def render_card(page_data, spec, opacity, previous_job, selected=None, _again=No
     try:
         job = svc.request_map(page.image_key, which, spec.get("method"), target=page.class_for(slot).target,
                               layer=page.layer_for(slot), weights=page.weights_for(slot), session=page.session_id,
-                              together=selected if isinstance(selected, list) else (), client=client_id())
+                              params=effort.params(settings), together=selected if isinstance(selected, list) else (),
+                              client=client_id())
     except Exception as error:  # noqa: BLE001 - shown on the card in plain words
         job = None
         failure = _answer(*_failure(error, which, slot), widget=LONG_JOB.ended())

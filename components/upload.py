@@ -60,9 +60,12 @@ def layout(model: str = "vgg16") -> dbc.Card:
     Output("alerts", "children", allow_duplicate=True),
     Input("upload", "contents"),
     State("upload", "filename"),
+    State("image", "data"),
     prevent_initial_call=True,
 )
-def on_upload(contents, filename):
+def on_upload(contents, filename, current=None):
+    """Every choice of a file is taken, the same file too (assets/upload_guard.js lets the browser
+    report it again); the status line says when it is the picture already shown."""
     if contents is None:
         return no_update, no_update, no_update, no_update
     name = filename if isinstance(filename, str) else "picture"
@@ -70,7 +73,9 @@ def on_upload(contents, filename):
         key = service().add_image(parse_data_url(contents))
     except Exception as error:  # noqa: BLE001 - shown in plain words, the server stays up
         return no_update, None, "", error_alert(error, f"“{name[:80]}” was not used")
-    return {"key": key, "name": name[:120]}, None, f"Showing: {name[:80]}", None
+    again = isinstance(current, dict) and current.get("key") == key
+    status = f"Showing: {name[:80]}" + (" (the same picture, chosen again)" if again else "")
+    return {"key": key, "name": name[:120]}, None, status, None
 
 
 @callback(

@@ -104,6 +104,10 @@ def section(name: str, method: type[Method]) -> list[str]:
     if method.quick:
         quick = ", ".join(f"`{key}={item}`" for key, item in method.quick.items())
         lines.append(f"- For a rough map in a fraction of the time: {quick}")
+    if method.efforts:
+        efforts = "; ".join(f"{effort} " + ", ".join(f"`{key}={item}`" for key, item in preset.items())
+                            for effort, preset in method.efforts.items())
+        lines.append(f"- Effort choice on its card: {efforts}")
     lines += [
         "",
         "**What it computes.** " + card.computes,

@@ -38,6 +38,7 @@ from service.backends import make_backend
 from service.cache import ResultCache
 from service.classes import picture_probabilities, standing
 from service.errors import describe_error
+from service.estimates import Estimate, SpeedLog
 from service.jobs import Job
 from service.results import MapResult, is_empty, shrink
 from service.store import MAX_UPLOAD_BYTES, ImageStore
@@ -95,6 +96,7 @@ class ExplainerService:
         self.warm: dict[str, Any] = {"state": "not started", "errors": []}
         self._truth_index: dict[str, Path] | None = None
         self._resident: set[str] = set()  # models this service has loaded (their first use is over)
+        self.speeds = SpeedLog()  # how fast this server's long maps were, for the estimate before the next
 
     # ---- catalogue (no TensorFlow) -------------------------------------------------------------
     def models(self) -> list[dict[str, Any]]:
@@ -125,6 +127,23 @@ class ExplainerService:
                       "choices": list(param.choices) if param.choices else None, "help": param.help}
                 for key, param in get_method(name).params.items()}
 
+    @staticmethod
+    def setting_notes(method: str, params: Mapping[str, Any] | None) -> list[str]:
+        """One plain sentence per setting of ``params`` that was capped or adjusted ("n_samples was 1000; the
+        largest allowed is 256, so that was used."), for the answer to whoever sent them: a map is cached and
+        shared under its clamped settings, so what one caller sent is not part of it."""
+        return list(get_method(method)(**dict(params or {})).notes)
+
+    def estimate(self, model: str, method: str, params: Mapping[str, Any] | None = None) -> Estimate | None:
+        """How long a map of a long method (one with efforts) would take at ``params``, before it starts;
+        None for the one-pass methods. Raises ExplainerError for unknown names or bad settings."""
+        method_cls = get_method(method)
+        if not method_cls.efforts:
+            return None
+        model = resolve_model_name(model)
+        work = method_cls(**dict(params or {})).work(MODELS[model].input_size)
+        return self.speeds.estimate(model, method_cls.name, work)
+
     def layers(self, model: str) -> list[dict[str, Any]]:
         return [{"name": info.name, "label": info.display, "height": info.height, "width": info.width}
                 for info in static_layers(model)]
@@ -132,7 +151,8 @@ class ExplainerService:
     def methods(self) -> list[dict[str, Any]]:
         return [{"name": cls.name, "title": cls.title, "description": cls.description, "paper": cls.paper,
                  "uses_layer": cls.uses_layer, "signed": cls.signed, "seeded": "seed" in cls.params,
-                 "card": cls.card.to_dict() if getattr(cls, "card", None) else None} for cls in METHODS.values()]
+                 "card": cls.card.to_dict() if getattr(cls, "card", None) else None, "efforts": cls.efforts}
+                for cls in METHODS.values()]
 
     def weights_status(self, max_age: float = 300.0) -> dict[str, weights_mod.WeightsStatus]:
         """ImageNet weights status per model, probing the network at most every ``max_age`` seconds."""
@@ -435,6 +455,8 @@ class ExplainerService:
         else:
             e = api.explain(loaded, image, method, target=request["target"], layer=request["layer"],
                             progress=progress, preview=preview)
+            if method.efforts:  # the next estimate before starting learns from this one
+                self.speeds.record(request["model"], method.name, method.work(loaded.input_size), e.seconds)
         # every map's pass also yields the logits: keep the top-5, so the predictions cost nothing more;
         # where they are known already, a method whose passes never saw the picture itself needs none
         predict_key = self._predict_key(request["key"], request["model"], request["weights"])
@@ -479,7 +501,8 @@ class ExplainerService:
                 session: str | None = None, client: str | None = None) -> MapResult:
         """One map, waiting for it (from the cache when it was computed before: ``cached=True``)."""
         job = self.request_map(key, model, method, target, layer, weights, params, session, client=client)
-        return self._wait(job, get_method(method).deadline + 30.0, client)
+        return with_notes(self._wait(job, get_method(method).deadline + 30.0, client),
+                          self.setting_notes(method, params))
 
     def _wait(self, job: Job, timeout: float, client: str | None = None):
         """The job's outcome; if it does not come in time, this caller stops waiting (others may go on)."""
@@ -606,3 +629,12 @@ class ExplainerService:
             except importlib.metadata.PackageNotFoundError:
                 pass
         return found
+
+
+
+def with_notes(result: MapResult, notes: list[str]) -> MapResult:
+    """``result`` with ``notes`` (a caller's capped settings) before its own; the cached one is left as it is."""
+    if not notes:
+        return result
+    own = [note for note in result.meta.get("notes", []) if note not in notes]
+    return MapResult(**{**result.__dict__, "meta": {**result.meta, "notes": [*notes, *own]}})

@@ -87,21 +87,23 @@ def _heatmap_png(result: MapResult) -> dict[str, Any]:
             "scale": scale, "encoding": encoding, "min": float(values.min()), "max": float(values.max())}
 
 
-def _result_json(result: MapResult) -> dict[str, Any]:
+def _result_json(result: MapResult, notes: list[str] = ()) -> dict[str, Any]:
+    """The answer's JSON; ``notes``: this caller's capped settings, named before the map's own notes."""
+    notes = [*notes, *(note for note in result.meta.get("notes", []) if note not in notes)]
     return {"model": result.model, "method": result.method, "target": result.target, "label": result.label,
             "layer": result.layer, "params": result.params, "seconds": round(result.seconds, 4),
-            "cached": result.cached, "signed": result.signed, "notes": result.meta.get("notes", []),
+            "cached": result.cached, "signed": result.signed, "notes": notes,
             "heatmap": _heatmap_png(result)}
 
 
-def _job_json(job: Job, client: str) -> dict[str, Any]:
+def _job_json(job: Job, client: str, notes: list[str] = ()) -> dict[str, Any]:
     """A job as ``client`` sees it: stopped once it withdrew, even while it goes on for others."""
     body = job.snapshot()
     body["shared"] = job.shared_with(client)
     if job.stopped_for(client) is not None and body["status"] != "cancelled":
         body.update(status="cancelled", error="Stopped by the client.")
     elif job.status == "done" and isinstance(job.result, MapResult):
-        body["result"] = _result_json(job.result)
+        body["result"] = _result_json(job.result, notes)
     return body
 
 
@@ -157,6 +159,7 @@ def create_blueprint() -> flask.Blueprint:
             job = svc.request_map(key, form.get("model", "vgg16"), form.get("method", "grad_cam"),
                                   target=form.get("target") or None, layer=form.get("layer") or None,
                                   weights=form.get("weights") or None, params=params, client=client)
+            notes = svc.setting_notes(form.get("method", "grad_cam"), params)  # valid: request_map took them
         except QuotaError as error:
             return _error(str(error), 429, **{"Retry-After": str(error.retry_after)})
         except BusyError as error:
@@ -164,8 +167,9 @@ def create_blueprint() -> flask.Blueprint:
         except ExplainerError as error:
             return _error(str(error), 400)
         if form.get("wait", "true").strip().lower() in {"false", "0", "no"}:
-            body = _job_json(job, client)
+            body = _job_json(job, client, notes)
             body["status_url"] = f"/api/v1/jobs/{job.id}"
+            body["notes"] = notes
             return flask.jsonify(body), 202
         if not job.wait(job.deadline + WAIT_MARGIN):
             svc.jobs.cancel(job.id, "Stopped: no answer in time.", client=client)
@@ -173,7 +177,7 @@ def create_blueprint() -> flask.Blueprint:
         if job.error is not None:
             status = 400 if isinstance(job.error, ExplainerError) else 500
             return _error(describe_error(job.error), status)
-        return flask.jsonify({**_result_json(job.result), "shared": job.shared_with(client)})
+        return flask.jsonify({**_result_json(job.result, notes), "shared": job.shared_with(client)})
 
     @api.route("/api/v1/jobs/<job_id>", methods=["GET", "DELETE"])
     def job_status(job_id: str):

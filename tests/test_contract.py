@@ -5,6 +5,7 @@ import pytest
 
 from explainers import METHODS, NotApplicableError, ParameterError, explain
 from explainers.methods import get_method
+from explainers.methods.base import MultiPassMethod
 from explainers.passes import Passes
 
 NAMES = list(METHODS)
@@ -140,3 +141,26 @@ def test_methods_share_numerics_through_ops_not_through_each_other():
             if isinstance(node, ast.ImportFrom) and (node.module or "").startswith("explainers.methods."):
                 other = node.module.rsplit(".", 1)[1]
                 assert other == "base" or (path.stem, other) in composed, f"{path.stem} imports from {other}"
+
+
+LONG = [name for name, cls in METHODS.items() if issubclass(cls, MultiPassMethod) or cls.efforts]
+
+
+def test_every_multi_pass_method_offers_efforts():
+    assert {"smoothgrad", "integrated_gradients", "occlusion", "rise", "lime", "xrai"} <= set(LONG)
+    assert all(METHODS[name].efforts for name in LONG), [name for name in LONG if not METHODS[name].efforts]
+
+
+@pytest.mark.parametrize("name", LONG)
+def test_efforts_are_within_the_settings_ranges_and_standard_is_the_default(name):
+    cls = METHODS[name]
+    assert list(cls.efforts) == ["quick", "standard", "thorough"]
+    changed = set(cls.efforts["standard"])
+    assert changed and all(set(preset) == changed for preset in cls.efforts.values())
+    assert cls.efforts["standard"] == {key: cls.params[key].default for key in changed}
+    for preset in cls.efforts.values():
+        method = cls(**preset)
+        assert method.notes == [] and method.settings == {**method.settings, **preset}  # nothing capped
+    # more effort is more work for the model, and the estimate counts it
+    work = [sum(cls(**cls.efforts[effort]).work(224)) for effort in ("quick", "standard", "thorough")]
+    assert work[0] < work[1] < work[2], work

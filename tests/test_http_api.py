@@ -225,3 +225,22 @@ def test_an_api_key_the_server_knows_names_the_caller_a_made_up_one_does_not(app
         with app.server.test_request_context("/api/v1/explain", headers=headers,
                                              environ_base={"REMOTE_ADDR": "10.1.1.1"}):
             assert caller().startswith(expected), (headers, caller())
+
+
+def test_capped_settings_are_named_in_notes(client):
+    """Settings beyond their range are clamped and the answer says so, setting by setting: also when the
+    map comes from the cache or from a job started without waiting; settings within range give no note."""
+    fields = dict(model="shapes", method="smoothgrad", n_samples="1e9", seed=str(2**64))
+    first = _explain(client, png_bytes(seed=5), **fields)
+    assert first.status_code == 200, first.get_json()
+    body = first.get_json()
+    assert body["params"]["n_samples"] == 256 and body["params"]["seed"] == 2**31 - 1
+    assert "n_samples was 1000000000; the largest allowed is 256, so that was used." in body["notes"]
+    assert f"seed was {2**64}; the largest allowed is {2**31 - 1}, so that was used." in body["notes"]
+    again = _explain(client, png_bytes(seed=5), **fields).get_json()
+    assert again["cached"] is True and again["notes"] == body["notes"]
+    started = _explain(client, png_bytes(seed=5), **fields, wait="false").get_json()
+    assert started["notes"] == body["notes"]
+    within = _explain(client, png_bytes(seed=5), model="shapes", method="smoothgrad", n_samples="256",
+                      seed=str(2**31 - 1)).get_json()
+    assert within["cached"] is True and not [note for note in within["notes"] if "allowed" in note]

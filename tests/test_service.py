@@ -247,3 +247,28 @@ def test_backends_are_chosen_by_name(tmp_path):
         ExplainerService(tmp_path, backend="kafka")
     local = ExplainerService(tmp_path, weights="random")
     assert local.health()["backend"] == "local" and local.device == "not started yet"
+
+
+def test_a_long_method_estimates_its_time_before_starting_and_learns_from_each_map(svc):
+    assert svc.estimate("shapes", "grad_cam") is None  # one pass: nothing to choose
+    efforts = next(m for m in svc.methods() if m["name"] == "smoothgrad")["efforts"]
+    guesses = [svc.estimate("shapes", "smoothgrad", efforts[name]) for name in ("quick", "standard", "thorough")]
+    assert not any(guess.measured for guess in guesses) and "first guess" in guesses[0].words()
+    assert guesses[0].seconds < guesses[1].seconds < guesses[2].seconds
+    key = svc.add_image(png_bytes(seed=7))
+    result = svc.explain(key, "shapes", "smoothgrad", params=efforts["quick"])
+    measured = svc.estimate("shapes", "smoothgrad", efforts["quick"])
+    assert measured.measured and "on this server" in measured.words()
+    assert measured.seconds == pytest.approx(result.seconds, rel=1e-6)  # the same work: the time it took
+    assert svc.estimate("shapes", "smoothgrad", efforts["thorough"]).seconds == pytest.approx(8 * result.seconds)
+    assert svc.estimate("shapes", "rise").measured  # another method on the same model: this server's speed
+
+
+def test_explain_names_the_capped_settings_in_its_notes(svc):
+    key = svc.add_image(png_bytes(seed=8))
+    result = svc.explain(key, "shapes", "smoothgrad", params={"n_samples": 1e9, "seed": 2**64})
+    assert result.params["n_samples"] == 256
+    assert result.meta["notes"][:2] == ["n_samples was 1000000000; the largest allowed is 256, so that was used.",
+                                        f"seed was {2**64}; the largest allowed is {2**31 - 1}, so that was used."]
+    again = svc.explain(key, "shapes", "smoothgrad", params={"n_samples": 256, "seed": 2**31 - 1})
+    assert again.cached and not again.meta.get("notes")  # the cached map does not carry another caller's notes

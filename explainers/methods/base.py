@@ -127,6 +127,9 @@ class Method:
     card: ClassVar[MethodCard]
     #: settings for a rough map in a fraction of the time (previews, smoke tests); {} for one-pass methods
     quick: ClassVar[dict[str, Any]] = {}
+    #: a long method's effort choice on its card: "quick", "standard" (its defaults) and "thorough", each
+    #: the settings it changes; {} for one-pass methods (tests/test_contract.py checks them)
+    efforts: ClassVar[dict[str, dict[str, Any]]] = {}
 
     def __init__(self, **params: Any):
         unknown = sorted(set(params) - set(self.params))
@@ -137,6 +140,11 @@ class Method:
         self.notes: list[str] = []
         self.settings = {name: param.clean(name, params.get(name, param.default), self.notes)
                          for name, param in self.params.items()}
+
+    def work(self, input_size: int) -> tuple[int, int]:
+        """How many pictures of side ``input_size`` the model sees at these settings, as (forward passes only,
+        passes with gradients): what a time estimate before starting multiplies by the server's speed."""
+        return 1, 1
 
     def warm_up(self, model) -> None:
         """Prepare now, at the server's start, what this method's first map at these settings would

@@ -64,12 +64,16 @@ class ExpectedGradients(MultiPassMethod):
     signed = True
     order = 39
     quick = {"n_samples": 4}
+    efforts = {"quick": {"n_samples": 8}, "standard": {"n_samples": 32}, "thorough": {"n_samples": 128}}
     params = {
         "n_samples": Param(32, "How many (baseline, point on the path) samples.", minimum=1, maximum=512),
         "smoothing": Param(0.0, "Noise added to each sample, as a fraction of the input range.", minimum=0.0,
                            maximum=1.0),
         "seed": seed_param("the sampling"),
     }
+
+    def work(self, input_size):
+        return 0, self.settings["n_samples"]
 
     def explain_one(self, passes, index, target, span, layer):
         settings = self.settings

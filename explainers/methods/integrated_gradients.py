@@ -62,6 +62,7 @@ class IntegratedGradients(MultiPassMethod):
     signed = True
     order = 38
     quick = {"steps": 4}
+    efforts = {"quick": {"steps": 8}, "standard": {"steps": 32}, "thorough": {"steps": 128}}
     params = {
         "steps": Param(32, "Gradient evaluations along the path (more: more exact, slower).", minimum=1,
                        maximum=512),
@@ -70,6 +71,10 @@ class IntegratedGradients(MultiPassMethod):
         "quadrature": Param("gauss_legendre", "How the path integral is summed.", choices=QUADRATURES),
         "seed": seed_param("the noise baseline"),
     }
+
+    def work(self, input_size):
+        baselines = 4 if self.settings["baseline"] == "average" else 1
+        return baselines, baselines * self.settings["steps"]
 
     def explain_one(self, passes, index, target, span, layer):
         settings = self.settings

@@ -75,6 +75,7 @@ class Lime(MultiPassMethod):
     order = 64
     deadline = 900.0
     quick = {"n_samples": 16, "segments": 8}
+    efforts = {"quick": {"n_samples": 64}, "standard": {"n_samples": 256}, "thorough": {"n_samples": 1000}}
     params = {
         "n_samples": Param(256, "How many random on/off patterns (more: steadier, slower).", minimum=16,
                            maximum=4000),
@@ -86,6 +87,9 @@ class Lime(MultiPassMethod):
                               maximum=10.0),
         "seed": seed_param("the patterns"),
     }
+
+    def work(self, input_size):
+        return self.settings["n_samples"], 0
 
     def explain_one(self, passes, index, target, span, layer):
         settings = self.settings

@@ -48,6 +48,8 @@ class Occlusion(MultiPassMethod):
     signed = True
     order = 60
     quick = {"patch": 112, "stride": 112}
+    efforts = {"quick": {"patch": 56, "stride": 56}, "standard": {"patch": 32, "stride": 32},
+               "thorough": {"patch": 32, "stride": 16}}
     params = {
         "patch": Param(32, "Side of the covering square, in pixels of the model input.", minimum=2, maximum=256),
         "stride": Param(32, "Step between squares, in pixels (smaller: finer map, slower).", minimum=1,
@@ -62,6 +64,11 @@ class Occlusion(MultiPassMethod):
         size = min(self.settings["patch"], model.input_size)
         starts = positions(model.input_size, size, self.settings["stride"])
         engine_for(model).warm_local((size, size), starts, starts)
+
+    def work(self, input_size):
+        # an over-estimate: each covered copy runs its first layers on a crop only
+        side = len(positions(input_size, min(self.settings["patch"], input_size), self.settings["stride"]))
+        return side * side, 0
 
     def explain_one(self, passes, index, target, span, layer):
         patch, stride = self.settings["patch"], self.settings["stride"]

@@ -55,12 +55,16 @@ class Rise(MultiPassMethod):
     order = 62
     deadline = 900.0
     quick = {"n_masks": 16}
+    efforts = {"quick": {"n_masks": 100}, "standard": {"n_masks": 500}, "thorough": {"n_masks": 2000}}
     params = {
         "n_masks": Param(500, "How many random masks (more: smoother, slower).", minimum=8, maximum=8000),
         "cells": Param(7, "Grid cells per side of a mask (fewer: coarser blobs).", minimum=2, maximum=32),
         "keep": Param(0.5, "Fraction of each mask left visible.", minimum=0.05, maximum=0.95),
         "seed": seed_param("the masks"),
     }
+
+    def work(self, input_size):
+        return self.settings["n_masks"], 0
 
     def explain_one(self, passes, index, target, span, layer):
         settings = self.settings

@@ -105,7 +105,11 @@ class ScoreCamFast(ScoreCamBase):
     )
     order = 18
     quick = {"top_k": 4}
+    efforts = {"quick": {"top_k": 8}, "standard": {"top_k": 32}, "thorough": {"top_k": 128}}
     params = {"top_k": Param(32, "How many of the most active feature maps to use.", minimum=1, maximum=4096)}
+
+    def work(self, input_size):
+        return self.settings["top_k"] + 1, 0  # one masked copy per feature map, and a black picture
 
     def channels(self, activations):
         means = activations.reshape(-1, activations.shape[-1]).mean(axis=0)

@@ -51,6 +51,7 @@ class ShapPartition(MultiPassMethod):
     order = 66
     deadline = 900.0
     quick = {"max_evals": 64}
+    efforts = {"quick": {"max_evals": 100}, "standard": {"max_evals": 500}, "thorough": {"max_evals": 2000}}
     card = MethodCard(
         computes=("Splits the picture into halves, quarters and so on, hides regions by painting them over from "
                   "their surroundings, and scores the hidden copies. Each region gets its fair share (a Shapley-style "
@@ -79,6 +80,9 @@ class ShapPartition(MultiPassMethod):
 
     def check_applicable(self, model) -> None:
         shap_module()
+
+    def work(self, input_size):
+        return self.settings["max_evals"] + 2, 0
 
     def explain_one(self, passes, index, target, span, layer):
         shap = shap_module()

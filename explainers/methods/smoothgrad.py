@@ -34,6 +34,7 @@ class NoisyGradients(MultiPassMethod):
 
     statistic: ClassVar[SampleStatistic] = Mean()
     quick = {"n_samples": 2}
+    efforts = {"quick": {"n_samples": 8}, "standard": {"n_samples": 16}, "thorough": {"n_samples": 64}}
     params = {
         "base": Param("vanilla_gradient", "The gradient method whose maps are averaged.", choices=BASES),
         "n_samples": Param(16, "How many noisy copies (more: smoother, slower).", minimum=1, maximum=256),
@@ -41,6 +42,9 @@ class NoisyGradients(MultiPassMethod):
                        maximum=1.0),
         "seed": seed_param("the noise"),
     }
+
+    def work(self, input_size):
+        return 0, self.settings["n_samples"]
 
     def explain_one(self, passes, index, target, span, layer):
         base = get_method(self.settings["base"])()

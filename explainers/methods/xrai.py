@@ -79,9 +79,13 @@ class Xrai(MultiPassMethod):
     order = 40
     deadline = 900.0
     quick = {"steps": 2}
+    efforts = {"quick": {"steps": 8}, "standard": {"steps": 32}, "thorough": {"steps": 64}}
     params = {
         "steps": Param(32, "Integrated-gradients steps per baseline.", minimum=1, maximum=512),
     }
+
+    def work(self, input_size):
+        return 0, 2 * self.settings["steps"]  # a path from black and one from white
 
     def explain_one(self, passes, index, target, span, layer):
         steps = self.settings["steps"]
