@@ -20,7 +20,7 @@ from components import layout as page
 from components import registry
 from components.common import SERVICE_KEY
 from components.routes import register_routes
-from service import ExplainerService
+from service import ExplainerService, preload, security
 from service.http import create_blueprint
 from service.store import MAX_UPLOAD_BYTES
 
@@ -35,18 +35,21 @@ DEFAULTS: dict[str, Any] = {
     "debug": False,
     "backend": os.environ.get("EXPLAINER_BACKEND", "local"),  # "local" (embedded) or "celery" (+ REDIS_URL)
     "redis_url": os.environ.get("REDIS_URL") or None,
+    "api_keys": os.environ.get("EXPLAINERS_API_KEYS", ""),  # comma-separated; empty: the API is open
 }
 
 
 def create_app(config: Mapping[str, Any] | None = None) -> dash.Dash:
-    """A new dashboard app; ``config`` overrides DEFAULTS (weights, weights_dir, data_dir, model, debug)."""
+    """A new dashboard app; ``config`` overrides DEFAULTS (weights, weights_dir, data_dir, model, debug, api_keys)."""
     settings = {**DEFAULTS, **(config or {})}
+    preload.import_libraries()  # before any thread of the server starts (see service/preload.py)
     service = settings.get("service") or ExplainerService(
         settings["data_dir"], weights=settings["weights"], weights_dir=settings["weights_dir"],
         backend=settings["backend"], redis_url=settings["redis_url"])
     server = flask.Flask(__name__)
     # base64 inflates an upload by 4/3; anything beyond this is refused with 413 before Dash sees it
     server.config["MAX_CONTENT_LENGTH"] = MAX_UPLOAD_BYTES * 4 // 3 + 1024 * 1024
+    server.config["MAX_FORM_MEMORY_SIZE"] = server.config["MAX_CONTENT_LENGTH"]  # a data URL sent as a form field
     server.extensions[SERVICE_KEY] = service
     app = dash.Dash(__name__, server=server, title="Saliency maps", update_title=None,
                     external_stylesheets=[BOOTSTRAP_URL], suppress_callback_exceptions=True,
@@ -56,6 +59,8 @@ def create_app(config: Mapping[str, Any] | None = None) -> dash.Dash:
     registry.attach(app)
     register_routes(server)
     server.register_blueprint(create_blueprint())
+    security.install(server, api_keys=security.parse_api_keys(settings["api_keys"]),
+                     inline_script_hashes=app.csp_hashes)
 
     @server.errorhandler(413)
     def too_large(_error):
@@ -104,6 +109,8 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     target = create_app({"debug": True}) if args.debug else app
+    if DEFAULTS["backend"] == "local":
+        preload.import_model_libraries()  # here, not at `import app`: the module itself stays without TensorFlow
     if os.environ.get("EXPLAINERS_WARM_UP", "1") != "0" and DEFAULTS["backend"] == "local":
         service = target.server.extensions[SERVICE_KEY]
         service.warm_up(DEFAULTS["model"] or service.default_model(), background=True)

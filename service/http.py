@@ -4,12 +4,14 @@
     GET  /readyz                  JSON: warm-up state, models loaded, device, queue, cache (503 until warmed up)
     GET  /api/v1/models           models (with layers and weights status) and methods (with settings)
     GET  /api/v1/labels?q=cat     class search
-    POST /api/v1/explain          multipart: image file; fields model, method, target, layer, weights,
-                                  wait (default true), and the method's settings -> JSON with the heatmap
+    POST /api/v1/explain          multipart: image file (or a data URL in the field, or the raw picture as the
+                                  body with the fields in the query); fields model, method, target, layer,
+                                  weights, wait (default true), and the method's settings -> JSON with the heatmap
     GET  /api/v1/jobs/<id>        a job's progress (and its result when done); DELETE cancels it
 
-Anything the client sends wrong gets a 4xx with {"error": "<plain sentence>"}; a full queue gets 503
-with Retry-After; nothing a client sends produces a 500.
+Anything the client sends wrong gets a 4xx with {"error": "<plain sentence>"} (a picture over the limit: 413,
+an unknown path under /api/: 404); a full queue, an unreachable Redis or a lost worker get 503 with
+Retry-After; nothing a client sends produces a 500. Messages never name the server's files.
 """
 from __future__ import annotations
 
@@ -23,9 +25,11 @@ from PIL import Image
 
 from explainers.errors import ExplainerError, UnknownNameError
 from explainers.render import map_scale
-from service.errors import describe_error
+from service.errors import ServiceUnavailableError, describe_error
 from service.jobs import BusyError, Job
 from service.results import MapResult
+from service.security import without_paths
+from service.uploads import UploadTooLarge, uploaded_bytes
 
 if TYPE_CHECKING:  # pragma: no cover - for annotations only: the app hands the service to the routes
     from service.core import ExplainerService
@@ -38,7 +42,7 @@ def _service() -> ExplainerService:
 
 
 def _error(message: str, status: int, **headers: str) -> flask.Response:
-    response = flask.jsonify({"error": message})
+    response = flask.jsonify({"error": without_paths(message)})
     response.status_code = status
     for name, value in headers.items():
         response.headers[name] = value
@@ -81,7 +85,7 @@ def create_blueprint() -> flask.Blueprint:
     @api.route("/readyz")
     def readyz():
         health = _service().health()
-        status = 503 if health["status"] in {"not started", "warming up"} else 200
+        status = 503 if health["status"] in {"not started", "warming up", "degraded"} else 200
         response = flask.jsonify(health)
         response.status_code = status
         return response
@@ -94,7 +98,7 @@ def create_blueprint() -> flask.Blueprint:
         for model in svc.models():
             state = statuses[model["name"]]
             listed.append({**model, "layers": [layer["name"] for layer in svc.layers(model["name"])],
-                           "weights": {"state": state.state, "message": state.message}})
+                           "weights": {"state": state.state, "message": without_paths(state.message)}})
         methods = [{**m, "settings": svc.method_settings(m["name"])} for m in svc.methods()]
         return flask.jsonify({"models": listed, "methods": methods, "device": svc.device,
                               "default_weights": svc.default_weights})
@@ -116,17 +120,19 @@ def create_blueprint() -> flask.Blueprint:
     @api.route("/api/v1/explain", methods=["POST"])
     def explain():
         svc = _service()
-        form = flask.request.form
-        upload = flask.request.files.get("image")
-        if upload is None:
-            return _error("Send the picture as a multipart file field named 'image'.", 400)
+        form = flask.request.values  # the form's fields, or the query's when the body is the picture itself
         try:
-            key = svc.add_image(upload.read(svc.max_upload_bytes + 1))
+            data = uploaded_bytes(flask.request, svc.max_upload_bytes)
+            if data is None:
+                return _error("Send the picture as a multipart file field named 'image'.", 400)
+            key = svc.add_image(data)
             params = {name: value for name, value in form.items() if name not in RESERVED_FIELDS}
             job = svc.request_map(key, form.get("model", "vgg16"), form.get("method", "grad_cam"),
                                   target=form.get("target") or None, layer=form.get("layer") or None,
                                   weights=form.get("weights") or None, params=params)
-        except BusyError as error:
+        except UploadTooLarge as error:
+            return _error(str(error), 413)
+        except (BusyError, ServiceUnavailableError) as error:
             return _error(str(error), 503, **{"Retry-After": str(error.retry_after)})
         except ExplainerError as error:
             return _error(str(error), 400)
@@ -137,6 +143,8 @@ def create_blueprint() -> flask.Blueprint:
         if not job.wait(job.deadline + 30.0):
             svc.jobs.cancel(job.id, "Stopped: no answer in time.")
             return _error("This took too long and was stopped. Please try again.", 504)
+        if isinstance(job.error, ServiceUnavailableError):
+            return _error(str(job.error), 503, **{"Retry-After": str(job.error.retry_after)})
         if job.error is not None:
             status = 400 if isinstance(job.error, ExplainerError) else 500
             return _error(describe_error(job.error), status)
@@ -152,6 +160,11 @@ def create_blueprint() -> flask.Blueprint:
             svc.jobs.cancel(job_id, "Stopped by the client.")
             job.wait(2.0)
         return flask.jsonify(_job_json(job))
+
+    @api.route("/api/<path:_unknown>", methods=["GET", "POST", "PUT", "PATCH", "DELETE"])
+    def unknown_path(_unknown: str):
+        return _error(f"Nothing answers {flask.request.method} at this address of the API: see /api/v1/models "
+                      f"and the list at the top of service/http.py.", 404)
 
     @api.errorhandler(UnknownNameError)
     def unknown(error):
