@@ -74,6 +74,8 @@ def _result_json(result: MapResult) -> dict[str, Any]:
 
 def _job_json(job: Job) -> dict[str, Any]:
     body = job.snapshot()
+    if body.get("error"):
+        body["error"] = without_paths(body["error"])
     if job.status == "done" and isinstance(job.result, MapResult):
         body["result"] = _result_json(job.result)
     return body
@@ -163,8 +165,8 @@ def create_blueprint() -> flask.Blueprint:
 
     @api.route("/api/<path:_unknown>", methods=["GET", "POST", "PUT", "PATCH", "DELETE"])
     def unknown_path(_unknown: str):
-        return _error(f"Nothing answers {flask.request.method} at this address of the API: see /api/v1/models "
-                      f"and the list at the top of service/http.py.", 404)
+        return _error(f"Nothing answers {flask.request.method} at this address of the API (docs/serving.md lists "
+                      f"its addresses).", 404)
 
     @api.errorhandler(UnknownNameError)
     def unknown(error):
