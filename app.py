@@ -21,7 +21,7 @@ from components import layout as page
 from components import registry
 from components.common import SERVICE_KEY, give_client_cookie
 from components.routes import register_routes
-from service import ExplainerService
+from service import ExplainerService, preload, security
 from service.http import create_blueprint
 from service.store import MAX_REQUEST_BYTES, MAX_UPLOAD_BYTES
 
@@ -38,17 +38,20 @@ DEFAULTS: dict[str, Any] = {
     "redis_url": os.environ.get("REDIS_URL") or None,
     # signs the browser's session cookie; set it when several processes serve one page
     "secret_key": os.environ.get("EXPLAINERS_SECRET_KEY") or None,
+    "api_keys": os.environ.get("EXPLAINERS_API_KEYS", ""),  # comma-separated; empty: the API is open
 }
 
 
 def create_app(config: Mapping[str, Any] | None = None) -> dash.Dash:
-    """A new dashboard app; ``config`` overrides DEFAULTS (weights, weights_dir, data_dir, model, debug)."""
+    """A new dashboard app; ``config`` overrides DEFAULTS (weights, weights_dir, data_dir, model, debug, api_keys)."""
     settings = {**DEFAULTS, **(config or {})}
+    preload.import_libraries()  # before any thread of the server starts (see service/preload.py)
     service = settings.get("service") or ExplainerService(
         settings["data_dir"], weights=settings["weights"], weights_dir=settings["weights_dir"],
         backend=settings["backend"], redis_url=settings["redis_url"])
     server = flask.Flask(__name__)
     server.config["MAX_CONTENT_LENGTH"] = MAX_REQUEST_BYTES  # refused with 413 before Dash sees the body
+    server.config["MAX_FORM_MEMORY_SIZE"] = MAX_REQUEST_BYTES  # a data URL sent as a form field
     server.extensions[SERVICE_KEY] = service
     server.secret_key = settings["secret_key"] or secrets.token_hex(32)
     server.after_request(give_client_cookie)  # a browser's jobs are bound to its session cookie
@@ -60,6 +63,8 @@ def create_app(config: Mapping[str, Any] | None = None) -> dash.Dash:
     registry.attach(app)
     register_routes(server)
     server.register_blueprint(create_blueprint())
+    security.install(server, api_keys=security.parse_api_keys(settings["api_keys"]),
+                     inline_script_hashes=app.csp_hashes)
 
     @server.errorhandler(413)
     def too_large(_error):
@@ -108,6 +113,8 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     target = create_app({"debug": True}) if args.debug else app
+    if DEFAULTS["backend"] == "local":
+        preload.import_model_libraries()  # here, not at `import app`: the module itself stays without TensorFlow
     if os.environ.get("EXPLAINERS_WARM_UP", "1") != "0" and DEFAULTS["backend"] == "local":
         service = target.server.extensions[SERVICE_KEY]
         service.warm_up(DEFAULTS["model"] or service.default_model(), background=True)

@@ -28,7 +28,12 @@ accesslog = "-"
 
 
 def post_fork(server, worker):
-    """Warm the default model in each worker (never in the master, which must not import TensorFlow)."""
+    """Import TensorFlow and warm the default model in each worker, before its threads serve (never in the
+    master, which must not import TensorFlow)."""
+    if os.environ.get("EXPLAINER_BACKEND", "local") == "local":
+        from service import preload
+
+        preload.import_model_libraries()
     if os.environ.get("EXPLAINERS_WARM_UP", "1") != "0" and os.environ.get("EXPLAINER_BACKEND", "local") == "local":
         from app import DEFAULTS, server as flask_server
         from components.common import SERVICE_KEY

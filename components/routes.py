@@ -144,13 +144,11 @@ def register_routes(server: flask.Flask) -> None:
         the faithfulness scrubber."""
         try:
             p = _card_params(flask.request.args)
-            mode = flask.request.args.get("mode", "deletion")
-            k = float(flask.request.args.get("k", 0))
+            mode = flask.request.args.get("mode", "deletion")[:40]  # the service says what the modes are
+            k = _percent(flask.request.args.get("k", "0"))
             picture = _service().perturbed(p["key"], p["model"], p["method"], target=p["target"], layer=p["layer"],
-                                           weights=p["weights"], mode=mode, fraction=min(1.0, max(0.0, k / 100)))
-        except ValueError:
-            return _plain("k must be a number from 0 to 100.", 400)
-        except Exception as error:  # noqa: BLE001
+                                           weights=p["weights"], mode=mode, fraction=k / 100)
+        except Exception as error:  # noqa: BLE001 - ExplainerError is a ValueError: each says what is wrong
             return _plain(describe_error(error), 400 if isinstance(error, ExplainerError) else 500)
         return _image_response(picture, "PNG")
 
@@ -173,6 +171,17 @@ def register_routes(server: flask.Flask) -> None:
         name = _filename("saliency", described[0]["model"], described[0]["target"]) + ".json"
         return flask.Response(json.dumps(described, indent=2), mimetype="application/json",
                               headers={"Content-Disposition": f'attachment; filename="{name}"'})
+
+
+def _percent(text: str) -> float:
+    """k, the share of pixels changed: a number from 0 to 100 (NaN and infinities are not numbers here)."""
+    try:
+        value = float(text)
+    except (TypeError, ValueError):
+        value = float("nan")
+    if not 0.0 <= value <= 100.0:
+        raise ExplainerError(f"k must be a number from 0 to 100 (a percentage of the pixels). Received: {text[:40]!r}.")
+    return value
 
 
 def _grid(args: Any, render: bool = True):

@@ -8,6 +8,16 @@ from explainers.errors import ExplainerError
 log = logging.getLogger(__name__)
 
 
+class ServiceUnavailableError(ExplainerError):
+    """Not the client's fault and not for good: Redis cannot be reached, or the worker computing a job died.
+
+    The HTTP API answers it with 503 and ``Retry-After`` (seconds) instead of a 400."""
+
+    def __init__(self, message: str, retry_after: int = 30):
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
 def describe_error(error: BaseException) -> str:
     """The message a person sees: ours as they are, anything else as a calm generic line (logged)."""
     if isinstance(error, ExplainerError):

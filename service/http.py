@@ -4,13 +4,15 @@
     GET  /readyz                  JSON: warm-up state, models loaded, device, queue, cache (503 until warmed up)
     GET  /api/v1/models           models (with layers and weights status) and methods (with settings)
     GET  /api/v1/labels?q=cat     class search
-    POST /api/v1/explain          multipart: image file; fields model, method, target, layer, weights,
-                                  wait (default true), and the method's settings -> JSON with the heatmap
+    POST /api/v1/explain          multipart: image file (or a data URL in the field, or the raw picture as the
+                                  body with the fields in the query); fields model, method, target, layer,
+                                  weights, wait (default true), and the method's settings -> JSON with the heatmap
     GET  /api/v1/jobs/<id>        a job's progress (and its result when done); DELETE cancels it
 
-Anything the client sends wrong gets a 4xx with {"error": "<plain sentence>"}; a full queue gets 503
-with Retry-After, a caller with too many maps waiting 429 with Retry-After; nothing a client sends
-produces a 500.
+Anything the client sends wrong gets a 4xx with {"error": "<plain sentence>"} (a picture over the limit: 413,
+an unknown path under /api/: 404); a full queue, an unreachable Redis or a lost worker get 503 with
+Retry-After, a caller with too many maps waiting 429 with Retry-After; nothing a client sends produces a
+500. Messages never name the server's files.
 
 Jobs belong to their callers (``caller``: the API key when the server knows it, else the address):
 identical requests share one job (``"shared": true`` for those that joined it), a job id a caller
@@ -30,9 +32,11 @@ from PIL import Image
 
 from explainers.errors import ExplainerError, UnknownNameError
 from explainers.render import map_scale
-from service.errors import describe_error
+from service.errors import ServiceUnavailableError, describe_error
 from service.jobs import BusyError, Job, QuotaError
 from service.results import MapResult
+from service.security import presented_key, without_paths
+from service.uploads import UploadTooLarge, uploaded_bytes
 
 if TYPE_CHECKING:  # pragma: no cover - for annotations only: the app hands the service to the routes
     from service.core import ExplainerService
@@ -53,7 +57,7 @@ def _service() -> ExplainerService:
 
 
 def _error(message: str, status: int, **headers: str) -> flask.Response:
-    response = flask.jsonify({"error": message})
+    response = flask.jsonify({"error": without_paths(message)})
     response.status_code = status
     for name, value in headers.items():
         response.headers[name] = value
@@ -61,10 +65,10 @@ def _error(message: str, status: int, **headers: str) -> flask.Response:
 
 
 def caller() -> str:
-    """Who is calling the API, for job ownership and the per-caller quota: its API key (``X-API-Key``)
-    when the server knows it (``app.config["API_KEYS"]``, where a deployment's keys are kept), else its
+    """Who is calling the API, for job ownership and the per-caller quota: its API key (``X-API-Key`` or
+    ``Authorization: Bearer``) when the server knows it (``app.config["API_KEYS"]``, where a deployment's keys are kept), else its
     address (a made-up key cannot buy a fresh quota)."""
-    key = flask.request.headers.get("X-API-Key", "")
+    key = presented_key(flask.request)
     known = flask.current_app.config.get("API_KEYS") or ()
     if key and key in known:
         return "key:" + hashlib.sha256(key.encode()).hexdigest()[:16]
@@ -100,6 +104,8 @@ def _job_json(job: Job, client: str, notes: list[str] = ()) -> dict[str, Any]:
     """A job as ``client`` sees it: stopped once it withdrew, even while it goes on for others."""
     body = job.snapshot()
     body["shared"] = job.shared_with(client)
+    if body.get("error"):
+        body["error"] = without_paths(body["error"])
     if job.stopped_for(client) is not None and body["status"] != "cancelled":
         body.update(status="cancelled", error="Stopped by the client.")
     elif job.status == "done" and isinstance(job.result, MapResult):
@@ -113,7 +119,7 @@ def create_blueprint() -> flask.Blueprint:
     @api.route("/readyz")
     def readyz():
         health = _service().health()
-        status = 503 if health["status"] in {"not started", "warming up"} else 200
+        status = 503 if health["status"] in {"not started", "warming up", "degraded"} else 200
         response = flask.jsonify(health)
         response.status_code = status
         return response
@@ -126,7 +132,7 @@ def create_blueprint() -> flask.Blueprint:
         for model in svc.models():
             state = statuses[model["name"]]
             listed.append({**model, "layers": [layer["name"] for layer in svc.layers(model["name"])],
-                           "weights": {"state": state.state, "message": state.message}})
+                           "weights": {"state": state.state, "message": without_paths(state.message)}})
         methods = [{**m, "settings": svc.method_settings(m["name"])} for m in svc.methods()]
         return flask.jsonify({"models": listed, "methods": methods, "device": svc.device,
                               "default_weights": svc.default_weights})
@@ -148,21 +154,23 @@ def create_blueprint() -> flask.Blueprint:
     @api.route("/api/v1/explain", methods=["POST"])
     def explain():
         svc = _service()
-        form = flask.request.form
-        upload = flask.request.files.get("image")
-        if upload is None:
-            return _error("Send the picture as a multipart file field named 'image'.", 400)
+        form = flask.request.values  # the form's fields, or the query's when the body is the picture itself
         client = caller()
         try:
-            key = svc.add_image(upload.read(svc.max_upload_bytes + 1))
+            data = uploaded_bytes(flask.request, svc.max_upload_bytes)
+            if data is None:
+                return _error("Send the picture as a multipart file field named 'image'.", 400)
+            key = svc.add_image(data)
             params = {name: value for name, value in form.items() if name not in RESERVED_FIELDS}
             job = svc.request_map(key, form.get("model", "vgg16"), form.get("method", "grad_cam"),
                                   target=form.get("target") or None, layer=form.get("layer") or None,
                                   weights=form.get("weights") or None, params=params, client=client)
             notes = svc.setting_notes(form.get("method", "grad_cam"), params)  # valid: request_map took them
+        except UploadTooLarge as error:
+            return _error(str(error), 413)
         except QuotaError as error:
             return _error(str(error), 429, **{"Retry-After": str(error.retry_after)})
-        except BusyError as error:
+        except (BusyError, ServiceUnavailableError) as error:
             return _error(str(error), 503, **{"Retry-After": str(error.retry_after)})
         except ExplainerError as error:
             return _error(str(error), 400)
@@ -174,6 +182,8 @@ def create_blueprint() -> flask.Blueprint:
         if not job.wait(job.deadline + WAIT_MARGIN):
             svc.jobs.cancel(job.id, "Stopped: no answer in time.", client=client)
             return _error("This took too long and was stopped. Please try again.", 504)
+        if isinstance(job.error, ServiceUnavailableError):
+            return _error(str(job.error), 503, **{"Retry-After": str(job.error.retry_after)})
         if job.error is not None:
             status = 400 if isinstance(job.error, ExplainerError) else 500
             return _error(describe_error(job.error), status)
@@ -190,6 +200,11 @@ def create_blueprint() -> flask.Blueprint:
             if not job.interested:  # the computation itself stops: give it a moment to say so
                 job.wait(2.0)
         return flask.jsonify(_job_json(job, client))
+
+    @api.route("/api/<path:_unknown>", methods=["GET", "POST", "PUT", "PATCH", "DELETE"])
+    def unknown_path(_unknown: str):
+        return _error(f"Nothing answers {flask.request.method} at this address of the API (docs/serving.md lists "
+                      f"its addresses).", 404)
 
     @api.errorhandler(UnknownNameError)
     def unknown(error):

@@ -27,6 +27,7 @@ from celery import Celery
 from celery.exceptions import WorkerLostError
 
 from explainers.errors import ExplainerError
+from service.errors import ServiceUnavailableError
 from service.jobs import BusyError, Cancelled, Job, JobBook, Work, client_queue_default
 from service.store import ImageStore
 from service.wire import WireFormatError, decode, encode, from_wire
@@ -111,7 +112,7 @@ class RedisImageStore(ImageStore):
         try:
             return operation(*args, **kwargs)
         except redis.RedisError:
-            raise ExplainerError(UNREACHABLE) from None
+            raise ServiceUnavailableError(UNREACHABLE) from None
 
 
 def received(info: Any) -> Any:
@@ -140,7 +141,7 @@ class RemoteJob(Job):
         try:
             state, info = self._result.state, self._result.info
         except Exception:  # noqa: BLE001 - Redis went away while we waited
-            self._finish("failed", error=ExplainerError(UNREACHABLE))
+            self._finish("failed", error=ServiceUnavailableError(UNREACHABLE))
             return
         if state in {"STARTED", "PROGRESS"}:
             self.status = "running"
@@ -156,11 +157,11 @@ class RemoteJob(Job):
             else:
                 self._finish("done", outcome)
         elif state == "FAILURE":
-            if isinstance(info, WorkerLostError) or "WorkerLost" in type(info).__name__:
-                message = "The worker computing this map stopped unexpectedly. Please try again."
+            if isinstance(info, WorkerLostError) or "WorkerLost" in type(info).__name__:  # not the client's fault
+                error = ServiceUnavailableError("The worker computing this map stopped unexpectedly. Please try again.")
             else:
-                message = FAILED
-            self._finish("failed", error=ExplainerError(message))
+                error = ExplainerError(FAILED)
+            self._finish("failed", error=error)
         elif state == "REVOKED":
             self._finish("cancelled", error=Cancelled(self.cancel_reason or "Stopped."))
 
@@ -234,7 +235,7 @@ class CeleryJobs(JobBook):
         try:
             waiting = self.redis.llen(QUEUE)
         except Exception:  # noqa: BLE001 - Redis is down: say so at once
-            raise ExplainerError(UNREACHABLE) from None
+            raise ServiceUnavailableError(UNREACHABLE) from None
         if waiting >= self.max_queue:
             retry = max(1, int(waiting * 2))
             raise BusyError(f"The server is busy ({waiting} maps are waiting). Please try again in about "
@@ -244,7 +245,7 @@ class CeleryJobs(JobBook):
         try:
             sent = self.celery.send_task(TASK, args=[dict(work), list(key)], queue=QUEUE)
         except Exception:  # noqa: BLE001
-            raise ExplainerError(UNREACHABLE) from None
+            raise ServiceUnavailableError(UNREACHABLE) from None
         job = RemoteJob(key, sent.id, deadline, self, client=client, expensive=expensive, title=title)
         with self._lock:
             self._remember(job)

@@ -362,3 +362,27 @@ def test_the_trust_panel_words_the_verdicts_the_service_returns():
     found = {"pointing_game": True, "energy_in_mask": 0.4, "area": 0.4}
     assert verdict("localization", found) == {"verdict": "hit", "energy": {"verdict": "chance", "score": 0.4,
                                                                            "threshold": 0.4}}
+
+
+def test_the_scrubber_picture_says_what_is_wrong_with_each_request(client):
+    svc = client.application.extensions["saliency_service"]
+    key = svc.add_image((ROOT / "assets" / "examples" / "shapes" / "star.png").read_bytes())
+    good = {"image": key, "model": "shapes", "method": "grad_cam", "weights": "random", "mode": "deletion", "k": "20"}
+    cases = [
+        ({"image": "0" * 64}, "no longer on the server"),
+        ({"image": "../etc/passwd"}, "No picture is selected"),
+        ({"mode": "sideways"}, "mode must be 'deletion' or 'insertion'. Received: 'sideways'"),
+        ({"k": "lots"}, "k must be a number from 0 to 100"),
+        ({"k": "150"}, "Received: '150'"),
+        ({"k": "nan"}, "k must be a number from 0 to 100"),
+        ({"method": "nope"}, "Unknown method"),
+        ({"model": "nope"}, "Unknown model"),
+        ({"percentile": "high"}, "percentile must be a number"),
+    ]
+    for change, phrase in cases:
+        response = client.get("/trust/perturbed.png", query_string={**good, **change})
+        text = response.get_data(as_text=True)
+        assert response.status_code == 400 and phrase in text, (change, response.status_code, text)
+        if "k" not in change:
+            assert "k must" not in text, (change, text)
+    assert client.get("/trust/perturbed.png", query_string=good).status_code == 200

@@ -244,3 +244,100 @@ def test_capped_settings_are_named_in_notes(client):
     within = _explain(client, png_bytes(seed=5), model="shapes", method="smoothgrad", n_samples="256",
                       seed=str(2**31 - 1)).get_json()
     assert within["cached"] is True and not [note for note in within["notes"] if "allowed" in note]
+
+
+def _stored_pictures(app) -> list:
+    from components.common import SERVICE_KEY
+
+    folder = app.server.extensions[SERVICE_KEY].images.root
+    return sorted(path.name for path in folder.iterdir()) if folder.exists() else []
+
+
+def _over_the_limit_png() -> bytes:
+    """A genuine PNG of noise, padded with junk after its end to just over 10 MB (decoders stop at IEND)."""
+    picture = np.random.default_rng(7).integers(0, 256, (256, 256, 3), dtype=np.uint8)
+    buffer = io.BytesIO()
+    Image.fromarray(picture).save(buffer, "PNG")
+    return buffer.getvalue() + b"\0" * (11 * 1024 * 1024 - len(buffer.getvalue()))
+
+
+def test_an_upload_over_the_limit_is_413_however_it_is_sent_and_nothing_is_stored(app, client):
+    import base64
+
+    data = _over_the_limit_png()
+    data_url = "data:image/png;base64," + base64.b64encode(data).decode()
+    answers = {
+        "multipart file": _explain(client, data, model="shapes", method="grad_cam"),
+        "raw body": client.post("/api/v1/explain?model=shapes&method=grad_cam", data=data, content_type="image/png"),
+        "data URL field": client.post("/api/v1/explain", data={"image": data_url, "model": "shapes"},
+                                      content_type="multipart/form-data"),
+    }
+    for way, response in answers.items():
+        assert response.status_code == 413, (way, response.status_code, response.get_json())
+        assert "too large" in response.get_json()["error"] and "10 MB" in response.get_json()["error"], way
+    assert _stored_pictures(app) == []  # refused before anything was decoded or written
+    assert app.server.config["MAX_CONTENT_LENGTH"] is not None
+
+
+def test_an_upload_within_the_limit_is_read_whole_however_it_is_sent(app, client):
+    import base64
+    import hashlib
+
+    picture = png_bytes(40, 40, seed=4) + b"\0" * (2 * 1024 * 1024)  # junk after the end: stored as sent, never cut
+    data_url = "data:image/png;base64," + base64.b64encode(picture).decode()
+    for response in (client.post("/api/v1/explain?model=alexnet", data=picture, content_type="image/png"),
+                     client.post("/api/v1/explain", data={"image": data_url, "model": "alexnet"},
+                             content_type="multipart/form-data"),
+                     _explain(client, picture, model="alexnet")):
+        assert response.status_code == 400 and "Unknown model" in response.get_json()["error"]  # got past the picture
+    assert _stored_pictures(app) == [hashlib.sha256(picture).hexdigest()]
+    damaged = client.post("/api/v1/explain", data={"image": "data:image/png;base64,%%%"},
+                          content_type="multipart/form-data")
+    assert damaged.status_code == 400 and "damaged" in damaged.get_json()["error"]
+
+
+def test_unknown_api_paths_and_methods_answer_json_not_the_page(client):
+    for method, path, status in (("GET", "/api/v1/nope", 404), ("GET", "/api/v2/models", 404),
+                                 ("POST", "/api/v1/jobs/x/y", 404), ("GET", "/api/v1/explain", 404),
+                                 ("PUT", "/api/v1/models", 404)):
+        response = client.open(path, method=method)
+        assert response.status_code == status, (method, path, response.status_code)
+        assert response.mimetype == "application/json" and response.get_json()["error"], (method, path)
+    assert client.get("/some/page/path").mimetype == "text/html"  # the page's own paths are still the page
+
+
+def test_redis_down_is_503_with_retry_after_and_readyz_says_degraded(tmp_path):
+    import socket
+
+    from app import create_app
+
+    with socket.socket() as probe:  # a port nobody listens on: Redis is down
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    app = create_app({"weights": "random", "data_dir": str(tmp_path), "backend": "celery",
+                      "redis_url": f"redis://127.0.0.1:{port}/0"})
+    client = app.server.test_client()
+    response = _explain(client, png_bytes(), model="shapes", method="grad_cam")
+    assert response.status_code == 503 and int(response.headers["Retry-After"]) >= 1, response.get_json()
+    assert "cannot be reached" in response.get_json()["error"]
+    ready = client.get("/readyz")
+    assert ready.status_code == 503 and ready.get_json()["status"] == "degraded"
+
+
+def test_a_lost_worker_is_503_with_retry_after(app, client, monkeypatch):
+    from types import SimpleNamespace
+
+    from celery.exceptions import WorkerLostError
+
+    from components.common import SERVICE_KEY
+    from service.remote import RemoteJob
+
+    lost = SimpleNamespace(state="FAILURE", info=WorkerLostError("Worker exited prematurely: signal 9 (SIGKILL)."))
+    jobs = SimpleNamespace(celery=SimpleNamespace(AsyncResult=lambda task_id: lost))
+    job = RemoteJob(("key",), "task-1", 60.0, jobs)
+    assert job.wait(1.0) and job.status == "failed"
+    svc = app.server.extensions[SERVICE_KEY]
+    monkeypatch.setattr(svc, "request_map", lambda *args, **kwargs: job)
+    response = _explain(client, png_bytes(), model="shapes", method="grad_cam")
+    assert response.status_code == 503 and int(response.headers["Retry-After"]) >= 1
+    assert "stopped unexpectedly" in response.get_json()["error"]
