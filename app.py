@@ -16,6 +16,7 @@ from typing import Any, Mapping
 
 import dash
 import flask
+from werkzeug.middleware.proxy_fix import ProxyFix
 
 from components import layout as page
 from components import registry
@@ -39,6 +40,9 @@ DEFAULTS: dict[str, Any] = {
     # signs the browser's session cookie; set it when several processes serve one page
     "secret_key": os.environ.get("EXPLAINERS_SECRET_KEY") or None,
     "api_keys": os.environ.get("EXPLAINERS_API_KEYS", ""),  # comma-separated; empty: the API is open
+    # reverse proxies in front (deploy/nginx.conf): their X-Forwarded-For names the client, for quotas and
+    # job ownership; 0 trusts none, so a client cannot claim another's address
+    "trusted_proxies": int(os.environ.get("EXPLAINERS_TRUSTED_PROXIES") or 0),
 }
 
 
@@ -53,6 +57,8 @@ def create_app(config: Mapping[str, Any] | None = None) -> dash.Dash:
     server.config["MAX_CONTENT_LENGTH"] = MAX_REQUEST_BYTES  # refused with 413 before Dash sees the body
     server.config["MAX_FORM_MEMORY_SIZE"] = MAX_REQUEST_BYTES  # a data URL sent as a form field
     server.extensions[SERVICE_KEY] = service
+    if settings["trusted_proxies"] > 0:
+        server.wsgi_app = ProxyFix(server.wsgi_app, x_for=settings["trusted_proxies"])
     server.secret_key = settings["secret_key"] or secrets.token_hex(32)
     server.after_request(give_client_cookie)  # a browser's jobs are bound to its session cookie
     app = dash.Dash(__name__, server=server, title="Saliency maps", update_title=None,

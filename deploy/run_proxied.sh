@@ -27,7 +27,7 @@ stop() {
 trap stop EXIT
 trap 'exit 130' INT TERM
 
-HOST=127.0.0.1 PORT=$app_port .venv/bin/gunicorn --config gunicorn.conf.py app:server &
+HOST=127.0.0.1 PORT=$app_port EXPLAINERS_TRUSTED_PROXIES=1 .venv/bin/gunicorn --config gunicorn.conf.py app:server &
 pids+=($!)
 "$nginx_bin" -p "$state" -c "$state/nginx.conf" -e stderr -g "daemon off;" &
 pids+=($!)

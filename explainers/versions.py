@@ -13,12 +13,16 @@ import ast
 import functools
 import hashlib
 import sys
+import threading
 from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent  # the folder holding the project's packages
 MAP_CORE = ("explainers.api",)  # every map is made through it; passes, engine and models follow from its imports
 PROJECT = ("explainers",)  # the packages whose imports are followed, by default
+# one parse at a time: request threads ask for versions at once, and ast.parse in several threads at once
+# has been seen to fail ("AST constructor recursion depth mismatch")
+_PARSING = threading.Lock()
 
 
 def module_path(name: str) -> Path | None:
@@ -92,10 +96,15 @@ def import_closure(roots: Iterable[str], within: Iterable[str] = PROJECT) -> dic
     return sources
 
 
-@functools.cache
 def source_version(*modules: str, within: tuple[str, ...] = PROJECT) -> str:
     """A short hash of the code of ``modules`` and of every module of ``within`` they import (see
     ``import_closure``), computed once per process."""
+    with _PARSING:
+        return _source_version(modules, within)
+
+
+@functools.cache
+def _source_version(modules: tuple[str, ...], within: tuple[str, ...]) -> str:
     digest = hashlib.sha256()
     for name, source in sorted(import_closure(modules, within).items()):
         digest.update(f"{name}\0{source}\0".encode())

@@ -341,3 +341,16 @@ def test_a_lost_worker_is_503_with_retry_after(app, client, monkeypatch):
     response = _explain(client, png_bytes(), model="shapes", method="grad_cam")
     assert response.status_code == 503 and int(response.headers["Retry-After"]) >= 1
     assert "stopped unexpectedly" in response.get_json()["error"]
+
+
+def test_the_client_behind_a_trusted_proxy_is_named_by_it_and_no_one_else_can_claim_an_address(tmp_path):
+    from app import create_app
+    from service.http import caller
+
+    forwarded = {"X-Forwarded-For": "10.9.9.9"}
+    for proxies, expected in ((0, "ip:127.0.0.1"), (1, "ip:10.9.9.9")):
+        app = create_app({"data_dir": str(tmp_path / str(proxies)), "weights": "random", "trusted_proxies": proxies})
+        seen = []
+        app.server.add_url_rule("/api/v1/whoami", "whoami", lambda: seen.append(caller()) or "ok")
+        app.server.test_client().get("/api/v1/whoami", headers=forwarded, environ_base={"REMOTE_ADDR": "127.0.0.1"})
+        assert seen == [expected]

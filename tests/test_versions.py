@@ -13,9 +13,9 @@ from helpers import png_bytes
 
 @pytest.fixture(autouse=True)
 def _fresh_versions():
-    versions.source_version.cache_clear()
+    versions._source_version.cache_clear()
     yield
-    versions.source_version.cache_clear()
+    versions._source_version.cache_clear()
 
 
 def _synthetic_method(tmp_path, monkeypatch, module: str, body: str) -> type[Method]:
@@ -57,7 +57,7 @@ def test_editing_a_method_changes_its_version_only(monkeypatch):
 
     monkeypatch.setattr(versions, "read_source", edited)
     assert versions.method_version(grad_cam) == before[0]  # computed once per process: cached
-    versions.source_version.cache_clear()
+    versions._source_version.cache_clear()
     assert versions.method_version(occlusion) != before[1]
     assert versions.method_version(grad_cam) == before[0]  # Grad-CAM's maps stay valid
 
@@ -68,7 +68,7 @@ def test_editing_the_shared_core_changes_every_version(monkeypatch):
     real = versions.read_source
     monkeypatch.setattr(versions, "read_source",
                         lambda path: real(path) + ("\n# edited\n" if path.name == "passes.py" else ""))
-    versions.source_version.cache_clear()
+    versions._source_version.cache_clear()
     assert versions.method_version(grad_cam) != before[0] and versions.method_version(rise) != before[1]
 
 
@@ -97,3 +97,16 @@ def test_cache_keys_carry_each_methods_version(tmp_path):
     assert keys["grad_cam"][-1] == versions.method_version(get_method("grad_cam"))
     assert keys["rise"][-1] == versions.method_version(get_method("rise"))
     assert keys["grad_cam"][-1] != keys["rise"][-1]
+
+
+def test_versions_asked_for_by_many_threads_at_once_agree():
+    """Request threads ask for every method's version at once on a new server: each gets the one answer."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from explainers.methods import METHODS
+
+    versions._source_version.cache_clear()
+    with ThreadPoolExecutor(16) as pool:
+        found = list(pool.map(lambda cls: (cls.name, versions.method_version(cls)), list(METHODS.values()) * 4))
+    expected = {cls.name: versions.method_version(cls) for cls in METHODS.values()}
+    assert all(version == expected[name] for name, version in found)
