@@ -458,6 +458,8 @@ class ExplainerService:
         from explainers.models import loaded_models
 
         status, errors = self.jobs.readiness(self.warm["state"], list(self.warm["errors"]))
+        if getattr(self.images, "problem", None):  # serving from memory: works, but uploads do not last
+            status, errors = "degraded", [*errors, f"Pictures are kept in memory only: {self.images.problem}."]
         return {"status": status, "errors": errors, "backend": self.backend, "device": self.device,
                 "models_loaded": loaded_models(), "queue": self.jobs.queue_length(), "running": self.jobs.running(),
                 "computed": getattr(self.jobs, "computed", None), "batches": self.warm.get("batches", "not started"),

@@ -89,7 +89,7 @@ def create_blueprint() -> flask.Blueprint:
     @api.route("/readyz")
     def readyz():
         health = _service().health()
-        status = 503 if health["status"] in {"not started", "warming up"} else 200
+        status = 503 if health["status"] in {"not started", "warming up", "degraded"} else 200
         response = flask.jsonify(health)
         response.status_code = status
         return response
