@@ -30,7 +30,7 @@ from explainers.errors import ExplainerError, UnknownNameError
 from explainers.methods import METHODS, get_method
 from explainers.methods.base import MultiPassMethod
 from explainers.models import (IMAGENET_MODELS, MODELS, load_model, model_labels, prepare_image,
-                               resolve_model_name, shapes_weights_id, static_layers)
+                               random_weights_allowed, resolve_model_name, shapes_weights_id, static_layers)
 from explainers.versions import MAP_CORE, method_version, source_version
 from service.backends import make_backend
 from service.cache import ResultCache
@@ -164,6 +164,9 @@ class ExplainerService:
         weights = weights or self.default_weights
         if weights not in WEIGHT_MODES:
             raise UnknownNameError(f"Unknown weights {weights!r}. Choose one of: {', '.join(WEIGHT_MODES)}.")
+        if weights == "random" and not random_weights_allowed():
+            raise UnknownNameError("Random weights are turned off on this server. Choose the trained weights, "
+                                   "or the Shapes demo model.")
         return weights
 
     def load(self, model: str, weights: str | None = None, tune: bool = True):

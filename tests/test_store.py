@@ -101,3 +101,11 @@ def test_uploads_never_answer_500_when_the_folder_is_gone(app, client, tmp_path)
         assert answer.status_code == 400 and "Unknown model" in answer.get_json()["error"]
     ready = client.get("/readyz")
     assert ready.status_code == 503 and ready.get_json()["status"] == "degraded"
+
+
+def test_random_weights_can_be_turned_off_for_everyone(client, monkeypatch):
+    monkeypatch.setenv("EXPLAINERS_ALLOW_RANDOM", "0")
+    answer = client.post("/api/v1/explain", data={"image": (io.BytesIO(png_bytes(seed=8)), "a.png"),
+                                                  "model": "shapes", "weights": "random"},
+                         content_type="multipart/form-data")
+    assert answer.status_code == 400 and "Random weights are turned off" in answer.get_json()["error"]
