@@ -60,10 +60,10 @@ PICTURE_STORE_ENV = "EXPLAINERS_PICTURE_STORE_MB"  # uploads kept on disk, in MB
 KEPT_MAX_SIDE = 2048
 
 
-def megabytes_setting(name: str, default: int) -> int:
-    """A size in bytes from the environment variable ``name`` (in MB); ``default`` MB if unset or not a number."""
+def megabytes(text: str | None, default: int) -> int:
+    """Bytes from a size in MB as written in the environment; ``default`` MB if unset or not a number."""
     try:
-        return max(1, int(float(os.environ.get(name, "") or default))) * 1024 * 1024
+        return max(1, int(float(text or default))) * 1024 * 1024
     except ValueError:
         return default * 1024 * 1024
 
@@ -97,8 +97,8 @@ class ImageStore:
         self.problem: str | None = None  # why the folder cannot be used right now, or None
         self._memory: OrderedDict[str, np.ndarray] = OrderedDict()
         self._memory_items = memory_items
-        self.memory_bytes = memory_bytes or megabytes_setting(PICTURE_CACHE_ENV, 512)
-        self.disk_bytes = disk_bytes or megabytes_setting(PICTURE_STORE_ENV, 2048)
+        self.memory_bytes = memory_bytes or megabytes(os.environ.get(PICTURE_CACHE_ENV), 512)
+        self.disk_bytes = disk_bytes or megabytes(os.environ.get(PICTURE_STORE_ENV), 2048)
         self._spilled: OrderedDict[str, bytes] = OrderedDict()  # uploads the folder could not take
         self._lock = threading.Lock()
         if self.root is not None:
