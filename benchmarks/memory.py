@@ -5,7 +5,8 @@
     .venv/bin/python benchmarks/memory.py --models vgg16,resnet50,inception_v3 --budget 120
 
 The heaviest settings are each setting's allowed maximum (``Param.maximum``: the most masks, samples,
-steps), except ``stride``, which takes its minimum (the most occluded copies); seeds keep their default.
+steps), except occlusion's ``patch`` and ``stride``, which take their minimum (the most covered copies);
+seeds keep their default.
 The ImageNet models run on seeded random weights (memory does not depend on their values); the Shapes
 model on its shipped weights.
 
@@ -28,6 +29,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 MB = 1024 * 1024
+SMALLER_IS_HEAVIER = {"patch", "stride"}  # occlusion: the smallest squares at the finest step make the most copies
 
 
 class OutOfTime(Exception):
@@ -69,7 +71,7 @@ def heaviest_settings(method: type) -> dict:
     for name, param in method.params.items():
         if name == "seed" or isinstance(param.default, bool):
             continue
-        if name == "stride" and param.minimum is not None:
+        if name in SMALLER_IS_HEAVIER and param.minimum is not None:
             settings[name] = type(param.default)(param.minimum)
         elif param.maximum is not None:
             settings[name] = type(param.default)(param.maximum)

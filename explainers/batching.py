@@ -110,9 +110,13 @@ class LazyRows:
     def __len__(self) -> int:
         return self.count
 
-    def __getitem__(self, rows: slice) -> np.ndarray:
+    def __getitem__(self, rows: slice | tuple) -> np.ndarray:
+        """``rows[a:b]``: rows a..b-1; ``rows[i, ...]``: part of row i (e.g. a crop: ``rows[i, y0:y1, x0:x1]``)."""
+        if isinstance(rows, tuple) and rows and isinstance(rows[0], (int, np.integer)):
+            row = int(rows[0]) % self.count
+            return self.make(row, row + 1)[(0, *rows[1:])]
         if not isinstance(rows, slice) or rows.step not in (None, 1):
-            raise TypeError("LazyRows are read in contiguous slices only.")
+            raise TypeError("LazyRows are read in contiguous slices or one row at a time only.")
         start, stop, _ = rows.indices(self.count)
         return self.make(start, stop)
 

@@ -63,3 +63,33 @@ def test_rise_at_its_cap_builds_its_masked_copies_a_chunk_at_a_time(shapes_model
     assert result.heatmap.shape == shapes_picture.shape[:2] and np.isfinite(result.heatmap).all()
     # all masked copies at once would be cap × 128 × 128 × 3 floats (1.5 GB), several times over
     assert peak < 500 * MB, f"peak {peak / MB:.0f} MB"
+
+
+class Enough(Exception):
+    """Stops a method once its first chunks have run."""
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("method, settings", [
+    ("lime", {"n_samples": "maximum", "segments": "maximum"}),
+    ("occlusion", {"patch": "minimum", "stride": "minimum"}),  # the most covered copies: one per pixel
+    ("rise", {"n_masks": "maximum", "cells": "maximum"}),
+])
+def test_heaviest_settings_make_their_samples_a_chunk_at_a_time(shapes_model, shapes_picture, method, settings):
+    params = get_method(method).params
+    chosen = {name: getattr(params[name], bound) for name, bound in settings.items()}
+
+    def stop_early(fraction: float) -> None:
+        if fraction > 0.01:
+            raise Enough
+
+    tracemalloc.start()
+    try:
+        with pytest.raises(Exception) as stopped:
+            explain(shapes_model, shapes_picture, method, progress=stop_early, **chosen)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert stopped.type is Enough or isinstance(stopped.value.__context__, Enough) or "Enough" in repr(stopped.value)
+    # every sample at once would be thousands of 128 × 128 × 3 float copies (gigabytes)
+    assert peak < 200 * MB, f"peak {peak / MB:.0f} MB before the first chunks were done"

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from explainers.batching import LazyRows, weighted_sum
 from explainers.methods.base import Attribution, MethodCard, MultiPassMethod, Param, register, seed_param
 from explainers.ops import softmax
 from explainers.passes import PassKey
@@ -85,8 +86,6 @@ class Rise(MultiPassMethod):
     }
 
     def explain_one(self, passes, index, target, span, layer):
-        from explainers.batching import LazyRows, weighted_sum
-
         settings = self.settings
         picture = passes.pictures[index].astype(np.float32)
         masks = RandomMasks(settings["n_masks"], picture.shape[:2], settings["cells"], settings["keep"],
