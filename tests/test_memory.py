@@ -74,6 +74,7 @@ class Enough(Exception):
     ("lime", {"n_samples": "maximum", "segments": "maximum"}),
     ("occlusion", {"patch": "minimum", "stride": "minimum"}),  # the most covered copies: one per pixel
     ("rise", {"n_masks": "maximum", "cells": "maximum"}),
+    ("expected_gradients", {"n_samples": "maximum", "smoothing": "maximum"}),
 ])
 def test_heaviest_settings_make_their_samples_a_chunk_at_a_time(shapes_model, shapes_picture, method, settings):
     params = get_method(method).params
