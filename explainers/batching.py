@@ -91,3 +91,45 @@ def run_in_chunks(compute: Callable[[int, int], Any], total: int, chunk: int,
     if isinstance(parts[0], tuple):
         return tuple(np.concatenate([part[i] for part in parts], axis=0) for i in range(len(parts[0])))
     return np.concatenate(parts, axis=0)
+
+
+#: rows of a lazily made array held at once by ``weighted_sum``: beyond it the sum runs in blocks
+SUM_BLOCK_BYTES = 256 * 1024 * 1024
+
+
+class LazyRows:
+    """An array of ``count`` rows that exist only a slice at a time: ``rows[a:b]`` calls ``make(a, b)``.
+
+    Passed as the inputs of a batch of passes (which only take ``len`` and slices), it keeps thousands
+    of perturbed copies of a picture from being built at once: each chunk is made when its pass runs.
+    """
+
+    def __init__(self, count: int, make: Callable[[int, int], np.ndarray]):
+        self.count, self.make = int(count), make
+
+    def __len__(self) -> int:
+        return self.count
+
+    def __getitem__(self, rows: slice | tuple) -> np.ndarray:
+        """``rows[a:b]``: rows a..b-1; ``rows[i, ...]``: part of row i (e.g. a crop: ``rows[i, y0:y1, x0:x1]``)."""
+        if isinstance(rows, tuple) and rows and isinstance(rows[0], (int, np.integer)):
+            row = int(rows[0]) % self.count
+            return self.make(row, row + 1)[(0, *rows[1:])]
+        if not isinstance(rows, slice) or rows.step not in (None, 1):
+            raise TypeError("LazyRows are read in contiguous slices or one row at a time only.")
+        start, stop, _ = rows.indices(self.count)
+        return self.make(start, stop)
+
+
+def weighted_sum(weights: np.ndarray, rows: Any, block_bytes: int = SUM_BLOCK_BYTES) -> np.ndarray:
+    """``sum_i weights[i] * rows[i]`` over lazily made ``rows`` (anything with ``len`` and slices), in
+    blocks of at most ``block_bytes``; one block (a single ``np.tensordot``, bit for bit) when it fits."""
+    first = np.asarray(rows[0:1])
+    per_row = max(1, first.nbytes)
+    block = max(1, block_bytes // per_row)
+    total = None
+    for start in range(0, len(rows), block):
+        stop = min(len(rows), start + block)
+        part = np.tensordot(weights[start:stop], rows[start:stop], axes=1)
+        total = part if total is None else total + part
+    return total

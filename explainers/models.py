@@ -12,6 +12,7 @@ import hashlib
 import json
 import os
 import threading
+from collections import OrderedDict
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
@@ -259,9 +260,26 @@ def top_classes(logits: np.ndarray, labels: Labels, top: int = 5) -> list[tuple[
 
 
 # ---- loading -------------------------------------------------------------------------------------
-_cache: dict[tuple, ExplainableModel] = {}
+_cache: "OrderedDict[tuple, ExplainableModel]" = OrderedDict()  # least recently used first
 _cache_lock = threading.Lock()
 _build_locks: dict[tuple, threading.Lock] = {}
+MAX_MODELS_ENV = "EXPLAINERS_MAX_MODELS"  # how many models stay resident per process
+ALLOW_RANDOM_ENV = "EXPLAINERS_ALLOW_RANDOM"  # "0": refuse requests for random weights
+DEFAULT_MAX_MODELS = 4  # the registry's four models, one weights each
+
+
+def max_resident_models() -> int:
+    """How many built models a process keeps (``EXPLAINERS_MAX_MODELS``; at least 1). A full-size model
+    with its compiled passes takes gigabytes, so the least recently used one is let go beyond this."""
+    try:
+        return max(1, int(os.environ.get(MAX_MODELS_ENV, "") or DEFAULT_MAX_MODELS))
+    except ValueError:
+        return DEFAULT_MAX_MODELS
+
+
+def random_weights_allowed() -> bool:
+    """Whether requests may ask for random weights (``EXPLAINERS_ALLOW_RANDOM=0`` turns them off)."""
+    return os.environ.get(ALLOW_RANDOM_ENV, "1").strip().lower() not in {"0", "false", "no", "off"}
 
 
 def load_model(name: str, weights: str | os.PathLike | None = "imagenet", *, seed: int = 0,
@@ -271,7 +289,8 @@ def load_model(name: str, weights: str | os.PathLike | None = "imagenet", *, see
     ``weights``: ``"imagenet"`` (Keras's download and cache, or the offline weights folder),
     ``None`` or ``"none"``/``"random"`` (seeded random weights: for tests; maps are meaningless), or a path
     to an ``.h5``/``.weights.h5`` file for this architecture. Models are cached per process, so a second
-    call with the same arguments is free and every caller shares one resident copy.
+    call with the same arguments is free and every caller shares one resident copy; at most
+    ``max_resident_models()`` stay, the least recently used one let go first.
     """
     key_name = resolve_model_name(name)
     mode, path = _weights_mode(weights, key_name, weights_dir)
@@ -280,15 +299,21 @@ def load_model(name: str, weights: str | os.PathLike | None = "imagenet", *, see
         return _build(key_name, mode, path, seed)
     with _cache_lock:
         if key in _cache:
+            _cache.move_to_end(key)
             return _cache[key]
         lock = _build_locks.setdefault(key, threading.Lock())
     with lock:  # one build per key even when many threads ask at once
         with _cache_lock:
             if key in _cache:
+                _cache.move_to_end(key)
                 return _cache[key]
         model = _build(key_name, mode, path, seed)
         with _cache_lock:
             _cache[key] = model
+            # the least recently used go; a job still computing with one holds its own reference, so that
+            # model is only freed when the job ends
+            while len(_cache) > max_resident_models():
+                _cache.popitem(last=False)
         return model
 
 
@@ -327,26 +352,29 @@ def _build(name: str, mode: str, path: Path | None, seed: int) -> ExplainableMod
         keras.utils.set_random_seed(seed)
         keras_model = builder(weights=None, classifier_activation=None)
         weights, weights_id, random_weights = f"random (seed {seed})", f"random:{seed}", True
-    elif mode == "imagenet" and path is None:
-        wfile = weights_mod.IMAGENET_WEIGHTS[name]
-        if weights_mod.offline():
-            raise WeightsError(weights_mod.missing_message(wfile, f"{weights_mod.OFFLINE_ENV} is set"))
-        try:  # Keras's own path: downloads into its cache once, offline afterwards
-            keras_model = builder(weights="imagenet", classifier_activation=None)
-        except Exception as exc:
-            raise WeightsError(weights_mod.missing_message(wfile, weights_mod._short(exc))) from exc
-        weights, weights_id, random_weights = "imagenet", f"imagenet:{wfile.md5}", False
     else:
-        keras_model = builder(weights=None, classifier_activation=None)
-        try:
-            keras_model.load_weights(str(path))
-        except Exception as exc:
+        weights_id = None
+        if mode == "imagenet" and path is None:  # fetched before anything is built: a failure costs no memory
+            wfile = weights_mod.IMAGENET_WEIGHTS[name]
+            if weights_mod.offline():
+                raise WeightsError(weights_mod.missing_message(wfile, f"{weights_mod.OFFLINE_ENV} is set"))
+            path, weights_id = weights_mod.fetch(name, progress=False), f"imagenet:{wfile.md5}"
+        problem = _unreadable_weights(path)
+        keras_model = None if problem else builder(weights=None, classifier_activation=None)
+        if keras_model is not None:
+            try:
+                keras_model.load_weights(str(path))
+            except Exception as exc:  # noqa: BLE001 - any failure means the same to the person
+                problem = weights_mod._short(exc)
+        if problem:
+            # drop the half-built model here: the error raised below keeps no frame or cause that holds it
+            keras_model = None
             raise WeightsError(
-                f"The weights file {path} could not be loaded into {spec.title}: it may be incomplete, damaged, "
-                f"or made for another model. Delete it and fetch it again with: "
-                f"python -m explainers fetch-weights --model {name}") from exc
+                f"The weights file {path} could not be loaded into {spec.title} ({problem}): it may be incomplete, "
+                f"damaged, or made for another model. Delete it and fetch it again with: "
+                f"python -m explainers fetch-weights --model {name}")
         weights = "imagenet" if mode == "imagenet" else f"file: {path}"
-        weights_id = f"{'imagenet' if mode == 'imagenet' else 'file'}:{_file_digest(path)}"
+        weights_id = weights_id or f"{'imagenet' if mode == 'imagenet' else 'file'}:{_file_digest(path)}"
         random_weights = False
     return ExplainableModel(keras_model, name, labels=IMAGENET_LABELS, preprocess=preprocess,
                             default_layer=spec.default_layer, weights=weights, weights_id=weights_id,
@@ -388,6 +416,21 @@ def _build_shapes(mode: str, path: Path | None, seed: int) -> ExplainableModel:
     return ExplainableModel(keras_model, "shapes", labels=_shapes_labels(), preprocess=shapes.preprocess,
                             default_layer=spec.default_layer, weights=weights, weights_id=weights_id,
                             random_weights=random_weights, title=spec.title)
+
+
+HDF5_SIGNATURE = b"\x89HDF\r\n\x1a\n"
+
+
+def _unreadable_weights(path: Path | None) -> str | None:
+    """Why ``path`` cannot be a Keras ``.h5`` weights file (checked before a model is built), or None."""
+    try:
+        with open(path, "rb") as handle:
+            head = handle.read(len(HDF5_SIGNATURE))
+    except (OSError, TypeError) as error:
+        return f"it cannot be read: {getattr(error, 'strerror', None) or type(error).__name__}"
+    if head != HDF5_SIGNATURE:
+        return "it is not an HDF5 file"
+    return None
 
 
 def _file_digest(path: Path) -> str:

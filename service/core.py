@@ -32,7 +32,7 @@ from explainers.familiarity import for_model as familiarity_statistics
 from explainers.methods import METHODS, get_method
 from explainers.methods.base import MultiPassMethod
 from explainers.models import (IMAGENET_MODELS, MODELS, load_model, model_labels, prepare_image,
-                               resolve_model_name, shapes_weights_id, static_layers)
+                               random_weights_allowed, resolve_model_name, shapes_weights_id, static_layers)
 from explainers.versions import MAP_CORE, method_version, source_version
 from service.backends import make_backend
 from service.cache import ResultCache
@@ -188,6 +188,9 @@ class ExplainerService:
         weights = weights or self.default_weights
         if weights not in WEIGHT_MODES:
             raise UnknownNameError(f"Unknown weights {weights!r}. Choose one of: {', '.join(WEIGHT_MODES)}.")
+        if weights == "random" and not random_weights_allowed():
+            raise UnknownNameError("Random weights are turned off on this server. Choose the trained weights, "
+                                   "or the Shapes demo model.")
         return weights
 
     def load(self, model: str, weights: str | None = None, tune: bool = True):
@@ -551,6 +554,8 @@ class ExplainerService:
         from explainers.models import loaded_models
 
         status, errors = self.jobs.readiness(self.warm["state"], list(self.warm["errors"]))
+        if getattr(self.images, "problem", None):  # serving from memory: works, but uploads do not last
+            status, errors = "degraded", [*errors, f"Pictures are kept in memory only: {self.images.problem}."]
         return {"status": status, "errors": errors, "backend": self.backend, "device": self.device,
                 "models_loaded": loaded_models(), "queue": self.jobs.queue_length(), "running": self.jobs.running(),
                 "computed": getattr(self.jobs, "computed", None), "batches": self.warm.get("batches", "not started"),

@@ -61,20 +61,34 @@ def test_missing_imagenet_weights_offline_is_a_plain_error(no_weights_here, monk
         load_model("vgg16", weights="imagenet", cache=False)
 
 
-def test_failed_download_is_a_plain_error(no_weights_here, monkeypatch):
+def test_failed_download_is_a_plain_error_and_builds_nothing(no_weights_here, monkeypatch):
     import keras
 
     monkeypatch.delenv(weights_mod.OFFLINE_ENV, raising=False)
 
-    def offline_builder(**kwargs):
-        assert kwargs["weights"] == "imagenet" and kwargs["classifier_activation"] is None
+    def offline_download(*args, **kwargs):
         raise Exception("URL fetch failure on https://example: None -- [Errno -2] Name or service not known")
 
-    monkeypatch.setattr(keras.applications, "InceptionV3", offline_builder)
+    def builder(**kwargs):  # a model built before its weights are here is memory spent for nothing
+        raise AssertionError("the model was built although its weights could not be fetched")
+
+    monkeypatch.setattr(keras.utils, "get_file", offline_download)
+    monkeypatch.setattr(keras.applications, "InceptionV3", builder)
     with pytest.raises(WeightsError) as caught:
         load_model("inception_v3", weights="imagenet", cache=False)
     assert "no internet connection" in str(caught.value) and "92 MB" in str(caught.value)
     assert "Traceback" not in str(caught.value)
+
+
+def test_a_file_that_is_no_weights_file_is_refused_before_building(no_weights_here, monkeypatch):
+    import keras
+
+    folder = no_weights_here / "offline"
+    folder.mkdir()
+    (folder / "vgg16_weights_tf_dim_ordering_tf_kernels.h5").write_bytes(b"<html>not found</html>")
+    monkeypatch.setattr(keras.applications, "VGG16", lambda **kwargs: pytest.fail("built for nothing"))
+    with pytest.raises(WeightsError, match="could not be loaded into VGG16.*not an HDF5 file"):
+        load_model("vgg16", weights="imagenet", weights_dir=folder, cache=False)
 
 
 def test_damaged_weights_file_is_a_plain_error(no_weights_here):
@@ -116,3 +130,27 @@ def test_prepare_image_resizes_only_when_needed():
         prepare_image(np.zeros((40, 50), np.uint8), 224)
     with pytest.raises(ImageError, match="float32"):
         prepare_image(np.zeros((40, 50, 3), np.float32), 224)
+
+
+def test_resident_models_are_bounded_least_recently_used_out(monkeypatch):
+    import gc
+    import weakref
+    from collections import OrderedDict
+
+    from explainers import models
+
+    monkeypatch.setattr(models, "_cache", OrderedDict())  # the session's other models stay where they are
+    monkeypatch.setenv(models.MAX_MODELS_ENV, "2")
+    first = load_model("shapes", weights=None, seed=101)
+    second = load_model("shapes", weights=None, seed=102)
+    assert load_model("shapes", weights=None, seed=101) is first  # now the most recently used
+    in_use = load_model("shapes", weights=None, seed=103)
+    assert len(models.loaded_models()) == 2
+    assert load_model("shapes", weights=None, seed=101) is first
+    gone = weakref.ref(second)
+    del second
+    gc.collect()
+    assert gone() is None, "the least recently used model is still held"
+    load_model("shapes", weights=None, seed=104)  # evicts seed 103 while a caller still uses it
+    assert in_use.keras is not None and in_use.check_layer(None) == in_use.default_layer
+    assert len(models.loaded_models()) == 2

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import numpy as np
 
+from explainers.batching import LazyRows
 from explainers.methods.base import Attribution, MethodCard, MultiPassMethod, Param, register, seed_param
 from explainers.ops import blur
 from explainers.passes import PassKey
@@ -84,11 +85,42 @@ class ExpectedGradients(MultiPassMethod):
         pool = [p for p in pool if p.shape == picture.shape] + blurred_copies(picture)
         background = passes.preprocess(np.stack(pool))
         rng = np.random.default_rng(settings["seed"])
-        chosen = background[rng.integers(0, len(background), settings["n_samples"])]
-        alphas = rng.random(settings["n_samples"]).astype(np.float32)[:, None, None, None]
-        points = chosen + alphas * (x[None] - chosen)
-        if sigma > 0:
-            points = points + rng.normal(0, sigma, points.shape).astype(np.float32)
-        gradients = passes.batch(PassKey(None, input_grads=True), points.astype(np.float32), target, progress=span)
-        attributions = ((x[None] - chosen) * gradients).mean(axis=0).astype(np.float32)
+        count = settings["n_samples"]
+        chosen = rng.integers(0, len(background), count)
+        alphas = rng.random(count).astype(np.float32)[:, None, None, None]
+        noise = NoiseRows(rng, sigma, x.shape)
+
+        def points(start: int, stop: int) -> np.ndarray:
+            """Samples start..stop-1, made when their chunk runs (hundreds at once would take gigabytes)."""
+            rows = background[chosen[start:stop]]
+            rows = rows + alphas[start:stop] * (x[None] - rows)
+            if sigma > 0:
+                rows = rows + noise.rows(start, stop).astype(np.float32)
+            return rows.astype(np.float32)
+
+        gradients = passes.batch(PassKey(None, input_grads=True), LazyRows(count, points), target, progress=span)
+        total = (x - background[chosen[0]]) * gradients[0]
+        for row in range(1, count):  # the mean over samples, in the order np.mean adds them, one sample at a time
+            total += (x - background[chosen[row]]) * gradients[row]
+        attributions = (total / np.float32(count)).astype(np.float32)
         return Attribution(attributions.sum(axis=-1), attributions, {"background": len(pool)})
+
+
+class NoiseRows:
+    """Gaussian noise for consecutive rows of samples, drawn from ``rng`` a chunk at a time as the chunks
+    ask for it: the same numbers as one draw of every row at once. A chunk asked for again (a retry
+    after running out of memory) gets the same rows; rows before the newest chunk are let go."""
+
+    def __init__(self, rng: np.random.Generator, sigma: float, shape: tuple[int, ...]):
+        self.rng, self.sigma, self.shape = rng, sigma, tuple(shape)
+        self.first = 0  # the row that buffer[0] is
+        self.buffer = np.empty((0, *self.shape))
+
+    def rows(self, start: int, stop: int) -> np.ndarray:
+        if start < self.first:
+            raise ValueError("noise rows are drawn in order; an earlier row is gone")
+        drawn = self.first + len(self.buffer)
+        if stop > drawn:
+            self.buffer = np.concatenate([self.buffer, self.rng.normal(0, self.sigma, (stop - drawn, *self.shape))])
+        self.buffer, self.first = self.buffer[start - self.first:], start
+        return self.buffer[:stop - start]

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from explainers.batching import LazyRows
 from explainers.methods.base import Attribution, MethodCard, MultiPassMethod, Param, register, seed_param
 from explainers.ops import FILLS, fill_picture, softmax
 from explainers.passes import PassKey
@@ -100,9 +101,13 @@ class Lime(MultiPassMethod):
         on = (rng.random((settings["n_samples"], count)) < 0.5).astype(np.float32)
         on[0] = 1.0  # the picture itself
         cover = fill_picture(picture, settings["fill"])
-        keep = on[:, labels][..., None]  # (n, H, W, 1)
-        samples = picture[None] * keep + cover[None] * (1.0 - keep)
-        logits = passes.batch(PassKey(), passes.preprocess(samples), target, field="logits", progress=span)
+
+        def samples(start: int, stop: int) -> np.ndarray:
+            """Samples start..stop-1, made when their chunk runs (thousands at once would take gigabytes)."""
+            keep = on[start:stop, labels][..., None]  # (n, H, W, 1)
+            return passes.preprocess(picture[None] * keep + cover[None] * (1.0 - keep))
+
+        logits = passes.batch(PassKey(), LazyRows(len(on), samples), target, field="logits", progress=span)
         probabilities = softmax(logits)[:, target].astype(np.float64)
         distance = 1.0 - on.sum(axis=1) / np.sqrt(count * np.maximum(on.sum(axis=1), 1e-12))  # cosine to all-on
         weights = np.sqrt(np.exp(-(distance**2) / settings["kernel_width"] ** 2))

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from explainers.batching import LazyRows
 from explainers.methods.base import Attribution, MethodCard, MultiPassMethod, Param, register
 from explainers.ops import FILLS, fill_picture
 
@@ -77,9 +78,15 @@ class Occlusion(MultiPassMethod):
         size = min(patch, height, width)
         cover = fill_picture(picture, self.settings["fill"])
         boxes = [(top, left) for top in positions(height, size, stride) for left in positions(width, size, stride)]
-        occluded = np.repeat(picture[None], len(boxes), axis=0)
-        for i, (top, left) in enumerate(boxes):
-            occluded[i, top:top + size, left:left + size] = cover[top:top + size, left:left + size]
+
+        def occluded(start: int, stop: int) -> np.ndarray:
+            """Copies start..stop-1 (row r: box r covered), made when their chunk runs: a fine stride
+            gives tens of thousands of copies, too many to hold at once."""
+            copies = np.repeat(picture[None], stop - start, axis=0)
+            for i, (top, left) in enumerate(boxes[start:stop]):
+                copies[i, top:top + size, left:left + size] = cover[top:top + size, left:left + size]
+            return passes.preprocess(copies)
+
         total = np.zeros((height, width), np.float64)
         counts = np.zeros((height, width), np.float64)
         original = float(passes.logits[index, target])  # the whole picture's score, from the shared pass
@@ -93,7 +100,7 @@ class Occlusion(MultiPassMethod):
             passes.preview(total / np.maximum(counts, 1))
 
         # each copy differs from the picture only inside its box: the first layers run on a crop
-        passes.covered_logits(passes.preprocess(picture[None])[0], passes.preprocess(occluded), boxes, (size, size), target,
+        passes.covered_logits(passes.preprocess(picture[None])[0], LazyRows(len(boxes), occluded), boxes, (size, size), target,
                               progress=span, on_chunk=add)
         heatmap = (total / np.maximum(counts, 1)).astype(np.float32)
         return Attribution(heatmap, None, {"patches": len(boxes)})

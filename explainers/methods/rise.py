@@ -7,26 +7,49 @@ from __future__ import annotations
 
 import numpy as np
 
+from explainers.batching import LazyRows, weighted_sum
 from explainers.methods.base import Attribution, MethodCard, MultiPassMethod, Param, register, seed_param
 from explainers.ops import softmax
 from explainers.passes import PassKey
 
 
-def random_masks(count: int, shape: tuple[int, int], cells: int, keep: float, seed: int) -> np.ndarray:
-    """``count`` smooth masks in [0, 1] of ``shape`` from random ``cells`` × ``cells`` binary grids."""
-    import cv2
+class RandomMasks:
+    """``count`` smooth masks in [0, 1] of ``shape`` from random ``cells`` × ``cells`` binary grids, made a
+    slice at a time (``masks[a:b]``), so thousands of them never sit in memory at once.
 
-    rng = np.random.default_rng(seed)
-    height, width = shape
-    cell_h, cell_w = int(np.ceil(height / cells)), int(np.ceil(width / cells))
-    grids = (rng.random((count, cells, cells)) < keep).astype(np.float32)
-    masks = np.empty((count, height, width), np.float32)
-    big = ((cells + 1) * cell_h, (cells + 1) * cell_w)
-    for i, grid in enumerate(grids):
-        up = cv2.resize(grid, (big[1], big[0]), interpolation=cv2.INTER_LINEAR)
-        dy, dx = rng.integers(0, cell_h), rng.integers(0, cell_w)
-        masks[i] = up[dy:dy + height, dx:dx + width]
-    return masks
+    Every random number is drawn up front (the grids, then each mask's offset, from one seed), so a
+    slice is the same whichever slices were made before it.
+    """
+
+    def __init__(self, count: int, shape: tuple[int, int], cells: int, keep: float, seed: int):
+        rng = np.random.default_rng(seed)
+        self.shape = (int(shape[0]), int(shape[1]))
+        height, width = self.shape
+        self.cell = int(np.ceil(height / cells)), int(np.ceil(width / cells))
+        self.big = ((cells + 1) * self.cell[0], (cells + 1) * self.cell[1])
+        self.grids = rng.random((count, cells, cells)) < keep
+        self.offsets = [(rng.integers(0, self.cell[0]), rng.integers(0, self.cell[1])) for _ in range(count)]
+
+    def __len__(self) -> int:
+        return len(self.grids)
+
+    def __getitem__(self, rows: slice) -> np.ndarray:
+        import cv2
+
+        indices = range(len(self))[rows]
+        height, width = self.shape
+        masks = np.empty((len(indices), height, width), np.float32)
+        for out, i in enumerate(indices):
+            up = cv2.resize(self.grids[i].astype(np.float32), (self.big[1], self.big[0]),
+                            interpolation=cv2.INTER_LINEAR)
+            dy, dx = self.offsets[i]
+            masks[out] = up[dy:dy + height, dx:dx + width]
+        return masks
+
+
+def random_masks(count: int, shape: tuple[int, int], cells: int, keep: float, seed: int) -> np.ndarray:
+    """All ``count`` masks of ``RandomMasks`` at once (small counts: tests, previews)."""
+    return RandomMasks(count, shape, cells, keep, seed)[:]
 
 
 @register
@@ -69,9 +92,10 @@ class Rise(MultiPassMethod):
     def explain_one(self, passes, index, target, span, layer):
         settings = self.settings
         picture = passes.pictures[index].astype(np.float32)
-        masks = random_masks(settings["n_masks"], picture.shape[:2], settings["cells"], settings["keep"],
-                             settings["seed"])
-        inputs = passes.preprocess(picture[None] * masks[..., None])
+        masks = RandomMasks(settings["n_masks"], picture.shape[:2], settings["cells"], settings["keep"],
+                            settings["seed"])
+        # the masked copies are made a chunk at a time, as the passes ask for them
+        inputs = LazyRows(len(masks), lambda a, b: passes.preprocess(picture[None] * masks[a:b][..., None]))
         total = {"sum": 0.0}
 
         def running(start: int, stop: int, logits: np.ndarray) -> None:
@@ -81,5 +105,5 @@ class Rise(MultiPassMethod):
         logits = passes.batch(PassKey(), inputs, target, field="logits", progress=span,
                               on_chunk=running if passes.wants_preview else None)
         probabilities = softmax(logits)[:, target]
-        heatmap = np.tensordot(probabilities, masks, axes=1) / (len(masks) * settings["keep"])
+        heatmap = weighted_sum(probabilities, masks) / (len(masks) * settings["keep"])
         return Attribution(heatmap.astype(np.float32), None, {"n_masks": len(masks)})
