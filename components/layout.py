@@ -27,7 +27,7 @@ def build(svc, default_model: str | None = None, session: str | None = None) -> 
         trust_panel.layout(),
         dbc.Row([
             dbc.Col([upload.layout(default_model),
-                     model_picker.layout(svc.models(), default_model, svc.default_weights),
+                     model_picker.layout(svc.models(), default_model, svc.default_weights, svc.random_allowed()),
                      class_search.layout(svc.labels(default_model)), layer_picker.layout(),
                      method_cards.layout(svc.methods()), display_controls.layout()], xl=3, md=4, className="controls"),
             dbc.Col([

@@ -19,24 +19,27 @@ def plural(noun: str) -> str:
     return noun + "es" if noun.endswith(("s", "x", "z", "ch", "sh")) else noun + "s"
 
 
-def layout(models: list[dict], default_model: str, default_weights: str) -> dbc.Card:
+def weights_options(allow_random: bool = True) -> list[dict]:
+    """Trained or random weights; random shown but not choosable where the admin turned it off."""
+    random = ({"label": "random weights (testing only)", "value": "random"} if allow_random else
+              {"label": "random weights (turned off on this server)", "value": "random", "disabled": True})
+    return [{"label": "trained weights (real)", "value": "imagenet"}, random]
+
+
+def layout(models: list[dict], default_model: str, default_weights: str, allow_random: bool = True) -> dbc.Card:
     options = [{"label": m["title"], "value": m["name"]} for m in models]
     return dbc.Card(dbc.CardBody([
         html.H2("2 · Model", className="step-title"),
         dcc.Dropdown(id="model", options=options, value=default_model, clearable=False, searchable=False),
-        dbc.RadioItems(id="weights", value=default_weights, inline=True, className="mt-2", options=[
-            {"label": "trained weights (real)", "value": "imagenet"},
-            {"label": "random weights (testing only)", "value": "random"},
-        ]),
+        dbc.RadioItems(id="weights", value=default_weights, inline=True, className="mt-2",
+                       options=weights_options(allow_random)),
         html.Div(id="model-status", className="status mt-1"),
         html.Label("Compare with a second model", htmlFor="compare-model", className="hint mt-2"),
         dcc.Dropdown(id="compare-model", options=options, value=None, placeholder="no second model",
                      searchable=False),
         html.Div([
-            dbc.RadioItems(id="compare-weights", value=default_weights, inline=True, className="mt-2", options=[
-                {"label": "trained weights (real)", "value": "imagenet"},
-                {"label": "random weights (testing only)", "value": "random"},
-            ]),
+            dbc.RadioItems(id="compare-weights", value=default_weights, inline=True, className="mt-2",
+                           options=weights_options(allow_random)),
             html.Div(id="compare-status", className="status mt-1"),
         ], id="compare-settings", hidden=True),
     ]), className="step")

@@ -104,6 +104,11 @@ class ExplainerService:
                  "default_layer": spec.default_layer, "blurb": spec.blurb, "family": spec.family}
                 for spec in MODELS.values()]
 
+    @staticmethod
+    def random_allowed() -> bool:
+        """Whether random weights may be asked for here (``EXPLAINERS_ALLOW_RANDOM``), for the page's choice."""
+        return random_weights_allowed()
+
     def default_model(self) -> str:
         """VGG16 where ImageNet weights are on this computer (or random weights are asked for); else the
         offline Shapes demo, which works at once."""

@@ -386,3 +386,30 @@ def test_the_scrubber_picture_says_what_is_wrong_with_each_request(client):
         if "k" not in change:
             assert "k must" not in text, (change, text)
     assert client.get("/trust/perturbed.png", query_string=good).status_code == 200
+
+
+def test_random_weights_turned_off_by_the_admin_cannot_be_chosen_on_the_page(tmp_path, monkeypatch):
+    from app import create_app
+
+    def weights_choices(app):
+        found = []
+
+        def walk(node):
+            if isinstance(node, (list, tuple)):
+                for child in node:
+                    walk(child)
+                return
+            if getattr(node, "id", None) in ("weights", "compare-weights"):
+                found.append(node.options)
+            walk(getattr(node, "children", None) or [])
+
+        walk(app.layout() if callable(app.layout) else app.layout)
+        return found
+
+    monkeypatch.setenv("EXPLAINERS_ALLOW_RANDOM", "0")
+    found = weights_choices(create_app({"data_dir": str(tmp_path / "off"), "weights": "imagenet"}))
+    assert len(found) == 2
+    assert all(option.get("disabled") for options in found for option in options if option["value"] == "random")
+    monkeypatch.setenv("EXPLAINERS_ALLOW_RANDOM", "1")
+    found = weights_choices(create_app({"data_dir": str(tmp_path / "on"), "weights": "imagenet"}))
+    assert len(found) == 2 and not any(option.get("disabled") for options in found for option in options)
