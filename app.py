@@ -5,14 +5,16 @@
 [--port P]`` serves it directly (``HOST``/``PORT`` environment variables work too). TensorFlow is not
 imported here: models load lazily, on first use, inside the serving process.
 """
+
 from __future__ import annotations
 
 import argparse
 import logging
 import os
 import secrets
+from collections.abc import Mapping
 from importlib import resources
-from typing import Any, Mapping
+from typing import Any
 
 import dash
 import flask
@@ -51,8 +53,12 @@ def create_app(config: Mapping[str, Any] | None = None) -> dash.Dash:
     settings = {**DEFAULTS, **(config or {})}
     preload.import_libraries()  # before any thread of the server starts (see service/preload.py)
     service = settings.get("service") or ExplainerService(
-        settings["data_dir"], weights=settings["weights"], weights_dir=settings["weights_dir"],
-        backend=settings["backend"], redis_url=settings["redis_url"])
+        settings["data_dir"],
+        weights=settings["weights"],
+        weights_dir=settings["weights_dir"],
+        backend=settings["backend"],
+        redis_url=settings["redis_url"],
+    )
     server = flask.Flask(__name__)
     server.config["MAX_CONTENT_LENGTH"] = MAX_REQUEST_BYTES  # refused with 413 before Dash sees the body
     server.config["MAX_FORM_MEMORY_SIZE"] = MAX_REQUEST_BYTES  # a data URL sent as a form field
@@ -61,16 +67,23 @@ def create_app(config: Mapping[str, Any] | None = None) -> dash.Dash:
         server.wsgi_app = ProxyFix(server.wsgi_app, x_for=settings["trusted_proxies"])
     server.secret_key = settings["secret_key"] or secrets.token_hex(32)
     server.after_request(give_client_cookie)  # a browser's jobs are bound to its session cookie
-    app = dash.Dash(__name__, server=server, title="Saliency maps", update_title=None,
-                    external_stylesheets=[BOOTSTRAP_URL], suppress_callback_exceptions=True,
-                    assets_folder=os.path.join(os.path.dirname(os.path.abspath(__file__)), "assets"))
+    app = dash.Dash(
+        __name__,
+        server=server,
+        title="Saliency maps",
+        update_title=None,
+        external_stylesheets=[BOOTSTRAP_URL],
+        suppress_callback_exceptions=True,
+        assets_folder=os.path.join(os.path.dirname(os.path.abspath(__file__)), "assets"),
+    )
     # a function: a new session id per page load, and the default model follows the weights on disk
     app.layout = lambda: page.build(service, settings["model"] or service.default_model())
     registry.attach(app)
     register_routes(server)
     server.register_blueprint(create_blueprint())
-    security.install(server, api_keys=security.parse_api_keys(settings["api_keys"]),
-                     inline_script_hashes=app.csp_hashes)
+    security.install(
+        server, api_keys=security.parse_api_keys(settings["api_keys"]), inline_script_hashes=app.csp_hashes
+    )
 
     @server.errorhandler(413)
     def too_large(_error):

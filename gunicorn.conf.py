@@ -6,6 +6,7 @@ Dash callbacks block while a map computes, so each worker serves several request
 Threads mostly wait (on a job, or on Redis) rather than compute, so there are several per core; in
 production nginx sits in front (deploy/), so a slow or stalled client never holds one of them.
 """
+
 import os
 
 
@@ -35,7 +36,8 @@ def post_fork(server, worker):
 
         preload.import_model_libraries()
     if os.environ.get("EXPLAINERS_WARM_UP", "1") != "0" and os.environ.get("EXPLAINER_BACKEND", "local") == "local":
-        from app import DEFAULTS, server as flask_server
+        from app import DEFAULTS
+        from app import server as flask_server
         from components.common import SERVICE_KEY
 
         service = flask_server.extensions[SERVICE_KEY]

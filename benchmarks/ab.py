@@ -1,13 +1,15 @@
 """Shared plumbing of the A/B scripts (``shared_forward.py``, ``lean_pass.py``): a seeded random-weight
 model whose one-picture passes are tuned as the server does at start, and two ways of one call
 timed in turns in one process, so a change in the machine's load hits both alike."""
+
 from __future__ import annotations
 
 import statistics
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -24,8 +26,10 @@ def tuned_model(name: str):
     engine = engine_for(model)
     tuned = engine.tune_passes()
     if tuned:
-        print(f"one-picture passes: XLA {tuned[True]:.3f} s, graph mode {tuned[False]:.3f} s; kept "
-              f"{'XLA' if engine.policy.xla[ONE_PICTURE] else 'graph mode'}")
+        print(
+            f"one-picture passes: XLA {tuned[True]:.3f} s, graph mode {tuned[False]:.3f} s; kept "
+            f"{'XLA' if engine.policy.xla[ONE_PICTURE] else 'graph mode'}"
+        )
     return model
 
 

@@ -15,6 +15,7 @@ values).
   rounds; prints every round and the medians. Rounds that ran slow for both (another job on the
   machine) show as such, which the default mode cannot tell apart from a real difference.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -47,6 +48,7 @@ def alternate(args) -> None:
         inputs = (model.preprocess(picture[None]) + noise).astype(np.float32)
     targets = np.full(total, 281 % len(model.labels), np.int32)
     key = PassKey() if args.forward else PassKey(None, input_grads=True)
+
     def engine(xla: bool) -> Engine:
         policy = CompilePolicy({**CompilePolicy().xla, GRADIENT_BATCHES: xla, FORWARD_BATCHES: xla})
         return Engine(model.keras, model.preprocess, model.default_layer, policy)
@@ -57,7 +59,7 @@ def alternate(args) -> None:
     def once(compiled: Engine, chunk) -> float:
         started = time.perf_counter()
         for start in range(0, total, chunk):
-            compiled.run(key, inputs[start:start + chunk], targets[start:start + chunk], batched=True)
+            compiled.run(key, inputs[start : start + chunk], targets[start : start + chunk], batched=True)
         return time.perf_counter() - started
 
     for compiled, chunk in engines.values():
@@ -67,8 +69,11 @@ def alternate(args) -> None:
         for name, (compiled, chunk) in engines.items():
             times[name].append(once(compiled, chunk))
     what = "forward passes (masked photo)" if args.forward else "input gradients (noisy photo)"
-    print(f"| {model.title}: {total} {what} | median s | " + " | ".join(f"round {i + 1}" for i in range(args.rounds))
-          + " |")
+    print(
+        f"| {model.title}: {total} {what} | median s | "
+        + " | ".join(f"round {i + 1}" for i in range(args.rounds))
+        + " |"
+    )
     print("|---|---:|" + "---:|" * args.rounds)
     for name, values in times.items():
         print(f"| {name} | {np.median(values):.2f} | " + " | ".join(f"{v:.2f}" for v in values) + " |", flush=True)
@@ -111,7 +116,7 @@ def main() -> None:
         for _ in range(2):
             started = time.perf_counter()
             for start in range(0, total, chunk):
-                engine.run(key, inputs[start:start + chunk], targets[start:start + chunk], batched=True)
+                engine.run(key, inputs[start : start + chunk], targets[start : start + chunk], batched=True)
             runs.append(time.perf_counter() - started)
         print(f"| {chunk} | {min(runs):.2f} |", flush=True)
 

@@ -6,6 +6,7 @@ Prints the median and the 95th percentile, in milliseconds, of: the service answ
 the HTTP API answering it (upload, hashing, lookup and PNG encoding included, through Flask's test
 client, so no network), and the dashboard's card callback redrawing it.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -55,19 +56,38 @@ def main() -> None:
     client = app.server.test_client()
 
     def api():
-        response = client.post("/api/v1/explain", content_type="multipart/form-data",
-                               data={"image": (io.BytesIO(photo), "p.jpg"), "method": "grad_cam", "target": "281"})
+        response = client.post(
+            "/api/v1/explain",
+            content_type="multipart/form-data",
+            data={"image": (io.BytesIO(photo), "p.jpg"), "method": "grad_cam", "target": "281"},
+        )
         assert response.status_code == 200 and response.get_json()["cached"]
 
     def card():
         with app.server.test_request_context():
-            out = render_card({"key": key}, "vgg16", None, "random", 281, None, "viridis", "absolute", 99, "own",
-                              {"method": "grad_cam", "slot": "a"}, 0.5, None, "bench")
+            out = render_card(
+                {"key": key},
+                "vgg16",
+                None,
+                "random",
+                281,
+                None,
+                "viridis",
+                "absolute",
+                99,
+                "own",
+                {"method": "grad_cam", "slot": "a"},
+                0.5,
+                None,
+                "bench",
+            )
             assert out[0].data[0].type == "heatmap"
 
-    rows = [("service: request_map of a cached map", lambda: svc.explain(key, "vgg16", "grad_cam", target=281)),
-            ("HTTP API: POST /api/v1/explain, cached (640×480 JPEG upload)", api),
-            ("dashboard: a card's callback redrawing a cached map", card)]
+    rows = [
+        ("service: request_map of a cached map", lambda: svc.explain(key, "vgg16", "grad_cam", target=281)),
+        ("HTTP API: POST /api/v1/explain, cached (640×480 JPEG upload)", api),
+        ("dashboard: a card's callback redrawing a cached map", card),
+    ]
     print(f"median and 95th percentile of {args.repeats} repeats, milliseconds of server time\n")
     print("| what | median ms | p95 ms |")
     print("|---|---:|---:|")

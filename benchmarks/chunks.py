@@ -10,6 +10,7 @@ runs a chunk faster, as the server does at start. Each chunk size runs once unti
 take turns for ``--repeat`` rounds; prints every call's seconds, the median, and its ratio to the
 first size's median.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -42,8 +43,10 @@ def main() -> None:
     engine = engine_for(model)
     tuned = engine.tune_batches(batching.CPU_CHUNK)  # XLA or graph mode for gradient batches, as the server does
     if tuned:
-        print(f"a chunk of {batching.CPU_CHUNK} gradients: XLA {tuned[True]:.2f} s, graph mode {tuned[False]:.2f} s; "
-              f"kept {'XLA' if engine.policy.xla[GRADIENT_BATCHES] else 'graph mode'}")
+        print(
+            f"a chunk of {batching.CPU_CHUNK} gradients: XLA {tuned[True]:.2f} s, graph mode {tuned[False]:.2f} s; "
+            f"kept {'XLA' if engine.policy.xla[GRADIENT_BATCHES] else 'graph mode'}"
+        )
     photo = decode((ROOT / "assets" / "examples" / "chelsea.jpg").read_bytes())
 
     def call(size: int) -> float:

@@ -8,6 +8,7 @@
 The entry point the documents name; the code is the package ``benchmarks/comparison`` (its docstring says
 how the libraries are measured, and which module holds what).
 """
+
 from comparison.cli import main
 
 if __name__ == "__main__":

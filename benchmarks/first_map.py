@@ -8,6 +8,7 @@ then for the Grad-CAM card of the top class (target by number, as the page sends
 arrived). Both come out of one job and one pass. "Separately" is the way before: a forward pass for
 the predictions, then a Grad-CAM pass. Seeded random weights; warm (traced first); medians.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -83,8 +84,10 @@ def main() -> None:
     computed_before = svc.jobs.computed
     rows = []
     reference = []
-    for name, fn in (("first map through the service (top-5 + Grad-CAM card)", first_map),
-                     ("the same, predictions and Grad-CAM separately", separately)):
+    for name, fn in (
+        ("first map through the service (top-5 + Grad-CAM card)", first_map),
+        ("the same, predictions and Grad-CAM separately", separately),
+    ):
         reference.append(median_time(forward_backward, args.repeats))
         rows.append((name, median_time(fn, args.repeats)))
     reference.append(median_time(forward_backward, args.repeats))

@@ -5,6 +5,7 @@
 Seeded random weights, the example cat photo, the model's top-1 class. Prints a markdown table of
 |Σ attributions − (f(x) − f(x′))| / |f(x) − f(x′)| (0 in theory) and the seconds each took.
 """
+
 from __future__ import annotations
 
 import argparse

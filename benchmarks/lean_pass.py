@@ -13,11 +13,13 @@ mode). Each way runs twice untimed, then the two take turns (the order flipping 
 between the two ways' maps (relative to the map's largest value). The lean call returns its top-5
 unread, as the benchmark against the peers does (read, it costs one forward pass).
 """
+
 from __future__ import annotations
 
 import argparse
 
 import numpy as np
+
 from ab import alternate, cat_photo, print_table, tuned_model
 
 
@@ -46,7 +48,9 @@ def main() -> None:
     a, b = call("lean").heatmap, call("with logits").heatmap
     difference = float(np.abs(a - b).max() / max(float(np.abs(b).max()), 1e-30))
     medians = print_table(f"DeconvNet on {args.model}, median of {args.repeat} alternated calls", "pass", times, {})
-    print(f"\nlean ÷ with logits: {medians['lean'] / medians['with logits']:.2f}; largest map difference: {difference:.1e}")
+    print(
+        f"\nlean ÷ with logits: {medians['lean'] / medians['with logits']:.2f}; largest map difference: {difference:.1e}"
+    )
 
 
 if __name__ == "__main__":

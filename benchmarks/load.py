@@ -7,6 +7,7 @@ each student, all at once, uploads one of ``--images`` shared pictures and asks 
 HTTP API, ``--rounds`` times. Prints errors (must be 0), p50/p95 latency, the cache hit rate reported
 by /readyz, and the peak memory of the server processes. A benchmark, not a test: run it by hand.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -70,16 +71,31 @@ def main() -> None:
     parser.add_argument("--method", default="grad_cam")
     parser.add_argument("--model", default="vgg16")
     parser.add_argument("--rounds", type=int, default=2)
-    parser.add_argument("--after-batches", action="store_true",
-                        help="start the students once /readyz says the multi-pass batches are warm too")
+    parser.add_argument(
+        "--after-batches",
+        action="store_true",
+        help="start the students once /readyz says the multi-pass batches are warm too",
+    )
     args = parser.parse_args()
 
     port = free_port()
     data_dir = tempfile.mkdtemp(prefix="saliency-load-")
-    env = {**os.environ, "EXPLAINERS_WEIGHTS": "random", "EXPLAINERS_DATA_DIR": data_dir, "HOST": "127.0.0.1",
-           "PORT": str(port), "WEB_WORKERS": "1", "WEB_THREADS": "32"}
-    server = subprocess.Popen([sys.executable, "-m", "gunicorn", "--config", "gunicorn.conf.py", "app:server"],
-                              cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    env = {
+        **os.environ,
+        "EXPLAINERS_WEIGHTS": "random",
+        "EXPLAINERS_DATA_DIR": data_dir,
+        "HOST": "127.0.0.1",
+        "PORT": str(port),
+        "WEB_WORKERS": "1",
+        "WEB_THREADS": "32",
+    }
+    server = subprocess.Popen(
+        [sys.executable, "-m", "gunicorn", "--config", "gunicorn.conf.py", "app:server"],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     base = f"http://127.0.0.1:{port}"
     try:
         started = time.time()
@@ -110,9 +126,12 @@ def main() -> None:
             for _ in range(args.rounds):
                 began = time.perf_counter()
                 try:
-                    response = requests.post(f"{base}/api/v1/explain", timeout=300,
-                                             files={"image": (f"student{index}.jpg", photo, "image/jpeg")},
-                                             data={"model": args.model, "method": args.method})
+                    response = requests.post(
+                        f"{base}/api/v1/explain",
+                        timeout=300,
+                        files={"image": (f"student{index}.jpg", photo, "image/jpeg")},
+                        data={"model": args.model, "method": args.method},
+                    )
                     if response.status_code != 200:
                         errors.append(f"{response.status_code}: {response.text[:120]}")
                 except requests.RequestException as error:
@@ -127,16 +146,24 @@ def main() -> None:
         health = requests.get(f"{base}/readyz", timeout=5).json()
         ordered = sorted(latencies)
         p95 = ordered[min(len(ordered) - 1, int(round(0.95 * len(ordered))) - 1)]
-        print(f"\n{args.students} students × {args.rounds} requests, {args.images} shared pictures, "
-              f"{args.method} on {args.model} (random weights), CPU, gunicorn 1 worker × 32 threads\n")
-        print("| requests | errors | p50 s | p95 s | max s | wall s | maps computed | cache hit rate "
-              "| peak memory (server) |")
+        print(
+            f"\n{args.students} students × {args.rounds} requests, {args.images} shared pictures, "
+            f"{args.method} on {args.model} (random weights), CPU, gunicorn 1 worker × 32 threads\n"
+        )
+        print(
+            "| requests | errors | p50 s | p95 s | max s | wall s | maps computed | cache hit rate "
+            "| peak memory (server) |"
+        )
         print("|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
         computed = health["computed"] - warm_jobs
-        print(f"| {len(latencies)} | {len(errors)} | {statistics.median(ordered):.2f} | {p95:.2f} | {ordered[-1]:.2f} "
-              f"| {wall:.1f} | {computed} | {health['cache']['hit_rate']} | {watch.peak / 2**20:.0f} MiB |")
-        print("\n(the hit rate counts lookups: a request that joins a map already being computed is a miss "
-              "that costs no extra computation; 'maps computed' counts the computations)")
+        print(
+            f"| {len(latencies)} | {len(errors)} | {statistics.median(ordered):.2f} | {p95:.2f} | {ordered[-1]:.2f} "
+            f"| {wall:.1f} | {computed} | {health['cache']['hit_rate']} | {watch.peak / 2**20:.0f} MiB |"
+        )
+        print(
+            "\n(the hit rate counts lookups: a request that joins a map already being computed is a miss "
+            "that costs no extra computation; 'maps computed' counts the computations)"
+        )
         for error in errors[:5]:
             print("error:", error)
     finally:

@@ -17,6 +17,7 @@ later requests reuse), then again, measured. A method still running after ``--bu
 stopped (through its progress callback) and its row says how far it got: its peak so far is what its
 chunks need, since the methods build their samples a chunk at a time.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -117,6 +118,8 @@ def measure(model, picture, name: str, budget: float) -> tuple[float, float, flo
     first, _, _ = run(model, picture, name, settings, budget=0.0)
     extra, seconds, fraction = run(model, picture, name, settings, budget)
     return first, extra, seconds, fraction, settings
+
+
 def main() -> None:
     from explainers.methods import METHODS
 
@@ -133,12 +136,14 @@ def main() -> None:
     print("|---|---|---|---:|---:|---:|---:|")
     for model_name in [m.strip() for m in args.models.split(",") if m.strip()]:
         model = load_model(model_name, weights="imagenet" if model_name == "shapes" else None)
-        picture = (shapes.render(seed=1, index=3)[0] if model_name == "shapes"
-                   else _photo(model.input_size))
+        picture = shapes.render(seed=1, index=3)[0] if model_name == "shapes" else _photo(model.input_size)
         for name in [m.strip() for m in args.methods.split(",") if m.strip()]:
             first, extra, seconds, fraction, settings = measure(model, picture, name, args.budget)
             shown = ", ".join(f"{key}={value}" for key, value in settings.items()) or "(none capped)"
-            print(f"| {model_name} | {name} | {shown} | {first:.0f} | {extra:.0f} | {seconds:.1f} | {fraction:.0%} |", flush=True)
+            print(
+                f"| {model_name} | {name} | {shown} | {first:.0f} | {extra:.0f} | {seconds:.1f} | {fraction:.0%} |",
+                flush=True,
+            )
 
 
 def _photo(size: int):

@@ -6,6 +6,7 @@ Prints a markdown table: median seconds of ``--repeats`` warm runs (each setting
 tracing and XLA compiles are not counted) and the same as a ratio to a graph-mode forward pass
 measured in the same run. Peer libraries are not installed here, so no peer column.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -34,13 +35,15 @@ def main() -> None:
     cat = model.prepare(decode((ROOT / "assets" / "examples" / "chelsea.jpg").read_bytes()))
     graph_forward = tf.function(lambda x: model.keras(x, training=False))
     inputs = tf.constant(model.preprocess(cat[None]))
-    rows = [("SmoothGrad, 16 samples", "smoothgrad", {"n_samples": 16}),
-            ("integrated gradients, 16 steps (Gauss–Legendre)", "integrated_gradients", {"steps": 16}),
-            ("integrated gradients, 32 steps (the default)", "integrated_gradients", {}),
-            ("occlusion, 32-px patches, stride 32", "occlusion", {"patch": 32, "stride": 32}),
-            ("Score-CAM (fast), top 32 channels", "score_cam_fast", {}),
-            ("RISE, 500 masks", "rise", {}),
-            ("LIME, 256 samples", "lime", {})]
+    rows = [
+        ("SmoothGrad, 16 samples", "smoothgrad", {"n_samples": 16}),
+        ("integrated gradients, 16 steps (Gauss–Legendre)", "integrated_gradients", {"steps": 16}),
+        ("integrated gradients, 32 steps (the default)", "integrated_gradients", {}),
+        ("occlusion, 32-px patches, stride 32", "occlusion", {"patch": 32, "stride": 32}),
+        ("Score-CAM (fast), top 32 channels", "score_cam_fast", {}),
+        ("RISE, 500 masks", "rise", {}),
+        ("LIME, 256 samples", "lime", {}),
+    ]
 
     def timed(fn) -> float:
         fn()
@@ -53,9 +56,11 @@ def main() -> None:
 
     forward = timed(lambda: graph_forward(inputs).numpy())
     xla = engine_for(model).policy.xla[GRADIENT_BATCHES]
-    print(f"{model.title}, {model.input_size}×{model.input_size}, batch 1, {model.device}, XLA "
-          f"{'on' if xla else 'off'} for the samples' batches, median of {args.repeats} warm runs; "
-          f"forward pass = {forward * 1000:.0f} ms\n")
+    print(
+        f"{model.title}, {model.input_size}×{model.input_size}, batch 1, {model.device}, XLA "
+        f"{'on' if xla else 'off'} for the samples' batches, median of {args.repeats} warm runs; "
+        f"forward pass = {forward * 1000:.0f} ms\n"
+    )
     print("| method and settings | seconds | × forward |")
     print("|---|---:|---:|")
     for label, method, settings in rows:

@@ -7,6 +7,7 @@ estimated cost (a fraction of a full pass per covered copy), then the median sec
 warm runs with crops and with full passes, alternated in one process, their ratio, and the largest
 difference between the two maps relative to the map's largest value. Weights are seeded random.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -36,8 +37,10 @@ def main() -> None:
 
     image = decode((ROOT / "assets" / "examples" / "chelsea.jpg").read_bytes())
     print(f"median of {args.repeats} warm runs each, crops and full passes alternated; seeded random weights\n")
-    print("| model | patch / stride | patches | crops stop after | crop | est. cost | crops s | full s | ratio |"
-          " max map diff |")
+    print(
+        "| model | patch / stride | patches | crops stop after | crop | est. cost | crops s | full s | ratio |"
+        " max map diff |"
+    )
     print("|---|---|---:|---|---|---:|---:|---:|---:|---:|")
     for name in args.models:
         model = load_model(name, weights=None)
@@ -64,10 +67,16 @@ def main() -> None:
             engine.reuse_layers = True
             crops, full = statistics.median(times[True]), statistics.median(times[False])
             diff = float(np.abs(maps[True] - maps[False]).max() / max(np.abs(maps[False]).max(), 1e-30))
-            where = (f"{plan.layer} | {plan.crop[0]}×{plan.crop[1]} | {plan.cost:.2f}" if plan
-                     else "— (full passes are as cheap) | — | 1.00")
-            print(f"| {model.title} | {patch} / {stride} | {len(starts) ** 2} | {where} | {crops:.2f} | {full:.2f} |"
-                  f" {crops / full:.2f} | {diff:.0e} |", flush=True)
+            where = (
+                f"{plan.layer} | {plan.crop[0]}×{plan.crop[1]} | {plan.cost:.2f}"
+                if plan
+                else "— (full passes are as cheap) | — | 1.00"
+            )
+            print(
+                f"| {model.title} | {patch} / {stride} | {len(starts) ** 2} | {where} | {crops:.2f} | {full:.2f} |"
+                f" {crops / full:.2f} | {diff:.0e} |",
+                flush=True,
+            )
 
 
 if __name__ == "__main__":

@@ -11,6 +11,7 @@ recall the black baseline's logits. Seeded random weights (timings do not depend
 class 281, through the public ``explain``; the one-picture passes are first tuned as the server does
 at start. Prints every call's seconds, the medians and their ratio.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -40,8 +41,12 @@ def main() -> None:
         return explain(model, picture, "integrated_gradients", target=281, steps=args.steps, baseline="black")
 
     times = alternate(call, ("seen", "unseen"), args.repeat)
-    medians = print_table(f"Integrated gradients, {args.steps} steps, on {args.model}, median of {args.repeat} "
-                          "alternated calls", "photo", times, {})
+    medians = print_table(
+        f"Integrated gradients, {args.steps} steps, on {args.model}, median of {args.repeat} alternated calls",
+        "photo",
+        times,
+        {},
+    )
     print(f"\nseen ÷ unseen: {medians['seen'] / medians['unseen']:.2f}")
 
 

@@ -11,11 +11,13 @@ the public ``explain_all``. The one-picture passes are first tuned as the server
 their ratio, and the largest difference between the two ways' maps (relative to each map's largest
 value).
 """
+
 from __future__ import annotations
 
 import argparse
 
 import numpy as np
+
 from ab import alternate, cat_photo, print_table, tuned_model
 
 DEFAULT_VIEW = ["grad_cam", "guided_grad_cam", "vanilla_gradient", "gradient_x_input"]
@@ -44,12 +46,19 @@ def main() -> None:
     ways = ("shared", "separate")
     times = alternate(call, ways, args.repeat)
     shared, separate = call("shared"), call("separate")
-    difference = max(float(np.abs(shared[m].heatmap - separate[m].heatmap).max()
-                           / max(float(np.abs(separate[m].heatmap).max()), 1e-30)) for m in DEFAULT_VIEW)
+    difference = max(
+        float(
+            np.abs(shared[m].heatmap - separate[m].heatmap).max() / max(float(np.abs(separate[m].heatmap).max()), 1e-30)
+        )
+        for m in DEFAULT_VIEW
+    )
     labels = {"shared": "on the plain pass's forward pass", "separate": "a pass of its own"}
-    medians = print_table(f"default view on {args.model}, median of {args.repeat} alternated calls",
-                          "guided backward pass", times, labels)
-    print(f"\nshared ÷ separate: {medians['shared'] / medians['separate']:.2f}; largest map difference: {difference:.1e}")
+    medians = print_table(
+        f"default view on {args.model}, median of {args.repeat} alternated calls", "guided backward pass", times, labels
+    )
+    print(
+        f"\nshared ÷ separate: {medians['shared'] / medians['separate']:.2f}; largest map difference: {difference:.1e}"
+    )
 
 
 if __name__ == "__main__":

@@ -7,6 +7,7 @@ timing is warm (traced and run once first) and the median of ``--repeats`` runs;
 pass is re-measured between rows and the ratio uses the median of all forward timings, so slow drift of
 a shared machine affects both sides alike. Absolute seconds are printed for context only.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -35,8 +36,12 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--model", default="vgg16")
     parser.add_argument("--repeats", type=int, default=7)
-    parser.add_argument("--jit", choices=["model", "on", "off"], default="model",
-                        help="XLA for the passes: the model's own choice (default), or forced on/off")
+    parser.add_argument(
+        "--jit",
+        choices=["model", "on", "off"],
+        default="model",
+        help="XLA for the passes: the model's own choice (default), or forced on/off",
+    )
     args = parser.parse_args()
     if args.jit != "model":
         os.environ["EXPLAINERS_JIT"] = "1" if args.jit == "on" else "0"
@@ -71,9 +76,11 @@ def main() -> None:
         results.append((label, timed(fn, args.repeats)))
         forwards.append(timed(forward, args.repeats))
     reference = statistics.median(forwards)
-    print(f"{model.title}, {model.input_size}×{model.input_size}, batch 1, {model.device}, "
-          f"XLA {'on' if engine_for(model).policy.xla[ONE_PICTURE] else 'off'}, "
-          f"median of {args.repeats} warm runs; graph-mode forward pass = {reference * 1000:.0f} ms\n")
+    print(
+        f"{model.title}, {model.input_size}×{model.input_size}, batch 1, {model.device}, "
+        f"XLA {'on' if engine_for(model).policy.xla[ONE_PICTURE] else 'off'}, "
+        f"median of {args.repeats} warm runs; graph-mode forward pass = {reference * 1000:.0f} ms\n"
+    )
     print("| what | ms | × forward |")
     print("|---|---:|---:|")
     print(f"| forward pass (graph mode, reference) | {reference * 1000:.0f} | 1.00 |")

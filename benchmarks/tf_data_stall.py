@@ -9,6 +9,7 @@ back on is the library's default), and whether each is within 1 % of a 2^k × 10
 are seeded random; ``compare.py`` turns autotuning off for the peers for this reason (its
 ``--tf-data-autotune`` keeps it on).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -27,7 +28,7 @@ def on_the_grid(seconds: float) -> str:
     if seconds < 0.6:
         return ""
     k = round(math.log2(seconds / 0.01))
-    return f"2^{k} × 10 ms" if abs(seconds - 0.01 * 2 ** k) <= 0.01 * seconds else ""
+    return f"2^{k} × 10 ms" if abs(seconds - 0.01 * 2**k) <= 0.01 * seconds else ""
 
 
 def main() -> None:
@@ -67,8 +68,10 @@ def main() -> None:
 
     from xplique.attributions import SmoothGrad
 
-    print(f"Xplique SmoothGrad({args.samples} samples) on VGG16 224×224, one process, {args.calls} warm calls "
-          f"per setting\n")
+    print(
+        f"Xplique SmoothGrad({args.samples} samples) on VGG16 224×224, one process, {args.calls} warm calls "
+        f"per setting\n"
+    )
     print("| tf.data autotuning | call | seconds | on the 2^k × 10 ms grid |")
     print("|---|---:|---:|---|")
     for enabled in (False, True):

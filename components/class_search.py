@@ -1,5 +1,6 @@
 """Piece 5: the class to explain, a searchable list of the model's classes (all 1000 ImageNet classes:
 "cat", "banana" and "281" all work; the Shapes demo's seven); default = the top-1 prediction."""
+
 from __future__ import annotations
 
 import dash_bootstrap_components as dbc
@@ -24,12 +25,25 @@ def search_hint(labels: list[dict]) -> str:
 
 
 def layout(labels: list[dict]) -> dbc.Card:
-    return dbc.Card(dbc.CardBody([
-        html.H2("3 · Class to explain", className="step-title"),
-        dcc.Dropdown(id="target", options=labels, value=None, placeholder=search_hint(labels),
-                     searchable=True, clearable=True, optionHeight=32, maxHeight=320),
-        html.Div("Empty = the model's top prediction.", className="hint"),
-    ]), className="step")
+    return dbc.Card(
+        dbc.CardBody(
+            [
+                html.H2("3 · Class to explain", className="step-title"),
+                dcc.Dropdown(
+                    id="target",
+                    options=labels,
+                    value=None,
+                    placeholder=search_hint(labels),
+                    searchable=True,
+                    clearable=True,
+                    optionHeight=32,
+                    maxHeight=320,
+                ),
+                html.Div("Empty = the model's top prediction.", className="hint"),
+            ]
+        ),
+        className="step",
+    )
 
 
 @callback(

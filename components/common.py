@@ -1,5 +1,6 @@
 """What every piece of the page shares: the service of the running app, who is asking (the browser's
 session cookie), and turning errors into plain-language alerts (never a traceback)."""
+
 from __future__ import annotations
 
 import uuid
@@ -41,8 +42,9 @@ def give_client_cookie(response: flask.Response) -> flask.Response:
     identifies its callers otherwise (service.http.caller)."""
     if flask.request.path.startswith("/api/") or client_id().startswith("session:"):
         return response
-    response.set_cookie(CLIENT_COOKIE, _signer().dumps(uuid.uuid4().hex), httponly=True, samesite="Lax",
-                        secure=flask.request.is_secure)
+    response.set_cookie(
+        CLIENT_COOKIE, _signer().dumps(uuid.uuid4().hex), httponly=True, samesite="Lax", secure=flask.request.is_secure
+    )
     return response
 
 
@@ -54,4 +56,3 @@ def alert(message: str, color: str = "danger", title: str | None = None) -> dbc.
 
 def error_alert(error: BaseException, title: str | None = None) -> dbc.Alert:
     return alert(describe_error(error), "danger", title)
-

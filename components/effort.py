@@ -7,6 +7,7 @@ cache key, so coming back to an earlier choice answers from the cache). The serv
 every value as for any request; what it capped is said on the card in one muted line per setting.
 One-pass cards get the store only (empty), so every card has the same inputs.
 """
+
 from __future__ import annotations
 
 from typing import Any
@@ -48,41 +49,86 @@ def layout(method: dict, card: str) -> list:
         return [dcc.Store(id=_id("settings", card))]
     settings = service().method_settings(method["name"])
     values = {name: setting["default"] for name, setting in settings.items()}
-    return [html.Div([
-        html.Div([html.Span("Effort", className="hint effort-label"),
-                  dbc.RadioItems(id=_id("effort", card), value=DEFAULT_EFFORT, inline=True, className="effort-choice",
-                                 options=[{"label": label, "value": name} for name, label in EFFORTS.items()])],
-                 className="effort-row"),
-        html.Div(id=_id("estimate", card), className="hint effort-estimate"),
-        html.Div(id=_id("setting-notes", card), className="setting-notes"),
-        html.Details([
-            html.Summary("Settings", className="hint"),
-            *[_field(card, name, setting) for name, setting in settings.items()],
-            html.Div("An empty box means the default; a value out of range is capped (the card says so).",
-                     className="hint"),
-        ], className="card-settings-panel"),
-        dcc.Store(id=_id("settings", card), data=values),
-    ], className="effort")]
+    return [
+        html.Div(
+            [
+                html.Div(
+                    [
+                        html.Span("Effort", className="hint effort-label"),
+                        dbc.RadioItems(
+                            id=_id("effort", card),
+                            value=DEFAULT_EFFORT,
+                            inline=True,
+                            className="effort-choice",
+                            options=[{"label": label, "value": name} for name, label in EFFORTS.items()],
+                        ),
+                    ],
+                    className="effort-row",
+                ),
+                html.Div(id=_id("estimate", card), className="hint effort-estimate"),
+                html.Div(id=_id("setting-notes", card), className="setting-notes"),
+                html.Details(
+                    [
+                        html.Summary("Settings", className="hint"),
+                        *[_field(card, name, setting) for name, setting in settings.items()],
+                        html.Div(
+                            "An empty box means the default; a value out of range is capped (the card says so).",
+                            className="hint",
+                        ),
+                    ],
+                    className="card-settings-panel",
+                ),
+                dcc.Store(id=_id("settings", card), data=values),
+            ],
+            className="effort",
+        )
+    ]
 
 
 def _field(card: str, name: str, setting: dict) -> html.Div:
     """One setting: a number box, or a choice; its help line as the label's tooltip and below it."""
     field_id = _id("setting", card, name=name)
     if setting["choices"]:
-        control = dcc.Dropdown(id=field_id, options=[{"label": str(c), "value": c} for c in setting["choices"]],
-                               value=setting["default"], clearable=False, searchable=False, className="setting-choice")
+        control = dcc.Dropdown(
+            id=field_id,
+            options=[{"label": str(c), "value": c} for c in setting["choices"]],
+            value=setting["default"],
+            clearable=False,
+            searchable=False,
+            className="setting-choice",
+        )
     elif isinstance(setting["default"], bool):
-        control = dcc.Dropdown(id=field_id, options=[{"label": "yes", "value": True}, {"label": "no", "value": False}],
-                               value=setting["default"], clearable=False, searchable=False, className="setting-choice")
+        control = dcc.Dropdown(
+            id=field_id,
+            options=[{"label": "yes", "value": True}, {"label": "no", "value": False}],
+            value=setting["default"],
+            clearable=False,
+            searchable=False,
+            className="setting-choice",
+        )
     else:
         step = 1 if isinstance(setting["default"], int) else "any"
-        control = dcc.Input(id=field_id, type="number", value=setting["default"], step=step, debounce=True,
-                            className="form-control form-control-sm setting-number")
-    limits = [f"{word} {value:g}" for word, value in (("from", setting["minimum"]), ("to", setting["maximum"]))
-              if value is not None]
-    return html.Div([html.Label(name, title=setting["help"], className="setting-name"), control,
-                     html.Div(setting["help"] + (f" ({' '.join(limits)})" if limits else ""), className="hint")],
-                    className="setting-field")
+        control = dcc.Input(
+            id=field_id,
+            type="number",
+            value=setting["default"],
+            step=step,
+            debounce=True,
+            className="form-control form-control-sm setting-number",
+        )
+    limits = [
+        f"{word} {value:g}"
+        for word, value in (("from", setting["minimum"]), ("to", setting["maximum"]))
+        if value is not None
+    ]
+    return html.Div(
+        [
+            html.Label(name, title=setting["help"], className="setting-name"),
+            control,
+            html.Div(setting["help"] + (f" ({' '.join(limits)})" if limits else ""), className="hint"),
+        ],
+        className="setting-field",
+    )
 
 
 def matching_effort(efforts: dict[str, dict], values: dict[str, Any]) -> str | None:

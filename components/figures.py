@@ -1,7 +1,8 @@
 """Pure figure builders: arrays and settings in, Plotly figures out (no Dash, no TensorFlow)."""
+
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 import numpy as np
 import plotly.graph_objects as go
@@ -12,8 +13,15 @@ OVERLAY_HEIGHT = 300
 CARD_WIDTH = 380  # typical width of a card's figure in pixels, to size its height to the picture
 
 
-def overlay_figure(image_src: str, levels: np.ndarray, *, colormap: str = "viridis", signed: bool = False,
-                   opacity: float = 0.5, title: str = "") -> go.Figure:
+def overlay_figure(
+    image_src: str,
+    levels: np.ndarray,
+    *,
+    colormap: str = "viridis",
+    signed: bool = False,
+    opacity: float = 0.5,
+    title: str = "",
+) -> go.Figure:
     """The picture (by URL) with a heatmap layer over it; ``levels`` is uint8 (H, W) at display size.
 
     One figure: a layout image for the photo and a heatmap trace for the map, so the opacity of the
@@ -27,23 +35,65 @@ def overlay_figure(image_src: str, levels: np.ndarray, *, colormap: str = "virid
         ends = ("← less important", "more important →")
         colorscale = COLORMAPS.get(colormap, "Viridis")
     # colour bar under the picture, so the picture gets the card's whole width
-    heatmap = go.Heatmap(z=levels, zmin=0, zmax=255, colorscale=colorscale, opacity=float(opacity),
-                         hoverinfo="skip", showscale=True,
-                         colorbar=dict(orientation="h", x=0.5, xanchor="center", y=-0.03, yanchor="top",
-                                       thickness=10, len=1.0, outlinewidth=0, showticklabels=False, ticks=""))
+    heatmap = go.Heatmap(
+        z=levels,
+        zmin=0,
+        zmax=255,
+        colorscale=colorscale,
+        opacity=float(opacity),
+        hoverinfo="skip",
+        showscale=True,
+        colorbar=dict(
+            orientation="h",
+            x=0.5,
+            xanchor="center",
+            y=-0.03,
+            yanchor="top",
+            thickness=10,
+            len=1.0,
+            outlinewidth=0,
+            showticklabels=False,
+            ticks="",
+        ),
+    )
     figure = go.Figure(heatmap)
     for x, anchor, text in ((0.0, "left", ends[0]), (1.0, "right", ends[1])):  # the colour bar's ends, in words
-        figure.add_annotation(text=text, x=x, xanchor=anchor, y=0, yanchor="top", yshift=-24, xref="paper",
-                              yref="paper", showarrow=False, font=dict(size=12, color="#52606d"))
-    figure.add_layout_image(source=image_src, xref="x", yref="y", x=-0.5, y=-0.5, sizex=width, sizey=height,
-                            sizing="stretch", layer="below", xanchor="left", yanchor="top")
+        figure.add_annotation(
+            text=text,
+            x=x,
+            xanchor=anchor,
+            y=0,
+            yanchor="top",
+            yshift=-24,
+            xref="paper",
+            yref="paper",
+            showarrow=False,
+            font=dict(size=12, color="#52606d"),
+        )
+    figure.add_layout_image(
+        source=image_src,
+        xref="x",
+        yref="y",
+        x=-0.5,
+        y=-0.5,
+        sizex=width,
+        sizey=height,
+        sizing="stretch",
+        layer="below",
+        xanchor="left",
+        yanchor="top",
+    )
     figure.update_xaxes(visible=False, range=[-0.5, width - 0.5], constrain="domain")
     figure.update_yaxes(visible=False, range=[height - 0.5, -0.5], scaleanchor="x", constrain="domain")
     picture_height = CARD_WIDTH * height / width
-    figure.update_layout(margin=dict(l=0, r=0, t=24 if title else 0, b=54),
-                         height=int(min(520, max(200, picture_height + 54 + (24 if title else 0)))),
-                         title=dict(text=title, font=dict(size=13), x=0.01) if title else None,
-                         paper_bgcolor="rgba(0,0,0,0)", plot_bgcolor="rgba(0,0,0,0)", dragmode=False)
+    figure.update_layout(
+        margin=dict(l=0, r=0, t=24 if title else 0, b=54),
+        height=int(min(520, max(200, picture_height + 54 + (24 if title else 0)))),
+        title=dict(text=title, font=dict(size=13), x=0.01) if title else None,
+        paper_bgcolor="rgba(0,0,0,0)",
+        plot_bgcolor="rgba(0,0,0,0)",
+        dragmode=False,
+    )
     return figure
 
 
@@ -51,8 +101,11 @@ NAME_SHARE = 0.45  # of the top-5 chart's width: the class names, which are clic
 MIN_BAR_SHARE = 0.03  # of the bars' width: the least a bar is drawn, so that even a 0.0 % bar shows
 
 
-def predictions_figure(predictions: Sequence[tuple[int, str, float]], target: int | None = None,
-                       picked: tuple[str, float | None, int | None] | None = None) -> go.Figure:
+def predictions_figure(
+    predictions: Sequence[tuple[int, str, float]],
+    target: int | None = None,
+    picked: tuple[str, float | None, int | None] | None = None,
+) -> go.Figure:
     """Top-k classes as horizontal bars, most probable on top; the target's bar is highlighted.
 
     Each row is clickable over its whole width, its class name included: an invisible "row" trace spans the
@@ -68,28 +121,68 @@ def predictions_figure(predictions: Sequence[tuple[int, str, float]], target: in
     span = min(100, max(1.0, top * 1.25))
     names = span * NAME_SHARE / (1 - NAME_SHARE)  # the names' part of the x axis, left of zero
     percents = [f"{p:.1%}" for _, _, p in rows]
-    bars = go.Bar(x=[max(p * 100, span * MIN_BAR_SHARE) for _, _, p in rows], y=labels, orientation="h",
-                  marker_color=colours, customdata=classes, text=percents, textposition="outside", cliponaxis=False,
-                  hovertemplate="%{y}: %{text}<extra>click to explain this class</extra>", name="probability")
-    row = go.Bar(x=[names + span] * len(rows), base=-names, y=labels, orientation="h", customdata=classes,
-                 marker=dict(color="rgba(0,0,0,0)"), text=labels, textposition="inside", insidetextanchor="start",
-                 textfont=dict(color=["#d9480f" if index == target else "#1f2933" for index in classes], size=13),
-                 constraintext="none", hovertemplate="%{y}<extra>click to explain this class</extra>", name="class")
+    bars = go.Bar(
+        x=[max(p * 100, span * MIN_BAR_SHARE) for _, _, p in rows],
+        y=labels,
+        orientation="h",
+        marker_color=colours,
+        customdata=classes,
+        text=percents,
+        textposition="outside",
+        cliponaxis=False,
+        hovertemplate="%{y}: %{text}<extra>click to explain this class</extra>",
+        name="probability",
+    )
+    row = go.Bar(
+        x=[names + span] * len(rows),
+        base=-names,
+        y=labels,
+        orientation="h",
+        customdata=classes,
+        marker=dict(color="rgba(0,0,0,0)"),
+        text=labels,
+        textposition="inside",
+        insidetextanchor="start",
+        textfont=dict(color=["#d9480f" if index == target else "#1f2933" for index in classes], size=13),
+        constraintext="none",
+        hovertemplate="%{y}<extra>click to explain this class</extra>",
+        name="class",
+    )
     figure = go.Figure([bars, row])
     height = 220
     if picked is not None:
         name, probability, rank = picked
-        standing = f" — {probability:.1%}, rank {rank}" if probability is not None and rank is not None else \
-            " — not among the top 5"
-        figure.add_annotation(text=f"picked: {name}{standing}", x=0, xanchor="left", xref="paper", y=0, yref="paper",
-                              yanchor="top", yshift=-34, showarrow=False, font=dict(size=13, color="#d9480f"))
+        standing = (
+            f" — {probability:.1%}, rank {rank}"
+            if probability is not None and rank is not None
+            else " — not among the top 5"
+        )
+        figure.add_annotation(
+            text=f"picked: {name}{standing}",
+            x=0,
+            xanchor="left",
+            xref="paper",
+            y=0,
+            yref="paper",
+            yanchor="top",
+            yshift=-34,
+            showarrow=False,
+            font=dict(size=13, color="#d9480f"),
+        )
         height += 24
-    figure.update_layout(margin=dict(l=0, r=52, t=8, b=30 + (24 if picked else 0)), height=height,  # r: "100.0%"
-                         xaxis=dict(range=[-names, span], fixedrange=True, title="probability (%)",
-                                    tickvals=_ticks(span)),
-                         yaxis=dict(fixedrange=True, showticklabels=False), barmode="overlay", showlegend=False,
-                         uniformtext=dict(minsize=11, mode="show"), bargap=0.25,
-                         paper_bgcolor="rgba(0,0,0,0)", plot_bgcolor="rgba(0,0,0,0)", clickmode="event")
+    figure.update_layout(
+        margin=dict(l=0, r=52, t=8, b=30 + (24 if picked else 0)),
+        height=height,  # r: "100.0%"
+        xaxis=dict(range=[-names, span], fixedrange=True, title="probability (%)", tickvals=_ticks(span)),
+        yaxis=dict(fixedrange=True, showticklabels=False),
+        barmode="overlay",
+        showlegend=False,
+        uniformtext=dict(minsize=11, mode="show"),
+        bargap=0.25,
+        paper_bgcolor="rgba(0,0,0,0)",
+        plot_bgcolor="rgba(0,0,0,0)",
+        clickmode="event",
+    )
     return figure
 
 
@@ -102,21 +195,32 @@ def _ticks(span: float) -> list[float]:
 def message_figure(message: str, height: int = OVERLAY_HEIGHT) -> go.Figure:
     """An empty figure that says something (waiting for a picture, an error...)."""
     figure = go.Figure()
-    figure.add_annotation(text=message, showarrow=False, x=0.5, y=0.5, xref="paper", yref="paper",
-                          font=dict(size=14, color="#555"))
+    figure.add_annotation(
+        text=message, showarrow=False, x=0.5, y=0.5, xref="paper", yref="paper", font=dict(size=14, color="#555")
+    )
     figure.update_xaxes(visible=False)
     figure.update_yaxes(visible=False)
-    figure.update_layout(margin=dict(l=0, r=0, t=0, b=0), height=height, paper_bgcolor="rgba(0,0,0,0)",
-                         plot_bgcolor="rgba(0,0,0,0)")
+    figure.update_layout(
+        margin=dict(l=0, r=0, t=0, b=0), height=height, paper_bgcolor="rgba(0,0,0,0)", plot_bgcolor="rgba(0,0,0,0)"
+    )
     return figure
 
 
-def add_outline(figure: go.Figure, mask: np.ndarray, name: str = "the object's true outline",
-                colour: str = "#ffffff") -> go.Figure:
+def add_outline(
+    figure: go.Figure, mask: np.ndarray, name: str = "the object's true outline", colour: str = "#ffffff"
+) -> go.Figure:
     """Draw the edge of a boolean ``mask`` (at the figure's display size) as a line over the map."""
-    figure.add_trace(go.Contour(z=np.asarray(mask, np.float32), contours=dict(start=0.5, end=0.5, size=1,
-                                coloring="none"), line=dict(color=colour, width=2), showscale=False,
-                                hoverinfo="skip", name=name, showlegend=False))
+    figure.add_trace(
+        go.Contour(
+            z=np.asarray(mask, np.float32),
+            contours=dict(start=0.5, end=0.5, size=1, coloring="none"),
+            line=dict(color=colour, width=2),
+            showscale=False,
+            hoverinfo="skip",
+            name=name,
+            showlegend=False,
+        )
+    )
     return figure
 
 
@@ -127,8 +231,13 @@ def add_box(figure: go.Figure, box: Sequence[float], colour: str = "#ff922b") ->
     return figure
 
 
-def strip_figure(maps: Sequence[np.ndarray], titles: Sequence[str], captions: Sequence[str] | None = None,
-                 colormap: str = "viridis", columns: int = 5) -> go.Figure:
+def strip_figure(
+    maps: Sequence[np.ndarray],
+    titles: Sequence[str],
+    captions: Sequence[str] | None = None,
+    colormap: str = "viridis",
+    columns: int = 5,
+) -> go.Figure:
     """Small maps side by side (each scaled to its own 99th percentile of |values|), titled above and
     captioned below: the sanity-check cascade, or the maps of several seeds."""
     from plotly.subplots import make_subplots
@@ -136,14 +245,28 @@ def strip_figure(maps: Sequence[np.ndarray], titles: Sequence[str], captions: Se
     count = max(1, len(maps))
     columns = min(columns, count)
     rows = (count + columns - 1) // columns
-    figure = make_subplots(rows=rows, cols=columns, subplot_titles=list(titles), horizontal_spacing=0.02,
-                           vertical_spacing=0.12 if rows > 1 else 0.02)
+    figure = make_subplots(
+        rows=rows,
+        cols=columns,
+        subplot_titles=list(titles),
+        horizontal_spacing=0.02,
+        vertical_spacing=0.12 if rows > 1 else 0.02,
+    )
     for i, heatmap in enumerate(maps):
         values = np.abs(np.asarray(heatmap, np.float32))
         scale = float(np.percentile(values, 99)) or float(values.max()) or 1.0
-        figure.add_trace(go.Heatmap(z=np.clip(values / scale, 0, 1), zmin=0, zmax=1, showscale=False,
-                                    colorscale=COLORMAPS.get(colormap, "Viridis"), hoverinfo="skip"),
-                         row=i // columns + 1, col=i % columns + 1)
+        figure.add_trace(
+            go.Heatmap(
+                z=np.clip(values / scale, 0, 1),
+                zmin=0,
+                zmax=1,
+                showscale=False,
+                colorscale=COLORMAPS.get(colormap, "Viridis"),
+                hoverinfo="skip",
+            ),
+            row=i // columns + 1,
+            col=i % columns + 1,
+        )
     figure.update_xaxes(visible=False, constrain="domain")
     figure.update_yaxes(visible=False, autorange="reversed", constrain="domain")
     for i in range(count):
@@ -151,12 +274,24 @@ def strip_figure(maps: Sequence[np.ndarray], titles: Sequence[str], captions: Se
         figure.update_layout({f"yaxis{axis}": dict(scaleanchor=f"x{axis}")})
     for i, caption in enumerate(captions or []):
         axis = "" if i == 0 else str(i + 1)
-        figure.add_annotation(text=caption, xref=f"x{axis} domain", yref=f"y{axis} domain", x=0.5, y=-0.02,
-                              yanchor="top", showarrow=False, font=dict(size=11, color="#334"))
+        figure.add_annotation(
+            text=caption,
+            xref=f"x{axis} domain",
+            yref=f"y{axis} domain",
+            x=0.5,
+            y=-0.02,
+            yanchor="top",
+            showarrow=False,
+            font=dict(size=11, color="#334"),
+        )
     for annotation in figure.layout.annotations[:count]:
         annotation.font = dict(size=11)
-    figure.update_layout(height=150 * rows + 40, margin=dict(l=4, r=4, t=28, b=24),
-                         paper_bgcolor="rgba(0,0,0,0)", plot_bgcolor="rgba(0,0,0,0)")
+    figure.update_layout(
+        height=150 * rows + 40,
+        margin=dict(l=4, r=4, t=28, b=24),
+        paper_bgcolor="rgba(0,0,0,0)",
+        plot_bgcolor="rgba(0,0,0,0)",
+    )
     return figure
 
 
@@ -170,15 +305,26 @@ def curves_figure(curves: dict, k: float | None = None) -> go.Figure:
         if not curve:
             continue
         x = (np.asarray(curve["fractions"], np.float64) * 100).round(2).tolist()  # plain lists: 21 points
-        figure.add_trace(go.Scatter(
-            x=x, y=np.asarray(curve["probabilities"], np.float64).tolist(), mode="lines+markers",
-            line=dict(color=colour),
-            name=f"{mode}: area {curve['auc']:.3f} (random maps {curve['random_auc']:.3f})",
-            hovertemplate=f"%{{x:.0f}}% {verb}: probability %{{y:.3f}}<extra>{mode}</extra>"))
+        figure.add_trace(
+            go.Scatter(
+                x=x,
+                y=np.asarray(curve["probabilities"], np.float64).tolist(),
+                mode="lines+markers",
+                line=dict(color=colour),
+                name=f"{mode}: area {curve['auc']:.3f} (random maps {curve['random_auc']:.3f})",
+                hovertemplate=f"%{{x:.0f}}% {verb}: probability %{{y:.3f}}<extra>{mode}</extra>",
+            )
+        )
     if k is not None:
         figure.add_vline(x=float(k), line=dict(color="#495057", dash="dot"))
-    figure.update_layout(height=300, margin=dict(l=50, r=10, t=10, b=40), xaxis_title="% of pixels (most important first)",
-                         yaxis_title="class probability", yaxis=dict(rangemode="tozero"),
-                         legend=dict(orientation="h", y=-0.25), paper_bgcolor="rgba(0,0,0,0)",
-                         plot_bgcolor="rgba(0,0,0,0)")
+    figure.update_layout(
+        height=300,
+        margin=dict(l=50, r=10, t=10, b=40),
+        xaxis_title="% of pixels (most important first)",
+        yaxis_title="class probability",
+        yaxis=dict(rangemode="tozero"),
+        legend=dict(orientation="h", y=-0.25),
+        paper_bgcolor="rgba(0,0,0,0)",
+        plot_bgcolor="rgba(0,0,0,0)",
+    )
     return figure

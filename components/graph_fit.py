@@ -7,6 +7,7 @@ whenever its figure changes: the height the figure asks for, or for a picture wi
 the picture's own proportions at the card's current width (CSS container units), so a narrower card gets
 a shorter figure instead of empty bands above and below the picture.
 """
+
 from __future__ import annotations
 
 from dash import MATCH, Input, Output

@@ -12,6 +12,7 @@ pattern-matching ids ``{"type": "<prefix>-<part>", <key>: owner}``. The owner's 
 widget's five outputs (``outputs()``) after their own and return one of the widget's answers
 (``started``, ``running``, ``ended``, ``unchanged``), so the job's bookkeeping lives here only.
 """
+
 from __future__ import annotations
 
 from typing import Any
@@ -24,9 +25,17 @@ from components.registry import callback
 
 HIDDEN, SHOWN = {"display": "none"}, {"display": "block"}
 # the widget's outputs, in the order its answers give them
-PARTS = (("job", "data"), ("poll", "disabled"), ("progress-box", "style"), ("progress", "value"),
-         ("progress", "label"), ("status", "children"), ("progress", "style"), ("cancel", "style"),
-         ("again", "style"))
+PARTS = (
+    ("job", "data"),
+    ("poll", "disabled"),
+    ("progress-box", "style"),
+    ("progress", "value"),
+    ("progress", "label"),
+    ("status", "children"),
+    ("progress", "style"),
+    ("cancel", "style"),
+    ("again", "style"),
+)
 
 
 def progress_label(job) -> str:
@@ -90,15 +99,37 @@ class LongJob:
     def layout(self, owner: str, progress_class: str = "card-progress") -> list:
         """The widget's components: hidden until a job runs longer than ``inline_wait``."""
         return [
-            html.Div([
-                html.Div(id=self.id("status", owner), className="job-status", role="status"),
-                dbc.Progress(id=self.id("progress", owner), value=0, label="", striped=True, animated=True,
-                             className=progress_class),
-                dbc.Button("Cancel", id=self.id("cancel", owner), size="sm", color="secondary", outline=True,
-                           className="mt-1"),
-                dbc.Button("Run again", id=self.id("again", owner), size="sm", color="primary", className="mt-1",
-                           style=HIDDEN),
-            ], id=self.id("progress-box", owner), style=HIDDEN),
+            html.Div(
+                [
+                    html.Div(id=self.id("status", owner), className="job-status", role="status"),
+                    dbc.Progress(
+                        id=self.id("progress", owner),
+                        value=0,
+                        label="",
+                        striped=True,
+                        animated=True,
+                        className=progress_class,
+                    ),
+                    dbc.Button(
+                        "Cancel",
+                        id=self.id("cancel", owner),
+                        size="sm",
+                        color="secondary",
+                        outline=True,
+                        className="mt-1",
+                    ),
+                    dbc.Button(
+                        "Run again",
+                        id=self.id("again", owner),
+                        size="sm",
+                        color="primary",
+                        className="mt-1",
+                        style=HIDDEN,
+                    ),
+                ],
+                id=self.id("progress-box", owner),
+                style=HIDDEN,
+            ),
             dcc.Store(id=self.id("job", owner)),
             dcc.Interval(id=self.id("poll", owner), interval=self.poll_ms, disabled=True),
         ]
@@ -122,15 +153,33 @@ class LongJob:
     def started(job) -> tuple:
         """A job still running after the inline wait: show the bar (or what it waits for) and poll."""
         words = status_words(job)
-        return (job.id, False, SHOWN, round(job.progress * 100), progress_label(job), words,
-                HIDDEN if words else SHOWN, SHOWN, HIDDEN)
+        return (
+            job.id,
+            False,
+            SHOWN,
+            round(job.progress * 100),
+            progress_label(job),
+            words,
+            HIDDEN if words else SHOWN,
+            SHOWN,
+            HIDDEN,
+        )
 
     @staticmethod
     def running(job) -> tuple:
         """A poll while the job runs: move the bar, or say what it waits for."""
         words = status_words(job)
-        return (no_update, no_update, no_update, round(job.progress * 100), progress_label(job), words,
-                HIDDEN if words else SHOWN, no_update, no_update)
+        return (
+            no_update,
+            no_update,
+            no_update,
+            round(job.progress * 100),
+            progress_label(job),
+            words,
+            HIDDEN if words else SHOWN,
+            no_update,
+            no_update,
+        )
 
     @staticmethod
     def ended() -> tuple:

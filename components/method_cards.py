@@ -6,6 +6,7 @@ heatmap trace), a colour bar labelled in words, the method's name and one-senten
 compute time, an opacity slider and a download link. Opacity is changed in the browser only
 (clientside callbacks): no request reaches the server and no map is recomputed.
 """
+
 from __future__ import annotations
 
 from urllib.parse import urlencode
@@ -29,50 +30,97 @@ WAITING_FOR_PICTURE = "Waiting for a picture…"
 
 def layout(methods: list[dict]) -> dbc.Card:
     options = [{"label": m["title"], "value": m["name"]} for m in methods]
-    return dbc.Card(dbc.CardBody([
-        html.H2("5 · Methods to compare", className="step-title"),
-        dcc.Dropdown(id="methods", options=options, value=list(DEFAULT_METHODS), multi=True,
-                     placeholder="pick one or more methods"),
-    ]), className="step")
+    return dbc.Card(
+        dbc.CardBody(
+            [
+                html.H2("5 · Methods to compare", className="step-title"),
+                dcc.Dropdown(
+                    id="methods",
+                    options=options,
+                    value=list(DEFAULT_METHODS),
+                    multi=True,
+                    placeholder="pick one or more methods",
+                ),
+            ]
+        ),
+        className="step",
+    )
 
 
 def card_id(slot: str, method: str) -> str:
     return f"{slot}-{method}"
 
 
-def card(method: dict, slot: str, badge: str, paired: bool = False,
-         placeholder: str = WAITING_FOR_PICTURE) -> dbc.Col:
+def card(method: dict, slot: str, badge: str, paired: bool = False, placeholder: str = WAITING_FOR_PICTURE) -> dbc.Col:
     """One method's card for the model of ``slot``; ``paired`` (compare mode): two cards a row, model A's
     card beside model B's card of the same method. ``placeholder``: what the card says before its map."""
     cid = card_id(slot, method["name"])
     note = None if method["uses_layer"] else html.Div("Ignores the layer picker.", className="note")
-    return dbc.Col(dbc.Card([
-        dbc.CardHeader([html.Span(method["title"], className="method-title"),
-                        html.Span(badge, className="model-badge")]),
-        dbc.CardBody([
-            dcc.Store(id={"type": "card-spec", "card": cid}, data={"method": method["name"], "slot": slot}),
-            dcc.Loading(dcc.Graph(id={"type": "card-graph", "card": cid},
-                                  figure=message_figure(placeholder),
-                                  config={"displayModeBar": False}, responsive=True),  # see graph_fit
-                        type="circle", delay_show=150),
-            *LONG_JOB.layout(cid),
-            html.P(method["description"], className="description"),
-            note,
-            *effort.layout(method, cid),
-            html.Div(id={"type": "card-info", "card": cid}, className="card-info"),
-            html.Label("Opacity", className="hint"),
-            dcc.Slider(id={"type": "card-opacity", "card": cid}, min=0, max=1, step=0.05, value=0.5,
-                       marks=None, tooltip={"placement": "bottom"}, className="card-opacity"),
-            html.Div([html.A("Download PNG", id={"type": "card-download", "card": cid}, className="download",
-                             href=None, download=""),
-                      trust_button(cid)], className="card-links"),
-        ]),
-    ], className="method-card", id={"type": "card", "card": cid}), xs=12, md=6, xl=6 if paired else 4)
+    return dbc.Col(
+        dbc.Card(
+            [
+                dbc.CardHeader(
+                    [html.Span(method["title"], className="method-title"), html.Span(badge, className="model-badge")]
+                ),
+                dbc.CardBody(
+                    [
+                        dcc.Store(id={"type": "card-spec", "card": cid}, data={"method": method["name"], "slot": slot}),
+                        dcc.Loading(
+                            dcc.Graph(
+                                id={"type": "card-graph", "card": cid},
+                                figure=message_figure(placeholder),
+                                config={"displayModeBar": False},
+                                responsive=True,
+                            ),  # see graph_fit
+                            type="circle",
+                            delay_show=150,
+                        ),
+                        *LONG_JOB.layout(cid),
+                        html.P(method["description"], className="description"),
+                        note,
+                        *effort.layout(method, cid),
+                        html.Div(id={"type": "card-info", "card": cid}, className="card-info"),
+                        html.Label("Opacity", className="hint"),
+                        dcc.Slider(
+                            id={"type": "card-opacity", "card": cid},
+                            min=0,
+                            max=1,
+                            step=0.05,
+                            value=0.5,
+                            marks=None,
+                            tooltip={"placement": "bottom"},
+                            className="card-opacity",
+                        ),
+                        html.Div(
+                            [
+                                html.A(
+                                    "Download PNG",
+                                    id={"type": "card-download", "card": cid},
+                                    className="download",
+                                    href=None,
+                                    download="",
+                                ),
+                                trust_button(cid),
+                            ],
+                            className="card-links",
+                        ),
+                    ]
+                ),
+            ],
+            className="method-card",
+            id={"type": "card", "card": cid},
+        ),
+        xs=12,
+        md=6,
+        xl=6 if paired else 4,
+    )
 
 
 @callback(
     Output("cards", "children"),
-    Input("methods", "value"), Input("model", "value"), Input("compare-model", "value"),
+    Input("methods", "value"),
+    Input("model", "value"),
+    Input("compare-model", "value"),
     State("image", "data"),
 )
 def build_cards(selected, model, compare, image=None):
@@ -83,8 +131,13 @@ def build_cards(selected, model, compare, image=None):
     if not chosen:
         return [dbc.Col(html.Div("Pick at least one method above.", className="hint p-3"))]
     slots = [("a", model)] + ([("b", compare)] if compare and compare in titles and compare != model else [])
-    return [card(known[name], slot, titles.get(which, ""), paired=len(slots) > 1,
-                 placeholder=_placeholder(svc, image, which)) for name in chosen for slot, which in slots]
+    return [
+        card(
+            known[name], slot, titles.get(which, ""), paired=len(slots) > 1, placeholder=_placeholder(svc, image, which)
+        )
+        for name in chosen
+        for slot, which in slots
+    ]
 
 
 def _placeholder(svc, image, model) -> str:
@@ -99,7 +152,8 @@ def _placeholder(svc, image, model) -> str:
     Output({"type": "card-graph", "card": ALL}, "figure", allow_duplicate=True),
     Input("image", "data"),
     State({"type": "card-spec", "card": ALL}, "data"),
-    State("model", "value"), State("compare-model", "value"),
+    State("model", "value"),
+    State("compare-model", "value"),
     prevent_initial_call=True,
 )
 def say_model_loading(image, specs, model, compare):
@@ -116,8 +170,10 @@ def say_model_loading(image, specs, model, compare):
 
 def _outputs(allow_duplicate: bool = False) -> list[Output]:
     """The card's own outputs (figure, info, download link), then the long-job widget's."""
-    own = [Output({"type": kind, "card": MATCH}, prop, allow_duplicate=allow_duplicate)
-           for kind, prop in (("card-graph", "figure"), ("card-info", "children"), ("card-download", "href"))]
+    own = [
+        Output({"type": kind, "card": MATCH}, prop, allow_duplicate=allow_duplicate)
+        for kind, prop in (("card-graph", "figure"), ("card-info", "children"), ("card-download", "href"))
+    ]
     return own + LONG_JOB.outputs(allow_duplicate)
 
 
@@ -150,10 +206,18 @@ def render_card(page_data, spec, opacity, previous_job, selected=None, _again=No
     svc = service()
     slot = spec.get("slot")
     try:
-        job = svc.request_map(page.image_key, which, spec.get("method"), target=page.class_for(slot).target,
-                              layer=page.layer_for(slot), weights=page.weights_for(slot), session=page.session_id,
-                              params=effort.params(settings), together=selected if isinstance(selected, list) else (),
-                              client=client_id())
+        job = svc.request_map(
+            page.image_key,
+            which,
+            spec.get("method"),
+            target=page.class_for(slot).target,
+            layer=page.layer_for(slot),
+            weights=page.weights_for(slot),
+            session=page.session_id,
+            params=effort.params(settings),
+            together=selected if isinstance(selected, list) else (),
+            client=client_id(),
+        )
     except Exception as error:  # noqa: BLE001 - shown on the card in plain words
         job = None
         failure = _answer(*_failure(error, which, slot), widget=LONG_JOB.ended())
@@ -179,9 +243,13 @@ def poll_card(_ticks, page_data, spec, opacity, job_id):
     page = Page.from_store(page_data)
     job = LONG_JOB.lookup(job_id)
     if job is None:
-        return _answer(info=html.Div("This map's job is gone (the server restarted?). "
-                                     "Change a setting to compute it again.", className="card-error"),
-                       widget=LONG_JOB.ended())
+        return _answer(
+            info=html.Div(
+                "This map's job is gone (the server restarted?). Change a setting to compute it again.",
+                className="card-error",
+            ),
+            widget=LONG_JOB.ended(),
+        )
     if job.stopped_for(client_id()) is not None:
         return _stopped(job, page, spec, opacity)
     if not job.done:
@@ -211,9 +279,14 @@ def _partial(job, page: Page, spec: dict, opacity, title: str | None = None):
         return no_update
     if levels is None:
         return no_update
-    return overlay_figure(f"/image/{page.image_key}/display.jpg", levels, colormap=page.colormap or "viridis",
-                          signed=signed, opacity=opacity if opacity is not None else 0.5,
-                          title=title or partial_title(job.progress))
+    return overlay_figure(
+        f"/image/{page.image_key}/display.jpg",
+        levels,
+        colormap=page.colormap or "viridis",
+        signed=signed,
+        opacity=opacity if opacity is not None else 0.5,
+        title=title or partial_title(job.progress),
+    )
 
 
 def partial_title(progress: float) -> str:
@@ -229,8 +302,10 @@ def _failure(error: BaseException, model: str | None = None, slot: str | None = 
     """(figure, info, href) of a card without a map, saying why in plain words."""
     if isinstance(error, WeightsError):  # the full message (file, size, command) is in the model panel
         where = "under “Compare with a second model”" if slot == "b" else "under the model"
-        text = (f"No map: {model_title(model)}'s ImageNet weights are missing. "
-                f"The Model panel says how to fix it ({where}).")
+        text = (
+            f"No map: {model_title(model)}'s ImageNet weights are missing. "
+            f"The Model panel says how to fix it ({where})."
+        )
     else:
         text = describe_error(error)
     return message_figure("No map for this card."), html.Div(text, className="card-error", role="alert"), None
@@ -252,11 +327,20 @@ def _finished(job, page: Page, spec: dict, opacity) -> tuple:
     except Exception as error:  # noqa: BLE001
         return _answer(*_failure(error, page.model_for(spec.get("slot")), spec.get("slot")), widget=LONG_JOB.ended())
     if result.meta.get("empty"):  # nothing to draw: a flat overlay and colour bar would look like a finding
-        return _answer(message_figure("Empty map"), [html.Div(_empty_text(result), className="card-empty"),
-                                                     *_info(result)], None, widget=LONG_JOB.ended())
+        return _answer(
+            message_figure("Empty map"),
+            [html.Div(_empty_text(result), className="card-empty"), *_info(result)],
+            None,
+            widget=LONG_JOB.ended(),
+        )
     signed = result.signed and mode == "signed"
-    figure = overlay_figure(f"/image/{key}/display.jpg", levels, colormap=page.colormap or "viridis",
-                            signed=signed, opacity=opacity if opacity is not None else 0.5)
+    figure = overlay_figure(
+        f"/image/{key}/display.jpg",
+        levels,
+        colormap=page.colormap or "viridis",
+        signed=signed,
+        opacity=opacity if opacity is not None else 0.5,
+    )
     slot = spec.get("slot")
     href = _download_href(page, slot, spec.get("method"), result, percentile, opacity)
     choice = page.class_for(slot) if page.compare and page.compare != page.model else None
@@ -272,8 +356,17 @@ def _empty_text(result) -> str:
 
 def _shared_scale(svc, page: Page, method, percentile) -> float:
     """One scale for the same method on both models: the larger of the two maps' own scales."""
-    results = [svc.explain(page.image_key, page.model_for(slot), method, target=page.class_for(slot).target,
-                           layer=page.layer_for(slot), weights=page.weights_for(slot)) for slot in ("a", "b")]
+    results = [
+        svc.explain(
+            page.image_key,
+            page.model_for(slot),
+            method,
+            target=page.class_for(slot).target,
+            layer=page.layer_for(slot),
+            weights=page.weights_for(slot),
+        )
+        for slot in ("a", "b")
+    ]
     return max(svc.scale_of(result, page.mode or "absolute", percentile) for result in results)
 
 
@@ -283,9 +376,12 @@ def _info(result, choice: ClassChoice | None = None) -> list:
     why = []
     if choice is not None and choice.reason:
         why = [html.Div(f"Class: {choice.describe(result.label)}", className="class-reason")]
-    parts = [*why, html.Span(f"{result.label} (class {result.target})", className="nowrap"),
-             html.Span(f" · layer {result.layer}" if result.layer else "", className="nowrap"),
-             html.Span(f" · {timing}", className="nowrap")]
+    parts = [
+        *why,
+        html.Span(f"{result.label} (class {result.target})", className="nowrap"),
+        html.Span(f" · layer {result.layer}" if result.layer else "", className="nowrap"),
+        html.Span(f" · {timing}", className="nowrap"),
+    ]
     for note in result.meta.get("notes", []):
         parts.append(html.Div(note, className="note"))
     if result.meta.get("random_weights"):
@@ -294,11 +390,18 @@ def _info(result, choice: ClassChoice | None = None) -> list:
 
 
 def _download_href(page: Page, slot, method, result, percentile, opacity) -> str:
-    query = {"image": page.image_key, "model": page.model_for(slot), "method": method, "target": result.target,
-             "layer": result.layer or "", "weights": page.weights_for(slot) or "",
-             "colormap": page.colormap or "viridis",
-             "mode": page.mode or "absolute", "percentile": percentile,
-             "opacity": opacity if opacity is not None else 0.5}
+    query = {
+        "image": page.image_key,
+        "model": page.model_for(slot),
+        "method": method,
+        "target": result.target,
+        "layer": result.layer or "",
+        "weights": page.weights_for(slot) or "",
+        "colormap": page.colormap or "viridis",
+        "mode": page.mode or "absolute",
+        "percentile": percentile,
+        "opacity": opacity if opacity is not None else 0.5,
+    }
     return "/download/card.png?" + urlencode(query)
 
 
@@ -344,8 +447,10 @@ clientside_callback(
     }
     """,
     Output({"type": "card-opacity", "card": ALL}, "value"),
-    Input("opacity-all", "value"), Input("cards", "children"),
-    State({"type": "card-opacity", "card": ALL}, "id"), State("opacity-own", "data"),
+    Input("opacity-all", "value"),
+    Input("cards", "children"),
+    State({"type": "card-opacity", "card": ALL}, "id"),
+    State("opacity-own", "data"),
     prevent_initial_call=True,
 )
 
@@ -361,7 +466,9 @@ clientside_callback(  # remember which cards a person set apart from the global 
     """,
     Output("opacity-own", "data"),
     Input({"type": "card-opacity", "card": ALL}, "value"),
-    State({"type": "card-opacity", "card": ALL}, "id"), State("opacity-all", "value"), State("opacity-own", "data"),
+    State({"type": "card-opacity", "card": ALL}, "id"),
+    State("opacity-all", "value"),
+    State("opacity-own", "data"),
     prevent_initial_call=True,
 )
 
@@ -386,6 +493,10 @@ clientside_callback(
         return ["/download/grid.png?" + query, "/download/params.json?" + query, "/download/report.html?" + query];
     }
     """,
-    Output("download-grid", "href"), Output("download-params", "href"), Output("download-report", "href"),
-    Input("page", "data"), Input("methods", "value"), Input("opacity-all", "value"),
+    Output("download-grid", "href"),
+    Output("download-params", "href"),
+    Output("download-report", "href"),
+    Input("page", "data"),
+    Input("methods", "value"),
+    Input("opacity-all", "value"),
 )

@@ -1,5 +1,6 @@
 """Piece 3: the model (VGG16 / ResNet50 / InceptionV3, or the offline Shapes demo), its weights and their
 status in words, and an optional second model to compare the same methods across models."""
+
 from __future__ import annotations
 
 import dash_bootstrap_components as dbc
@@ -9,9 +10,11 @@ from components.common import service
 from components.registry import callback
 
 STATUS_WORDS = {"ready": "ready", "download": "downloads on first use", "missing": "weights missing"}
-SHAPES_TEXT = ("The Shapes demo: a small network trained here to tell {classes} apart. Its weights ship with the "
-               "app, so it works offline, and every demo picture comes with the object's true outline, so each "
-               "map can be scored (open a card's “Can I trust this map?”).")
+SHAPES_TEXT = (
+    "The Shapes demo: a small network trained here to tell {classes} apart. Its weights ship with the "
+    "app, so it works offline, and every demo picture comes with the object's true outline, so each "
+    "map can be scored (open a card's “Can I trust this map?”)."
+)
 
 
 def plural(noun: str) -> str:
@@ -21,28 +24,51 @@ def plural(noun: str) -> str:
 
 def weights_options(allow_random: bool = True) -> list[dict]:
     """Trained or random weights; random shown but not choosable where the admin turned it off."""
-    random = ({"label": "random weights (testing only)", "value": "random"} if allow_random else
-              {"label": "random weights (turned off on this server)", "value": "random", "disabled": True})
+    random = (
+        {"label": "random weights (testing only)", "value": "random"}
+        if allow_random
+        else {"label": "random weights (turned off on this server)", "value": "random", "disabled": True}
+    )
     return [{"label": "trained weights (real)", "value": "imagenet"}, random]
 
 
 def layout(models: list[dict], default_model: str, default_weights: str, allow_random: bool = True) -> dbc.Card:
     options = [{"label": m["title"], "value": m["name"]} for m in models]
-    return dbc.Card(dbc.CardBody([
-        html.H2("2 · Model", className="step-title"),
-        dcc.Dropdown(id="model", options=options, value=default_model, clearable=False, searchable=False),
-        dbc.RadioItems(id="weights", value=default_weights, inline=True, className="mt-2",
-                       options=weights_options(allow_random)),
-        html.Div(id="model-status", className="status mt-1"),
-        html.Label("Compare with a second model", htmlFor="compare-model", className="hint mt-2"),
-        dcc.Dropdown(id="compare-model", options=options, value=None, placeholder="no second model",
-                     searchable=False),
-        html.Div([
-            dbc.RadioItems(id="compare-weights", value=default_weights, inline=True, className="mt-2",
-                           options=weights_options(allow_random)),
-            html.Div(id="compare-status", className="status mt-1"),
-        ], id="compare-settings", hidden=True),
-    ]), className="step")
+    return dbc.Card(
+        dbc.CardBody(
+            [
+                html.H2("2 · Model", className="step-title"),
+                dcc.Dropdown(id="model", options=options, value=default_model, clearable=False, searchable=False),
+                dbc.RadioItems(
+                    id="weights",
+                    value=default_weights,
+                    inline=True,
+                    className="mt-2",
+                    options=weights_options(allow_random),
+                ),
+                html.Div(id="model-status", className="status mt-1"),
+                html.Label("Compare with a second model", htmlFor="compare-model", className="hint mt-2"),
+                dcc.Dropdown(
+                    id="compare-model", options=options, value=None, placeholder="no second model", searchable=False
+                ),
+                html.Div(
+                    [
+                        dbc.RadioItems(
+                            id="compare-weights",
+                            value=default_weights,
+                            inline=True,
+                            className="mt-2",
+                            options=weights_options(allow_random),
+                        ),
+                        html.Div(id="compare-status", className="status mt-1"),
+                    ],
+                    id="compare-settings",
+                    hidden=True,
+                ),
+            ]
+        ),
+        className="step",
+    )
 
 
 def random_banner() -> html.Div:
@@ -53,7 +79,8 @@ def random_banner() -> html.Div:
     Output("model-status", "children"),
     Output("model", "options"),
     Output("weights-banner", "children"),
-    Input("model", "value"), Input("weights", "value"),
+    Input("model", "value"),
+    Input("weights", "value"),
 )
 def show_status(model, weights):
     svc = service()
@@ -64,15 +91,18 @@ def show_status(model, weights):
         text = html.Span("Seeded random weights: the predictions and maps say nothing about real pictures.")
         return text, options, banner
     statuses = svc.weights_status()
-    options = [{"label": f"{m['title']} · {STATUS_WORDS[statuses[m['name']].state]}", "value": m["name"]}
-               for m in models]
+    options = [
+        {"label": f"{m['title']} · {STATUS_WORDS[statuses[m['name']].state]}", "value": m["name"]} for m in models
+    ]
     return _status_text(svc, model, statuses), options, None
 
 
 @callback(
     Output("compare-status", "children"),
     Output("compare-settings", "hidden"),
-    Input("compare-model", "value"), Input("compare-weights", "value"), Input("model", "value"),
+    Input("compare-model", "value"),
+    Input("compare-weights", "value"),
+    Input("model", "value"),
 )
 def show_compare_status(compare, weights, model):
     """The second model's own weights choice and their status, shown while a second model is picked."""
@@ -99,9 +129,15 @@ def _status_text(svc, model, statuses):
         return html.Span(state.message)
     if state.state == "missing":
         command = f"python -m explainers fetch-weights --model {model}"
-        text = html.Div([html.Span("The ImageNet weights are not on this computer and it is offline. Fix: run "),
-                         html.Code(command), html.Span(" on a computer with internet (see the README), "
-                                                       "or switch to random weights to try the page.")])
+        text = html.Div(
+            [
+                html.Span("The ImageNet weights are not on this computer and it is offline. Fix: run "),
+                html.Code(command),
+                html.Span(
+                    " on a computer with internet (see the README), or switch to random weights to try the page."
+                ),
+            ]
+        )
     elif state.state == "download":
         size = next(m for m in models if m["name"] == model)
         text = html.Span(f"{size['title']}: {state.message}; the first map takes longer.")

@@ -5,6 +5,7 @@ instead of a dozen positional parameters.
 The store is filled in the browser (a clientside callback), so bundling costs no request; the server
 reads it through ``Page.from_store``. Opacity stays out: it is drawn in the browser alone.
 """
+
 from __future__ import annotations
 
 import json
@@ -18,11 +19,19 @@ from service import ClassChoice, choose_class
 
 # the page state's fields and the control each one is read from
 CONTROLS: dict[str, tuple[str, str]] = {
-    "image": ("image", "data"), "model": ("model", "value"), "compare": ("compare-model", "value"),
-    "weights": ("weights", "value"), "target": ("target", "value"), "layer": ("layer", "value"),
-    "colormap": ("colormap", "value"), "mode": ("mode", "value"), "percentile": ("percentile", "value"),
-    "scale": ("scale", "value"), "session": ("session", "data"),
-    "compare_weights": ("compare-weights", "value"), "compare_target": ("compare-target", "data"),
+    "image": ("image", "data"),
+    "model": ("model", "value"),
+    "compare": ("compare-model", "value"),
+    "weights": ("weights", "value"),
+    "target": ("target", "value"),
+    "layer": ("layer", "value"),
+    "colormap": ("colormap", "value"),
+    "mode": ("mode", "value"),
+    "percentile": ("percentile", "value"),
+    "scale": ("scale", "value"),
+    "session": ("session", "data"),
+    "compare_weights": ("compare-weights", "value"),
+    "compare_target": ("compare-target", "data"),
 }
 
 
@@ -45,7 +54,7 @@ class Page:
     compare_target: Any = None  # a class picked on the second model's own top-5 chart, else None
 
     @classmethod
-    def from_store(cls, data: Any) -> "Page":
+    def from_store(cls, data: Any) -> Page:
         """The page state from the store's data; anything missing or unknown is left out."""
         if not isinstance(data, dict):
             return cls()
@@ -84,12 +93,12 @@ def layout() -> dcc.Store:
 clientside_callback(
     """
     function(...values) {
-        const names = %s;
+        const names = CONTROL_NAMES;
         const page = {};
         names.forEach(function(name, i) { page[name] = values[i] === undefined ? null : values[i]; });
         return page;
     }
-    """ % json.dumps(list(CONTROLS)),
+    """.replace("CONTROL_NAMES", json.dumps(list(CONTROLS))),
     Output("page", "data"),
     *[Input(component, prop) for component, prop in CONTROLS.values()],
 )

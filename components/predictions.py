@@ -1,6 +1,7 @@
 """Piece 4: the top-5 predictions as a bar chart, one per model; clicking a class (its name or its bar) makes
 it the class that model explains. A class picked outside the top 5 is said under the bars with its
 probability and rank."""
+
 from __future__ import annotations
 
 import dash_bootstrap_components as dbc
@@ -15,19 +16,40 @@ CLICK_HINT = "Click a class (its name or its bar) to explain it."
 
 
 def layout() -> dbc.Card:
-    return dbc.Card(dbc.CardBody([
-        html.H2("What the model thinks it sees", id="predictions-title", className="step-title"),
-        dcc.Loading(dcc.Graph(id="predictions", figure=message_figure("Predictions appear here.", 220),
-                              config={"displayModeBar": False}), type="dot"),
-        html.Div(CLICK_HINT, className="hint"),
-        dcc.Store(id="compare-target"),  # a class picked on the second model's chart, else None
-        html.Div([
-            html.H3(id="compare-predictions-title", className="step-title mt-3"),
-            dcc.Loading(dcc.Graph(id="compare-predictions", figure=message_figure("Predictions appear here.", 220),
-                                  config={"displayModeBar": False}), type="dot"),
-            html.Div(id="compare-predictions-hint", className="hint"),
-        ], id="compare-predictions-box", hidden=True),
-    ]), className="step")
+    return dbc.Card(
+        dbc.CardBody(
+            [
+                html.H2("What the model thinks it sees", id="predictions-title", className="step-title"),
+                dcc.Loading(
+                    dcc.Graph(
+                        id="predictions",
+                        figure=message_figure("Predictions appear here.", 220),
+                        config={"displayModeBar": False},
+                    ),
+                    type="dot",
+                ),
+                html.Div(CLICK_HINT, className="hint"),
+                dcc.Store(id="compare-target"),  # a class picked on the second model's chart, else None
+                html.Div(
+                    [
+                        html.H3(id="compare-predictions-title", className="step-title mt-3"),
+                        dcc.Loading(
+                            dcc.Graph(
+                                id="compare-predictions",
+                                figure=message_figure("Predictions appear here.", 220),
+                                config={"displayModeBar": False},
+                            ),
+                            type="dot",
+                        ),
+                        html.Div(id="compare-predictions-hint", className="hint"),
+                    ],
+                    id="compare-predictions-box",
+                    hidden=True,
+                ),
+            ]
+        ),
+        className="step",
+    )
 
 
 def _figure(svc, key: str, model: str, weights, predictions, target):
@@ -51,8 +73,11 @@ def _clicked(click) -> int | None:
     Output("target", "value"),
     Output("alerts", "children", allow_duplicate=True),
     Output("footer-device", "children"),
-    Input("image", "data"), Input("model", "value"), Input("weights", "value"),
-    Input("predictions", "clickData"), Input("target", "value"),
+    Input("image", "data"),
+    Input("model", "value"),
+    Input("weights", "value"),
+    Input("predictions", "clickData"),
+    Input("target", "value"),
     prevent_initial_call=True,
 )
 def update_predictions(image, model, weights, click, target):
@@ -84,22 +109,31 @@ def update_predictions(image, model, weights, click, target):
     Output("compare-predictions-title", "children"),
     Output("compare-predictions-hint", "children"),
     Output("compare-predictions-box", "hidden"),
-    Input("model", "value"), Input("compare-model", "value"),
+    Input("model", "value"),
+    Input("compare-model", "value"),
 )
 def titles(model, compare):
     """Each chart names its model once a second one is compared."""
     names = {m["name"]: m["title"] for m in service().models()}
     if compare not in names or compare == model:
         return "What the model thinks it sees", "", "", True
-    return (f"What {names.get(model, 'the model')} thinks it sees", f"What {names[compare]} thinks it sees",
-            f"{CLICK_HINT} {names[compare]}'s cards follow it.", False)
+    return (
+        f"What {names.get(model, 'the model')} thinks it sees",
+        f"What {names[compare]} thinks it sees",
+        f"{CLICK_HINT} {names[compare]}'s cards follow it.",
+        False,
+    )
 
 
 @callback(
     Output("compare-predictions", "figure"),
     Output("compare-target", "data"),
-    Input("image", "data"), Input("compare-model", "value"), Input("compare-weights", "value"),
-    Input("model", "value"), Input("target", "value"), Input("compare-predictions", "clickData"),
+    Input("image", "data"),
+    Input("compare-model", "value"),
+    Input("compare-weights", "value"),
+    Input("model", "value"),
+    Input("target", "value"),
+    Input("compare-predictions", "clickData"),
     State("compare-target", "data"),
     prevent_initial_call=True,
 )
@@ -123,7 +157,10 @@ def update_compare_predictions(image, compare, weights, model, target, click, pi
         shown = choice.target if choice.target is not None else predictions[0][0]
         return _figure(svc, image["key"], compare, weights, predictions, shown), None
     except WeightsError:  # the command that fixes it is in the Model panel, under the second model
-        return message_figure(f"No predictions: {model_title(compare)}'s ImageNet weights are missing.<br>"
-                              "The Model panel says how to fix it (under “Compare with a second model”).", 220), None
+        return message_figure(
+            f"No predictions: {model_title(compare)}'s ImageNet weights are missing.<br>"
+            "The Model panel says how to fix it (under “Compare with a second model”).",
+            220,
+        ), None
     except Exception as error:  # noqa: BLE001 - plain words, never a traceback
         return message_figure(f"No predictions from {model_title(compare)}:<br>{describe_error(error)[:80]}", 220), None

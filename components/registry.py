@@ -5,9 +5,11 @@ second app in the same process (tests, ``python app.py --debug``) would get none
 record the callbacks instead, and ``attach(app)`` gives each app its own copy. The decorated functions
 stay plain functions, so tests can call them directly.
 """
+
 from __future__ import annotations
 
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 _DECLARED: list[tuple[str, tuple, dict, Callable | None]] = []
 

@@ -4,6 +4,7 @@ carrying image bytes) and downloads (a card's overlay, all cards as a grid, the 
 Every parameter comes from the client, so each is checked against an allow-list and a bad one gets a
 404/400 with a plain sentence, never a traceback.
 """
+
 from __future__ import annotations
 
 import io
@@ -54,11 +55,16 @@ def _card_params(args: Any) -> dict[str, Any]:
 
     target = args.get("target") or None
     return {
-        "key": args.get("image", ""), "model": args.get("model", ""), "method": args.get("method", ""),
-        "weights": args.get("weights") or None, "target": int(target) if target and target.isdigit() else target,
-        "layer": args.get("layer") or None, "colormap": args.get("colormap", "viridis"),
+        "key": args.get("image", ""),
+        "model": args.get("model", ""),
+        "method": args.get("method", ""),
+        "weights": args.get("weights") or None,
+        "target": int(target) if target and target.isdigit() else target,
+        "layer": args.get("layer") or None,
+        "colormap": args.get("colormap", "viridis"),
         "mode": "signed" if args.get("mode") == "signed" else "absolute",
-        "percentile": number("percentile", 99.0, 50.0, 100.0), "opacity": number("opacity", 0.5, 0.0, 1.0),
+        "percentile": number("percentile", 99.0, 50.0, 100.0),
+        "opacity": number("opacity", 0.5, 0.0, 1.0),
     }
 
 
@@ -66,8 +72,16 @@ def _overlay(p: dict[str, Any], max_side: int = DOWNLOAD_MAX_SIDE, legend: bool 
     """A map over its picture; with ``legend``, titled in words and with its colour bar below it."""
     svc = _service()
     result = svc.explain(p["key"], p["model"], p["method"], target=p["target"], layer=p["layer"], weights=p["weights"])
-    picture = svc.overlay(p["key"], result, colormap=p["colormap"], opacity=p["opacity"], percentile=p["percentile"],
-                          mode=p["mode"], max_side=max_side, legend=_title(result) if legend else None)
+    picture = svc.overlay(
+        p["key"],
+        result,
+        colormap=p["colormap"],
+        opacity=p["opacity"],
+        percentile=p["percentile"],
+        mode=p["mode"],
+        max_side=max_side,
+        legend=_title(result) if legend else None,
+    )
     return result, picture
 
 
@@ -89,10 +103,18 @@ def _png(picture: np.ndarray, described: Any, title: str) -> bytes:
 
 
 def _describe(result, p: dict[str, Any]) -> dict[str, Any]:
-    return {"model": result.model, "method": result.method, "target": result.target, "label": result.label,
-            "layer": result.layer, "params": result.params, "weights": p["weights"] or _service().default_weights,
-            "display": {k: p[k] for k in ("colormap", "mode", "percentile", "opacity")}, "image": p["key"],
-            "versions": _service().versions()}
+    return {
+        "model": result.model,
+        "method": result.method,
+        "target": result.target,
+        "label": result.label,
+        "layer": result.layer,
+        "params": result.params,
+        "weights": p["weights"] or _service().default_weights,
+        "display": {k: p[k] for k in ("colormap", "mode", "percentile", "opacity")},
+        "image": p["key"],
+        "versions": _service().versions(),
+    }
 
 
 def _filename(*parts: Any) -> str:
@@ -123,8 +145,9 @@ def register_routes(server: flask.Flask) -> None:
             return _plain(describe_error(error), 400 if isinstance(error, ExplainerError) else 500)
         data = _png(picture, _describe(result, p), _title(result))
         name = _filename(result.method, result.model, result.target, result.label, result.layer) + ".png"
-        return flask.Response(data, mimetype="image/png",
-                              headers={"Content-Disposition": f'attachment; filename="{name}"'})
+        return flask.Response(
+            data, mimetype="image/png", headers={"Content-Disposition": f'attachment; filename="{name}"'}
+        )
 
     @server.route("/download/grid.png")
     def download_grid():
@@ -135,8 +158,9 @@ def register_routes(server: flask.Flask) -> None:
         first = described[0]
         data = _png(pictures, described, "; ".join(entry["title"] for entry in described))
         name = _filename("saliency-grid", first["model"], first["target"], first["label"]) + ".png"
-        return flask.Response(data, mimetype="image/png",
-                              headers={"Content-Disposition": f'attachment; filename="{name}"'})
+        return flask.Response(
+            data, mimetype="image/png", headers={"Content-Disposition": f'attachment; filename="{name}"'}
+        )
 
     @server.route("/trust/perturbed.png")
     def perturbed_picture():
@@ -146,8 +170,16 @@ def register_routes(server: flask.Flask) -> None:
             p = _card_params(flask.request.args)
             mode = flask.request.args.get("mode", "deletion")[:40]  # the service says what the modes are
             k = _percent(flask.request.args.get("k", "0"))
-            picture = _service().perturbed(p["key"], p["model"], p["method"], target=p["target"], layer=p["layer"],
-                                           weights=p["weights"], mode=mode, fraction=k / 100)
+            picture = _service().perturbed(
+                p["key"],
+                p["model"],
+                p["method"],
+                target=p["target"],
+                layer=p["layer"],
+                weights=p["weights"],
+                mode=mode,
+                fraction=k / 100,
+            )
         except Exception as error:  # noqa: BLE001 - ExplainerError is a ValueError: each says what is wrong
             return _plain(describe_error(error), 400 if isinstance(error, ExplainerError) else 500)
         return _image_response(picture, "PNG")
@@ -159,8 +191,9 @@ def register_routes(server: flask.Flask) -> None:
             html_text, name = _report(flask.request.args)
         except Exception as error:  # noqa: BLE001
             return _plain(describe_error(error), 400 if isinstance(error, ExplainerError) else 500)
-        return flask.Response(html_text, mimetype="text/html",
-                              headers={"Content-Disposition": f'attachment; filename="{name}"'})
+        return flask.Response(
+            html_text, mimetype="text/html", headers={"Content-Disposition": f'attachment; filename="{name}"'}
+        )
 
     @server.route("/download/params.json")
     def download_params():
@@ -169,8 +202,11 @@ def register_routes(server: flask.Flask) -> None:
         except Exception as error:  # noqa: BLE001
             return _plain(describe_error(error), 400 if isinstance(error, ExplainerError) else 500)
         name = _filename("saliency", described[0]["model"], described[0]["target"]) + ".json"
-        return flask.Response(json.dumps(described, indent=2), mimetype="application/json",
-                              headers={"Content-Disposition": f'attachment; filename="{name}"'})
+        return flask.Response(
+            json.dumps(described, indent=2),
+            mimetype="application/json",
+            headers={"Content-Disposition": f'attachment; filename="{name}"'},
+        )
 
 
 def _percent(text: str) -> float:
@@ -195,10 +231,17 @@ def _grid(args: Any, render: bool = True):
     slots = [{"model": model}]
     if compare and compare != model:
         picked = args.get("compare_target") or ""
-        target = int(picked) if picked.isdigit() else counterpart_class(model, _card_params(args)["target"],
-                                                                          compare).target
-        slots.append({"model": compare, "layer": None, "target": "" if target is None else str(target),
-                      "weights": args.get("compare_weights") or args.get("weights") or ""})
+        target = (
+            int(picked) if picked.isdigit() else counterpart_class(model, _card_params(args)["target"], compare).target
+        )
+        slots.append(
+            {
+                "model": compare,
+                "layer": None,
+                "target": "" if target is None else str(target),
+                "weights": args.get("compare_weights") or args.get("weights") or "",
+            }
+        )
     svc = _service()
     tiles, described = [], []
     for method in methods:
@@ -207,11 +250,13 @@ def _grid(args: Any, render: bool = True):
             if render:
                 result, picture = _overlay(p, max_side=GRID_TILE, legend=False)
                 title = _title(result)
-                tiles.append(svc.legend(_fit(picture, GRID_TILE), title, p["colormap"],
-                                        result.signed and p["mode"] == "signed"))
+                tiles.append(
+                    svc.legend(_fit(picture, GRID_TILE), title, p["colormap"], result.signed and p["mode"] == "signed")
+                )
             else:
-                result = svc.explain(p["key"], p["model"], p["method"], target=p["target"], layer=p["layer"],
-                                     weights=p["weights"])
+                result = svc.explain(
+                    p["key"], p["model"], p["method"], target=p["target"], layer=p["layer"], weights=p["weights"]
+                )
                 title = _title(result)
             described.append({"title": title, **_describe(result, p)})
     if not render:
@@ -224,7 +269,7 @@ def _grid(args: Any, render: bool = True):
     for i, tile in enumerate(tiles):
         r, c = divmod(i, columns)
         top = r * step_y + height - tile.shape[0]  # a one-line title sits lower, so the maps of a row line up
-        grid[top:top + tile.shape[0], c * step_x:c * step_x + tile.shape[1]] = tile
+        grid[top : top + tile.shape[0], c * step_x : c * step_x + tile.shape[1]] = tile
     return grid, described
 
 
@@ -235,9 +280,19 @@ def _report(args: Any) -> tuple[str, str]:
     if not methods:
         raise ExplainerError("No method is selected, so there is nothing to report.")
     p = _card_params({**args.to_dict(), "method": methods[0]})
-    return report_html(_service(), p["key"], p["model"], methods, target=p["target"], layer=p["layer"],
-                       weights=p["weights"], colormap=p["colormap"], opacity=p["opacity"], percentile=p["percentile"],
-                       name=args.get("name") or None)
+    return report_html(
+        _service(),
+        p["key"],
+        p["model"],
+        methods,
+        target=p["target"],
+        layer=p["layer"],
+        weights=p["weights"],
+        colormap=p["colormap"],
+        opacity=p["opacity"],
+        percentile=p["percentile"],
+        name=args.get("name") or None,
+    )
 
 
 def _fit(picture: np.ndarray, side: int) -> np.ndarray:
@@ -245,9 +300,12 @@ def _fit(picture: np.ndarray, side: int) -> np.ndarray:
     import cv2
 
     factor = side / max(picture.shape[:2])
-    resized = cv2.resize(picture, (max(1, round(picture.shape[1] * factor)), max(1, round(picture.shape[0] * factor))),
-                         interpolation=cv2.INTER_AREA)
+    resized = cv2.resize(
+        picture,
+        (max(1, round(picture.shape[1] * factor)), max(1, round(picture.shape[0] * factor))),
+        interpolation=cv2.INTER_AREA,
+    )
     tile = np.full((side, side, 3), 255, np.uint8)
     top, left = (side - resized.shape[0]) // 2, (side - resized.shape[1]) // 2
-    tile[top:top + resized.shape[0], left:left + resized.shape[1]] = resized
+    tile[top : top + resized.shape[0], left : left + resized.shape[1]] = resized
     return tile

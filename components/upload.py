@@ -3,6 +3,7 @@
 The upload's bytes go to the server once; the page keeps only the picture's key (its content hash),
 and the Upload component's contents are cleared right after, so the browser does not hold the bytes.
 """
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -17,8 +18,11 @@ from service.store import MAX_UPLOAD_BYTES, parse_data_url
 EXAMPLES_DIR = Path(__file__).resolve().parent.parent / "assets" / "examples"
 PHOTOS = {"chelsea": "Cat", "coffee": "Coffee", "astronaut": "Astronaut", "rocket": "Rocket"}
 # the Shapes demo's own pictures (scripts/make_shapes_gallery.py), each with its object's true outline
-SHAPES = {f"shapes/{path.stem}": path.stem.capitalize() for path in sorted((EXAMPLES_DIR / "shapes").glob("*.png"))
-          if not path.stem.endswith(".mask")}
+SHAPES = {
+    f"shapes/{path.stem}": path.stem.capitalize()
+    for path in sorted((EXAMPLES_DIR / "shapes").glob("*.png"))
+    if not path.stem.endswith(".mask")
+}
 EXAMPLES = {**PHOTOS, **SHAPES}
 
 
@@ -27,30 +31,55 @@ def _file(name: str) -> str:
 
 
 def _gallery(examples: dict[str, str], family: str, visible: bool) -> html.Div:
-    return html.Div([
-        html.Button([html.Img(src=f"/assets/examples/{_file(name)}", alt=title), html.Span(title)],
-                    id={"type": "example", "name": name}, className="example", n_clicks=0, title=title)
-        for name, title in examples.items()
-    ], id={"type": "gallery", "family": family}, className="examples", hidden=not visible)
+    return html.Div(
+        [
+            html.Button(
+                [html.Img(src=f"/assets/examples/{_file(name)}", alt=title), html.Span(title)],
+                id={"type": "example", "name": name},
+                className="example",
+                n_clicks=0,
+                title=title,
+            )
+            for name, title in examples.items()
+        ],
+        id={"type": "gallery", "family": family},
+        className="examples",
+        hidden=not visible,
+    )
 
 
 def layout(model: str = "vgg16") -> dbc.Card:
     megabytes = MAX_UPLOAD_BYTES // (1024 * 1024)
     shapes = model == "shapes"
-    return dbc.Card(dbc.CardBody([
-        html.H2("1 · Picture", className="step-title"),
-        dcc.Upload(
-            id="upload", multiple=False, accept="image/*", max_size=MAX_UPLOAD_BYTES,
-            className="upload-zone", className_active="upload-zone active", className_reject="upload-zone reject",
-            children=html.Div([html.Strong("Drop a photo here"), html.Span(" or click to choose one"),
-                               html.Div(f"JPEG, PNG, WebP or GIF, up to {megabytes} MB", className="hint")]),
+    return dbc.Card(
+        dbc.CardBody(
+            [
+                html.H2("1 · Picture", className="step-title"),
+                dcc.Upload(
+                    id="upload",
+                    multiple=False,
+                    accept="image/*",
+                    max_size=MAX_UPLOAD_BYTES,
+                    className="upload-zone",
+                    className_active="upload-zone active",
+                    className_reject="upload-zone reject",
+                    children=html.Div(
+                        [
+                            html.Strong("Drop a photo here"),
+                            html.Span(" or click to choose one"),
+                            html.Div(f"JPEG, PNG, WebP or GIF, up to {megabytes} MB", className="hint"),
+                        ]
+                    ),
+                ),
+                dcc.Store(id="upload-rejected"),  # set from assets/upload_guard.js when a file is too large
+                html.Div("…or try an example:", className="hint mt-2"),
+                _gallery(PHOTOS, "photos", not shapes),
+                _gallery(SHAPES, "shapes", shapes),
+                html.Div(id="upload-name", className="hint mt-1"),
+            ]
         ),
-        dcc.Store(id="upload-rejected"),  # set from assets/upload_guard.js when a file is too large
-        html.Div("…or try an example:", className="hint mt-2"),
-        _gallery(PHOTOS, "photos", not shapes),
-        _gallery(SHAPES, "shapes", shapes),
-        html.Div(id="upload-name", className="hint mt-1"),
-    ]), className="step")
+        className="step",
+    )
 
 
 @callback(
@@ -109,8 +138,11 @@ def on_rejected(rejected):
     megabytes = MAX_UPLOAD_BYTES // (1024 * 1024)
     size = rejected.get("size") if isinstance(rejected, dict) else None
     actual = f" (this one is {size / (1024 * 1024):.1f} MB)" if isinstance(size, (int, float)) else ""
-    return alert(f"This file is too large{actual}. Pictures can be at most {megabytes} MB; "
-                 f"please choose a smaller one.", "warning", "Upload refused")
+    return alert(
+        f"This file is too large{actual}. Pictures can be at most {megabytes} MB; please choose a smaller one.",
+        "warning",
+        "Upload refused",
+    )
 
 
 @callback(

@@ -7,6 +7,7 @@ proxy and the app never disagree (one setting each, kept in the code).
 
 tests/test_proxy.py checks that deploy/nginx.conf is the template rendered for docker-compose.yml.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -19,8 +20,14 @@ ROOT = HERE.parent
 TEMPLATE = HERE / "nginx.conf.template"
 COMPOSE_CONFIG = HERE / "nginx.conf"
 #: docker-compose.yml's nginx: the official image's user and folders, gunicorn in the `web` service
-COMPOSE = {"listen": "8080", "upstream": "web:8050", "state": "/var/cache/nginx",
-           "error_log": "/var/log/nginx/error.log", "access_log": "/var/log/nginx/access.log", "user": "nginx"}
+COMPOSE = {
+    "listen": "8080",
+    "upstream": "web:8050",
+    "state": "/var/cache/nginx",
+    "error_log": "/var/log/nginx/error.log",
+    "access_log": "/var/log/nginx/access.log",
+    "user": "nginx",
+}
 #: nginx waits this much longer than the app's longest wait, so the app (not nginx) answers its own timeouts
 READ_MARGIN_SECONDS = 30
 
@@ -32,18 +39,26 @@ def app_limits() -> dict[str, int]:
     from service.http import longest_wait
     from service.store import MAX_REQUEST_BYTES, MAX_UPLOAD_BYTES
 
-    return {"max_body_bytes": MAX_REQUEST_BYTES, "max_upload_mb": MAX_UPLOAD_BYTES // (1024 * 1024),
-            "longest_wait": int(longest_wait())}
+    return {
+        "max_body_bytes": MAX_REQUEST_BYTES,
+        "max_upload_mb": MAX_UPLOAD_BYTES // (1024 * 1024),
+        "longest_wait": int(longest_wait()),
+    }
 
 
-def render(listen: str, upstream: str, state: str, error_log: str = "stderr", access_log: str = "off",
-           user: str | None = None) -> str:
+def render(
+    listen: str, upstream: str, state: str, error_log: str = "stderr", access_log: str = "off", user: str | None = None
+) -> str:
     """The nginx configuration: listen on ``listen``, pass to gunicorn at ``upstream``, temporary files and
     the pid under ``state``; ``access_log`` off by default (gunicorn logs every request too); ``user``: the
     workers' user when nginx starts as root."""
     limits = app_limits()
     values = {
-        "listen": listen, "upstream": upstream, "state": state, "error_log": error_log, "access_log": access_log,
+        "listen": listen,
+        "upstream": upstream,
+        "state": state,
+        "error_log": error_log,
+        "access_log": access_log,
         "user": f"user {user};\n" if user else "",
         "max_body_bytes": str(limits["max_body_bytes"]),
         "read_timeout": str(limits["longest_wait"] + READ_MARGIN_SECONDS),

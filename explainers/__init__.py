@@ -11,6 +11,7 @@ Importing this package is cheap: TensorFlow is imported only when a model or a m
 (``explainers.images`` and ``explainers.labels`` never import it), so a web process can import the
 package before it forks its workers.
 """
+
 from __future__ import annotations
 
 import importlib
@@ -45,8 +46,16 @@ _LAZY = {
 }
 
 __all__ = sorted(
-    [*_LAZY, "ExplainerError", "ImageError", "NotApplicableError", "ParameterError",
-     "UnknownNameError", "WeightsError", "__version__"]
+    [
+        *_LAZY,
+        "ExplainerError",
+        "ImageError",
+        "NotApplicableError",
+        "ParameterError",
+        "UnknownNameError",
+        "WeightsError",
+        "__version__",
+    ]
 )
 
 

@@ -2,6 +2,7 @@
 
 Errors print one plain line on stderr and exit with status 1 (2 for a malformed command line).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -47,8 +48,9 @@ def _parser() -> argparse.ArgumentParser:
     sn = commands.add_parser("sanity", help="cascading weight randomization and the random-class check")
     sn.add_argument("--model", default="shapes")
     sn.add_argument("--method", default="grad_cam")
-    sn.add_argument("--image", action="append", default=None, help="a picture (repeatable); default: generated "
-                                                                     "Shapes pictures")
+    sn.add_argument(
+        "--image", action="append", default=None, help="a picture (repeatable); default: generated Shapes pictures"
+    )
     sn.add_argument("--n", type=int, default=3, help="how many generated pictures when no --image (default 3)")
     sn.add_argument("--layer", default=None)
     sn.add_argument("--weights", default="imagenet")
@@ -90,14 +92,21 @@ def _explain(args) -> int:
     result = explain(model, image, method=args.method, target=args.target, layer=args.layer, **params)
     from explainers.api import heatmap_to_image_size
 
-    picture = overlay(image, heatmap_to_image_size(result.heatmap, image.shape), opacity=args.opacity,
-                      colormap=args.colormap, signed=result.signed)
+    picture = overlay(
+        image,
+        heatmap_to_image_size(result.heatmap, image.shape),
+        opacity=args.opacity,
+        colormap=args.colormap,
+        signed=result.signed,
+    )
     Path(args.out).write_bytes(encode_png(picture))
     if args.npy:
         np.save(args.npy, result.heatmap)
     warning = "  (random weights: the map is meaningless)" if model.random_weights else ""
-    print(f"{result.method} on {model.title}, class {result.target} ({result.label}), "
-          f"layer {result.layer or '-'}, {result.seconds:.2f} s -> {args.out}{warning}")
+    print(
+        f"{result.method} on {model.title}, class {result.target} ({result.label}), "
+        f"layer {result.layer or '-'}, {result.seconds:.2f} s -> {args.out}{warning}"
+    )
     for note in result.meta.get("notes", []):
         print(f"note: {note}")
     return 0
@@ -123,20 +132,30 @@ def _evaluate(args) -> int:
 
     model = load_model(args.model, weights=args.weights)
     seed = scorecard.EVAL_SEED if args.seed is None else args.seed
-    found = scorecard.evaluate(model, args.method, n=args.n, seed=seed, params=_params(args.param),
-                               layer=args.layer, steps=args.steps, faithfulness=not args.no_faithfulness,
-                               progress=_progress)
+    found = scorecard.evaluate(
+        model,
+        args.method,
+        n=args.n,
+        seed=seed,
+        params=_params(args.param),
+        layer=args.layer,
+        steps=args.steps,
+        faithfulness=not args.no_faithfulness,
+        progress=_progress,
+    )
     print(file=sys.stderr)
     summary = found["summary"]
     print(f"{args.method} on {model.title}, {found['n']} generated pictures (seed {seed}), {found['seconds']:.1f} s")
-    lines = [("accuracy of the model", "accuracy", "higher is better"),
-             (f"pointing game (peak within {found['tolerance_px']} px of the object)", "pointing_game", "higher"),
-             ("energy in the object's outline", "energy_in_mask", "higher"),
-             ("object's share of the picture", "object_area", "energy above this beats chance"),
-             ("deletion AUC", "deletion_auc", "lower is better"),
-             ("deletion AUC of random maps", "deletion_auc_random", "chance"),
-             ("insertion AUC", "insertion_auc", "higher is better"),
-             ("insertion AUC of random maps", "insertion_auc_random", "chance")]
+    lines = [
+        ("accuracy of the model", "accuracy", "higher is better"),
+        (f"pointing game (peak within {found['tolerance_px']} px of the object)", "pointing_game", "higher"),
+        ("energy in the object's outline", "energy_in_mask", "higher"),
+        ("object's share of the picture", "object_area", "energy above this beats chance"),
+        ("deletion AUC", "deletion_auc", "lower is better"),
+        ("deletion AUC of random maps", "deletion_auc_random", "chance"),
+        ("insertion AUC", "insertion_auc", "higher is better"),
+        ("insertion AUC of random maps", "insertion_auc_random", "chance"),
+    ]
     for title, key, note in lines:
         if key in summary:
             print(f"  {title:52s} {summary[key]:.3f}   ({note})")
@@ -160,12 +179,15 @@ def _sanity(args) -> int:
             if not path.is_file():
                 raise ExplainerError(f"There is no file at {str(path)!r}.")
             images.append(decode(path.read_bytes()))
-    found = scorecard.sanity(model, args.method, n=args.n, images=images, params=_params(args.param),
-                             layer=args.layer, progress=_progress)
+    found = scorecard.sanity(
+        model, args.method, n=args.n, images=images, params=_params(args.param), layer=args.layer, progress=_progress
+    )
     print(file=sys.stderr)
-    print(f"{args.method} on {model.title}: cascading randomization over {found['pictures']} picture(s), "
-          f"{found['seconds']:.1f} s. Similarity to the original map (1 = unchanged; a map that explains the "
-          f"model should fall towards 0):")
+    print(
+        f"{args.method} on {model.title}: cascading randomization over {found['pictures']} picture(s), "
+        f"{found['seconds']:.1f} s. Similarity to the original map (1 = unchanged; a map that explains the "
+        f"model should fall towards 0):"
+    )
     print(f"  {'randomized down to':24s} {'rank corr.':>10s} {'SSIM':>7s}")
     for row in found["randomized_top_down"]:
         print(f"  {row['layer']:24s} {row['rank_correlation']:10.3f} {row['ssim']:7.3f}")
@@ -184,8 +206,10 @@ def _models(args) -> int:
 
     for name, spec in MODELS.items():
         state = weights_mod.status(name, args.weights_dir, probe=args.probe)
-        print(f"{name:13s} {spec.title:12s} input {spec.input_size}×{spec.input_size}  "
-              f"default layer {spec.default_layer:17s} weights: {state.message}")
+        print(
+            f"{name:13s} {spec.title:12s} input {spec.input_size}×{spec.input_size}  "
+            f"default layer {spec.default_layer:17s} weights: {state.message}"
+        )
         if args.layers:
             from explainers.models import load_model
 
@@ -225,8 +249,14 @@ def _fetch(args) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
-    handlers = {"explain": _explain, "evaluate": _evaluate, "sanity": _sanity, "models": _models, "labels": _labels,
-                "fetch-weights": _fetch}
+    handlers = {
+        "explain": _explain,
+        "evaluate": _evaluate,
+        "sanity": _sanity,
+        "models": _models,
+        "labels": _labels,
+        "fetch-weights": _fetch,
+    }
     try:
         return handlers[args.command](args)
     except ExplainerError as error:

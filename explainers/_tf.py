@@ -4,6 +4,7 @@ Every module of the core that needs TensorFlow imports ``tf`` and ``keras`` from
 memory growth is switched on (TensorFlow otherwise grabs all GPU memory at start, and a second model
 or worker would then fail); ``configure_devices()`` returns the device in use, in words.
 """
+
 from __future__ import annotations
 
 import os
@@ -16,8 +17,8 @@ os.environ.setdefault("TF_FORCE_GPU_ALLOW_GROWTH", "true")  # growth even for GP
 # keeps the largest chunk's peak and reuses it. Only processes importing TensorFlow through here use it.
 os.environ.setdefault("TF_CPU_ALLOCATOR_USE_BFC", "true")
 
-import tensorflow as tf  # noqa: E402
 import keras  # noqa: E402
+import tensorflow as tf  # noqa: E402
 
 _configured = threading.Lock()
 _device: str | None = None
@@ -37,7 +38,8 @@ def configure_devices() -> str:
             if gpus:
                 details = tf.config.experimental.get_device_details(gpus[0])
                 _device = f"GPU: {details.get('device_name', gpus[0].name)}" + (
-                    f" (+{len(gpus) - 1} more)" if len(gpus) > 1 else "")
+                    f" (+{len(gpus) - 1} more)" if len(gpus) > 1 else ""
+                )
             else:
                 _device = "CPU"
         return _device

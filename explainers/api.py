@@ -3,11 +3,13 @@ and ``logits_of`` for what the model says of a picture.
 
 The dashboard, the CLI, the HTTP API and the benchmarks all go through these functions.
 """
+
 from __future__ import annotations
 
 import time
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Callable, Iterable, Mapping
+from typing import Any
 
 import numpy as np
 
@@ -82,8 +84,9 @@ def heatmap_to_image_size(heatmap: np.ndarray, shape: tuple[int, ...]) -> np.nda
 
 def _passes(model: ExplainableModel, image: np.ndarray, target, progress=None, preview=None) -> Passes:
     pictures = model.prepare(image)[None]
-    return Passes(model, model.preprocess(pictures), _target_array(model, target), progress, pictures=pictures,
-                  preview=preview)
+    return Passes(
+        model, model.preprocess(pictures), _target_array(model, target), progress, pictures=pictures, preview=preview
+    )
 
 
 def _target_array(model: ExplainableModel, target: int | str | None) -> np.ndarray:
@@ -102,8 +105,14 @@ def _instantiate(model: ExplainableModel, method: str | Method, params: Mapping[
     return instance
 
 
-def _finish(model: ExplainableModel, method: Method, passes: Passes, layer: str, seconds: float,
-            extra_meta: Mapping[str, Any] | None = None) -> Explanation:
+def _finish(
+    model: ExplainableModel,
+    method: Method,
+    passes: Passes,
+    layer: str,
+    seconds: float,
+    extra_meta: Mapping[str, Any] | None = None,
+) -> Explanation:
     started = time.perf_counter()
     result = method.compute(passes, layer)
     heatmap = upsample(result.heatmap, model.input_size)[0]
@@ -119,10 +128,19 @@ def _finish(model: ExplainableModel, method: Method, passes: Passes, layer: str,
         picture, engine = passes.inputs[:1], passes.engine
         predictions = lambda: top_classes(engine.forward(picture)[0], model.labels, 5)  # noqa: E731
     return Explanation(
-        method=method.name, model=model.name, heatmap=heatmap.astype(np.float32), attributions=attributions,
-        target=target, label=model.labels[target].name, layer=method.layer_for(model, layer),
-        params=dict(method.settings), seconds=seconds + time.perf_counter() - started,
-        predictions=predictions, signed=method.signed, meta=meta)
+        method=method.name,
+        model=model.name,
+        heatmap=heatmap.astype(np.float32),
+        attributions=attributions,
+        target=target,
+        label=model.labels[target].name,
+        layer=method.layer_for(model, layer),
+        params=dict(method.settings),
+        seconds=seconds + time.perf_counter() - started,
+        predictions=predictions,
+        signed=method.signed,
+        meta=meta,
+    )
 
 
 def logits_of(model: ExplainableModel, image: np.ndarray) -> np.ndarray:
@@ -137,10 +155,16 @@ def predict(model: ExplainableModel, image: np.ndarray, top: int = 5) -> Top5:
     return top_classes(logits_of(model, image), model.labels, top)
 
 
-def explain(model: ExplainableModel, image: np.ndarray, method: str | Method = "grad_cam",
-            target: int | str | None = None, layer: str | None = None,
-            progress: Callable[[float], None] | None = None,
-            preview: Callable[[np.ndarray], None] | None = None, **params: Any) -> Explanation:
+def explain(
+    model: ExplainableModel,
+    image: np.ndarray,
+    method: str | Method = "grad_cam",
+    target: int | str | None = None,
+    layer: str | None = None,
+    progress: Callable[[float], None] | None = None,
+    preview: Callable[[np.ndarray], None] | None = None,
+    **params: Any,
+) -> Explanation:
     """Explain why ``model`` gives ``target`` (default: its top-1 class) for ``image`` with ``method``.
 
     ``image``: RGB uint8 (H, W, 3) of any size (resized to the model's input here). ``layer``: any of
@@ -160,10 +184,15 @@ def explain(model: ExplainableModel, image: np.ndarray, method: str | Method = "
     return explanation
 
 
-def explain_all(model: ExplainableModel, image: np.ndarray, methods: Iterable[str] | None = None,
-                target: int | str | None = None, layer: str | None = None,
-                params: Mapping[str, Mapping[str, Any]] | None = None,
-                on_error: str = "raise") -> dict[str, Explanation | ExplainerError]:
+def explain_all(
+    model: ExplainableModel,
+    image: np.ndarray,
+    methods: Iterable[str] | None = None,
+    target: int | str | None = None,
+    layer: str | None = None,
+    params: Mapping[str, Mapping[str, Any]] | None = None,
+    on_error: str = "raise",
+) -> dict[str, Explanation | ExplainerError]:
     """Several methods for one (image, target, layer), sharing forward and backward passes.
 
     Grad-CAM, vanilla gradient and gradient × input, for example, come out of one forward and one
@@ -195,5 +224,13 @@ def explain_all(model: ExplainableModel, image: np.ndarray, methods: Iterable[st
     return {name: results[name] for name in names}
 
 
-__all__ = ["Explanation", "explain", "explain_all", "heatmap_to_image_size", "logits_of", "predict", "METHODS",
-           "DEFAULT_METHODS"]
+__all__ = [
+    "Explanation",
+    "explain",
+    "explain_all",
+    "heatmap_to_image_size",
+    "logits_of",
+    "predict",
+    "METHODS",
+    "DEFAULT_METHODS",
+]

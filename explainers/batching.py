@@ -5,10 +5,12 @@ feeds ``chunk`` samples at a time, reports progress after each chunk (where a ca
 stops the work), and when a chunk runs out of memory it halves the chunk and tries that part again,
 so peak memory stays bounded by the chunk size rather than by the number of samples.
 """
+
 from __future__ import annotations
 
 import logging
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 
@@ -51,9 +53,13 @@ def default_chunk_size(sample_bytes: int = 224 * 224 * 3 * 4 * 60, forward: bool
     return int(max(1, min(256, free // 4 // sample_bytes)))
 
 
-def run_in_chunks(compute: Callable[[int, int], Any], total: int, chunk: int,
-                  progress: Callable[[float], None] | None = None,
-                  on_chunk: Callable[[int, int, Any], None] | None = None) -> Any:
+def run_in_chunks(
+    compute: Callable[[int, int], Any],
+    total: int,
+    chunk: int,
+    progress: Callable[[float], None] | None = None,
+    on_chunk: Callable[[int, int, Any], None] | None = None,
+) -> Any:
     """``compute(start, stop)`` for consecutive slices of ``range(total)``, concatenated on axis 0.
 
     ``compute`` returns an array, or a tuple of arrays (several results of the same samples): then
@@ -77,8 +83,10 @@ def run_in_chunks(compute: Callable[[int, int], Any], total: int, chunk: int,
             if not is_out_of_memory(error):
                 raise
             if size == 1:
-                raise ExplainerError("The server does not have enough memory for even one sample of this "
-                                     "method. Try a smaller model or fewer methods at once.") from error
+                raise ExplainerError(
+                    "The server does not have enough memory for even one sample of this "
+                    "method. Try a smaller model or fewer methods at once."
+                ) from error
             size = max(1, size // 2)
             log.warning("out of memory with %d samples per chunk; retrying with %d", stop - start, size)
             continue

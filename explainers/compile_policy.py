@@ -7,6 +7,7 @@ faster depends on the processor as much as on the model (docs/benchmarks.md), so
 starts from a guess per registry model, can be forced by ``EXPLAINERS_JIT``, and keeps what the
 engine's timing (``Engine.autotune``) measured. Plain Python: no TensorFlow import.
 """
+
 from __future__ import annotations
 
 import os
@@ -45,7 +46,7 @@ class CompilePolicy:
     measured: dict[str, dict[bool, float]] = field(default_factory=dict)
 
     @classmethod
-    def guess(cls, xla_kinds: tuple[str, ...] | list[str] = ()) -> "CompilePolicy":
+    def guess(cls, xla_kinds: tuple[str, ...] | list[str] = ()) -> CompilePolicy:
         """XLA for ``xla_kinds``, graphs for the others, unless ``EXPLAINERS_JIT`` forces one way."""
         unknown = set(xla_kinds) - set(KINDS)
         if unknown:
@@ -56,11 +57,11 @@ class CompilePolicy:
         return cls({kind: kind in xla_kinds for kind in KINDS})
 
     @classmethod
-    def for_model(cls, name: str) -> "CompilePolicy":
+    def for_model(cls, name: str) -> CompilePolicy:
         """The starting policy of a model called ``name``: the registry's guess, graphs for any other."""
         return cls.guess(GUESSES.get(name, ()))
 
-    def copy(self) -> "CompilePolicy":
+    def copy(self) -> CompilePolicy:
         """The same choices, with nothing measured (for a copy of the model, say)."""
         return CompilePolicy(dict(self.xla), forced=self.forced)
 
@@ -86,5 +87,8 @@ def kind_of(batched: bool, gradients: bool = True) -> str:
 
 def timing(seconds: dict[bool, float], kept_xla: bool) -> dict[str, Any]:
     """One XLA-or-graph measurement as /readyz shows it."""
-    return {"xla_seconds": round(seconds[True], 3), "graph_seconds": round(seconds[False], 3),
-            "kept": "xla" if kept_xla else "graph"}
+    return {
+        "xla_seconds": round(seconds[True], 3),
+        "graph_seconds": round(seconds[False], 3),
+        "kept": "xla" if kept_xla else "graph",
+    }

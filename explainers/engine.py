@@ -11,6 +11,7 @@ backward passes after its own from the same forward pass (``PassKey.also``).
 Engines are found through ``engine_for(model)``: one per model and process, kept only while the model
 lives; the model itself holds no reference to its engine.
 """
+
 from __future__ import annotations
 
 import logging
@@ -18,8 +19,9 @@ import os
 import threading
 import time
 import weakref
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import Any, Callable, Iterator
+from typing import Any
 
 import numpy as np
 
@@ -97,8 +99,14 @@ class Engine:
     kinds of pass compile with XLA (by default graphs everywhere, unless ``EXPLAINERS_JIT`` says XLA).
     """
 
-    def __init__(self, keras_model: Any, preprocess: Callable[[np.ndarray], np.ndarray],
-                 default_layer: str | None = None, policy: CompilePolicy | None = None, name: str = "model"):
+    def __init__(
+        self,
+        keras_model: Any,
+        preprocess: Callable[[np.ndarray], np.ndarray],
+        default_layer: str | None = None,
+        policy: CompilePolicy | None = None,
+        name: str = "model",
+    ):
         self.keras = keras_model
         self.preprocess = preprocess
         self.default_layer = default_layer
@@ -157,7 +165,8 @@ class Engine:
         """True if passes under the ReLU ``rules`` can reuse a plain pass's forward pass (``PassKey.also``):
         every ReLU is an activation whose gradient can be swapped while tracing."""
         return all(rule in {"guided", "deconv"} for rule in rules) and not any(
-            isinstance(layer, keras.layers.ReLU) for layer in _walk_layers(self.keras))
+            isinstance(layer, keras.layers.ReLU) for layer in _walk_layers(self.keras)
+        )
 
     def lean(self, key: PassKey) -> bool:
         """True if a pass over one picture for ``key`` runs faster without its logits (``PassKey.logits``):
@@ -253,8 +262,9 @@ class Engine:
             if self._tuning_in_background:
                 return {}
             self._tuning_in_background = True
-        threading.Thread(target=self._autotune_in_background, args=(kinds,), name=f"tune {self.name}",
-                         daemon=True).start()
+        threading.Thread(
+            target=self._autotune_in_background, args=(kinds,), name=f"tune {self.name}", daemon=True
+        ).start()
         return {}
 
     def _autotune_in_background(self, kinds: tuple[str, ...]) -> None:
@@ -273,11 +283,18 @@ class Engine:
                 return
             seconds = self.policy.measured[kind] = measure[kind]()
         if seconds:
-            log.info("%s %s: XLA %.2f s, graph mode %.2f s; keeping %s", self.name, kind.replace("_", " "),
-                     seconds[True], seconds[False], "XLA" if self.policy.xla[kind] else "graph mode")
+            log.info(
+                "%s %s: XLA %.2f s, graph mode %.2f s; keeping %s",
+                self.name,
+                kind.replace("_", " "),
+                seconds[True],
+                seconds[False],
+                "XLA" if self.policy.xla[kind] else "graph mode",
+            )
 
-    def tune_batches(self, size: int, rounds: int = 2,
-                     timer: Callable[[Callable[[], object]], float] | None = None) -> dict[bool, float]:
+    def tune_batches(
+        self, size: int, rounds: int = 2, timer: Callable[[Callable[[], object]], float] | None = None
+    ) -> dict[bool, float]:
         """Time a chunk of ``size`` input gradients (SmoothGrad's and integrated gradients' pass) with
         XLA and as graphs, and keep the faster for this model's gradient batches. See ``_tune`` for how;
         returns {XLA on?: seconds}, {} when ``EXPLAINERS_JIT`` forces a choice."""
@@ -285,8 +302,9 @@ class Engine:
         pixels = np.random.default_rng(0).integers(0, 256, (size, side, side, 3)).astype(np.float32)
         return self._tune(GRADIENT_BATCHES, PassKey(None, input_grads=True), pixels, True, rounds, timer)
 
-    def tune_passes(self, layer: str | None = None, rounds: int = 3,
-                    timer: Callable[[Callable[[], object]], float] | None = None) -> dict[bool, float]:
+    def tune_passes(
+        self, layer: str | None = None, rounds: int = 3, timer: Callable[[Callable[[], object]], float] | None = None
+    ) -> dict[bool, float]:
         """Like ``tune_batches``, for the passes over one picture (Grad-CAM, the gradients, the default
         view): times the default view's plain pass (gradients to ``layer``, by default the model's
         recommended one, and to the input) on one picture both ways, and keeps the faster."""
@@ -295,8 +313,15 @@ class Engine:
         key = PassKey(layer or self.default_layer, layer_grads=True, input_grads=True)
         return self._tune(ONE_PICTURE, key, pixels, False, rounds, timer)
 
-    def _tune(self, kind: str, key: PassKey, pixels: np.ndarray, batched: bool, rounds: int,
-              timer: Callable[[Callable[[], object]], float] | None) -> dict[bool, float]:
+    def _tune(
+        self,
+        kind: str,
+        key: PassKey,
+        pixels: np.ndarray,
+        batched: bool,
+        rounds: int,
+        timer: Callable[[Callable[[], object]], float] | None,
+    ) -> dict[bool, float]:
         """Run ``key`` on ``pixels`` with ``kind``'s passes compiled with XLA and as graphs: each way
         once untimed (XLA compiles, graph mode traces), then ``rounds`` timed runs taking turns so that
         a change in the machine's load hits both alike; the best run of each counts, the faster way is
@@ -345,7 +370,7 @@ class Engine:
             fns = self._local.get(plan.layer)
             if fns is None:
                 net = self.keras
-                layers = net.layers[1:plan.count + 1]
+                layers = net.layers[1 : plan.count + 1]
                 assert layers[-1].name == plan.layer
                 rest = keras.Model(net.get_layer(plan.layer).output, net.outputs[0])
 
@@ -359,10 +384,18 @@ class Engine:
 
                 channels = int(net.input_shape[-1])
                 cells = tuple(int(d) for d in net.get_layer(plan.layer).output.shape[1:])
-                fns = (tf.function(head, input_signature=[tf.TensorSpec([None, None, None, channels], tf.float32)],
-                                   jit_compile=self.jit(batched=True, gradients=False)),
-                       tf.function(tail, input_signature=[tf.TensorSpec([None, *cells], tf.float32)],
-                                   jit_compile=self.jit(batched=True, gradients=False)))
+                fns = (
+                    tf.function(
+                        head,
+                        input_signature=[tf.TensorSpec([None, None, None, channels], tf.float32)],
+                        jit_compile=self.jit(batched=True, gradients=False),
+                    ),
+                    tf.function(
+                        tail,
+                        input_signature=[tf.TensorSpec([None, *cells], tf.float32)],
+                        jit_compile=self.jit(batched=True, gradients=False),
+                    ),
+                )
                 self._local[plan.layer] = fns
         return fns
 
@@ -398,7 +431,7 @@ def _seconds(run: Callable[[], object]) -> float:
     return time.perf_counter() - started
 
 
-_engines: "weakref.WeakKeyDictionary[Any, Engine]" = weakref.WeakKeyDictionary()
+_engines: weakref.WeakKeyDictionary[Any, Engine] = weakref.WeakKeyDictionary()
 _engines_lock = threading.Lock()
 
 
@@ -411,8 +444,13 @@ def engine_for(model: Any, policy: CompilePolicy | None = None) -> Engine:
     with _engines_lock:
         engine = _engines.get(model)
         if engine is None:
-            engine = Engine(model.keras, model.preprocess, model.default_layer,
-                            policy or CompilePolicy.for_model(model.name), name=model.name)
+            engine = Engine(
+                model.keras,
+                model.preprocess,
+                model.default_layer,
+                policy or CompilePolicy.for_model(model.name),
+                name=model.name,
+            )
             _engines[model] = engine
         elif policy is not None and policy is not engine.policy:
             raise ValueError(f"The engine of {model.name!r} exists already; its compile policy cannot change.")

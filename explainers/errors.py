@@ -4,6 +4,7 @@ Every message is written for a person who has never coded: it says what went wro
 and it echoes the bad value where there is one. The UI, the CLI and the HTTP API show these messages
 as they are; any other exception is a bug.
 """
+
 from __future__ import annotations
 
 

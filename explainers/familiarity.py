@@ -13,12 +13,14 @@ beside it (``scripts/calibrate_shapes_familiarity.py`` writes both into ``explai
 The arithmetic here is plain numpy; ``pooled_features`` runs the model's forward pass to the pooling
 layer through its engine (TensorFlow is imported by the engine, not here).
 """
+
 from __future__ import annotations
 
 import base64
 import functools
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Mapping
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -56,20 +58,30 @@ class Familiarity:
 
     def to_record(self) -> dict[str, Any]:
         """The statistics as JSON-ready data (the matrix as base64 float32, little-endian, row-major)."""
-        return {"layer": self.layer, "distance": "mahalanobis of log1p(pooled features)",
-                "mean": [round(float(v), 7) for v in self.mean],
-                "whitening": {"dtype": "<f4", "shape": list(self.whitening.shape),
-                              "base64": base64.b64encode(self.whitening.astype("<f4").tobytes()).decode("ascii")},
-                "threshold": round(float(self.threshold), 5), "false_alarm_rate": self.false_alarm_rate}
+        return {
+            "layer": self.layer,
+            "distance": "mahalanobis of log1p(pooled features)",
+            "mean": [round(float(v), 7) for v in self.mean],
+            "whitening": {
+                "dtype": "<f4",
+                "shape": list(self.whitening.shape),
+                "base64": base64.b64encode(self.whitening.astype("<f4").tobytes()).decode("ascii"),
+            },
+            "threshold": round(float(self.threshold), 5),
+            "false_alarm_rate": self.false_alarm_rate,
+        }
 
     @classmethod
-    def from_record(cls, record: Mapping[str, Any]) -> "Familiarity":
+    def from_record(cls, record: Mapping[str, Any]) -> Familiarity:
         matrix = record["whitening"]
         whitening = np.frombuffer(base64.b64decode(matrix["base64"]), dtype=matrix["dtype"])
-        return cls(layer=str(record["layer"]), mean=np.asarray(record["mean"], np.float32),
-                   whitening=whitening.reshape(matrix["shape"]).astype(np.float32),
-                   threshold=float(record.get("threshold", float("inf"))),
-                   false_alarm_rate=record.get("false_alarm_rate"))
+        return cls(
+            layer=str(record["layer"]),
+            mean=np.asarray(record["mean"], np.float32),
+            whitening=whitening.reshape(matrix["shape"]).astype(np.float32),
+            threshold=float(record.get("threshold", float("inf"))),
+            false_alarm_rate=record.get("false_alarm_rate"),
+        )
 
 
 def fit(features: np.ndarray, layer: str, shrinkage: float = SHRINKAGE) -> Familiarity:
@@ -93,7 +105,7 @@ def false_alarm_rate(statistics: Familiarity, held_out: np.ndarray) -> float:
     return float((~statistics.familiar(held_out)).mean())
 
 
-def pooled_features(model: "ExplainableModel", images: np.ndarray, layer: str) -> np.ndarray:
+def pooled_features(model: ExplainableModel, images: np.ndarray, layer: str) -> np.ndarray:
     """The output of ``layer`` (a global pooling: (n, d)) for RGB uint8 pictures at the model's input size,
     from the model's own forward pass (``explainers.engine``), in chunks."""
     from explainers.engine import engine_for  # imports TensorFlow
@@ -102,13 +114,13 @@ def pooled_features(model: "ExplainableModel", images: np.ndarray, layer: str) -
     images = np.asarray(images)
     parts = []
     for start in range(0, len(images), CHUNK):
-        inputs = model.preprocess(images[start:start + CHUNK])
+        inputs = model.preprocess(images[start : start + CHUNK])
         found = engine.run(PassKey(layer), inputs, np.full(len(inputs), TOP1, np.int32))
         parts.append(np.asarray(found.activations, np.float32).reshape(len(inputs), -1))
     return np.concatenate(parts)
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def for_model(name: str) -> Familiarity | None:
     """The shipped familiarity statistics of registry model ``name``, or None: a model without them
     (the ImageNet models) makes no claim about which pictures it knows."""
@@ -123,7 +135,7 @@ def for_model(name: str) -> Familiarity | None:
     return None if record is None else Familiarity.from_record(record)
 
 
-def check(model: "ExplainableModel", image: np.ndarray) -> dict[str, Any] | None:
+def check(model: ExplainableModel, image: np.ndarray) -> dict[str, Any] | None:
     """Whether one picture (RGB uint8, any size) looks like ``model``'s training pictures: ``{"familiar",
     "distance", "threshold", "false_alarm_rate"}``, or None for a model without statistics or with random
     weights (statistics of trained features say nothing about random ones)."""
@@ -132,5 +144,9 @@ def check(model: "ExplainableModel", image: np.ndarray) -> dict[str, Any] | None
         return None
     features = pooled_features(model, model.prepare(image)[None], statistics.layer)
     distance = float(statistics.distances(features)[0])
-    return {"familiar": distance <= statistics.threshold, "distance": distance, "threshold": statistics.threshold,
-            "false_alarm_rate": statistics.false_alarm_rate}
+    return {
+        "familiar": distance <= statistics.threshold,
+        "distance": distance,
+        "threshold": statistics.threshold,
+        "false_alarm_rate": statistics.false_alarm_rate,
+    }

@@ -21,6 +21,7 @@ Why this module is careful:
 
 This module never imports TensorFlow or Dash, so the web process can use it cheaply.
 """
+
 from __future__ import annotations
 
 import io
@@ -126,9 +127,7 @@ def _msg_unusual_colours() -> str:
 
 
 def _msg_size(width: int | None, height: int | None, too_small: bool, too_large: bool) -> str:
-    large_rule = (
-        f"the largest we accept is {MAX_SIDE:,} pixels on a side and {_megapixels()} megapixels in all"
-    )
+    large_rule = f"the largest we accept is {MAX_SIDE:,} pixels on a side and {_megapixels()} megapixels in all"
     small_rule = f"it must be at least {MIN_SIDE} × {MIN_SIDE} pixels"
     if width is None or height is None:
         return f"This picture is far too large; {large_rule}. Please make it smaller and upload it again."

@@ -4,14 +4,15 @@ Keras's ``decode_predictions`` downloads its class index on first use and fails 
 ImageNet labels live in ``explainers/data/imagenet_labels.json`` (Keras's index order: 0 tench,
 281 tabby, 954 banana), generated once by ``scripts/make_imagenet_labels.py``. No TensorFlow here.
 """
+
 from __future__ import annotations
 
 import json
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
-from typing import Sequence
 
 from explainers.errors import UnknownNameError
 
@@ -43,7 +44,7 @@ class Labels(Sequence[Label]):
                 raise ValueError(f"label {label.name!r} has index {label.index}, expected {position}")
 
     @classmethod
-    def from_names(cls, names: Sequence[str]) -> "Labels":
+    def from_names(cls, names: Sequence[str]) -> Labels:
         return cls([Label(i, name, (name,)) for i, name in enumerate(names)])
 
     def __len__(self) -> int:

@@ -21,10 +21,12 @@ Which layer to stop the chain at is chosen by counting multiply-adds: per copy, 
 the chain's work, the rest of the network, and a share of the chain's one run on the whole picture,
 against a full pass; a chain is used only if it saves at least a tenth.
 """
+
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, Sequence
+from typing import Any
 
 # below this estimated cost (a fraction of one full pass per covered copy) the crops are worth it
 WORTH = 0.9
@@ -38,7 +40,7 @@ class Axis:
     pad: int = 0
     field: int = 1
 
-    def then(self, stride: int, pad: int, kernel: int) -> "Axis":
+    def then(self, stride: int, pad: int, kernel: int) -> Axis:
         """This chain followed by a layer whose cell j reads its input [stride*j - pad, ... + kernel)."""
         return Axis(self.stride * stride, self.stride * pad + self.pad, self.stride * (kernel - 1) + self.field)
 
@@ -69,9 +71,12 @@ class Plan:
 
     def origin(self, top: int, left: int, size: tuple[int, int], picture: tuple[int, int]) -> tuple[int, int]:
         """Where the crop for a box at (top, left) of ``size`` starts in the picture."""
-        return tuple(_origin(axis, start, extent, length, cells, crop)
-                     for axis, start, extent, length, cells, crop
-                     in zip((self.rows, self.cols), (top, left), size, picture, self.cells, self.crop))
+        return tuple(
+            _origin(axis, start, extent, length, cells, crop)
+            for axis, start, extent, length, cells, crop in zip(
+                (self.rows, self.cols), (top, left), size, picture, self.cells, self.crop
+            )
+        )
 
     def paste(self, top: int, left: int, size: tuple[int, int]) -> tuple[tuple[int, int], tuple[int, int]]:
         """The chain's output cells, ([row0, row1], [col0, col1]), that a box changes."""
@@ -110,8 +115,9 @@ def _window(layer: Any) -> tuple[tuple[int, int, int], tuple[int, int, int]] | N
         return None
     if isinstance(layer, layers.InputLayer):
         return (1, 0, 1), (1, 0, 1)
-    if isinstance(layer, (layers.Activation, layers.ReLU, layers.LeakyReLU, layers.ELU, layers.Dropout,
-                          layers.Identity)):
+    if isinstance(
+        layer, (layers.Activation, layers.ReLU, layers.LeakyReLU, layers.ELU, layers.Dropout, layers.Identity)
+    ):
         return (1, 0, 1), (1, 0, 1)
     if isinstance(layer, layers.BatchNormalization):
         return ((1, 0, 1), (1, 0, 1)) if layer.axis in (-1, 3, [-1], [3]) else None
@@ -146,7 +152,9 @@ def _multiply_adds(layer: Any) -> float:
     if isinstance(layer, layers.SeparableConv2D):
         kh, kw = _pair(layer.kernel_size)
         cin = layer.input.shape[-1]
-        return float(out[1] * out[2] * (kh * kw * cin * layer.depth_multiplier + cin * layer.depth_multiplier * out[-1]))
+        return float(
+            out[1] * out[2] * (kh * kw * cin * layer.depth_multiplier + cin * layer.depth_multiplier * out[-1])
+        )
     if isinstance(layer, layers.DepthwiseConv2D):
         kh, kw = _pair(layer.kernel_size)
         return float(out[1] * out[2] * out[-1] * kh * kw)
@@ -204,10 +212,12 @@ def plan(net: Any, size: tuple[int, int], tops: Sequence[int], lefts: Sequence[i
         if len(shape) != 4 or shape[1] is None or shape[2] is None:
             break
         cells = (int(shape[1]), int(shape[2]))
-        crop = (_crop_length(rows, tops, size[0], height, cells[0]), _crop_length(cols, lefts, size[1], width, cells[1]))
+        crop = (
+            _crop_length(rows, tops, size[0], height, cells[0]),
+            _crop_length(cols, lefts, size[1], width, cells[1]),
+        )
         # per copy: the chain on its crop, the rest in full, and a share of the chain on the whole picture
         cost = (spent * crop[0] * crop[1] / (height * width) + (total - spent) + spent / copies) / total
         if cost < WORTH and (best is None or cost < best.cost):
             best = Plan(layer.name, count, rows, cols, crop, cells, cost)
     return best
-

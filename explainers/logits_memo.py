@@ -1,10 +1,11 @@
 """A model's memo of logits it has computed, recalled by the input's content (plain numpy)."""
+
 from __future__ import annotations
 
 import hashlib
 import threading
 from collections import OrderedDict
-from typing import Callable
+from collections.abc import Callable
 
 import numpy as np
 

@@ -1,5 +1,6 @@
 """Copies of a model whose weights can be changed without touching the model every user shares: the
 randomized copy of the sanity checks (``explainers.evaluation.sanity``)."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -20,20 +21,35 @@ def randomizable_copy(model):
 
     def clone_layer(layer):
         if isinstance(layer, keras.layers.Lambda):  # Keras refuses to rebuild Python lambdas from config
-            return keras.layers.Lambda(layer.function, output_shape=layer._output_shape, mask=layer.mask,
-                                       arguments=layer.arguments, name=layer.name)
+            return keras.layers.Lambda(
+                layer.function,
+                output_shape=layer._output_shape,
+                mask=layer.mask,
+                arguments=layer.arguments,
+                name=layer.name,
+            )
         return layer.__class__.from_config(layer.get_config())
 
     try:
         copy = keras.models.clone_model(model.keras, clone_function=clone_layer)
         copy.set_weights(model.keras.get_weights())
     except (ValueError, TypeError, NotImplementedError) as error:
-        raise NotApplicableError(f"{model.title} cannot be copied to randomize its weights (only Keras functional "
-                                 f"and Sequential models can). Keras said: {error}") from error
-    return ExplainableModel(copy, f"{model.name} (randomized)", labels=model.labels, preprocess=model.preprocess,
-                            default_layer=model.default_layer, weights="randomized copy",
-                            weights_id=f"{model.weights_id}+randomized", random_weights=True,
-                            title=f"{model.title} (randomized)", memo_logits=False)  # its weights change in place
+        raise NotApplicableError(
+            f"{model.title} cannot be copied to randomize its weights (only Keras functional "
+            f"and Sequential models can). Keras said: {error}"
+        ) from error
+    return ExplainableModel(
+        copy,
+        f"{model.name} (randomized)",
+        labels=model.labels,
+        preprocess=model.preprocess,
+        default_layer=model.default_layer,
+        weights="randomized copy",
+        weights_id=f"{model.weights_id}+randomized",
+        random_weights=True,
+        title=f"{model.title} (randomized)",
+        memo_logits=False,
+    )  # its weights change in place
 
 
 _INITIALIZER_NAMES = {"depthwise_kernel": "depthwise_initializer", "pointwise_kernel": "pointwise_initializer"}

@@ -5,6 +5,7 @@ Every model is built with ``classifier_activation=None``: its output is the clas
 softmax (the logit), which is what the saliency literature explains. Probabilities for the top-5 list
 are a softmax taken afterwards.
 """
+
 from __future__ import annotations
 
 import functools
@@ -13,9 +14,10 @@ import json
 import os
 import threading
 from collections import OrderedDict
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 
@@ -37,27 +39,61 @@ class ModelSpec:
     family: str = "imagenet"  # "imagenet": keras.applications + ImageNet weights; "shapes": the offline demo
 
 
-def _shapes_spec() -> "ModelSpec":
+def _shapes_spec() -> ModelSpec:
     from explainers import shapes
 
-    return ModelSpec("shapes", "Shapes (offline demo)", "shapes", "shapes", shapes.IMAGE_SIZE, shapes.DEFAULT_LAYER,
-                     f"A small CNN trained here on generated pictures of {len(shapes.CLASSES)} shapes; its weights "
-                     f"ship with the app and every demo picture comes with the object's true outline.",
-                     family="shapes")
+    return ModelSpec(
+        "shapes",
+        "Shapes (offline demo)",
+        "shapes",
+        "shapes",
+        shapes.IMAGE_SIZE,
+        shapes.DEFAULT_LAYER,
+        f"A small CNN trained here on generated pictures of {len(shapes.CLASSES)} shapes; its weights "
+        f"ship with the app and every demo picture comes with the object's true outline.",
+        family="shapes",
+    )
 
 
 MODELS: dict[str, ModelSpec] = {
-    "vgg16": ModelSpec("vgg16", "VGG16", "VGG16", "vgg16", 224, "block5_conv3",
-                       "Simonyan & Zisserman 2014: 16 layers, plain convolutions, 138 M parameters."),
-    "resnet50": ModelSpec("resnet50", "ResNet50", "ResNet50", "resnet", 224, "conv5_block3_out",
-                          "He et al. 2015: 50 layers with shortcut connections, 26 M parameters."),
-    "inception_v3": ModelSpec("inception_v3", "InceptionV3", "InceptionV3", "inception_v3", 299, "mixed10",
-                              "Szegedy et al. 2015: parallel filter sizes per block, 24 M parameters."),
+    "vgg16": ModelSpec(
+        "vgg16",
+        "VGG16",
+        "VGG16",
+        "vgg16",
+        224,
+        "block5_conv3",
+        "Simonyan & Zisserman 2014: 16 layers, plain convolutions, 138 M parameters.",
+    ),
+    "resnet50": ModelSpec(
+        "resnet50",
+        "ResNet50",
+        "ResNet50",
+        "resnet",
+        224,
+        "conv5_block3_out",
+        "He et al. 2015: 50 layers with shortcut connections, 26 M parameters.",
+    ),
+    "inception_v3": ModelSpec(
+        "inception_v3",
+        "InceptionV3",
+        "InceptionV3",
+        "inception_v3",
+        299,
+        "mixed10",
+        "Szegedy et al. 2015: parallel filter sizes per block, 24 M parameters.",
+    ),
     "shapes": _shapes_spec(),
 }
 IMAGENET_MODELS = tuple(name for name, spec in MODELS.items() if spec.family == "imagenet")
-_ALIASES = {"demo": "shapes", "vgg": "vgg16", "resnet": "resnet50", "inception": "inception_v3", "inceptionv3": "inception_v3",
-            "inception-v3": "inception_v3"}
+_ALIASES = {
+    "demo": "shapes",
+    "vgg": "vgg16",
+    "resnet": "resnet50",
+    "inception": "inception_v3",
+    "inceptionv3": "inception_v3",
+    "inception-v3": "inception_v3",
+}
 
 
 @dataclass(frozen=True)
@@ -132,8 +168,11 @@ def prepare_image(image: Any, size: int | tuple[int, int]) -> np.ndarray:
 
 def check_image(image: Any) -> None:
     if not isinstance(image, np.ndarray) or image.ndim != 3 or image.shape[2] != 3 or image.dtype != np.uint8:
-        described = (f"an array of shape {image.shape} and type {image.dtype}" if isinstance(image, np.ndarray)
-                     else type(image).__name__)
+        described = (
+            f"an array of shape {image.shape} and type {image.dtype}"
+            if isinstance(image, np.ndarray)
+            else type(image).__name__
+        )
         raise ImageError(f"The image must be an RGB picture (height × width × 3, uint8). Received: {described}.")
     if min(image.shape[:2]) < 1:
         raise ImageError(f"The image is empty. Received shape: {image.shape}.")
@@ -166,9 +205,20 @@ class ExplainableModel:
     ``explainers.api.predict``.
     """
 
-    def __init__(self, keras_model: Any, name: str, *, labels: Labels, preprocess: Callable[[np.ndarray], np.ndarray],
-                 default_layer: str | None = None, weights: str = "custom", weights_id: str | None = None,
-                 random_weights: bool = False, title: str | None = None, memo_logits: bool = True):
+    def __init__(
+        self,
+        keras_model: Any,
+        name: str,
+        *,
+        labels: Labels,
+        preprocess: Callable[[np.ndarray], np.ndarray],
+        default_layer: str | None = None,
+        weights: str = "custom",
+        weights_id: str | None = None,
+        random_weights: bool = False,
+        title: str | None = None,
+        memo_logits: bool = True,
+    ):
         from explainers._tf import configure_devices
 
         self.keras = keras_model
@@ -203,7 +253,9 @@ class ExplainableModel:
             return self.default_layer
         if layer not in self._layer_names:
             close = [info.name for info in self.layers if str(layer).lower() in info.name.lower()][:5]
-            hint = f" Did you mean: {', '.join(close)}?" if close else f" The recommended layer is {self.default_layer}."
+            hint = (
+                f" Did you mean: {', '.join(close)}?" if close else f" The recommended layer is {self.default_layer}."
+            )
             raise UnknownNameError(f"{self.title} has no layer called {layer!r} that can be explained.{hint}")
         return layer
 
@@ -260,7 +312,7 @@ def top_classes(logits: np.ndarray, labels: Labels, top: int = 5) -> list[tuple[
 
 
 # ---- loading -------------------------------------------------------------------------------------
-_cache: "OrderedDict[tuple, ExplainableModel]" = OrderedDict()  # least recently used first
+_cache: OrderedDict[tuple, ExplainableModel] = OrderedDict()  # least recently used first
 _cache_lock = threading.Lock()
 _build_locks: dict[tuple, threading.Lock] = {}
 MAX_MODELS_ENV = "EXPLAINERS_MAX_MODELS"  # how many models stay resident per process
@@ -282,8 +334,14 @@ def random_weights_allowed() -> bool:
     return os.environ.get(ALLOW_RANDOM_ENV, "1").strip().lower() not in {"0", "false", "no", "off"}
 
 
-def load_model(name: str, weights: str | os.PathLike | None = "imagenet", *, seed: int = 0,
-               weights_dir: str | os.PathLike | None = None, cache: bool = True) -> ExplainableModel:
+def load_model(
+    name: str,
+    weights: str | os.PathLike | None = "imagenet",
+    *,
+    seed: int = 0,
+    weights_dir: str | os.PathLike | None = None,
+    cache: bool = True,
+) -> ExplainableModel:
     """Build (or return the already-built) model ``name`` with the given weights.
 
     ``weights``: ``"imagenet"`` (Keras's download and cache, or the offline weights folder),
@@ -334,8 +392,10 @@ def _weights_mode(weights, name: str, weights_dir) -> tuple[str, Path | None]:
         return "imagenet", weights_mod.find_local(name, weights_dir)
     path = Path(weights).expanduser()
     if not path.is_file():
-        raise WeightsError(f"There is no weights file at {str(path)!r}. Give the path of an .h5 file, "
-                           f"'imagenet', or 'none' for random weights.")
+        raise WeightsError(
+            f"There is no weights file at {str(path)!r}. Give the path of an .h5 file, "
+            f"'imagenet', or 'none' for random weights."
+        )
     return "file", path
 
 
@@ -372,13 +432,22 @@ def _build(name: str, mode: str, path: Path | None, seed: int) -> ExplainableMod
             raise WeightsError(
                 f"The weights file {path} could not be loaded into {spec.title} ({problem}): it may be incomplete, "
                 f"damaged, or made for another model. Delete it and fetch it again with: "
-                f"python -m explainers fetch-weights --model {name}")
+                f"python -m explainers fetch-weights --model {name}"
+            )
         weights = "imagenet" if mode == "imagenet" else f"file: {path}"
         weights_id = weights_id or f"{'imagenet' if mode == 'imagenet' else 'file'}:{_file_digest(path)}"
         random_weights = False
-    return ExplainableModel(keras_model, name, labels=IMAGENET_LABELS, preprocess=preprocess,
-                            default_layer=spec.default_layer, weights=weights, weights_id=weights_id,
-                            random_weights=random_weights, title=spec.title)
+    return ExplainableModel(
+        keras_model,
+        name,
+        labels=IMAGENET_LABELS,
+        preprocess=preprocess,
+        default_layer=spec.default_layer,
+        weights=weights,
+        weights_id=weights_id,
+        random_weights=random_weights,
+        title=spec.title,
+    )
 
 
 @functools.lru_cache(maxsize=1)
@@ -406,16 +475,26 @@ def _build_shapes(mode: str, path: Path | None, seed: int) -> ExplainableModel:
         try:
             keras_model.load_weights(str(path))
         except Exception as exc:
-            raise WeightsError(f"The weights file {path} could not be loaded into the Shapes model: it may be "
-                               f"damaged or made for another model. The shipped file is {shapes.WEIGHTS_PATH}; "
-                               f"scripts/train_shapes.py makes it again.") from exc
+            raise WeightsError(
+                f"The weights file {path} could not be loaded into the Shapes model: it may be "
+                f"damaged or made for another model. The shipped file is {shapes.WEIGHTS_PATH}; "
+                f"scripts/train_shapes.py makes it again."
+            ) from exc
         shipped = path is not None and Path(path).resolve() == shapes.WEIGHTS_PATH.resolve()
         weights = "trained (shipped)" if shipped else f"file: {path}"
         weights_id = shapes_weights_id() if shipped else f"file:{_file_digest(Path(path))}"
         random_weights = False
-    return ExplainableModel(keras_model, "shapes", labels=_shapes_labels(), preprocess=shapes.preprocess,
-                            default_layer=spec.default_layer, weights=weights, weights_id=weights_id,
-                            random_weights=random_weights, title=spec.title)
+    return ExplainableModel(
+        keras_model,
+        "shapes",
+        labels=_shapes_labels(),
+        preprocess=shapes.preprocess,
+        default_layer=spec.default_layer,
+        weights=weights,
+        weights_id=weights_id,
+        random_weights=random_weights,
+        title=spec.title,
+    )
 
 
 HDF5_SIGNATURE = b"\x89HDF\r\n\x1a\n"

@@ -6,6 +6,7 @@ A helper used by two methods belongs to neither of them, so it lives here. Plain
 imported where a function needs it; no TensorFlow), so every function can be tested on hand-made
 arrays in milliseconds (tests/test_golden.py).
 """
+
 from __future__ import annotations
 
 from typing import Any
@@ -73,7 +74,7 @@ def gauss_lobatto(points: int) -> tuple[np.ndarray, np.ndarray]:
     inner = np.linalg.eigvalsh(jacobi + jacobi.T) if points > 2 else np.empty(0)
     nodes = np.concatenate([[-1.0], np.sort(inner), [1.0]])
     legendre = np.polynomial.legendre.legval(nodes, np.eye(points)[points - 1])
-    return nodes, 2.0 / (points * (points - 1) * legendre ** 2)
+    return nodes, 2.0 / (points * (points - 1) * legendre**2)
 
 
 def quadrature(rule: str, steps: int) -> tuple[np.ndarray, np.ndarray]:
@@ -106,8 +107,17 @@ def spread_order(count: int, stride: int = 4) -> np.ndarray:
     return np.concatenate([np.arange(start, count, stride) for start in range(min(stride, count))])
 
 
-def integrate(passes, x: np.ndarray, baseline: np.ndarray, target: int, rule: str, steps: int,
-              span: tuple[float, float], preview: bool = False, ends: dict | None = None) -> np.ndarray:
+def integrate(
+    passes,
+    x: np.ndarray,
+    baseline: np.ndarray,
+    target: int,
+    rule: str,
+    steps: int,
+    span: tuple[float, float],
+    preview: bool = False,
+    ends: dict | None = None,
+) -> np.ndarray:
     """(x − x′) × Σ wᵢ ∇f(x′ + αᵢ(x − x′)): the integrated-gradients attributions of one input, its
     path's input gradients computed by ``passes.batch`` (integrated gradients and XRAI share this).
 
@@ -132,8 +142,14 @@ def integrate(passes, x: np.ndarray, baseline: np.ndarray, target: int, rule: st
         passes.preview((difference * sums["gradient"] / sums["weight"]).sum(axis=-1))
 
     fields = ("input_grads", "logits") if with_ends else "input_grads"
-    values = passes.batch(PassKey(None, input_grads=True), path, target, field=fields,
-                          progress=span, on_chunk=running if preview and passes.wants_preview else None)
+    values = passes.batch(
+        PassKey(None, input_grads=True),
+        path,
+        target,
+        field=fields,
+        progress=span,
+        on_chunk=running if preview and passes.wants_preview else None,
+    )
     gradients = values[0] if with_ends else values
     if with_ends:
         logits = values[1]
@@ -214,15 +230,28 @@ class Variance(SampleStatistic):
         super().update(state, samples)
         values = samples.astype(np.float64)
         state["sum"] = state["sum"] + values.sum(axis=0)
-        state["squares"] = state["squares"] + (values ** 2).sum(axis=0)
+        state["squares"] = state["squares"] + (values**2).sum(axis=0)
 
     def finish(self, state):
         mean, squares = state["sum"] / state["count"], state["squares"] / state["count"]
-        return np.maximum(squares - mean ** 2, 0.0).astype(np.float32)
+        return np.maximum(squares - mean**2, 0.0).astype(np.float32)
 
     def of(self, samples):
         return samples.var(axis=0)
 
 
-__all__ = ["FILLS", "Mean", "MeanOfSquares", "SampleStatistic", "Variance", "blur", "fill_picture", "gauss_lobatto",
-           "integrate", "quadrature", "softmax", "spread_order", "upsample"]
+__all__ = [
+    "FILLS",
+    "Mean",
+    "MeanOfSquares",
+    "SampleStatistic",
+    "Variance",
+    "blur",
+    "fill_picture",
+    "gauss_lobatto",
+    "integrate",
+    "quadrature",
+    "softmax",
+    "spread_order",
+    "upsample",
+]

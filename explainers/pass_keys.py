@@ -4,6 +4,7 @@ The engine (``explainers.engine``) runs passes by these keys and the per-request
 (``explainers.passes.Passes``) shares them between methods; both import them from here, so neither
 needs the other at import time.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -29,7 +30,7 @@ class PassKey:
     # ``Engine.lean``); the pictures' logits then come from another pass, if anyone reads them
     logits: bool = True
 
-    def covers(self, other: "PassKey") -> bool:
+    def covers(self, other: PassKey) -> bool:
         """True if this pass yields everything ``other`` asks for."""
         if other.logits and not self.logits:
             return False
@@ -51,7 +52,7 @@ class PassResult:
     input_grads: np.ndarray | None = None  # d(target logit)/d(preprocessed input), (N, H, W, 3)
     rule_input_grads: dict[str, np.ndarray] | None = None  # input gradients under the key's ``also`` rules
 
-    def under(self, rule: str) -> "PassResult":
+    def under(self, rule: str) -> PassResult:
         """This pass as a pass of another ReLU rule of its ``also`` sees it: the same logits, that rule's
         input gradients."""
         return PassResult(self.logits, self.targets, input_grads=self.rule_input_grads[rule])

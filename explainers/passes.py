@@ -10,11 +10,13 @@ This module is plain numpy at import (no TensorFlow), so method metadata can be 
 never computes; ``explainers.engine`` holds the compiled TensorFlow functions, ``explainers.pass_keys``
 what a pass computes, and ``explainers.logits_memo`` a model's memo of logits (both re-exported here).
 """
+
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 from dataclasses import replace
-from typing import TYPE_CHECKING, Any, Callable
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -36,9 +38,16 @@ class Passes:
     vanilla gradient's input gradients come out of a single backward pass.
     """
 
-    def __init__(self, model: "ExplainableModel", inputs: np.ndarray, targets: np.ndarray,
-                 progress: Callable[[float], None] | None = None, pictures: np.ndarray | None = None,
-                 preview: Callable[[np.ndarray], None] | None = None, engine: "Engine | None" = None):
+    def __init__(
+        self,
+        model: ExplainableModel,
+        inputs: np.ndarray,
+        targets: np.ndarray,
+        progress: Callable[[float], None] | None = None,
+        pictures: np.ndarray | None = None,
+        preview: Callable[[np.ndarray], None] | None = None,
+        engine: Engine | None = None,
+    ):
         """``inputs``: the preprocessed batch; ``pictures``: the same batch as RGB uint8 before
         preprocessing (methods that blur, mask or perturb pixels need it); ``preview``: called with a
         partial map (H, W) as long methods go (the running average so far); ``engine``: the compiled
@@ -58,7 +67,9 @@ class Passes:
         self._lock = threading.Lock()
         self.passes_run: list[PassKey] = []
         self._noted: dict[int, np.ndarray] = {}  # image index -> its logits, from a method's own batch
-        self._recalled: np.ndarray | None | bool = False  # the pictures' logits from the model's memo (False: not looked)
+        self._recalled: np.ndarray | None | bool = (
+            False  # the pictures' logits from the model's memo (False: not looked)
+        )
 
     def prepare(self, keys: list[PassKey]) -> None:
         """Merge ``keys`` into as few passes as possible and run them.
@@ -73,16 +84,16 @@ class Passes:
         for relu in dict.fromkeys(key.relu for key in keys):
             group = [key for key in keys if key.relu == relu]
             layers = list(dict.fromkeys(key.layer for key in group if key.layer is not None))
-            plan = [PassKey(layer, any(k.layer_grads for k in group if k.layer == layer), False, relu)
-                    for layer in layers]
+            plan = [
+                PassKey(layer, any(k.layer_grads for k in group if k.layer == layer), False, relu) for layer in layers
+            ]
             if any(key.input_grads for key in group):
                 if plan:
                     plan[0] = replace(plan[0], input_grads=True)
                 else:
                     plan.append(PassKey(None, False, True, relu))
             plans[relu] = plan or [PassKey(relu=relu)]
-        riders = [relu for relu, plan in plans.items()
-                  if relu != "plain" and all(key.layer is None for key in plan)]
+        riders = [relu for relu, plan in plans.items() if relu != "plain" and all(key.layer is None for key in plan)]
         if "plain" in plans and riders and self.engine.shares_forward(riders):
             plans["plain"][0] = replace(plans["plain"][0], also=tuple(riders))
             for relu in riders:
@@ -98,8 +109,7 @@ class Passes:
         forward pass for a pass without logits (``Engine.lean``) and the targets are known, it runs
         that one."""
         with self._lock:
-            if (key.logits and len(self.inputs) == 1 and (self._resolved_targets() >= 0).all()
-                    and self.engine.lean(key)):
+            if key.logits and len(self.inputs) == 1 and (self._resolved_targets() >= 0).all() and self.engine.lean(key):
                 key = replace(key, logits=False)
             for done, result in self._results.items():
                 if done.covers(key):
@@ -126,9 +136,16 @@ class Passes:
         return self._recalled
 
     # ---- many samples at once (the multi-pass methods) ------------------------------------------
-    def batch(self, key: PassKey, inputs: np.ndarray, targets: np.ndarray,
-              field: str | tuple[str, ...] = "input_grads", progress: tuple[float, float] = (0.0, 1.0),
-              chunk: int | None = None, on_chunk: Callable[[int, int, Any], None] | None = None) -> Any:
+    def batch(
+        self,
+        key: PassKey,
+        inputs: np.ndarray,
+        targets: np.ndarray,
+        field: str | tuple[str, ...] = "input_grads",
+        progress: tuple[float, float] = (0.0, 1.0),
+        chunk: int | None = None,
+        on_chunk: Callable[[int, int, Any], None] | None = None,
+    ) -> Any:
         """``field`` of a pass over many inputs, in chunks sized to memory (halved on out-of-memory).
 
         ``field`` may be a tuple of fields (say ``("input_grads", "logits")``): then a tuple of arrays
@@ -158,16 +175,30 @@ class Passes:
             for lo, hi in zip(bounds[:-1], bounds[1:]):
                 result = self.engine.run(key, inputs[lo:hi], np.ascontiguousarray(targets[lo:hi]), batched=True)
                 parts.append([getattr(result, name) for name in fields])
-            values = tuple(np.concatenate([part[i] for part in parts]) if len(parts) > 1 else parts[0][i]
-                           for i in range(len(fields)))
+            values = tuple(
+                np.concatenate([part[i] for part in parts]) if len(parts) > 1 else parts[0][i]
+                for i in range(len(fields))
+            )
             return values[0] if isinstance(field, str) else values
 
-        return run_in_chunks(compute, len(inputs), chunk or default_chunk_size(forward=not gradients),
-                             progress=lambda f: self.report(start + (end - start) * f), on_chunk=on_chunk)
+        return run_in_chunks(
+            compute,
+            len(inputs),
+            chunk or default_chunk_size(forward=not gradients),
+            progress=lambda f: self.report(start + (end - start) * f),
+            on_chunk=on_chunk,
+        )
 
-    def covered_logits(self, picture: np.ndarray, inputs: np.ndarray, boxes: list[tuple[int, int]],
-                       size: tuple[int, int], target: int, progress: tuple[float, float] = (0.0, 1.0),
-                       on_chunk: Callable[[int, int, Any], None] | None = None) -> np.ndarray:
+    def covered_logits(
+        self,
+        picture: np.ndarray,
+        inputs: np.ndarray,
+        boxes: list[tuple[int, int]],
+        size: tuple[int, int],
+        target: int,
+        progress: tuple[float, float] = (0.0, 1.0),
+        on_chunk: Callable[[int, int, Any], None] | None = None,
+    ) -> np.ndarray:
         """Logits of ``inputs``: copies of ``picture`` (one model input, H x W x C) where row r differs
         from it only inside the ``size`` box at ``boxes[r]`` = (top, left). Where the network begins
         with a chain of convolutions and poolings, each copy runs those layers on a crop around its box
@@ -176,7 +207,7 @@ class Passes:
         from explainers.batching import default_chunk_size, run_in_chunks
 
         engine = self.engine
-        plan = engine.local_plan(size, sorted({t for t, _ in boxes}), sorted({l for _, l in boxes}))
+        plan = engine.local_plan(size, sorted({t for t, _ in boxes}), sorted({left for _, left in boxes}))
         if plan is None:
             return self.batch(PassKey(), inputs, target, field="logits", progress=progress, on_chunk=on_chunk)
         start, end = progress
@@ -186,22 +217,29 @@ class Passes:
 
         def compute(a: int, b: int) -> np.ndarray:
             origins = [plan.origin(top, left, size, shape) for top, left in boxes[a:b]]
-            crops = np.stack([inputs[row, y:y + crop_h, x:x + crop_w] for row, (y, x) in zip(range(a, b), origins)])
+            crops = np.stack([inputs[row, y : y + crop_h, x : x + crop_w] for row, (y, x) in zip(range(a, b), origins)])
             changed = engine.local_head(plan, crops)
             pasted = np.repeat(whole[None], b - a, axis=0)
             for k, ((top, left), (y, x)) in enumerate(zip(boxes[a:b], origins)):
                 (r0, r1), (c0, c1) = plan.paste(top, left, size)
                 dy, dx = y // stride_h, x // stride_w
-                pasted[k, r0:r1 + 1, c0:c1 + 1] = changed[k, r0 - dy:r1 - dy + 1, c0 - dx:c1 - dx + 1]
+                pasted[k, r0 : r1 + 1, c0 : c1 + 1] = changed[k, r0 - dy : r1 - dy + 1, c0 - dx : c1 - dx + 1]
             return engine.local_tail(plan, pasted)
 
-        return run_in_chunks(compute, len(inputs), default_chunk_size(forward=True),
-                             progress=lambda f: self.report(start + (end - start) * f), on_chunk=on_chunk)
+        return run_in_chunks(
+            compute,
+            len(inputs),
+            default_chunk_size(forward=True),
+            progress=lambda f: self.report(start + (end - start) * f),
+            on_chunk=on_chunk,
+        )
 
-    def remembered_logits(self, inputs: np.ndarray, target: int,
-                          progress: tuple[float, float] = (0.0, 1.0)) -> np.ndarray:
+    def remembered_logits(
+        self, inputs: np.ndarray, target: int, progress: tuple[float, float] = (0.0, 1.0)
+    ) -> np.ndarray:
         """Logits of ``inputs`` that recur whatever the photo (a black or white baseline): a forward
         pass the first time, then recalled from the model's ``LogitsMemo`` (if it keeps one)."""
+
         def compute(rows: np.ndarray) -> np.ndarray:
             return self.batch(PassKey(), rows, target, field="logits", progress=progress)
 
@@ -256,8 +294,11 @@ class Passes:
     @property
     def has_logits(self) -> bool:
         """True if the pictures' logits are known without running a pass (``logits`` is then free)."""
-        return (any(result.logits is not None for result in self._results.values())
-                or len(self._noted) == len(self.inputs) or self._memo_logits() is not None)
+        return (
+            any(result.logits is not None for result in self._results.values())
+            or len(self._noted) == len(self.inputs)
+            or self._memo_logits() is not None
+        )
 
     @property
     def logits(self) -> np.ndarray:

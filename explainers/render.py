@@ -1,5 +1,6 @@
 """Heatmap -> picture: normalisation, colour maps and overlays as plain numpy/OpenCV (no TensorFlow,
 no Dash), shared by the CLI, the HTTP API and downloads."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -39,8 +40,13 @@ def colourise(unit: np.ndarray, colormap: str = "viridis") -> np.ndarray:
         frac = (position - low)[..., None]
         return np.round(_DIVERGING[low] * (1 - frac) + _DIVERGING[low + 1] * frac).astype(np.uint8)
 
-    table = {"viridis": cv2.COLORMAP_VIRIDIS, "inferno": cv2.COLORMAP_INFERNO, "jet": cv2.COLORMAP_JET,
-             "gray": None, "cividis": cv2.COLORMAP_CIVIDIS}
+    table = {
+        "viridis": cv2.COLORMAP_VIRIDIS,
+        "inferno": cv2.COLORMAP_INFERNO,
+        "jet": cv2.COLORMAP_JET,
+        "gray": None,
+        "cividis": cv2.COLORMAP_CIVIDIS,
+    }
     if colormap not in table:
         raise ValueError(f"Unknown colour map {colormap!r}. Choose one of: {', '.join(table)}.")
     levels = np.round(np.clip(unit, 0.0, 1.0) * 255).astype(np.uint8)
@@ -49,14 +55,21 @@ def colourise(unit: np.ndarray, colormap: str = "viridis") -> np.ndarray:
     return cv2.applyColorMap(levels, table[colormap])[..., ::-1].copy()  # OpenCV gives BGR
 
 
-def overlay(image: np.ndarray, heatmap: np.ndarray, opacity: float = 0.5, colormap: str = "viridis",
-            percentile: float = 99.0, signed: bool = False) -> np.ndarray:
+def overlay(
+    image: np.ndarray,
+    heatmap: np.ndarray,
+    opacity: float = 0.5,
+    colormap: str = "viridis",
+    percentile: float = 99.0,
+    signed: bool = False,
+) -> np.ndarray:
     """The image with the heatmap laid over it (heatmap resized to the image), RGB uint8."""
     import cv2
 
     if heatmap.shape != image.shape[:2]:
-        heatmap = cv2.resize(np.asarray(heatmap, np.float32), (image.shape[1], image.shape[0]),
-                             interpolation=cv2.INTER_LINEAR)
+        heatmap = cv2.resize(
+            np.asarray(heatmap, np.float32), (image.shape[1], image.shape[0]), interpolation=cv2.INTER_LINEAR
+        )
     unit = normalise(heatmap, percentile, signed)
     if signed:
         unit = (unit + 1.0) / 2.0
@@ -66,8 +79,13 @@ def overlay(image: np.ndarray, heatmap: np.ndarray, opacity: float = 0.5, colorm
     return np.clip(np.round(blended), 0, 255).astype(np.uint8)
 
 
-def display_map(heatmap: np.ndarray, shape: tuple[int, int], mode: str = "absolute", percentile: float = 99.0,
-                scale: float | None = None) -> tuple[np.ndarray, float]:
+def display_map(
+    heatmap: np.ndarray,
+    shape: tuple[int, int],
+    mode: str = "absolute",
+    percentile: float = 99.0,
+    scale: float | None = None,
+) -> tuple[np.ndarray, float]:
     """A heatmap ready to draw over a picture of ``shape`` (H, W): uint8 levels and the scale used.
 
     ``mode``: "absolute" (|values|, 0 = nothing, 255 = the clipping scale and above) or "signed"
@@ -147,7 +165,7 @@ def _lines(draw, text: str, font, width: float, most: int) -> list[str]:
             lines[-1] = f"{lines[-1]} {word}"
         else:
             lines.append(word)
-    return lines[:most - 1] + [" ".join(lines[most - 1:])] if len(lines) > most else lines
+    return lines[: most - 1] + [" ".join(lines[most - 1 :])] if len(lines) > most else lines
 
 
 def title_band(picture: np.ndarray, title: str, size: int | None = None) -> np.ndarray:
@@ -160,8 +178,9 @@ def title_band(picture: np.ndarray, title: str, size: int | None = None) -> np.n
     font, unicode_ok = _font(size)
     text = title if unicode_ok else title.translate(_ASCII)
     measure = ImageDraw.Draw(Image.new("RGB", (1, 1)))
-    lines = [_fitted(measure, line, font, unicode_ok, width - size)
-             for line in _lines(measure, text, font, width - size, 2)]
+    lines = [
+        _fitted(measure, line, font, unicode_ok, width - size) for line in _lines(measure, text, font, width - size, 2)
+    ]
     step = round(size * 1.25)
     band = Image.new("RGB", (width, step * len(lines) + round(size * 0.7)), "white")
     draw = ImageDraw.Draw(band)
@@ -178,8 +197,9 @@ def colour_bar(width: int, colormap: str = "viridis", signed: bool = False, size
     size = size or max(11, min(22, width // 30))
     margin, thickness = size, max(8, size)
     ramp = np.linspace(0.0, 1.0, max(1, width - 2 * margin), dtype=np.float32)[None, :]
-    colours = colourise(np.repeat(ramp, thickness, axis=0), "diverging" if signed and colormap == "viridis"
-                        else colormap)
+    colours = colourise(
+        np.repeat(ramp, thickness, axis=0), "diverging" if signed and colormap == "viridis" else colormap
+    )
     band = Image.new("RGB", (width, thickness + round(size * 2.2)), "white")
     band.paste(Image.fromarray(colours), (margin, round(size * 0.4)))
     draw = ImageDraw.Draw(band)
@@ -188,8 +208,9 @@ def colour_bar(width: int, colormap: str = "viridis", signed: bool = False, size
     half = (width - 2 * margin) / 2
     y = round(size * 0.4) + thickness + round(size * 0.3)
     draw.text((margin, y), _fitted(draw, low, font, unicode_ok, half), font=font, fill=(82, 96, 109), anchor="la")
-    draw.text((width - margin, y), _fitted(draw, high, font, unicode_ok, half), font=font, fill=(82, 96, 109),
-              anchor="ra")
+    draw.text(
+        (width - margin, y), _fitted(draw, high, font, unicode_ok, half), font=font, fill=(82, 96, 109), anchor="ra"
+    )
     return np.asarray(band)
 
 

@@ -11,6 +11,7 @@ as JSON. Printing it (or "Save as PDF" in a browser) keeps each card on one page
 The page is the Jinja2 template ``explainers/templates/report.html.j2`` (with ``report.css``); this module
 computes what it shows. Plain numpy/OpenCV like ``explainers.render``: no TensorFlow, no Dash, so a web process can call it.
 """
+
 from __future__ import annotations
 
 import base64
@@ -18,9 +19,10 @@ import json
 import math
 import re
 import unicodedata
-from datetime import datetime, timezone
+from collections.abc import Iterable, Mapping, Sequence
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Iterable, Mapping, Sequence
+from typing import TYPE_CHECKING, Any
 
 import jinja2
 import numpy as np
@@ -34,39 +36,77 @@ if TYPE_CHECKING:  # pragma: no cover
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 #: the page's markup and CSS (templates/report.html.j2, report.css); autoescape on, so every value is escaped
 #: unless built as Markup here
-_TEMPLATES = jinja2.Environment(loader=jinja2.FileSystemLoader(Path(__file__).parent / "templates"),
-                                autoescape=True, undefined=jinja2.StrictUndefined, trim_blocks=True,
-                                lstrip_blocks=True)
+_TEMPLATES = jinja2.Environment(
+    loader=jinja2.FileSystemLoader(Path(__file__).parent / "templates"),
+    autoescape=True,
+    undefined=jinja2.StrictUndefined,
+    trim_blocks=True,
+    lstrip_blocks=True,
+)
 
 #: known score names -> (what it measures, in plain words; which way is better: "higher", "lower" or "zero")
 SCORE_HELP: dict[str, tuple[str, str]] = {
-    "pointing_game": ("Does the map's strongest point fall on the object? 1 is a hit, 0 a miss (over several "
-                      "pictures: the share of hits). Higher is better.", "higher"),
-    "energy_in_mask": ("The share of the map's positive weight that lies on the object, from 0 to 1. Higher is "
-                       "better.", "higher"),
-    "deletion_auc": ("Remove pixels from the picture, most important first, and follow the class probability: the "
-                     "area under that curve. A quick fall means the map found what the model needs, so lower is "
-                     "better.", "lower"),
-    "insertion_auc": ("Put pixels back onto a blank picture, most important first, and follow the class "
-                      "probability: the area under that curve. A quick rise means the map found what the model "
-                      "needs, so higher is better.", "higher"),
-    "sanity_rank_correlation": ("How similar the map stays when the model's weights are replaced by random ones "
-                                "(rank correlation, 1 = identical). A map that explains the model must change, so "
-                                "closer to 0 is better.", "zero"),
-    "rank_correlation": ("How alike this map and a comparison map rank the pixels (Spearman, 1 = the same order). "
-                         "In a sanity check (random weights, another class) closer to 0 is better.", "zero"),
-    "ssim": ("Structural similarity of this map and a comparison map (1 = identical). In a sanity check (random "
-             "weights, another class) lower is better.", "lower"),
-    "stability": ("How much the map stays the same from one random seed to the next (1 = identical). Higher is "
-                  "better.", "higher"),
-    "completeness_error": ("How far the attributions' sum is from the change in the class score (integrated "
-                           "gradients); 0 in theory. Lower is better.", "lower"),
+    "pointing_game": (
+        "Does the map's strongest point fall on the object? 1 is a hit, 0 a miss (over several "
+        "pictures: the share of hits). Higher is better.",
+        "higher",
+    ),
+    "energy_in_mask": (
+        "The share of the map's positive weight that lies on the object, from 0 to 1. Higher is better.",
+        "higher",
+    ),
+    "deletion_auc": (
+        "Remove pixels from the picture, most important first, and follow the class probability: the "
+        "area under that curve. A quick fall means the map found what the model needs, so lower is "
+        "better.",
+        "lower",
+    ),
+    "insertion_auc": (
+        "Put pixels back onto a blank picture, most important first, and follow the class "
+        "probability: the area under that curve. A quick rise means the map found what the model "
+        "needs, so higher is better.",
+        "higher",
+    ),
+    "sanity_rank_correlation": (
+        "How similar the map stays when the model's weights are replaced by random ones "
+        "(rank correlation, 1 = identical). A map that explains the model must change, so "
+        "closer to 0 is better.",
+        "zero",
+    ),
+    "rank_correlation": (
+        "How alike this map and a comparison map rank the pixels (Spearman, 1 = the same order). "
+        "In a sanity check (random weights, another class) closer to 0 is better.",
+        "zero",
+    ),
+    "ssim": (
+        "Structural similarity of this map and a comparison map (1 = identical). In a sanity check (random "
+        "weights, another class) lower is better.",
+        "lower",
+    ),
+    "stability": (
+        "How much the map stays the same from one random seed to the next (1 = identical). Higher is better.",
+        "higher",
+    ),
+    "completeness_error": (
+        "How far the attributions' sum is from the change in the class score (integrated "
+        "gradients); 0 in theory. Lower is better.",
+        "lower",
+    ),
 }
-_SCORE_KEYWORDS = (("deletion", "deletion_auc"), ("insertion", "insertion_auc"), ("pointing", "pointing_game"),
-                   ("energy", "energy_in_mask"), ("ssim", "ssim"), ("sanity", "sanity_rank_correlation"),
-                   ("randomi", "sanity_rank_correlation"), ("rank_corr", "rank_correlation"),
-                   ("spearman", "rank_correlation"), ("stabil", "stability"), ("agreement", "stability"),
-                   ("completeness", "completeness_error"))
+_SCORE_KEYWORDS = (
+    ("deletion", "deletion_auc"),
+    ("insertion", "insertion_auc"),
+    ("pointing", "pointing_game"),
+    ("energy", "energy_in_mask"),
+    ("ssim", "ssim"),
+    ("sanity", "sanity_rank_correlation"),
+    ("randomi", "sanity_rank_correlation"),
+    ("rank_corr", "rank_correlation"),
+    ("spearman", "rank_correlation"),
+    ("stabil", "stability"),
+    ("agreement", "stability"),
+    ("completeness", "completeness_error"),
+)
 
 
 def score_help(name: str) -> tuple[str, str] | None:
@@ -107,8 +147,12 @@ def report_filename(model: Any, label: str, method_count: int, created: datetime
     """
     name = getattr(model, "name", model)
     count = max(0, int(method_count))
-    parts = ["saliency", _slug(name) or "model", _slug(label) or "class",
-             f"{count}-method" + ("" if count == 1 else "s")]
+    parts = [
+        "saliency",
+        _slug(name) or "model",
+        _slug(label) or "class",
+        f"{count}-method" + ("" if count == 1 else "s"),
+    ]
     if created is not None:
         parts.append(created.strftime("%Y%m%d-%H%M"))
     return "_".join(parts) + ".html"
@@ -124,14 +168,25 @@ def render_report_bytes(*args: Any, **kwargs: Any) -> bytes:
     return render_report(*args, **kwargs).encode("utf-8")
 
 
-def render_report(picture: np.ndarray,
-                  explanations: Mapping[str, "Explanation | BaseException"] | Iterable["Explanation"],
-                  *, model: Any = None, weights: str | None = None, random_weights: bool | None = None,
-                  title: str = "Saliency maps", picture_name: str | None = None, created: datetime | None = None,
-                  scores: Mapping[str, Mapping[str, Any]] | None = None,
-                  images: Sequence[tuple[str, bytes]] = (), versions: Mapping[str, str] | None = None,
-                  parameters: Mapping[str, Any] | None = None, colormap: str = "viridis", opacity: float = 0.5,
-                  percentile: float = 99.0, max_side: int = 512) -> str:
+def render_report(
+    picture: np.ndarray,
+    explanations: Mapping[str, Explanation | BaseException] | Iterable[Explanation],
+    *,
+    model: Any = None,
+    weights: str | None = None,
+    random_weights: bool | None = None,
+    title: str = "Saliency maps",
+    picture_name: str | None = None,
+    created: datetime | None = None,
+    scores: Mapping[str, Mapping[str, Any]] | None = None,
+    images: Sequence[tuple[str, bytes]] = (),
+    versions: Mapping[str, str] | None = None,
+    parameters: Mapping[str, Any] | None = None,
+    colormap: str = "viridis",
+    opacity: float = 0.5,
+    percentile: float = 99.0,
+    max_side: int = 512,
+) -> str:
     """One self-contained HTML page comparing ``explanations`` of ``picture``.
 
     ``picture``: the RGB uint8 (H, W, 3) picture that was explained (any size; shown at most ``max_side``
@@ -151,7 +206,7 @@ def render_report(picture: np.ndarray,
         raise ValueError("A report needs at least one computed map; every method given failed.")
     first = maps[0]
     picture = _shrink(_rgb(picture), max_side)
-    created = created or datetime.now(timezone.utc)
+    created = created or datetime.now(UTC)
     # a name given as text has no attributes to read (str.title is a method, not the model's title)
     about = None if isinstance(model, str) else model
     model_title = str(getattr(about, "title", None) or model or first.model)
@@ -164,18 +219,43 @@ def render_report(picture: np.ndarray,
 
     from explainers.methods import METHODS
 
-    recorded = _parameters(title, created, picture_name, picture, model_name, weights, random_weights, first,
-                           layers, entries, colormap, opacity, percentile, parameters)
+    recorded = _parameters(
+        title,
+        created,
+        picture_name,
+        picture,
+        model_name,
+        weights,
+        random_weights,
+        first,
+        layers,
+        entries,
+        colormap,
+        opacity,
+        percentile,
+        parameters,
+    )
     when = created.strftime("%Y-%m-%d %H:%M") + (f" {created.tzname()}" if created.tzinfo else "")
     return _TEMPLATES.get_template("report.html.j2").render(
-        title=title, label=first.label, target=first.target, model_title=model_title, weights=weights,
-        created_iso=created.isoformat(), when=when, picture_name=picture_name, random_weights=random_weights,
-        layers=layers, overview=_overview(picture, input_shape, first),
-        methods=[_method(name, e, picture, METHODS, colormap, opacity, percentile, first.target)
-                 for name, e in entries],
+        title=title,
+        label=first.label,
+        target=first.target,
+        model_title=model_title,
+        weights=weights,
+        created_iso=created.isoformat(),
+        when=when,
+        picture_name=picture_name,
+        random_weights=random_weights,
+        layers=layers,
+        overview=_overview(picture, input_shape, first),
+        methods=[
+            _method(name, e, picture, METHODS, colormap, opacity, percentile, first.target) for name, e in entries
+        ],
         scores=_scores(scores, entries, METHODS) if scores else None,
-        figures=[_figure(caption, png) for caption, png in images], versions=versions or {},
-        parameters_json=json.dumps(recorded, indent=2, ensure_ascii=False, default=_json_default))
+        figures=[_figure(caption, png) for caption, png in images],
+        versions=versions or {},
+        parameters_json=json.dumps(recorded, indent=2, ensure_ascii=False, default=_json_default),
+    )
 
 
 # ---- what the template shows: plain values it escapes, and Markup only for the pictures' data: URIs ----
@@ -221,11 +301,22 @@ def _picture(picture: np.ndarray) -> dict[str, Any]:
 
 
 def _overview(picture: np.ndarray, input_shape: tuple[int, ...], first) -> dict[str, Any]:
-    predictions = [{"index": int(index), "label": label, "explained": int(index) == first.target,
-                    "percent": f"{100 * float(p):.1f}", "bar": f"{max(0.0, min(1.0, float(p))) * 100:.1f}"}
-                   for index, label, p in first.predictions]
-    return {"picture": _picture(picture), "input_height": input_shape[0], "input_width": input_shape[1],
-            "predictions": predictions}
+    predictions = [
+        {
+            "index": int(index),
+            "label": label,
+            "explained": int(index) == first.target,
+            "percent": f"{100 * float(p):.1f}",
+            "bar": f"{max(0.0, min(1.0, float(p))) * 100:.1f}",
+        }
+        for index, label, p in first.predictions
+    ]
+    return {
+        "picture": _picture(picture),
+        "input_height": input_shape[0],
+        "input_width": input_shape[1],
+        "predictions": predictions,
+    }
 
 
 def _legend(signed: bool, colormap: str, percentile: float) -> dict[str, Any]:
@@ -246,8 +337,10 @@ def _notes(e) -> list[str]:
     error = meta.get("completeness_error")
     if isinstance(error, (int, float)) and math.isfinite(error):
         advice = " (above 5 %: more steps would make the parts add up better)" if error > 0.05 else ""
-        notes.append(f"Completeness error {100 * error:.2f} %: how far the attributions' sum is from the change in "
-                     f"the class score{advice}.")
+        notes.append(
+            f"Completeness error {100 * error:.2f} %: how far the attributions' sum is from the change in "
+            f"the class score{advice}."
+        )
     r2 = meta.get("r2")
     if isinstance(r2, (int, float)) and math.isfinite(r2):
         notes.append(f"The linear model fits the network's answers with R² = {r2:.2f} (1 is a perfect fit).")
@@ -264,25 +357,47 @@ def _method_card(cls) -> dict[str, Any]:
     if card is None:
         return {"missing": True}
     url = str(card.paper_url)
-    return {"missing": False, "computes": card.computes, "colours": card.colours, "good_for": card.good_for,
-            "pitfalls": list(card.pitfalls), "paper": getattr(cls, "paper", "") or url, "paper_url": url,
-            "paper_link": url.startswith("https://")}
+    return {
+        "missing": False,
+        "computes": card.computes,
+        "colours": card.colours,
+        "good_for": card.good_for,
+        "pitfalls": list(card.pitfalls),
+        "paper": getattr(cls, "paper", "") or url,
+        "paper_url": url,
+        "paper_link": url.startswith("https://"),
+    }
 
 
-def _method(name: str, e, picture: np.ndarray, methods, colormap: str, opacity: float, percentile: float,
-            target: int) -> dict[str, Any]:
+def _method(
+    name: str, e, picture: np.ndarray, methods, colormap: str, opacity: float, percentile: float, target: int
+) -> dict[str, Any]:
     """One method's card: its map over the picture and its facts, or the error that stopped it."""
     cls = methods.get(name if isinstance(e, BaseException) else e.method)
     shown = {"title": getattr(cls, "title", None) or name, "card": _method_card(cls), "error": None}
     if isinstance(e, BaseException):
         return {**shown, "error": str(e)}
     heatmap = np.asarray(e.heatmap, np.float32)
-    coloured = overlay(picture, heatmap if e.signed else np.abs(heatmap), opacity=opacity, colormap=colormap,
-                       percentile=percentile, signed=e.signed)
-    return {**shown, "map": _picture(coloured), "legend": _legend(e.signed, colormap, percentile),
-            "other_class": e.target != target, "target": e.target, "label": e.label,
-            "settings": list((e.params or {}).items()), "layer": e.layer, "seconds": f"{float(e.seconds):.2f}",
-            "notes": _notes(e)}
+    coloured = overlay(
+        picture,
+        heatmap if e.signed else np.abs(heatmap),
+        opacity=opacity,
+        colormap=colormap,
+        percentile=percentile,
+        signed=e.signed,
+    )
+    return {
+        **shown,
+        "map": _picture(coloured),
+        "legend": _legend(e.signed, colormap, percentile),
+        "other_class": e.target != target,
+        "target": e.target,
+        "label": e.label,
+        "settings": list((e.params or {}).items()),
+        "layer": e.layer,
+        "seconds": f"{float(e.seconds):.2f}",
+        "notes": _notes(e),
+    }
 
 
 def _best(values: list[Any], direction: str | None) -> set[int]:
@@ -303,18 +418,28 @@ def _best(values: list[Any], direction: str | None) -> set[int]:
 
 
 def _scores(scores, entries, methods) -> dict[str, Any]:
-    order = [name for name, _ in entries if name in scores] + [name for name in scores
-                                                               if name not in dict(entries)]
+    order = [name for name, _ in entries if name in scores] + [name for name in scores if name not in dict(entries)]
     columns = list(dict.fromkeys(key for name in order for key in scores[name]))
     helps = {column: score_help(column) for column in columns}
-    best = {column: _best([scores[name].get(column) for name in order], (helps[column] or (None, None))[1])
-            for column in columns}
-    rows = [{"title": getattr(methods.get(name), "title", None) or name,
-             "cells": [{"text": format_score(scores[name].get(column)), "best": row in best[column]}
-                       for column in columns]}
-            for row, name in enumerate(order)]
-    return {"columns": [{"name": column, "help": helps[column][0] if helps[column] else "No description."}
-                        for column in columns], "rows": rows}
+    best = {
+        column: _best([scores[name].get(column) for name in order], (helps[column] or (None, None))[1])
+        for column in columns
+    }
+    rows = [
+        {
+            "title": getattr(methods.get(name), "title", None) or name,
+            "cells": [
+                {"text": format_score(scores[name].get(column)), "best": row in best[column]} for column in columns
+            ],
+        }
+        for row, name in enumerate(order)
+    ]
+    return {
+        "columns": [
+            {"name": column, "help": helps[column][0] if helps[column] else "No description."} for column in columns
+        ],
+        "rows": rows,
+    }
 
 
 def _figure(caption: str, png: bytes) -> dict[str, Any]:
@@ -334,17 +459,41 @@ def _json_default(value: Any) -> Any:
     return str(value)
 
 
-def _parameters(title, created, picture_name, picture, model_name, weights, random_weights, first, layers,
-                entries, colormap, opacity, percentile, extra) -> dict[str, Any]:
+def _parameters(
+    title,
+    created,
+    picture_name,
+    picture,
+    model_name,
+    weights,
+    random_weights,
+    first,
+    layers,
+    entries,
+    colormap,
+    opacity,
+    percentile,
+    extra,
+) -> dict[str, Any]:
     methods = {}
     for name, e in entries:
         if isinstance(e, BaseException):
             methods[name] = {"error": str(e)}
         else:
             methods[name] = {"params": e.params, "layer": e.layer, "target": e.target, "seconds": round(e.seconds, 3)}
-    data = {"title": title, "created": created.isoformat(), "picture": picture_name,
-            "picture_shown": list(picture.shape[:2]), "model": model_name, "weights": weights,
-            "random_weights": random_weights, "target": first.target, "label": first.label, "layers": layers,
-            "display": {"colormap": colormap, "opacity": opacity, "percentile": percentile}, "methods": methods}
+    data = {
+        "title": title,
+        "created": created.isoformat(),
+        "picture": picture_name,
+        "picture_shown": list(picture.shape[:2]),
+        "model": model_name,
+        "weights": weights,
+        "random_weights": random_weights,
+        "target": first.target,
+        "label": first.label,
+        "layers": layers,
+        "display": {"colormap": colormap, "opacity": opacity, "percentile": percentile},
+        "methods": methods,
+    }
     data.update(dict(extra or {}))
     return data

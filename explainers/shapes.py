@@ -17,6 +17,7 @@ Importing this module costs no TensorFlow: Keras is imported inside ``build_mode
 Pictures are deterministic: image ``i`` of ``generate(n, seed)`` depends on ``(seed, i)`` only, so
 ``generate(100, 7)`` starts with ``generate(10, 7)``.
 """
+
 from __future__ import annotations
 
 import json
@@ -76,8 +77,9 @@ def _star(points: int = 5, inner: float = 0.45) -> np.ndarray:
 def _cross(half_width: float = 0.32) -> np.ndarray:
     b = 1.0 / np.sqrt(1 + half_width**2)  # arm length: the arm ends' corners touch the unit circle
     a = half_width * b
-    return np.array([[-a, -b], [a, -b], [a, -a], [b, -a], [b, a], [a, a], [a, b], [-a, b], [-a, a], [-b, a],
-                     [-b, -a], [-a, -a]])
+    return np.array(
+        [[-a, -b], [a, -b], [a, -a], [b, -a], [b, a], [a, a], [a, b], [-a, b], [-a, a], [-b, a], [-b, -a], [-a, -a]]
+    )
 
 
 def _crescent(offset: float = 0.5, bite: float = 0.85, count: int = 40) -> np.ndarray:
@@ -87,8 +89,12 @@ def _crescent(offset: float = 0.5, bite: float = 0.85, count: int = 40) -> np.nd
     outer = np.linspace(outer_start, 2 * np.pi - outer_start, count)
     inner_start = np.arctan2(-np.sqrt(1 - x**2), x - offset) + 2 * np.pi
     inner = np.linspace(inner_start, 2 * np.pi - inner_start, count)[1:-1]
-    points = np.concatenate([np.stack([np.cos(outer), np.sin(outer)], axis=1),
-                             np.stack([offset + bite * np.cos(inner), bite * np.sin(inner)], axis=1)])
+    points = np.concatenate(
+        [
+            np.stack([np.cos(outer), np.sin(outer)], axis=1),
+            np.stack([offset + bite * np.cos(inner), bite * np.sin(inner)], axis=1),
+        ]
+    )
     points[:, 0] -= (points[:, 0].max() + points[:, 0].min()) / 2
     return points / np.linalg.norm(points, axis=1).max()
 
@@ -145,8 +151,9 @@ def _background(rng: np.random.Generator) -> np.ndarray:
     image = np.clip(image, 0, 255, out=image)
     for _ in range(rng.integers(0, 6)):  # thin straight lines across the picture
         p, q = rng.uniform(-10, size + 10, 2), rng.uniform(-10, size + 10, 2)
-        colour = np.clip(image[int(np.clip(p[1], 0, size - 1)), int(np.clip(p[0], 0, size - 1))]
-                         + rng.normal(0, 50, 3), 0, 255)
+        colour = np.clip(
+            image[int(np.clip(p[1], 0, size - 1)), int(np.clip(p[0], 0, size - 1))] + rng.normal(0, 50, 3), 0, 255
+        )
         cv2.line(image, tuple(int(v) for v in p), tuple(int(v) for v in q), colour.tolist(), 1, cv2.LINE_AA)
     for _ in range(rng.integers(0, 8)):  # small soft blobs
         centre = tuple(int(v) for v in rng.uniform(0, size, 2))
@@ -194,8 +201,10 @@ def _distractor(rng: np.random.Generator, canvas: np.ndarray, colour) -> None:
         length, width = rng.uniform(18, 42), rng.uniform(2.0, 3.5)
         angle = rng.uniform(0, np.pi)
         along, across = np.array([np.cos(angle), np.sin(angle)]), np.array([-np.sin(angle), np.cos(angle)])
-        corners = np.array([-1, 1, 1, -1])[:, None] * along * length / 2 \
+        corners = (
+            np.array([-1, 1, 1, -1])[:, None] * along * length / 2
             + np.array([-1, -1, 1, 1])[:, None] * across * width / 2
+        )
         _fill(canvas, centre + corners, colour)
     elif kind == 2:  # a loose cluster of small dots
         for offset in rng.normal(0, 7, (int(rng.integers(3, 7)), 2)):
@@ -301,8 +310,15 @@ def build_model(seed: int = 0):
     # (filters, kernel, stride, max pooling after): 128² -> conv1 64² -> 32² conv2 -> 16² conv3, conv4, conv5
     blocks = ((24, 3, 2, True), (32, 3, 1, True), (48, 3, 1, False), (64, 3, 1, False), (64, 3, 1, False))
     for k, (filters, kernel, stride, pool) in enumerate(blocks, 1):
-        x = keras.layers.Conv2D(filters, kernel, strides=stride, padding="same", activation="relu",
-                                kernel_initializer=init(k), name=f"conv{k}")(x)
+        x = keras.layers.Conv2D(
+            filters,
+            kernel,
+            strides=stride,
+            padding="same",
+            activation="relu",
+            kernel_initializer=init(k),
+            name=f"conv{k}",
+        )(x)
         if k < len(blocks):
             x = keras.layers.BatchNormalization(name=f"bn{k}")(x)
         if pool:

@@ -7,6 +7,7 @@ map goes through (``explainers.api`` and, through its imports, the passes, the e
 preprocessing). So editing occlusion.py leaves Grad-CAM's cached maps valid, and editing passes.py
 retires every map. Versions are computed once per process; reading them imports nothing.
 """
+
 from __future__ import annotations
 
 import ast
@@ -41,8 +42,12 @@ def read_source(path: Path) -> str:
     return path.read_text(encoding="utf-8")
 
 
-def imported_modules(source: str, module: str, is_package: bool = False,
-                     is_module: Callable[[str], bool] = lambda name: module_path(name) is not None) -> set[str]:
+def imported_modules(
+    source: str,
+    module: str,
+    is_package: bool = False,
+    is_module: Callable[[str], bool] = lambda name: module_path(name) is not None,
+) -> set[str]:
     """The absolute names of the modules that the import statements of ``source`` (module ``module``)
     name, function-level ones included; imports under ``if TYPE_CHECKING:`` are left out (they never run).
     ``from a import b`` names ``a.b`` when that is a module, else ``a``."""
@@ -54,7 +59,7 @@ def imported_modules(source: str, module: str, is_package: bool = False,
         elif isinstance(node, ast.ImportFrom):
             if node.level:
                 parts = package.split(".")
-                base = ".".join(parts[:len(parts) - node.level + 1] + ([node.module] if node.module else []))
+                base = ".".join(parts[: len(parts) - node.level + 1] + ([node.module] if node.module else []))
             else:
                 base = node.module or ""
             for alias in node.names:
@@ -75,7 +80,8 @@ def _runtime_nodes(tree: ast.AST) -> Iterator[ast.AST]:
 
 def _is_type_checking(test: ast.expr) -> bool:
     return (isinstance(test, ast.Name) and test.id == "TYPE_CHECKING") or (
-        isinstance(test, ast.Attribute) and test.attr == "TYPE_CHECKING")
+        isinstance(test, ast.Attribute) and test.attr == "TYPE_CHECKING"
+    )
 
 
 def import_closure(roots: Iterable[str], within: Iterable[str] = PROJECT) -> dict[str, str]:

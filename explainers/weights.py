@@ -6,6 +6,7 @@ Three places are looked at, in order: a folder named by ``--weights-dir`` / ``EX
 ``weights="imagenet"`` download runs, which stores it in that cache for next time. No TensorFlow import
 at module level: the status of the weights can be read by a process that never loads a model.
 """
+
 from __future__ import annotations
 
 import os
@@ -38,17 +39,26 @@ _KERAS_BASE = "https://storage.googleapis.com/tensorflow/keras-applications/"
 
 IMAGENET_WEIGHTS: dict[str, WeightsFile] = {
     "vgg16": WeightsFile(
-        "vgg16", "vgg16_weights_tf_dim_ordering_tf_kernels.h5",
+        "vgg16",
+        "vgg16_weights_tf_dim_ordering_tf_kernels.h5",
         _KERAS_BASE + "vgg16/vgg16_weights_tf_dim_ordering_tf_kernels.h5",
-        "64373286793e3c8b2b4e3219cbf3544b", 528),
+        "64373286793e3c8b2b4e3219cbf3544b",
+        528,
+    ),
     "resnet50": WeightsFile(
-        "resnet50", "resnet50_weights_tf_dim_ordering_tf_kernels.h5",
+        "resnet50",
+        "resnet50_weights_tf_dim_ordering_tf_kernels.h5",
         _KERAS_BASE + "resnet/resnet50_weights_tf_dim_ordering_tf_kernels.h5",
-        "2cb95161c43110f7111970584f804107", 98),
+        "2cb95161c43110f7111970584f804107",
+        98,
+    ),
     "inception_v3": WeightsFile(
-        "inception_v3", "inception_v3_weights_tf_dim_ordering_tf_kernels.h5",
+        "inception_v3",
+        "inception_v3_weights_tf_dim_ordering_tf_kernels.h5",
         _KERAS_BASE + "inception_v3/inception_v3_weights_tf_dim_ordering_tf_kernels.h5",
-        "9a0d58056eeedaa3f26cb7ebd46da564", 92),
+        "9a0d58056eeedaa3f26cb7ebd46da564",
+        92,
+    ),
 }
 
 
@@ -115,16 +125,19 @@ def status(model: str, weights_dir: str | os.PathLike | None = None, probe: bool
 
         if shapes.WEIGHTS_PATH.is_file():
             return WeightsStatus(model, "ready", shapes.WEIGHTS_PATH, "trained weights ship with the app")
-        return WeightsStatus(model, "missing", None, f"The Shapes weights file {shapes.WEIGHTS_PATH} is missing; "
-                                                     f"run scripts/train_shapes.py to make it again.")
+        return WeightsStatus(
+            model,
+            "missing",
+            None,
+            f"The Shapes weights file {shapes.WEIGHTS_PATH} is missing; run scripts/train_shapes.py to make it again.",
+        )
     spec = IMAGENET_WEIGHTS[model]
     path = find_local(model, weights_dir)
     if path is not None:
         return WeightsStatus(model, "ready", path, f"ready ({path})")
     if offline() or (probe and not can_reach_download_server()):
         return WeightsStatus(model, "missing", None, missing_message(spec))
-    return WeightsStatus(
-        model, "download", None, f"will download {spec.size_mb} MB on first use (needs internet once)")
+    return WeightsStatus(model, "download", None, f"will download {spec.size_mb} MB on first use (needs internet once)")
 
 
 def missing_message(spec: WeightsFile, reason: str = "") -> str:

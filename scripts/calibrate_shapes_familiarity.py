@@ -9,6 +9,7 @@ distances of the *validation* set (held out from training); the false-alarm rate
 pictures of the training kind that the threshold flags as unfamiliar, is measured on the *test* set,
 which neither the weights nor the threshold saw. Only the "familiarity" entry of shapes.json changes.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -38,32 +39,43 @@ def measured_false_alarm_rate(model, statistics: familiarity.Familiarity, seed: 
     return familiarity.false_alarm_rate(statistics, features(model, seed, count))
 
 
-def calibrate(model, sets: dict[str, dict[str, int]], train: int, calibration: int, alarms: int,
-              percentile: float = PERCENTILE) -> dict[str, Any]:
+def calibrate(
+    model, sets: dict[str, dict[str, int]], train: int, calibration: int, alarms: int, percentile: float = PERCENTILE
+) -> dict[str, Any]:
     """The "familiarity" record: statistics, threshold, false-alarm rate and how they were made."""
     statistics = familiarity.fit(features(model, sets["train"]["seed"], train), LAYER)
     statistics = familiarity.calibrate(statistics, features(model, sets["val"]["seed"], calibration), percentile)
     # what is shipped is what is measured: the record's own (float32, rounded) numbers decide the rate
     statistics = familiarity.Familiarity.from_record(statistics.to_record())
     rate = measured_false_alarm_rate(model, statistics, sets["test"]["seed"], alarms)
-    record = familiarity.Familiarity(statistics.layer, statistics.mean, statistics.whitening, statistics.threshold,
-                                     round(rate, 4)).to_record()
-    record.update({"percentile": percentile, "shrinkage": familiarity.SHRINKAGE,
-                   "pictures": {"statistics": {"seed": sets["train"]["seed"], "size": train},
-                                "threshold": {"seed": sets["val"]["seed"], "size": calibration},
-                                "false_alarms": {"seed": sets["test"]["seed"], "size": alarms}},
-                   "command": f"python scripts/calibrate_shapes_familiarity.py --train {train} "
-                              f"--calibration {calibration} --false-alarms {alarms}"})
+    record = familiarity.Familiarity(
+        statistics.layer, statistics.mean, statistics.whitening, statistics.threshold, round(rate, 4)
+    ).to_record()
+    record.update(
+        {
+            "percentile": percentile,
+            "shrinkage": familiarity.SHRINKAGE,
+            "pictures": {
+                "statistics": {"seed": sets["train"]["seed"], "size": train},
+                "threshold": {"seed": sets["val"]["seed"], "size": calibration},
+                "false_alarms": {"seed": sets["test"]["seed"], "size": alarms},
+            },
+            "command": f"python scripts/calibrate_shapes_familiarity.py --train {train} "
+            f"--calibration {calibration} --false-alarms {alarms}",
+        }
+    )
     return record
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--train", type=int, default=3000, help="training pictures for the statistics (default 3000)")
-    parser.add_argument("--calibration", type=int, default=1000,
-                        help="validation pictures that set the threshold (default 1000)")
-    parser.add_argument("--false-alarms", type=int, default=2000,
-                        help="test pictures that measure the false-alarm rate (default 2000)")
+    parser.add_argument(
+        "--calibration", type=int, default=1000, help="validation pictures that set the threshold (default 1000)"
+    )
+    parser.add_argument(
+        "--false-alarms", type=int, default=2000, help="test pictures that measure the false-alarm rate (default 2000)"
+    )
     parser.add_argument("--out", type=Path, default=shapes.INFO_PATH, help="the record to update (default shapes.json)")
     args = parser.parse_args(argv)
     info = json.loads(args.out.read_text(encoding="utf-8"))
@@ -73,9 +85,11 @@ def main(argv: list[str] | None = None) -> int:
     record = calibrate(model, info["sets"], args.train, args.calibration, args.false_alarms)
     info["familiarity"] = record
     args.out.write_text(json.dumps(info, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
-    print(f"threshold {record['threshold']:.3f} (the {PERCENTILE:g}th percentile of {args.calibration} validation "
-          f"pictures); false-alarm rate {record['false_alarm_rate']:.2%} on {args.false_alarms} test pictures; "
-          f"wrote {args.out}")
+    print(
+        f"threshold {record['threshold']:.3f} (the {PERCENTILE:g}th percentile of {args.calibration} validation "
+        f"pictures); false-alarm rate {record['false_alarm_rate']:.2%} on {args.false_alarms} test pictures; "
+        f"wrote {args.out}"
+    )
     return 0
 
 

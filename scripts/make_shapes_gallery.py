@@ -4,6 +4,7 @@
 on black). The dashboard shows these when the Shapes model is picked, and scores maps against the masks.
 Pictures come from ``explainers.shapes.render`` with the gallery seed (never used in training).
 """
+
 from __future__ import annotations
 
 import sys

@@ -24,4 +24,7 @@ fi
 
 [ -x .venv/bin/python ] || python3 -m venv .venv
 .venv/bin/pip install --disable-pip-version-check -q -r requirements-dev.txt
+# lint and format first (settings in pyproject.toml): fix with `.venv/bin/ruff check --fix . && .venv/bin/ruff format .`
+.venv/bin/ruff check --quiet .
+.venv/bin/ruff format --check --quiet .
 exec .venv/bin/python -m pytest "$@"

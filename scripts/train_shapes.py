@@ -9,6 +9,7 @@ The training set is made once, in parallel, and kept in memory as uint8 (49 KB a
 Adam with a cosine learning-rate decay, on the CPU, seeded. The held-out test set decides: below 95 %
 accuracy nothing is written and the script exits with status 1.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -63,10 +64,18 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--epochs", type=int, default=4, help="passes over the training set (default 4)")
     parser.add_argument("--train", type=int, default=16000, help="training pictures (default 16000)")
     parser.add_argument("--seed", type=int, default=0, help="seed of the sets, weights and order (default 0)")
-    parser.add_argument("--out", type=Path, default=shapes.DATA_DIR,
-                        help="folder for shapes.weights.h5 and shapes.json (default explainers/data)")
-    parser.add_argument("--processes", type=int, default=os.cpu_count() or 1,
-                        help="processes that draw the pictures (default: one per CPU)")
+    parser.add_argument(
+        "--out",
+        type=Path,
+        default=shapes.DATA_DIR,
+        help="folder for shapes.weights.h5 and shapes.json (default explainers/data)",
+    )
+    parser.add_argument(
+        "--processes",
+        type=int,
+        default=os.cpu_count() or 1,
+        help="processes that draw the pictures (default: one per CPU)",
+    )
     args = parser.parse_args(argv)
     if args.epochs < 1 or args.train < BATCH:
         parser.error(f"--epochs must be at least 1 and --train at least {BATCH}")
@@ -77,8 +86,11 @@ def main(argv: list[str] | None = None) -> int:
     x_val, y_val = make_set(VAL_SIZE, seeds["val"], args.processes)
     x_test, y_test = make_set(TEST_SIZE, seeds["test"], args.processes)
     drawing = time.perf_counter() - started
-    print(f"drew {args.train} + {VAL_SIZE} + {TEST_SIZE} pictures in {drawing:.0f} s "
-          f"(seeds {seeds['train']}, {seeds['val']}, {seeds['test']})", flush=True)
+    print(
+        f"drew {args.train} + {VAL_SIZE} + {TEST_SIZE} pictures in {drawing:.0f} s "
+        f"(seeds {seeds['train']}, {seeds['val']}, {seeds['test']})",
+        flush=True,
+    )
 
     from explainers._tf import keras, tf
 
@@ -98,7 +110,7 @@ def main(argv: list[str] | None = None) -> int:
             return -(-len(self.labels) // BATCH)
 
         def __getitem__(self, index):
-            rows = np.sort(self.order[index * BATCH:(index + 1) * BATCH])
+            rows = np.sort(self.order[index * BATCH : (index + 1) * BATCH])
             return shapes.preprocess(self.images[rows]), self.labels[rows]
 
         def on_epoch_end(self):
@@ -110,12 +122,16 @@ def main(argv: list[str] | None = None) -> int:
     steps = len(train) * args.epochs
     warmup = min(WARMUP, steps // 5)
     if warmup:
-        schedule = keras.optimizers.schedules.CosineDecay(0.0, decay_steps=steps - warmup, alpha=0.01,
-                                                          warmup_target=LEARNING_RATE, warmup_steps=warmup)
+        schedule = keras.optimizers.schedules.CosineDecay(
+            0.0, decay_steps=steps - warmup, alpha=0.01, warmup_target=LEARNING_RATE, warmup_steps=warmup
+        )
     else:  # a run too short to warm up
         schedule = keras.optimizers.schedules.CosineDecay(LEARNING_RATE, decay_steps=steps, alpha=0.01)
-    model.compile(optimizer=keras.optimizers.Adam(schedule),
-                  loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True), metrics=["accuracy"])
+    model.compile(
+        optimizer=keras.optimizers.Adam(schedule),
+        loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+        metrics=["accuracy"],
+    )
     fit_started = time.perf_counter()
     history = model.fit(train, validation_data=Batches(x_val, y_val), epochs=args.epochs, verbose=2)
     training = time.perf_counter() - fit_started
@@ -132,12 +148,17 @@ def main(argv: list[str] | None = None) -> int:
         mistaken = f"{shapes.CLASSES[int(wrong.argmax())]} ({int(wrong.max())})" if wrong.any() else "-"
         print(f"{name:<10} {int(mine.sum()):>13} {per_class[name]:>9.2%}   {mistaken}")
     print(f"{'all':<10} {len(y_test):>13} {accuracy:>9.2%}")
-    print(f"training: {training:.0f} s for {args.epochs} epochs of {args.train} pictures "
-          f"(drawing the pictures: {drawing:.0f} s)")
+    print(
+        f"training: {training:.0f} s for {args.epochs} epochs of {args.train} pictures "
+        f"(drawing the pictures: {drawing:.0f} s)"
+    )
 
     if accuracy < REQUIRED_ACCURACY:
-        print(f"Test accuracy {accuracy:.2%} is below the required {REQUIRED_ACCURACY:.0%}: nothing was saved. "
-              f"Train longer (--epochs) or on more pictures (--train).", file=sys.stderr)
+        print(
+            f"Test accuracy {accuracy:.2%} is below the required {REQUIRED_ACCURACY:.0%}: nothing was saved. "
+            f"Train longer (--epochs) or on more pictures (--train).",
+            file=sys.stderr,
+        )
         return 1
 
     args.out.mkdir(parents=True, exist_ok=True)
@@ -153,23 +174,31 @@ def main(argv: list[str] | None = None) -> int:
         "weights_bytes": weights_path.stat().st_size,
         "weights_sha256": hashlib.sha256(weights_path.read_bytes()).hexdigest(),
         "seed": args.seed,
-        "sets": {name: {"seed": seeds[name], "size": size}
-                 for name, size in (("train", args.train), ("val", VAL_SIZE), ("test", TEST_SIZE))},
+        "sets": {
+            name: {"seed": seeds[name], "size": size}
+            for name, size in (("train", args.train), ("val", VAL_SIZE), ("test", TEST_SIZE))
+        },
         "epochs": args.epochs,
         "batch_size": BATCH,
         "optimizer": f"Adam, {warmup} warm-up steps to {LEARNING_RATE:g}, "
-                     f"then cosine decay to {LEARNING_RATE * 0.01:g}",
+        f"then cosine decay to {LEARNING_RATE * 0.01:g}",
         "val_accuracy": [round(float(v), 4) for v in history.history["val_accuracy"]],
         "test_accuracy": round(accuracy, 4),
         "per_class_test_accuracy": per_class,
         "training_seconds": round(training, 1),
         "drawing_seconds": round(drawing, 1),
-        "command": " ".join(["python scripts/train_shapes.py", f"--epochs {args.epochs}", f"--train {args.train}",
-                             f"--seed {args.seed}"]),  # --out and --processes do not change the weights
+        "command": " ".join(
+            [
+                "python scripts/train_shapes.py",
+                f"--epochs {args.epochs}",
+                f"--train {args.train}",
+                f"--seed {args.seed}",
+            ]
+        ),  # --out and --processes do not change the weights
         "keras": keras.__version__,
         "tensorflow": tf.__version__,
         "numpy": np.__version__,
-        "date": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
+        "date": datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%d %H:%M UTC"),
     }
     info_path = args.out / shapes.INFO_PATH.name
     info_path.write_text(json.dumps(info, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")

@@ -4,6 +4,7 @@
 default, no other service). ``celery``: Celery workers reached through Redis, which also holds the
 pictures and the results every process shares (see ``service.remote`` and ``service.worker``).
 """
+
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
@@ -35,15 +36,20 @@ def celery(run: RunRequest, *, workers: int, max_queue: int, redis_url: str | No
     from service import remote  # Celery and redis, imported only when this backend is chosen
 
     url = redis_url or remote.redis_url()
-    return Backend(remote.CeleryJobs(url, max_queue=max_queue), remote.RedisImageStore(url), remote.RedisStore(url),
-                   "Celery workers")
+    return Backend(
+        remote.CeleryJobs(url, max_queue=max_queue),
+        remote.RedisImageStore(url),
+        remote.RedisStore(url),
+        "Celery workers",
+    )
 
 
 BACKENDS: dict[str, Callable[..., Backend]] = {"local": local, "celery": celery}
 
 
-def make_backend(name: str, run: RunRequest, *, workers: int = 2, max_queue: int = 60,
-                 redis_url: str | None = None) -> Backend:
+def make_backend(
+    name: str, run: RunRequest, *, workers: int = 2, max_queue: int = 60, redis_url: str | None = None
+) -> Backend:
     """The backend called ``name`` (a key of ``BACKENDS``); ``run`` is used by backends computing here."""
     if name not in BACKENDS:
         raise ValueError(f"backend must be {' or '.join(map(repr, BACKENDS))}. Received: {name!r}.")

@@ -4,6 +4,7 @@ default) that survives restarts and is shared by every process on the machine.
 A cache that cannot be written (read-only folder, full disk) never stops a map from being computed:
 it logs one warning and works from memory.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -11,8 +12,9 @@ import json
 import logging
 import threading
 from collections import OrderedDict
+from collections.abc import Hashable
 from pathlib import Path
-from typing import Any, Hashable
+from typing import Any
 
 import diskcache
 
@@ -25,8 +27,9 @@ def key_text(key: Any) -> str:
 
 
 class ResultCache:
-    def __init__(self, directory: str | Path | None, memory_items: int = 256, disk_bytes: int = 2 * 1024**3,
-                 shared: Any = None):
+    def __init__(
+        self, directory: str | Path | None, memory_items: int = 256, disk_bytes: int = 2 * 1024**3, shared: Any = None
+    ):
         """``shared``: instead of a folder, any store with get/set (Redis, in service.remote)."""
         self._memory: OrderedDict[Hashable, Any] = OrderedDict()
         self._items = memory_items
@@ -38,8 +41,9 @@ class ResultCache:
             self.disk = shared
         elif directory is not None:
             try:
-                self.disk = diskcache.Cache(str(directory), size_limit=disk_bytes,
-                                            eviction_policy="least-recently-used")
+                self.disk = diskcache.Cache(
+                    str(directory), size_limit=disk_bytes, eviction_policy="least-recently-used"
+                )
             except Exception as error:  # noqa: BLE001 - unusable folder: memory only
                 self._disk_failed(error)
 
@@ -94,6 +98,12 @@ class ResultCache:
                 disk_items = len(self.disk)
             except Exception:  # noqa: BLE001
                 disk_items = None
-        return {"hits": self.hits, "misses": self.misses, "disk_hits": self.disk_hits,
-                "hit_rate": round(self.hits / total, 3) if total else None, "memory_items": len(self._memory),
-                "disk_items": disk_items, "warning": self.disk_warning or None}
+        return {
+            "hits": self.hits,
+            "misses": self.misses,
+            "disk_hits": self.disk_hits,
+            "hit_rate": round(self.hits / total, 3) if total else None,
+            "memory_items": len(self._memory),
+            "disk_items": disk_items,
+            "warning": self.disk_warning or None,
+        }

@@ -2,6 +2,7 @@
 ranking of a picture. A class belongs to a model: class number 3 is "star" to the Shapes demo and "tiger
 shark" to VGG16, so the second model never reuses the first one's number blindly. No TensorFlow here.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -42,8 +43,11 @@ def matching_class(source: Labels, target: int, other: Labels) -> int | None:
     if list(source.names) == list(other.names):
         return target
     name = source[target].name.strip().lower()
-    found = [label.index for label in other
-             if label.name.strip().lower() == name or name in (s.strip().lower() for s in label.synonyms)]
+    found = [
+        label.index
+        for label in other
+        if label.name.strip().lower() == name or name in (s.strip().lower() for s in label.synonyms)
+    ]
     return found[0] if len(found) == 1 else None
 
 
@@ -80,14 +84,16 @@ def picture_probabilities(loaded: Any, image: np.ndarray) -> np.ndarray | None:
     return None if logits is None else softmax(logits[0]).astype(np.float32)
 
 
-def choose_class(model: str | None, target: Any, compare: str | None = None, compare_target: Any = None,
-                 second: bool = False) -> ClassChoice:
+def choose_class(
+    model: str | None, target: Any, compare: str | None = None, compare_target: Any = None, second: bool = False
+) -> ClassChoice:
     """The class a card explains: for the first model, the picked class (None: its top class); for the second
     (``second``), the class picked on its own top-5 chart, else ``counterpart_class`` of the first model's."""
     if not second:
         picked = target is not None and target != ""
-        return ClassChoice(target if picked else None,
-                           "the class chosen in “Class to explain”" if picked else "its top class", True)
+        return ClassChoice(
+            target if picked else None, "the class chosen in “Class to explain”" if picked else "its top class", True
+        )
     try:
         title = MODELS[resolve_model_name(compare)].title
         if isinstance(compare_target, int) and not isinstance(compare_target, bool):
@@ -104,5 +110,5 @@ def standing(probabilities: np.ndarray | None, target: int) -> tuple[float, int]
         return None
     values = np.asarray(probabilities, np.float64)
     mine = values[int(target)]
-    ahead = np.count_nonzero(values > mine) + np.count_nonzero(values[:int(target)] == mine)
+    ahead = np.count_nonzero(values > mine) + np.count_nonzero(values[: int(target)] == mine)
     return float(mine), int(ahead) + 1

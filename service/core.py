@@ -8,6 +8,7 @@ Every computation is a job (``service.jobs``): bounded queue, progress, cancel, 
 job per session, and identical requests computed once ("single flight") — when six method cards of one
 page ask at the same moment, or thirty students load the same example, one job computes for all.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -16,8 +17,9 @@ import logging
 import os
 import threading
 import time
+from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import Any, Callable, ClassVar, Mapping
+from typing import Any, ClassVar
 
 import numpy as np
 
@@ -31,8 +33,17 @@ from explainers.familiarity import check as familiarity_of
 from explainers.familiarity import for_model as familiarity_statistics
 from explainers.methods import METHODS, get_method
 from explainers.methods.base import MultiPassMethod
-from explainers.models import (IMAGENET_MODELS, MODELS, load_model, model_labels, prepare_image,
-                               random_weights_allowed, resolve_model_name, shapes_weights_id, static_layers)
+from explainers.models import (
+    IMAGENET_MODELS,
+    MODELS,
+    load_model,
+    model_labels,
+    prepare_image,
+    random_weights_allowed,
+    resolve_model_name,
+    shapes_weights_id,
+    static_layers,
+)
 from explainers.versions import MAP_CORE, method_version, source_version
 from service.backends import make_backend
 from service.cache import ResultCache
@@ -70,11 +81,20 @@ def check_version(method: type) -> str:
 class ExplainerService:
     """Pictures in, predictions and maps out; cached, single-flight, thread-safe."""
 
-    def __init__(self, data_dir: str | os.PathLike | None = None, weights: str = "imagenet",
-                 weights_dir: str | os.PathLike | None = None, cache_items: int = 256,
-                 cache_bytes: int = 2 * 1024**3, workers: int = 2, max_queue: int = 60,
-                 backend: str = "local", redis_url: str | None = None,
-                 images: ImageStore | None = None, shared_cache: Any = None):
+    def __init__(
+        self,
+        data_dir: str | os.PathLike | None = None,
+        weights: str = "imagenet",
+        weights_dir: str | os.PathLike | None = None,
+        cache_items: int = 256,
+        cache_bytes: int = 2 * 1024**3,
+        workers: int = 2,
+        max_queue: int = 60,
+        backend: str = "local",
+        redis_url: str | None = None,
+        images: ImageStore | None = None,
+        shared_cache: Any = None,
+    ):
         """``backend="local"`` computes in this process (the embedded default, no other service);
         ``"celery"`` sends work to Celery workers through Redis at ``redis_url`` (see service.backends)."""
         if weights not in WEIGHT_MODES:
@@ -89,8 +109,12 @@ class ExplainerService:
         self.jobs = chosen.jobs
         shared_cache = shared_cache or chosen.shared_cache
         self.images = images or chosen.images or ImageStore(data_dir / "images")
-        self.cache = ResultCache(None if shared_cache is not None else data_dir / "results", memory_items=cache_items,
-                                 disk_bytes=cache_bytes, shared=shared_cache)
+        self.cache = ResultCache(
+            None if shared_cache is not None else data_dir / "results",
+            memory_items=cache_items,
+            disk_bytes=cache_bytes,
+            shared=shared_cache,
+        )
         self._status_cache: tuple[float, dict[str, weights_mod.WeightsStatus]] | None = None
         self.device = chosen.device
         self.warm: dict[str, Any] = {"state": "not started", "errors": []}
@@ -100,9 +124,17 @@ class ExplainerService:
 
     # ---- catalogue (no TensorFlow) -------------------------------------------------------------
     def models(self) -> list[dict[str, Any]]:
-        return [{"name": spec.name, "title": spec.title, "input_size": spec.input_size,
-                 "default_layer": spec.default_layer, "blurb": spec.blurb, "family": spec.family}
-                for spec in MODELS.values()]
+        return [
+            {
+                "name": spec.name,
+                "title": spec.title,
+                "input_size": spec.input_size,
+                "default_layer": spec.default_layer,
+                "blurb": spec.blurb,
+                "family": spec.family,
+            }
+            for spec in MODELS.values()
+        ]
 
     @staticmethod
     def random_allowed() -> bool:
@@ -122,15 +154,24 @@ class ExplainerService:
         return [{"label": label.display, "value": label.index} for label in model_labels(model)]
 
     def search_labels(self, query: str, limit: int = 20, model: str = "vgg16") -> list[dict[str, Any]]:
-        return [{"index": label.index, "name": label.name, "synonyms": list(label.synonyms)}
-                for label in model_labels(model).search(query, limit)]
+        return [
+            {"index": label.index, "name": label.name, "synonyms": list(label.synonyms)}
+            for label in model_labels(model).search(query, limit)
+        ]
 
     @staticmethod
     def method_settings(name: str) -> dict[str, dict[str, Any]]:
         """A method's settings with default, range and help, for API clients and forms."""
-        return {key: {"default": param.default, "minimum": param.minimum, "maximum": param.maximum,
-                      "choices": list(param.choices) if param.choices else None, "help": param.help}
-                for key, param in get_method(name).params.items()}
+        return {
+            key: {
+                "default": param.default,
+                "minimum": param.minimum,
+                "maximum": param.maximum,
+                "choices": list(param.choices) if param.choices else None,
+                "help": param.help,
+            }
+            for key, param in get_method(name).params.items()
+        }
 
     @staticmethod
     def setting_notes(method: str, params: Mapping[str, Any] | None) -> list[str]:
@@ -150,14 +191,26 @@ class ExplainerService:
         return self.speeds.estimate(model, method_cls.name, work)
 
     def layers(self, model: str) -> list[dict[str, Any]]:
-        return [{"name": info.name, "label": info.display, "height": info.height, "width": info.width}
-                for info in static_layers(model)]
+        return [
+            {"name": info.name, "label": info.display, "height": info.height, "width": info.width}
+            for info in static_layers(model)
+        ]
 
     def methods(self) -> list[dict[str, Any]]:
-        return [{"name": cls.name, "title": cls.title, "description": cls.description, "paper": cls.paper,
-                 "uses_layer": cls.uses_layer, "signed": cls.signed, "seeded": "seed" in cls.params,
-                 "card": cls.card.to_dict() if getattr(cls, "card", None) else None, "efforts": cls.efforts}
-                for cls in METHODS.values()]
+        return [
+            {
+                "name": cls.name,
+                "title": cls.title,
+                "description": cls.description,
+                "paper": cls.paper,
+                "uses_layer": cls.uses_layer,
+                "signed": cls.signed,
+                "seeded": "seed" in cls.params,
+                "card": cls.card.to_dict() if getattr(cls, "card", None) else None,
+                "efforts": cls.efforts,
+            }
+            for cls in METHODS.values()
+        ]
 
     def weights_status(self, max_age: float = 300.0) -> dict[str, weights_mod.WeightsStatus]:
         """ImageNet weights status per model, probing the network at most every ``max_age`` seconds."""
@@ -172,7 +225,8 @@ class ExplainerService:
                         reachable = weights_mod.can_reach_download_server()
                     if not reachable:
                         state = weights_mod.WeightsStatus(
-                            name, "missing", None, weights_mod.missing_message(weights_mod.IMAGENET_WEIGHTS[name]))
+                            name, "missing", None, weights_mod.missing_message(weights_mod.IMAGENET_WEIGHTS[name])
+                        )
                 statuses[name] = state
             self._status_cache = (now, statuses)
         return self._status_cache[1]
@@ -194,8 +248,9 @@ class ExplainerService:
         if weights not in WEIGHT_MODES:
             raise UnknownNameError(f"Unknown weights {weights!r}. Choose one of: {', '.join(WEIGHT_MODES)}.")
         if weights == "random" and not random_weights_allowed():
-            raise UnknownNameError("Random weights are turned off on this server. Choose the trained weights, "
-                                   "or the Shapes demo model.")
+            raise UnknownNameError(
+                "Random weights are turned off on this server. Choose the trained weights, or the Shapes demo model."
+            )
         return weights
 
     def load(self, model: str, weights: str | None = None, tune: bool = True):
@@ -205,8 +260,9 @@ class ExplainerService:
         from explainers.engine import engine_for  # imports TensorFlow
 
         weights = self._weights(weights)
-        loaded = load_model(resolve_model_name(model), weights=None if weights == "random" else "imagenet",
-                            weights_dir=self.weights_dir)
+        loaded = load_model(
+            resolve_model_name(model), weights=None if weights == "random" else "imagenet", weights_dir=self.weights_dir
+        )
         self._resident.add(resolve_model_name(model))
         self.device = loaded.device
         if tune:
@@ -231,8 +287,9 @@ class ExplainerService:
             return shapes_weights_id()
         return "imagenet:" + weights_mod.IMAGENET_WEIGHTS[model].md5
 
-    def request_predictions(self, key: str, model: str, weights: str | None = None,
-                            session: str | None = None, client: str | None = None) -> Job:
+    def request_predictions(
+        self, key: str, model: str, weights: str | None = None, session: str | None = None, client: str | None = None
+    ) -> Job:
         """The top-5 classes of a picture. They come out of the same pass as the Grad-CAM map of the top
         class (the page's first card), so this joins that job, or starts it: one forward pass and a
         backward pass to the last convolutions give both (see ``first_map``). The job's outcome is a
@@ -247,14 +304,28 @@ class ExplainerService:
         cached = self.cache.get(cache_key)
         if cached is not None:
             return self.jobs.completed(cache_key, cached, client)
-        return self.jobs.submit(cache_key, request, session=session, deadline=get_method(FIRST_METHOD).deadline,
-                                client=client, expensive=False, title=get_method(FIRST_METHOD).title)
+        return self.jobs.submit(
+            cache_key,
+            request,
+            session=session,
+            deadline=get_method(FIRST_METHOD).deadline,
+            client=client,
+            expensive=False,
+            title=get_method(FIRST_METHOD).title,
+        )
 
     def _predict_key(self, key: str, model: str, weights: str) -> tuple:
         return ("predict", key, model, self.weights_identity(model, weights), source_version(*MAP_CORE))
 
-    def predict(self, key: str, model: str, weights: str | None = None, top: int = 5,
-                session: str | None = None, client: str | None = None) -> list[tuple[int, str, float]]:
+    def predict(
+        self,
+        key: str,
+        model: str,
+        weights: str | None = None,
+        top: int = 5,
+        session: str | None = None,
+        client: str | None = None,
+    ) -> list[tuple[int, str, float]]:
         outcome = self._wait(self.request_predictions(key, model, weights, session, client), 180.0, client)
         predictions = outcome.meta["predictions"] if isinstance(outcome, MapResult) else outcome
         return [tuple(row) for row in predictions][: max(1, top)]
@@ -274,18 +345,33 @@ class ExplainerService:
         if statistics is None or weights == "random":
             return None
         self.images.get(key)  # refuse an unknown or forged key before queueing anything
-        cache_key = ("familiarity", key, model, self.weights_identity(model, weights), statistics.threshold,
-                     source_version("explainers.familiarity", *MAP_CORE))
+        cache_key = (
+            "familiarity",
+            key,
+            model,
+            self.weights_identity(model, weights),
+            statistics.threshold,
+            source_version("explainers.familiarity", *MAP_CORE),
+        )
         found = self.cache.get(cache_key)
         if found is not None:
             return found
         request = {"kind": "familiarity", "key": key, "model": model, "weights": weights}
         return self._wait(self.jobs.submit(cache_key, request, deadline=60.0), 90.0)
 
-    def request_map(self, key: str, model: str, method: str, target: int | str | None = None,
-                    layer: str | None = None, weights: str | None = None, params: Mapping[str, Any] | None = None,
-                    session: str | None = None, together: list[str] | tuple[str, ...] = (),
-                    client: str | None = None) -> Job:
+    def request_map(
+        self,
+        key: str,
+        model: str,
+        method: str,
+        target: int | str | None = None,
+        layer: str | None = None,
+        weights: str | None = None,
+        params: Mapping[str, Any] | None = None,
+        session: str | None = None,
+        together: list[str] | tuple[str, ...] = (),
+        client: str | None = None,
+    ) -> Job:
         """Start (or find in the cache, or join) the computation of one map; returns its job at once.
 
         Every name is checked against its allow-list and every setting validated and clamped here,
@@ -298,14 +384,25 @@ class ExplainerService:
         cache_key, request = self._map_request(key, model, method, target, layer, weights, params)
         cached = self.cache.get(cache_key)
         if cached is not None:
-            return self.jobs.completed(cache_key, MapResult(**{**cached.__dict__, "cached": True, "seconds": 0.0}),
-                                       client)
+            return self.jobs.completed(
+                cache_key, MapResult(**{**cached.__dict__, "cached": True, "seconds": 0.0}), client
+            )
         cheap = one_pass(request["method"])
         if not params and cheap:
-            request["together"] = [name for name in dict.fromkeys(together or ()) if isinstance(name, str)
-                                   and name in METHODS and name != request["method"] and one_pass(name)][:16]
-        return self.jobs.submit(cache_key, request, session=session, deadline=get_method(method).deadline,
-                                client=client, expensive=not cheap, title=get_method(method).title)
+            request["together"] = [
+                name
+                for name in dict.fromkeys(together or ())
+                if isinstance(name, str) and name in METHODS and name != request["method"] and one_pass(name)
+            ][:16]
+        return self.jobs.submit(
+            cache_key,
+            request,
+            session=session,
+            deadline=get_method(method).deadline,
+            client=client,
+            expensive=not cheap,
+            title=get_method(method).title,
+        )
 
     def _validated(self, key, model, method, target, layer, weights, params):
         """Every name checked against its allow-list and every setting validated and clamped:
@@ -321,20 +418,46 @@ class ExplainerService:
 
     def _map_request(self, key, model, method, target, layer, weights, params):
         weights, model, method_cls, layer_name, settings, target = self._validated(
-            key, model, method, target, layer, weights, params)
+            key, model, method, target, layer, weights, params
+        )
         if target is not None:  # the top class asked by number is the same map as "the top class"
             known = self.cache.get(self._predict_key(key, model, weights))
             if known and int(known[0][0]) == target:
                 target = None
-        cache_key = ("map", key, model, self.weights_identity(model, weights), method_cls.name, target,
-                     layer_name if method_cls.uses_layer else None, tuple(sorted(settings.items())),
-                     method_version(method_cls))
-        request = {"kind": "map", "key": key, "model": model, "weights": weights, "method": method_cls.name,
-                   "target": target, "layer": layer_name, "settings": settings}
+        cache_key = (
+            "map",
+            key,
+            model,
+            self.weights_identity(model, weights),
+            method_cls.name,
+            target,
+            layer_name if method_cls.uses_layer else None,
+            tuple(sorted(settings.items())),
+            method_version(method_cls),
+        )
+        request = {
+            "kind": "map",
+            "key": key,
+            "model": model,
+            "weights": weights,
+            "method": method_cls.name,
+            "target": target,
+            "layer": layer_name,
+            "settings": settings,
+        }
         return cache_key, request
 
-    def map_here(self, key: str, model: str, method: str, target=None, layer=None, weights=None, params=None,
-                 progress: Callable[[float], None] | None = None) -> MapResult:
+    def map_here(
+        self,
+        key: str,
+        model: str,
+        method: str,
+        target=None,
+        layer=None,
+        weights=None,
+        params=None,
+        progress: Callable[[float], None] | None = None,
+    ) -> MapResult:
         """One map from the cache, or computed in this thread (for work already running inside a job,
         which must not queue and wait for another job)."""
         cache_key, request = self._map_request(key, model, method, target, layer, weights, params)
@@ -343,21 +466,42 @@ class ExplainerService:
             return cached
         return self.compute(request, progress, cache_key)
 
-    def request_check(self, check: str, key: str, model: str, method: str, target: int | str | None = None,
-                      layer: str | None = None, weights: str | None = None, params: Mapping[str, Any] | None = None,
-                      options: Mapping[str, Any] | None = None, session: str | None = None,
-                      client: str | None = None) -> Job:
+    def request_check(
+        self,
+        check: str,
+        key: str,
+        model: str,
+        method: str,
+        target: int | str | None = None,
+        layer: str | None = None,
+        weights: str | None = None,
+        params: Mapping[str, Any] | None = None,
+        options: Mapping[str, Any] | None = None,
+        session: str | None = None,
+        client: str | None = None,
+    ) -> Job:
         """Start (or find in the cache, or join) one trust check of a map: "sanity", "faithfulness" or
         "stability" (see ``service.trust``). Everything is validated as for ``request_map``."""
         cache_key, request = self._check_request(check, key, model, method, target, layer, weights, params, options)
         cached = self.cache.get(cache_key)
         if cached is not None:
             return self.jobs.completed(cache_key, cached, client)
-        return self.jobs.submit(cache_key, request, session=session, deadline=DEADLINES[check], client=client,
-                                title=f"the {check} check")
+        return self.jobs.submit(
+            cache_key, request, session=session, deadline=DEADLINES[check], client=client, title=f"the {check} check"
+        )
 
-    def cached_check(self, check: str, key: str, model: str, method: str, target=None, layer=None, weights=None,
-                     params=None, options=None) -> dict[str, Any] | None:
+    def cached_check(
+        self,
+        check: str,
+        key: str,
+        model: str,
+        method: str,
+        target=None,
+        layer=None,
+        weights=None,
+        params=None,
+        options=None,
+    ) -> dict[str, Any] | None:
         """A check's result if it was computed before (for the report), else None; never computes."""
         try:
             cache_key, _ = self._check_request(check, key, model, method, target, layer, weights, params, options)
@@ -368,17 +512,46 @@ class ExplainerService:
     def _check_request(self, check, key, model, method, target, layer, weights, params, options):
         options = check_options(check, options)
         weights, model, method_cls, layer_name, settings, target = self._validated(
-            key, model, method, target, layer, weights, params)
-        cache_key = ("check", check, key, model, self.weights_identity(model, weights), method_cls.name, target,
-                     layer_name if method_cls.uses_layer else None, tuple(sorted(settings.items())),
-                     tuple(sorted(options.items())), check_version(method_cls))
-        request = {"kind": "check", "check": check, "key": key, "model": model, "weights": weights,
-                   "method": method_cls.name, "target": target, "layer": layer_name, "settings": settings,
-                   "options": options}
+            key, model, method, target, layer, weights, params
+        )
+        cache_key = (
+            "check",
+            check,
+            key,
+            model,
+            self.weights_identity(model, weights),
+            method_cls.name,
+            target,
+            layer_name if method_cls.uses_layer else None,
+            tuple(sorted(settings.items())),
+            tuple(sorted(options.items())),
+            check_version(method_cls),
+        )
+        request = {
+            "kind": "check",
+            "check": check,
+            "key": key,
+            "model": model,
+            "weights": weights,
+            "method": method_cls.name,
+            "target": target,
+            "layer": layer_name,
+            "settings": settings,
+            "options": options,
+        }
         return cache_key, request
 
-    def perturbed(self, key: str, model: str, method: str, target=None, layer=None, weights=None,
-                  mode: str = "deletion", fraction: float = 0.0) -> np.ndarray:
+    def perturbed(
+        self,
+        key: str,
+        model: str,
+        method: str,
+        target=None,
+        layer=None,
+        weights=None,
+        mode: str = "deletion",
+        fraction: float = 0.0,
+    ) -> np.ndarray:
         """The model's input picture with ``fraction`` of its pixels deleted (or revealed) in the order of the
         map, as the faithfulness curves see it (plain numpy: no model runs here)."""
         if mode not in {"deletion", "insertion"}:
@@ -405,6 +578,7 @@ class ExplainerService:
     def _run_job(self, request: Mapping[str, Any], job: Job) -> Any:
         """A request in a local worker thread: progress and cancel through the job, partial maps kept on it;
         a model's first load here is said in words on the job (its ``stage``) while it lasts."""
+
         def keep(heatmap: np.ndarray) -> None:
             job.partial = shrink(heatmap, PREVIEW_SIDE)
 
@@ -418,25 +592,41 @@ class ExplainerService:
 
         return self.compute(request, job.report, job.key, preview=keep)
 
-    def compute(self, request: Mapping[str, Any], progress: Callable[[float], None] | None = None,
-                cache_key=None, preview: Callable[[np.ndarray], None] | None = None) -> Any:
+    def compute(
+        self,
+        request: Mapping[str, Any],
+        progress: Callable[[float], None] | None = None,
+        cache_key=None,
+        preview: Callable[[np.ndarray], None] | None = None,
+    ) -> Any:
         """Run one request here and now (in a local worker thread, or in a Celery worker process), by its
         kind (``HANDLERS``); the result is cached under ``cache_key`` when one is given."""
         handler = self.HANDLERS.get(request.get("kind"))
         if handler is None:
-            raise UnknownNameError(f"Unknown request kind {request.get('kind')!r}. "
-                                   f"Choose one of: {', '.join(self.HANDLERS)}.")
+            raise UnknownNameError(
+                f"Unknown request kind {request.get('kind')!r}. Choose one of: {', '.join(self.HANDLERS)}."
+            )
         return handler(self, request, progress, cache_key, preview)
 
-    def _compute_check(self, request: Mapping[str, Any], progress: Callable[[float], None] | None, cache_key,
-                       preview: Callable[[np.ndarray], None] | None) -> dict[str, Any]:
+    def _compute_check(
+        self,
+        request: Mapping[str, Any],
+        progress: Callable[[float], None] | None,
+        cache_key,
+        preview: Callable[[np.ndarray], None] | None,
+    ) -> dict[str, Any]:
         value = compute_check(self, request, progress)
         if cache_key is not None:
             self.cache.put(cache_key, value)
         return value
 
-    def _compute_map(self, request: Mapping[str, Any], progress: Callable[[float], None] | None, cache_key,
-                     preview: Callable[[np.ndarray], None] | None) -> MapResult:
+    def _compute_map(
+        self,
+        request: Mapping[str, Any],
+        progress: Callable[[float], None] | None,
+        cache_key,
+        preview: Callable[[np.ndarray], None] | None,
+    ) -> MapResult:
         if cache_key is not None:  # a job of the same page may have computed it while this one waited
             cached = self.cache.get(cache_key)
             if cached is not None:
@@ -446,14 +636,21 @@ class ExplainerService:
         method = get_method(request["method"])(**request["settings"])
         siblings = {}
         for name in request.get("together") or ():
-            sibling_key, sibling = self._map_request(request["key"], request["model"], name, request["target"],
-                                                     request["layer"], request["weights"], None)
+            sibling_key, sibling = self._map_request(
+                request["key"], request["model"], name, request["target"], request["layer"], request["weights"], None
+            )
             if self.cache.get(sibling_key) is None:
                 siblings[name] = sibling_key
         if siblings:  # one-pass methods of the same page: shared forward/backward passes, one job
-            found = api.explain_all(loaded, image, [request["method"], *siblings], target=request["target"],
-                                    layer=request["layer"], params={request["method"]: request["settings"]},
-                                    on_error="return")
+            found = api.explain_all(
+                loaded,
+                image,
+                [request["method"], *siblings],
+                target=request["target"],
+                layer=request["layer"],
+                params={request["method"]: request["settings"]},
+                on_error="return",
+            )
             for name, sibling_key in siblings.items():
                 if not isinstance(found[name], Exception):
                     self.cache.put(sibling_key, self._map_result(found[name], request, loaded))
@@ -461,8 +658,15 @@ class ExplainerService:
             if isinstance(e, Exception):
                 raise e
         else:
-            e = api.explain(loaded, image, method, target=request["target"], layer=request["layer"],
-                            progress=progress, preview=preview)
+            e = api.explain(
+                loaded,
+                image,
+                method,
+                target=request["target"],
+                layer=request["layer"],
+                progress=progress,
+                preview=preview,
+            )
             if method.efforts:  # the next estimate before starting learns from this one
                 self.speeds.record(request["model"], method.name, method.work(loaded.input_size), e.seconds)
         # every map's pass also yields the logits: keep the top-5, so the predictions cost nothing more;
@@ -480,8 +684,13 @@ class ExplainerService:
             self.cache.put(cache_key, value)
         return value
 
-    def _compute_familiarity(self, request: Mapping[str, Any], progress: Callable[[float], None] | None, cache_key,
-                             preview: Callable[[np.ndarray], None] | None) -> dict[str, Any]:
+    def _compute_familiarity(
+        self,
+        request: Mapping[str, Any],
+        progress: Callable[[float], None] | None,
+        cache_key,
+        preview: Callable[[np.ndarray], None] | None,
+    ) -> dict[str, Any]:
         value = familiarity_of(self.load(request["model"], request["weights"]), self.images.get(request["key"]))
         if value is None:  # no statistics for these weights: no claim
             return None
@@ -491,26 +700,52 @@ class ExplainerService:
         return value
 
     #: request kind -> how it is computed: the one dispatch of the local job runner and the Celery worker
-    HANDLERS: ClassVar[dict[str, Callable[..., Any]]] = {"map": _compute_map, "check": _compute_check,
-                                                         "familiarity": _compute_familiarity}
+    HANDLERS: ClassVar[dict[str, Callable[..., Any]]] = {
+        "map": _compute_map,
+        "check": _compute_check,
+        "familiarity": _compute_familiarity,
+    }
 
     @staticmethod
     def _map_result(e, request: Mapping[str, Any], loaded, predictions=None) -> MapResult:
         top5 = e.predictions if predictions is None else predictions
-        return MapResult(method=e.method, model=request["model"], heatmap=e.heatmap, target=e.target,
-                         label=e.label, layer=e.layer, seconds=e.seconds, signed=e.signed, params=e.params,
-                         meta={"notes": e.meta.get("notes", []), "random_weights": loaded.random_weights,
-                               "empty": is_empty(e.heatmap),
-                               "device": loaded.device, "predictions": [list(p) for p in top5],
-                               **({"shared_passes": e.meta["shared_passes"]} if "shared_passes" in e.meta else {})})
+        return MapResult(
+            method=e.method,
+            model=request["model"],
+            heatmap=e.heatmap,
+            target=e.target,
+            label=e.label,
+            layer=e.layer,
+            seconds=e.seconds,
+            signed=e.signed,
+            params=e.params,
+            meta={
+                "notes": e.meta.get("notes", []),
+                "random_weights": loaded.random_weights,
+                "empty": is_empty(e.heatmap),
+                "device": loaded.device,
+                "predictions": [list(p) for p in top5],
+                **({"shared_passes": e.meta["shared_passes"]} if "shared_passes" in e.meta else {}),
+            },
+        )
 
-    def explain(self, key: str, model: str, method: str, target: int | str | None = None, layer: str | None = None,
-                weights: str | None = None, params: Mapping[str, Any] | None = None,
-                session: str | None = None, client: str | None = None) -> MapResult:
+    def explain(
+        self,
+        key: str,
+        model: str,
+        method: str,
+        target: int | str | None = None,
+        layer: str | None = None,
+        weights: str | None = None,
+        params: Mapping[str, Any] | None = None,
+        session: str | None = None,
+        client: str | None = None,
+    ) -> MapResult:
         """One map, waiting for it (from the cache when it was computed before: ``cached=True``)."""
         job = self.request_map(key, model, method, target, layer, weights, params, session, client=client)
-        return with_notes(self._wait(job, get_method(method).deadline + 30.0, client),
-                          self.setting_notes(method, params))
+        return with_notes(
+            self._wait(job, get_method(method).deadline + 30.0, client), self.setting_notes(method, params)
+        )
 
     def _wait(self, job: Job, timeout: float, client: str | None = None):
         """The job's outcome; if it does not come in time, this caller stops waiting (others may go on)."""
@@ -521,6 +756,7 @@ class ExplainerService:
 
     def warm_up(self, model: str = "vgg16", weights: str | None = None, background: bool = True) -> None:
         """Load ``model`` and trace its common passes now, so the first person does not wait for that."""
+
         def run():
             self.warm["state"] = "warming up"
             try:
@@ -561,12 +797,21 @@ class ExplainerService:
         status, errors = self.jobs.readiness(self.warm["state"], list(self.warm["errors"]))
         if getattr(self.images, "problem", None):  # serving from memory: works, but uploads do not last
             status, errors = "degraded", [*errors, f"Pictures are kept in memory only: {self.images.problem}."]
-        return {"status": status, "errors": errors, "backend": self.backend, "device": self.device,
-                "models_loaded": loaded_models(), "queue": self.jobs.queue_length(), "running": self.jobs.running(),
-                "computed": getattr(self.jobs, "computed", None), "batches": self.warm.get("batches", "not started"),
-                "one_picture_passes": self.warm.get("one_picture_passes"),
-                "gradient_batches": self.warm.get("gradient_batches"),
-                "max_queue": self.jobs.max_queue, "cache": self.cache.stats()}
+        return {
+            "status": status,
+            "errors": errors,
+            "backend": self.backend,
+            "device": self.device,
+            "models_loaded": loaded_models(),
+            "queue": self.jobs.queue_length(),
+            "running": self.jobs.running(),
+            "computed": getattr(self.jobs, "computed", None),
+            "batches": self.warm.get("batches", "not started"),
+            "one_picture_passes": self.warm.get("one_picture_passes"),
+            "gradient_batches": self.warm.get("gradient_batches"),
+            "max_queue": self.jobs.max_queue,
+            "cache": self.cache.stats(),
+        }
 
     def _check_layer(self, model: str, layer: str | None) -> str:
         names = [info.name for info in static_layers(model)]
@@ -590,8 +835,9 @@ class ExplainerService:
         values = result.heatmap if (result.signed and mode == "signed") else np.abs(result.heatmap)
         return render.map_scale(values, percentile)
 
-    def preview_levels(self, key: str, job: Job, signed: bool, mode: str = "absolute",
-                       percentile: float = 99.0) -> np.ndarray | None:
+    def preview_levels(
+        self, key: str, job: Job, signed: bool, mode: str = "absolute", percentile: float = 99.0
+    ) -> np.ndarray | None:
         """uint8 levels of a running (or stopped) job's partial map at display size, or None if it has none."""
         partial = getattr(job, "partial", None)
         if partial is None or job.status == "done":
@@ -599,16 +845,26 @@ class ExplainerService:
         result = MapResult("", "", partial, 0, "", None, 0.0, signed, {})
         return self.display_levels(key, result, mode=mode, percentile=percentile)[0]
 
-    def display_levels(self, key: str, result: MapResult, mode: str = "absolute", percentile: float = 99.0,
-                       scale: float | None = None) -> tuple[np.ndarray, float]:
+    def display_levels(
+        self, key: str, result: MapResult, mode: str = "absolute", percentile: float = 99.0, scale: float | None = None
+    ) -> tuple[np.ndarray, float]:
         """uint8 levels of ``result``'s map at display size over picture ``key`` (see render.display_map)."""
         mode = mode if result.signed else "absolute"
         shape = self.display_shape(self.images.get(key).shape)
         return render.display_map(result.heatmap, shape, mode=mode, percentile=percentile, scale=scale)
 
-    def overlay(self, key: str, result: MapResult, *, colormap: str = "viridis", opacity: float = 0.5,
-                percentile: float = 99.0, mode: str = "absolute", max_side: int = 2048,
-                legend: str | None = None) -> np.ndarray:
+    def overlay(
+        self,
+        key: str,
+        result: MapResult,
+        *,
+        colormap: str = "viridis",
+        opacity: float = 0.5,
+        percentile: float = 99.0,
+        mode: str = "absolute",
+        max_side: int = 2048,
+        legend: str | None = None,
+    ) -> np.ndarray:
         """The picture with ``result``'s map over it, RGB uint8, at most ``max_side`` on a side (downloads);
         with ``legend``, that title above it and the colour bar in words below it (render.with_legend)."""
         import cv2
@@ -616,12 +872,14 @@ class ExplainerService:
         image = self.images.get(key)
         factor = min(1.0, max_side / max(image.shape[:2]))
         if factor < 1.0:
-            image = cv2.resize(image, (round(image.shape[1] * factor), round(image.shape[0] * factor)),
-                               interpolation=cv2.INTER_AREA)
+            image = cv2.resize(
+                image, (round(image.shape[1] * factor), round(image.shape[0] * factor)), interpolation=cv2.INTER_AREA
+            )
         colormap = colormap if colormap in {"viridis", "inferno", "jet", "gray"} else "viridis"
         signed = result.signed and mode == "signed"
-        picture = render.overlay(image, result.heatmap, opacity=opacity, colormap=colormap, percentile=percentile,
-                                 signed=signed)
+        picture = render.overlay(
+            image, result.heatmap, opacity=opacity, colormap=colormap, percentile=percentile, signed=signed
+        )
         return picture if legend is None else self.legend(picture, legend, colormap, signed)
 
     @staticmethod
@@ -639,7 +897,6 @@ class ExplainerService:
             except importlib.metadata.PackageNotFoundError:
                 pass
         return found
-
 
 
 def with_notes(result: MapResult, notes: list[str]) -> MapResult:

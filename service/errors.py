@@ -1,4 +1,5 @@
 """Errors in the words a person reads: what the UI, the HTTP API and the workers show when a job fails."""
+
 from __future__ import annotations
 
 import logging

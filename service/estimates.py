@@ -5,6 +5,7 @@ and passes with gradients); this module turns that into seconds with the speed t
 the maps it finished (seconds per picture, per model and method, a running average), and before the
 first one with a rough speed per model (a guess, and said to be one).
 """
+
 from __future__ import annotations
 
 import threading
@@ -28,7 +29,7 @@ class Estimate:
     measured: bool
 
     def words(self) -> str:
-        """"about 20 s on this server", or a guess said to be one."""
+        """ "about 20 s on this server", or a guess said to be one."""
         if self.seconds < 1.0:
             amount = "under a second"
         elif self.seconds < 90:

@@ -19,6 +19,7 @@ identical requests share one job (``"shared": true`` for those that joined it), 
 never received is unknown to it (404), and DELETE withdraws only the caller's own interest: the
 computation stops when nobody waits for it any more.
 """
+
 from __future__ import annotations
 
 import base64
@@ -87,17 +88,32 @@ def _heatmap_png(result: MapResult) -> dict[str, Any]:
         encoding = "value = level / 255 * scale"
     buffer = io.BytesIO()
     Image.fromarray(np.round(levels).astype(np.uint8), mode="L").save(buffer, "PNG")
-    return {"png_base64": base64.b64encode(buffer.getvalue()).decode(), "shape": list(result.heatmap.shape),
-            "scale": scale, "encoding": encoding, "min": float(values.min()), "max": float(values.max())}
+    return {
+        "png_base64": base64.b64encode(buffer.getvalue()).decode(),
+        "shape": list(result.heatmap.shape),
+        "scale": scale,
+        "encoding": encoding,
+        "min": float(values.min()),
+        "max": float(values.max()),
+    }
 
 
 def _result_json(result: MapResult, notes: list[str] = ()) -> dict[str, Any]:
     """The answer's JSON; ``notes``: this caller's capped settings, named before the map's own notes."""
     notes = [*notes, *(note for note in result.meta.get("notes", []) if note not in notes)]
-    return {"model": result.model, "method": result.method, "target": result.target, "label": result.label,
-            "layer": result.layer, "params": result.params, "seconds": round(result.seconds, 4),
-            "cached": result.cached, "signed": result.signed, "notes": notes,
-            "heatmap": _heatmap_png(result)}
+    return {
+        "model": result.model,
+        "method": result.method,
+        "target": result.target,
+        "label": result.label,
+        "layer": result.layer,
+        "params": result.params,
+        "seconds": round(result.seconds, 4),
+        "cached": result.cached,
+        "signed": result.signed,
+        "notes": notes,
+        "heatmap": _heatmap_png(result),
+    }
 
 
 def _job_json(job: Job, client: str, notes: list[str] = ()) -> dict[str, Any]:
@@ -131,11 +147,17 @@ def create_blueprint() -> flask.Blueprint:
         listed = []
         for model in svc.models():
             state = statuses[model["name"]]
-            listed.append({**model, "layers": [layer["name"] for layer in svc.layers(model["name"])],
-                           "weights": {"state": state.state, "message": without_paths(state.message)}})
+            listed.append(
+                {
+                    **model,
+                    "layers": [layer["name"] for layer in svc.layers(model["name"])],
+                    "weights": {"state": state.state, "message": without_paths(state.message)},
+                }
+            )
         methods = [{**m, "settings": svc.method_settings(m["name"])} for m in svc.methods()]
-        return flask.jsonify({"models": listed, "methods": methods, "device": svc.device,
-                              "default_weights": svc.default_weights})
+        return flask.jsonify(
+            {"models": listed, "methods": methods, "device": svc.device, "default_weights": svc.default_weights}
+        )
 
     @api.route("/api/v1/labels")
     def labels():
@@ -162,9 +184,16 @@ def create_blueprint() -> flask.Blueprint:
                 return _error("Send the picture as a multipart file field named 'image'.", 400)
             key = svc.add_image(data)
             params = {name: value for name, value in form.items() if name not in RESERVED_FIELDS}
-            job = svc.request_map(key, form.get("model", "vgg16"), form.get("method", "grad_cam"),
-                                  target=form.get("target") or None, layer=form.get("layer") or None,
-                                  weights=form.get("weights") or None, params=params, client=client)
+            job = svc.request_map(
+                key,
+                form.get("model", "vgg16"),
+                form.get("method", "grad_cam"),
+                target=form.get("target") or None,
+                layer=form.get("layer") or None,
+                weights=form.get("weights") or None,
+                params=params,
+                client=client,
+            )
             notes = svc.setting_notes(form.get("method", "grad_cam"), params)  # valid: request_map took them
         except UploadTooLarge as error:
             return _error(str(error), 413)
@@ -203,8 +232,10 @@ def create_blueprint() -> flask.Blueprint:
 
     @api.route("/api/<path:_unknown>", methods=["GET", "POST", "PUT", "PATCH", "DELETE"])
     def unknown_path(_unknown: str):
-        return _error(f"Nothing answers {flask.request.method} at this address of the API (docs/serving.md lists "
-                      f"its addresses).", 404)
+        return _error(
+            f"Nothing answers {flask.request.method} at this address of the API (docs/serving.md lists its addresses).",
+            404,
+        )
 
     @api.errorhandler(UnknownNameError)
     def unknown(error):

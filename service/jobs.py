@@ -15,6 +15,7 @@ waits for it any more. Each client may have at most ``client_queue`` jobs of its
 (``QuotaError``), so one client cannot fill the queue. Long work reports progress through
 ``Job.report`` and stops at the next report after a cancel or when its deadline passes.
 """
+
 from __future__ import annotations
 
 import logging
@@ -23,7 +24,8 @@ import threading
 import time
 import uuid
 from collections import OrderedDict
-from typing import Any, Callable, Hashable, Mapping
+from collections.abc import Callable, Hashable, Mapping
+from typing import Any
 
 from explainers.errors import ExplainerError
 
@@ -65,8 +67,17 @@ class Job:
     it is doing before its progress starts ("Loading InceptionV3 ..."), empty when nothing to say.
     """
 
-    def __init__(self, key: Hashable, function: Callable[["Job"], Any], session: str | None, deadline: float,
-                 *, client: str | None = None, expensive: bool = True, title: str = ""):
+    def __init__(
+        self,
+        key: Hashable,
+        function: Callable[[Job], Any],
+        session: str | None,
+        deadline: float,
+        *,
+        client: str | None = None,
+        expensive: bool = True,
+        title: str = "",
+    ):
         self.id = uuid.uuid4().hex
         self.key = key
         self.function = function
@@ -105,8 +116,9 @@ class Job:
         if self._cancel.is_set():
             raise Cancelled(self.cancel_reason or "Stopped.")
         if self.started is not None and time.monotonic() - self.started > self.deadline:
-            raise Cancelled(f"This took longer than the {self.deadline:.0f} s allowed and was stopped. "
-                            f"Try fewer samples or steps.")
+            raise Cancelled(
+                f"This took longer than the {self.deadline:.0f} s allowed and was stopped. Try fewer samples or steps."
+            )
 
     # ---- for whoever waits --------------------------------------------------------------------
     def cancel(self, reason: str = "Stopped.") -> None:
@@ -165,9 +177,14 @@ class Job:
         return None
 
     def snapshot(self) -> dict[str, Any]:
-        return {"id": self.id, "status": self.status, "progress": round(self.progress, 3),
-                "eta": None if self.eta is None else round(self.eta, 1), "stage": self.stage or None,
-                "error": None if self.error is None else str(self.error)}
+        return {
+            "id": self.id,
+            "status": self.status,
+            "progress": round(self.progress, 3),
+            "eta": None if self.eta is None else round(self.eta, 1),
+            "stage": self.stage or None,
+            "error": None if self.error is None else str(self.error),
+        }
 
 
 #: what a job computes: a request (a dict naming its ``kind``, as a Celery worker would get it), or, for
@@ -198,8 +215,17 @@ class JobBook:
     max_queue: int
     client_queue: int = 12
 
-    def submit(self, key: Hashable, work: Work, session: str | None = None, deadline: float = 120.0, *,
-               client: str | None = None, expensive: bool = True, title: str = "") -> Job:
+    def submit(
+        self,
+        key: Hashable,
+        work: Work,
+        session: str | None = None,
+        deadline: float = 120.0,
+        *,
+        client: str | None = None,
+        expensive: bool = True,
+        title: str = "",
+    ) -> Job:
         raise NotImplementedError
 
     def cancel(self, job_id: str, reason: str = "Stopped.", client: Any = ANYONE) -> bool:
@@ -228,11 +254,13 @@ class JobBook:
         """Refuse a client that already has ``client_queue`` jobs of its own waiting (caller holds the lock)."""
         if client is None or client is ANYONE:
             return
-        own = sum(1 for job in self._jobs.values() if job.creator == client and job.status == "queued"
-                  and not job.done)
+        own = sum(1 for job in self._jobs.values() if job.creator == client and job.status == "queued" and not job.done)
         if own >= self.client_queue:
-            raise QuotaError(f"You already have {own} maps waiting, the most one person may have at once. "
-                             f"Please wait for them (about {retry} s) before asking for more.", retry)
+            raise QuotaError(
+                f"You already have {own} maps waiting, the most one person may have at once. "
+                f"Please wait for them (about {retry} s) before asking for more.",
+                retry,
+            )
 
     def queue_length(self) -> int:
         raise NotImplementedError
@@ -273,9 +301,15 @@ class JobBook:
 class JobRunner(JobBook):
     """Worker threads over a bounded, session-fair queue, cheap work first."""
 
-    def __init__(self, workers: int = 2, max_queue: int = 60, keep_finished: int = 512,
-                 run: Callable[[Mapping[str, Any], Job], Any] | None = None, express: int = 1,
-                 client_queue: int | None = None):
+    def __init__(
+        self,
+        workers: int = 2,
+        max_queue: int = 60,
+        keep_finished: int = 512,
+        run: Callable[[Mapping[str, Any], Job], Any] | None = None,
+        express: int = 1,
+        client_queue: int | None = None,
+    ):
         """``run(request, job)`` computes a submitted request in a worker thread (the service's dispatch on
         the request's kind); functions of the job need none. ``express``: extra workers that take cheap
         (one-pass) work only, so a quick map never waits for a slow one to end. ``client_queue``: how many
@@ -309,8 +343,17 @@ class JobRunner(JobBook):
             for i in range(self.express):
                 threading.Thread(target=self._work, args=(True,), name=f"explainer-express-{i}", daemon=True).start()
 
-    def submit(self, key: Hashable, work: Work, session: str | None = None, deadline: float = 120.0, *,
-               client: str | None = None, expensive: bool = True, title: str = "") -> Job:
+    def submit(
+        self,
+        key: Hashable,
+        work: Work,
+        session: str | None = None,
+        deadline: float = 120.0,
+        *,
+        client: str | None = None,
+        expensive: bool = True,
+        title: str = "",
+    ) -> Job:
         function = work if callable(work) else self._runner_of(work)
         self._ensure_workers()
         with self._lock:
@@ -321,8 +364,9 @@ class JobRunner(JobBook):
             waiting = len(self._queue)
             if waiting >= self.max_queue:
                 retry = self.retry_after()
-                raise BusyError(f"The server is busy ({waiting} maps are waiting). Please try again in about "
-                                f"{retry} s.", retry)
+                raise BusyError(
+                    f"The server is busy ({waiting} maps are waiting). Please try again in about {retry} s.", retry
+                )
             self._check_quota(client, self.retry_after())
             job = Job(key, function, session, deadline, client=client, expensive=expensive, title=title)
             self._queue.append(job)
@@ -369,8 +413,7 @@ class JobRunner(JobBook):
                 blockers = [other for other in running if other.session == job.session and other.expensive]
             else:
                 blockers = running
-            ahead = [other for other in self._queue[:self._queue.index(job)]
-                     if not other.expensive or job.expensive]
+            ahead = [other for other in self._queue[: self._queue.index(job)] if not other.expensive or job.expensive]
             average = sum(self._seconds) / len(self._seconds)
         lefts = [self._left(other, average) for other in blockers]
         seconds = (min(lefts) if lefts else 0.0) + average * len(ahead) / self.workers
@@ -401,8 +444,9 @@ class JobRunner(JobBook):
         session has none running; express workers take cheap ones only."""
         with self._lock:
             while True:
-                found = (next((job for job in self._queue if not job.expensive), None)
-                         or next((job for job in self._queue if self._startable(job, express)), None))
+                found = next((job for job in self._queue if not job.expensive), None) or next(
+                    (job for job in self._queue if self._startable(job, express)), None
+                )
                 if found is not None:
                     self._queue.remove(found)
                     if found.expensive and found.session is not None:

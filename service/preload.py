@@ -12,6 +12,7 @@ and failed (``partially initialized module 'pandas' has no attribute 'Series'``)
   before the warm-up thread starts. shap stays lazy: one method uses it, it costs about 250 MB, and
   everything it shares with the rest of the server (NumPy, pandas, SciPy) is loaded by then.
 """
+
 from __future__ import annotations
 
 import importlib
@@ -19,8 +20,16 @@ import threading
 from collections.abc import Callable
 
 LIBRARIES = ("pandas", "cv2", "plotly.graph_objects", "plotly.subplots", "plotly.io")
-MODEL_LIBRARIES = ("explainers._tf", "explainers.models", "explainers.api", "explainers.evaluation", "scipy.ndimage",
-                   "scipy.stats", "skimage.segmentation", "skimage.metrics")
+MODEL_LIBRARIES = (
+    "explainers._tf",
+    "explainers.models",
+    "explainers.api",
+    "explainers.evaluation",
+    "scipy.ndimage",
+    "scipy.stats",
+    "skimage.segmentation",
+    "skimage.metrics",
+)
 _lock = threading.Lock()
 _done: set[tuple[str, ...]] = set()
 
@@ -59,8 +68,12 @@ def _build_each_trace() -> None:
     from plotly.subplots import make_subplots
 
     figure = make_subplots(rows=1, cols=2)
-    for trace in (go.Heatmap(z=[[0, 1]]), go.Bar(x=[1], y=["a"], orientation="h"), go.Contour(z=[[0, 1], [1, 0]]),
-                  go.Scatter(x=[0], y=[0])):
+    for trace in (
+        go.Heatmap(z=[[0, 1]]),
+        go.Bar(x=[1], y=["a"], orientation="h"),
+        go.Contour(z=[[0, 1], [1, 0]]),
+        go.Scatter(x=[0], y=[0]),
+    ):
         figure.add_trace(trace, row=1, col=1)
     figure.add_layout_image(source="/x.png", x=0, y=0, sizex=1, sizey=1)
     figure.add_annotation(text="x", x=0, y=0, showarrow=False)

@@ -12,6 +12,7 @@ worker that dies mid-job fails that job cleanly ("try again"), and the others go
 When Redis cannot be reached the web tier answers within about two seconds with a plain message, and
 /readyz says "degraded". This module needs neither the service nor TensorFlow.
 """
+
 from __future__ import annotations
 
 import gc
@@ -20,7 +21,8 @@ import os
 import threading
 import time
 from collections import OrderedDict
-from typing import Any, Hashable
+from collections.abc import Hashable
+from typing import Any
 
 import redis
 from celery import Celery
@@ -50,11 +52,20 @@ def make_celery(url: str | None = None) -> Celery:
     app = Celery("saliency", broker=url, backend=url)
     timeouts = {"socket_connect_timeout": 1, "socket_timeout": 5}
     app.conf.update(
-        task_acks_late=True, worker_prefetch_multiplier=1, task_reject_on_worker_lost=False,
-        task_track_started=True, task_default_queue=QUEUE, result_expires=3600,
-        task_serializer="json", result_serializer="json", accept_content=["json"],
-        broker_connection_retry_on_startup=True, broker_transport_options={**timeouts, "max_retries": 1},
-        redis_socket_connect_timeout=1, redis_socket_timeout=5, result_backend_transport_options=timeouts,
+        task_acks_late=True,
+        worker_prefetch_multiplier=1,
+        task_reject_on_worker_lost=False,
+        task_track_started=True,
+        task_default_queue=QUEUE,
+        result_expires=3600,
+        task_serializer="json",
+        result_serializer="json",
+        accept_content=["json"],
+        broker_connection_retry_on_startup=True,
+        broker_transport_options={**timeouts, "max_retries": 1},
+        redis_socket_connect_timeout=1,
+        redis_socket_timeout=5,
+        result_backend_transport_options=timeouts,
         worker_hijack_root_logger=False,
     )
     return app
@@ -128,8 +139,17 @@ def received(info: Any) -> Any:
 class RemoteJob(Job):
     """A Job whose work runs in a Celery worker; state, progress and result come from the task."""
 
-    def __init__(self, key: Hashable, task_id: str, deadline: float, jobs: "CeleryJobs", *,
-                 client: str | None = None, expensive: bool = True, title: str = ""):
+    def __init__(
+        self,
+        key: Hashable,
+        task_id: str,
+        deadline: float,
+        jobs: CeleryJobs,
+        *,
+        client: str | None = None,
+        expensive: bool = True,
+        title: str = "",
+    ):
         super().__init__(key, lambda job: None, None, deadline, client=client, expensive=expensive, title=title)
         self.id = task_id
         self._jobs = jobs
@@ -217,8 +237,17 @@ class CeleryJobs(JobBook):
             return "degraded", [*errors, "Redis (the queue to the workers) cannot be reached."]
         return "ready", errors
 
-    def submit(self, key: Hashable, work: Work, session: str | None = None, deadline: float = 120.0, *,
-               client: str | None = None, expensive: bool = True, title: str = "") -> Job:
+    def submit(
+        self,
+        key: Hashable,
+        work: Work,
+        session: str | None = None,
+        deadline: float = 120.0,
+        *,
+        client: str | None = None,
+        expensive: bool = True,
+        title: str = "",
+    ) -> Job:
         """Send a request to the workers (``session`` is not used: each worker takes one job at a time);
         an identical request still waiting or running is joined by ``client`` instead."""
         if callable(work):
@@ -238,8 +267,9 @@ class CeleryJobs(JobBook):
             raise ServiceUnavailableError(UNREACHABLE) from None
         if waiting >= self.max_queue:
             retry = max(1, int(waiting * 2))
-            raise BusyError(f"The server is busy ({waiting} maps are waiting). Please try again in about "
-                            f"{retry} s.", retry)
+            raise BusyError(
+                f"The server is busy ({waiting} maps are waiting). Please try again in about {retry} s.", retry
+            )
         with self._lock:
             self._check_quota(client, max(1, int(waiting * 2)))
         try:

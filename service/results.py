@@ -1,5 +1,6 @@
 """What a computed map is once it leaves the explainers: plain data the UI, the cache, the trust checks
 and the wire encoding share, with no TensorFlow objects and nothing from the service itself."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -34,8 +35,9 @@ def shrink(heatmap: np.ndarray, side: int) -> np.ndarray:
     factor = min(1.0, side / max(height, width))
     if factor >= 1.0:
         return heatmap.copy()
-    return cv2.resize(heatmap, (max(1, round(width * factor)), max(1, round(height * factor))),
-                      interpolation=cv2.INTER_AREA)
+    return cv2.resize(
+        heatmap, (max(1, round(width * factor)), max(1, round(height * factor))), interpolation=cv2.INTER_AREA
+    )
 
 
 EMPTY_TOLERANCE = 1e-6  # a map whose values all lie within this share of its largest magnitude shows nothing

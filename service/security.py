@@ -10,6 +10,7 @@
   front of the whole site (the reverse proxy).
 - API messages never name a file or folder of the server (nor, through its home folder, its user).
 """
+
 from __future__ import annotations
 
 import getpass
@@ -22,9 +23,11 @@ import flask
 
 API_PREFIX = "/api/"
 # style-src needs 'unsafe-inline': Plotly writes <style> elements and the components set style attributes
-_POLICY = ("default-src 'self'; script-src 'self' {scripts}; style-src 'self' 'unsafe-inline'; "
-           "img-src 'self' data: blob:; font-src 'self' data:; connect-src 'self'; worker-src 'self' blob:; "
-           "object-src 'none'; base-uri 'self'; form-action 'self'; frame-ancestors 'self'")
+_POLICY = (
+    "default-src 'self'; script-src 'self' {scripts}; style-src 'self' 'unsafe-inline'; "
+    "img-src 'self' data: blob:; font-src 'self' data:; connect-src 'self'; worker-src 'self' blob:; "
+    "object-src 'none'; base-uri 'self'; form-action 'self'; frame-ancestors 'self'"
+)
 HEADERS = {"X-Content-Type-Options": "nosniff", "Referrer-Policy": "same-origin", "X-Frame-Options": "SAMEORIGIN"}
 # an absolute path (POSIX, home-relative or Windows) inside a sentence; this API's own addresses are not paths
 _PATH = re.compile(r"(?<![\w.:/])(?:~[/\\]?|[A-Za-z]:\\|/(?!api/))(?:[\w.\-+@~]+[/\\]?)+")
@@ -71,8 +74,9 @@ def presented_key(request: flask.Request) -> str:
     return request.headers.get("X-API-Key", "").strip()
 
 
-def install(server: flask.Flask, *, api_keys: Iterable[str] = (),
-            inline_script_hashes: Callable[[], Sequence[str]] = tuple) -> None:
+def install(
+    server: flask.Flask, *, api_keys: Iterable[str] = (), inline_script_hashes: Callable[[], Sequence[str]] = tuple
+) -> None:
     """Add the headers to every answer of ``server`` and, when ``api_keys`` are given, guard the API.
 
     ``inline_script_hashes`` is asked once, at the first answer (when every callback is registered).
@@ -87,8 +91,12 @@ def install(server: flask.Flask, *, api_keys: Iterable[str] = (),
             return None
         if _key_matches(presented_key(flask.request), keys):
             return None
-        response = flask.jsonify({"error": "This API needs a key: send it as 'Authorization: Bearer KEY' or "
-                                           "'X-API-Key: KEY'. Ask the server's administrator for one."})
+        response = flask.jsonify(
+            {
+                "error": "This API needs a key: send it as 'Authorization: Bearer KEY' or "
+                "'X-API-Key: KEY'. Ask the server's administrator for one."
+            }
+        )
         response.status_code = 401
         response.headers["WWW-Authenticate"] = 'Bearer realm="saliency API"'
         return response

@@ -5,6 +5,7 @@ disk (so every worker process can read them) and the decoded arrays in a small i
 64 lowercase hex characters and is never mixed with anything the client sent, so it is safe as a file
 name. No TensorFlow here.
 """
+
 from __future__ import annotations
 
 import base64
@@ -90,8 +91,13 @@ class ImageStore:
     "degraded"); a request is never failed for it.
     """
 
-    def __init__(self, root: str | os.PathLike | None, memory_items: int | None = None,
-                 memory_bytes: int | None = None, disk_bytes: int | None = None):
+    def __init__(
+        self,
+        root: str | os.PathLike | None,
+        memory_items: int | None = None,
+        memory_bytes: int | None = None,
+        disk_bytes: int | None = None,
+    ):
         """``memory_items`` is an extra bound on the number of decoded pictures (None: bytes only)."""
         self.root = Path(root) if root is not None else None
         self.problem: str | None = None  # why the folder cannot be used right now, or None
@@ -207,8 +213,11 @@ class ImageStore:
     def _bound_disk(self, keep: str) -> None:
         """Remove the least recently used files until the folder holds at most ``disk_bytes``."""
         try:
-            entries = [(entry.stat().st_mtime, entry.stat().st_size, entry.name) for entry in os.scandir(self.root)
-                       if KEY_PATTERN.match(entry.name)]
+            entries = [
+                (entry.stat().st_mtime, entry.stat().st_size, entry.name)
+                for entry in os.scandir(self.root)
+                if KEY_PATTERN.match(entry.name)
+            ]
         except OSError:
             return
         total = sum(size for _, size, _ in entries)
@@ -232,7 +241,8 @@ class ImageStore:
             self._memory[key] = image
             self._memory.move_to_end(key)
             used = sum(kept.nbytes for kept in self._memory.values())
-            while len(self._memory) > 1 and (used > self.memory_bytes or (
-                    self._memory_items is not None and len(self._memory) > self._memory_items)):
+            while len(self._memory) > 1 and (
+                used > self.memory_bytes or (self._memory_items is not None and len(self._memory) > self._memory_items)
+            ):
                 used -= self._memory.popitem(last=False)[1].nbytes
         return image

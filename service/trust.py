@@ -7,9 +7,11 @@ under several seeds). Localization against a known outline or a box the person d
 a map already computed and runs inline. Results are plain dicts of numbers, strings and small arrays,
 so they cache, travel to Celery workers and back, and render without TensorFlow.
 """
+
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Callable, Mapping
+from collections.abc import Callable, Mapping
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -59,8 +61,9 @@ def small(heatmap: np.ndarray, side: int = STRIP_SIDE) -> np.ndarray:
     return shrink(heatmap, side)
 
 
-def compute_check(svc: "ExplainerService", request: Mapping[str, Any],
-                  progress: Callable[[float], None] | None = None) -> dict[str, Any]:
+def compute_check(
+    svc: ExplainerService, request: Mapping[str, Any], progress: Callable[[float], None] | None = None
+) -> dict[str, Any]:
     """Run one check request (see ``ExplainerService.request_check``) here and now."""
     image = svc.images.get(request["key"])
     model = svc.load(request["model"], request["weights"])
@@ -73,46 +76,96 @@ def compute_check(svc: "ExplainerService", request: Mapping[str, Any],
             if progress is not None:
                 progress(0.9 * fraction)
 
-        cascade = evaluation.cascading_randomization(model, image, method, target=target, layer=layer,
-                                                     params=settings, layers=checkpoints(order),
-                                                     progress=cascade_progress)
+        cascade = evaluation.cascading_randomization(
+            model,
+            image,
+            method,
+            target=target,
+            layer=layer,
+            params=settings,
+            layers=checkpoints(order),
+            progress=cascade_progress,
+        )
         other = evaluation.random_logit(model, image, method, target=cascade.target, layer=layer, params=settings)
-        return {"check": "sanity", "method": method, "target": cascade.target, "label": cascade.label,
-                "layer": cascade.layer, "original": small(cascade.original), "weighted_layers": len(order),
-                "steps": [{"layer": step.layer, "heatmap": small(step.heatmap),
-                           "rank_correlation": step.rank_correlation, "ssim": step.ssim} for step in cascade.steps],
-                "random_logit": {"class": other.random_class, "label": other.random_label,
-                                 "heatmap": small(other.heatmap), "rank_correlation": other.rank_correlation,
-                                 "ssim": other.ssim},
-                "seconds": cascade.seconds, "random_weights": bool(model.random_weights),
-                "original_empty": is_empty(cascade.original)}
+        return {
+            "check": "sanity",
+            "method": method,
+            "target": cascade.target,
+            "label": cascade.label,
+            "layer": cascade.layer,
+            "original": small(cascade.original),
+            "weighted_layers": len(order),
+            "steps": [
+                {
+                    "layer": step.layer,
+                    "heatmap": small(step.heatmap),
+                    "rank_correlation": step.rank_correlation,
+                    "ssim": step.ssim,
+                }
+                for step in cascade.steps
+            ],
+            "random_logit": {
+                "class": other.random_class,
+                "label": other.random_label,
+                "heatmap": small(other.heatmap),
+                "rank_correlation": other.rank_correlation,
+                "ssim": other.ssim,
+            },
+            "seconds": cascade.seconds,
+            "random_weights": bool(model.random_weights),
+            "original_empty": is_empty(cascade.original),
+        }
     if kind == "faithfulness":
         result = svc.map_here(request["key"], request["model"], method, target, layer, request["weights"], settings)
-        answer: dict[str, Any] = {"check": "faithfulness", "method": method, "target": result.target,
-                                  "label": result.label, "steps": CURVE_STEPS}
+        answer: dict[str, Any] = {
+            "check": "faithfulness",
+            "method": method,
+            "target": result.target,
+            "label": result.label,
+            "steps": CURVE_STEPS,
+        }
         parts = [("deletion", 0.0), ("insertion", 0.5)]
         for mode, start in parts:
+
             def span(fraction: float, start: float = start) -> None:
                 if progress is not None:
                     progress(start + 0.5 * fraction)
 
-            curve = evaluation.faithfulness(model, image, result.heatmap, result.target, mode=mode,
-                                            steps=CURVE_STEPS, progress=span)
+            curve = evaluation.faithfulness(
+                model, image, result.heatmap, result.target, mode=mode, steps=CURVE_STEPS, progress=span
+            )
             chance = evaluation.random_map_auc(model, image, result.target, mode=mode, steps=CURVE_STEPS)
-            answer[mode] = {"fractions": curve.fractions, "probabilities": curve.probabilities, "auc": curve.auc,
-                            "fill": curve.fill, "random_auc": chance.mean, "random_std": chance.std}
+            answer[mode] = {
+                "fractions": curve.fractions,
+                "probabilities": curve.probabilities,
+                "auc": curve.auc,
+                "fill": curve.fill,
+                "random_auc": chance.mean,
+                "random_std": chance.std,
+            }
         return answer
     runs = request["options"]["runs"]
-    stable = evaluation.stability(model, image, method, n=runs, target=target, layer=layer, params=settings,
-                                  progress=progress)
-    return {"check": "stability", "method": method, "target": stable.target, "seeds": stable.seeds,
-            "mean": small(stable.mean), "std": small(stable.std), "agreement": stable.agreement,
-            "maps": [small(m) for m in stable.maps]}
+    stable = evaluation.stability(
+        model, image, method, n=runs, target=target, layer=layer, params=settings, progress=progress
+    )
+    return {
+        "check": "stability",
+        "method": method,
+        "target": stable.target,
+        "seeds": stable.seeds,
+        "mean": small(stable.mean),
+        "std": small(stable.std),
+        "agreement": stable.agreement,
+        "maps": [small(m) for m in stable.maps],
+    }
 
 
-def localization(result: MapResult, truth: np.ndarray | None = None,
-                 box: tuple[float, float, float, float] | None = None,
-                 box_shape: tuple[int, int] | None = None) -> dict[str, Any]:
+def localization(
+    result: MapResult,
+    truth: np.ndarray | None = None,
+    box: tuple[float, float, float, float] | None = None,
+    box_shape: tuple[int, int] | None = None,
+) -> dict[str, Any]:
     """Where the map looks, scored against ``truth`` (a boolean mask of the object, any size) or a box
     (x0, y0, x1, y1) drawn on a picture of ``box_shape``: does its peak fall inside (pointing game), and
     what share of its positive mass lies inside (energy)."""
@@ -125,13 +178,18 @@ def localization(result: MapResult, truth: np.ndarray | None = None,
     mask = np.asarray(truth, bool)
     tolerance = max(1.0, 0.03 * max(heatmap.shape))  # a peak a few pixels off the edge still counts
     peak = evaluation.map_peak(heatmap)
-    return {"pointing_game": bool(evaluation.pointing_game(heatmap, mask, tolerance=tolerance)),
-            "energy_in_mask": float(evaluation.energy_in_mask(heatmap, mask)),
-            "area": float(mask.mean()), "peak": [int(peak[0]), int(peak[1])], "tolerance": tolerance}
+    return {
+        "pointing_game": bool(evaluation.pointing_game(heatmap, mask, tolerance=tolerance)),
+        "energy_in_mask": float(evaluation.energy_in_mask(heatmap, mask)),
+        "area": float(mask.mean()),
+        "peak": [int(peak[0]), int(peak[1])],
+        "tolerance": tolerance,
+    }
 
 
-def report_scores(svc: "ExplainerService", key: str, model: str, result: MapResult, weights=None, target=None,
-                  layer=None) -> tuple[dict[str, Any], list[tuple[str, bytes]]]:
+def report_scores(
+    svc: ExplainerService, key: str, model: str, result: MapResult, weights=None, target=None, layer=None
+) -> tuple[dict[str, Any], list[tuple[str, bytes]]]:
     """Every score known for one map without computing anything new: localization (when the picture's
     outline is known) and the checks already run from the trust panel; plus the sanity strip as a PNG."""
     scores: dict[str, Any] = {}
@@ -141,8 +199,9 @@ def report_scores(svc: "ExplainerService", key: str, model: str, result: MapResu
         found = localization(result, truth=truth)
         scores["pointing game"] = float(found["pointing_game"])
         scores["energy in mask"] = found["energy_in_mask"]
-    ask = dict(key=key, model=model, method=result.method, target=target, layer=layer, weights=weights,
-               params=result.params)
+    ask = dict(
+        key=key, model=model, method=result.method, target=target, layer=layer, weights=weights, params=result.params
+    )
     faithful = svc.cached_check("faithfulness", **ask)
     if faithful:
         for mode in ("deletion", "insertion"):
@@ -157,8 +216,13 @@ def report_scores(svc: "ExplainerService", key: str, model: str, result: MapResu
         tiles = [sanity["original"], *[step["heatmap"] for step in sanity["steps"]]]
         side = max(t.shape[0] for t in tiles)
         strip = np.concatenate([colourise(normalise(np.abs(_pad(t, side)))) for t in tiles], axis=1)
-        images.append((f"{result.method}: cascading randomization, original then each step "
-                       f"({', '.join(step['layer'] for step in sanity['steps'])})", encode_png(strip)))
+        images.append(
+            (
+                f"{result.method}: cascading randomization, original then each step "
+                f"({', '.join(step['layer'] for step in sanity['steps'])})",
+                encode_png(strip),
+            )
+        )
     stable = svc.cached_check("stability", **ask, options={"runs": STABILITY_RUNS})
     if stable:
         scores["stability agreement"] = stable["agreement"]
@@ -169,13 +233,23 @@ def report_scores(svc: "ExplainerService", key: str, model: str, result: MapResu
 
 def _pad(heatmap: np.ndarray, side: int) -> np.ndarray:
     out = np.zeros((side, side), np.float32)
-    out[:heatmap.shape[0], :heatmap.shape[1]] = heatmap
+    out[: heatmap.shape[0], : heatmap.shape[1]] = heatmap
     return out
 
 
-def report_html(svc: "ExplainerService", key: str, model: str, methods: list[str], target=None, layer=None,
-                weights=None, colormap: str = "viridis", opacity: float = 0.5, percentile: float = 99.0,
-                name: str | None = None) -> tuple[str, str]:
+def report_html(
+    svc: ExplainerService,
+    key: str,
+    model: str,
+    methods: list[str],
+    target=None,
+    layer=None,
+    weights=None,
+    colormap: str = "viridis",
+    opacity: float = 0.5,
+    percentile: float = 99.0,
+    name: str | None = None,
+) -> tuple[str, str]:
     """The one-click report of a page: every method's map (from the cache, or computed now), its method
     card, and every score known so far. Returns (HTML text, suggested file name)."""
     model = resolve_model_name(model)
@@ -184,21 +258,49 @@ def report_html(svc: "ExplainerService", key: str, model: str, methods: list[str
     explanations, scores, images = [], {}, []
     for method in methods:
         result = svc.explain(key, model, method, target=target, layer=layer, weights=weights)
-        explanations.append(Explanation(
-            method=result.method, model=result.model, heatmap=result.heatmap, attributions=None,
-            target=result.target, label=result.label, layer=result.layer, params=result.params,
-            seconds=result.seconds, predictions=predictions, signed=result.signed, meta=dict(result.meta)))
+        explanations.append(
+            Explanation(
+                method=result.method,
+                model=result.model,
+                heatmap=result.heatmap,
+                attributions=None,
+                target=result.target,
+                label=result.label,
+                layer=result.layer,
+                params=result.params,
+                seconds=result.seconds,
+                predictions=predictions,
+                signed=result.signed,
+                meta=dict(result.meta),
+            )
+        )
         found, pictures = report_scores(svc, key, model, result, weights, target, layer)
         if found:
             scores[result.method] = found
         images.extend(pictures)
     spec = MODELS[model]
-    described = ("random (seed 0): maps are meaningless" if weights == "random" else
-                 "trained, shipped with the app" if spec.family == "shapes" else "ImageNet")
-    text = render_report(svc.model_input(key, model), explanations, model=spec.title, weights=described,
-                         random_weights=weights == "random", scores=scores or None, images=images,
-                         versions=svc.versions(), colormap=colormap, opacity=opacity, percentile=percentile,
-                         picture_name=name, parameters={"image": key, "model": model, "weights": weights})
+    described = (
+        "random (seed 0): maps are meaningless"
+        if weights == "random"
+        else "trained, shipped with the app"
+        if spec.family == "shapes"
+        else "ImageNet"
+    )
+    text = render_report(
+        svc.model_input(key, model),
+        explanations,
+        model=spec.title,
+        weights=described,
+        random_weights=weights == "random",
+        scores=scores or None,
+        images=images,
+        versions=svc.versions(),
+        colormap=colormap,
+        opacity=opacity,
+        percentile=percentile,
+        picture_name=name,
+        parameters={"image": key, "model": model, "weights": weights},
+    )
     return text, report_filename(model, explanations[0].label, len(explanations))
 
 
@@ -223,26 +325,47 @@ def verdict(kind: str, result: Mapping[str, Any]) -> dict[str, Any]:
         steps = result["steps"]
         last = float(steps[-1]["rank_correlation"]) if steps else float("nan")
         other = float(result["random_logit"]["rank_correlation"])
-        reason = ("random_weights" if result.get("random_weights") else
-                  "empty_map" if result.get("original_empty") else None)
+        reason = (
+            "random_weights" if result.get("random_weights") else "empty_map" if result.get("original_empty") else None
+        )
         if reason is not None:
-            return {"verdict": "meaningless", "reason": reason, "score": last, "threshold": SANITY_PASS_BELOW,
-                    "fail_above": SANITY_FAIL_ABOVE,
-                    "random_class": {"verdict": "meaningless", "reason": reason, "score": other,
-                                     "threshold": RANDOM_CLASS_FAIL_ABOVE}}
-        return {"verdict": "pass" if last < SANITY_PASS_BELOW else "fail" if last > SANITY_FAIL_ABOVE else "unclear",
-                "score": last, "threshold": SANITY_PASS_BELOW, "fail_above": SANITY_FAIL_ABOVE,
-                "random_class": {"verdict": "fail" if other > RANDOM_CLASS_FAIL_ABOVE else "pass", "score": other,
-                                 "threshold": RANDOM_CLASS_FAIL_ABOVE}}
+            return {
+                "verdict": "meaningless",
+                "reason": reason,
+                "score": last,
+                "threshold": SANITY_PASS_BELOW,
+                "fail_above": SANITY_FAIL_ABOVE,
+                "random_class": {
+                    "verdict": "meaningless",
+                    "reason": reason,
+                    "score": other,
+                    "threshold": RANDOM_CLASS_FAIL_ABOVE,
+                },
+            }
+        return {
+            "verdict": "pass" if last < SANITY_PASS_BELOW else "fail" if last > SANITY_FAIL_ABOVE else "unclear",
+            "score": last,
+            "threshold": SANITY_PASS_BELOW,
+            "fail_above": SANITY_FAIL_ABOVE,
+            "random_class": {
+                "verdict": "fail" if other > RANDOM_CLASS_FAIL_ABOVE else "pass",
+                "score": other,
+                "threshold": RANDOM_CLASS_FAIL_ABOVE,
+            },
+        }
     if kind == "faithfulness":
         answer = {}
         for mode, lower_is_better in (("deletion", True), ("insertion", False)):
             curve = result[mode]
             margin = max(CHANCE_MARGIN[0] * curve["random_std"], CHANCE_MARGIN[1])
             gain = (curve["random_auc"] - curve["auc"]) if lower_is_better else (curve["auc"] - curve["random_auc"])
-            answer[mode] = {"verdict": "better" if gain > margin else "worse" if gain < -margin else "chance",
-                            "score": curve["auc"], "threshold": curve["random_auc"], "margin": margin,
-                            "lower_is_better": lower_is_better}
+            answer[mode] = {
+                "verdict": "better" if gain > margin else "worse" if gain < -margin else "chance",
+                "score": curve["auc"],
+                "threshold": curve["random_auc"],
+                "margin": margin,
+                "lower_is_better": lower_is_better,
+            }
         return answer
     if kind == "stability":
         agreement = float(result["agreement"])
@@ -250,6 +373,8 @@ def verdict(kind: str, result: Mapping[str, Any]) -> dict[str, Any]:
         return {"verdict": level, "score": agreement, "threshold": dict(STABILITY_LEVELS)}
     if kind == "localization":
         energy, area = float(result["energy_in_mask"]), float(result["area"])
-        return {"verdict": "hit" if result["pointing_game"] else "miss",
-                "energy": {"verdict": "better" if energy > area else "chance", "score": energy, "threshold": area}}
+        return {
+            "verdict": "hit" if result["pointing_game"] else "miss",
+            "energy": {"verdict": "better" if energy > area else "chance", "score": energy, "threshold": area},
+        }
     raise UnknownNameError(f"No verdict for {kind!r}. Choose one of: {', '.join((*CHECKS, 'localization'))}.")

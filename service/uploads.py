@@ -5,6 +5,7 @@ Three ways to send it: a multipart file field ``image`` (the usual), a ``data:``
 content type, e.g. ``image/png``). Each is read up to the limit plus one byte; one byte more than the
 limit is a 413 "too large", so nothing over the limit is ever decoded or stored.
 """
+
 from __future__ import annotations
 
 import flask
@@ -19,10 +20,15 @@ class UploadTooLarge(ImageError):
     """The picture is larger than the server accepts (HTTP 413)."""
 
     def __init__(self, max_bytes: int, size: int | None = None):
-        actual = f" (this one is more than {max_bytes / 2 ** 20:.0f} MB)" if size is None else \
-            f" (this one is {size / 2 ** 20:.1f} MB)"
-        super().__init__(f"This picture is too large{actual}: pictures can be at most "
-                         f"{max_bytes // 2 ** 20} MB. Please send a smaller one.")
+        actual = (
+            f" (this one is more than {max_bytes / 2**20:.0f} MB)"
+            if size is None
+            else f" (this one is {size / 2**20:.1f} MB)"
+        )
+        super().__init__(
+            f"This picture is too large{actual}: pictures can be at most "
+            f"{max_bytes // 2**20} MB. Please send a smaller one."
+        )
 
 
 def _decoded_size(data_url: str) -> int:

@@ -13,6 +13,7 @@ small typed grammar:
 
 ``decode`` (bytes) and ``from_wire`` (parsed JSON) refuse anything else with ``WireFormatError``.
 """
+
 from __future__ import annotations
 
 import base64
@@ -92,16 +93,18 @@ def _from_envelope(payload: Any) -> Any:
     if payload.get("version") != VERSION:
         raise WireFormatError(f"{FORMAT} version {payload.get('version')!r} is not the version read here ({VERSION})")
     if set(payload) != {"format", "version", "kind", "value"} or payload["kind"] not in KINDS:
-        raise WireFormatError(f"a {FORMAT} document has the fields format, version, kind (one of {', '.join(KINDS)})"
-                              " and value")
+        raise WireFormatError(
+            f"a {FORMAT} document has the fields format, version, kind (one of {', '.join(KINDS)}) and value"
+        )
     kind, value = payload["kind"], _plain(payload["value"])
     if kind == "map":
         if not isinstance(value, dict) or set(value) != MAP_FIELDS or not isinstance(value["heatmap"], np.ndarray):
             raise WireFormatError("a map needs exactly MapResult's fields, with its heatmap as an array")
         return MapResult(**value)
     if kind == "error":
-        if not (isinstance(value, dict) and set(value) == {"message", "cancelled"}
-                and isinstance(value["message"], str)):
+        if not (
+            isinstance(value, dict) and set(value) == {"message", "cancelled"} and isinstance(value["message"], str)
+        ):
             raise WireFormatError("an error needs a message and a cancelled flag")
         return (Cancelled if value["cancelled"] is True else ExplainerError)(value["message"])
     if not isinstance(value, {"check": dict, "predictions": (list, tuple)}[kind]):
@@ -141,9 +144,10 @@ def _plain(value: Any) -> Any:
     if isinstance(value, list):
         return [_plain(item) for item in value]
     if not isinstance(value, dict) or len(value) != 1:
-        raise WireFormatError("every JSON object must be exactly one tag ($dict, $pairs, $tuple, $float, $array, "
-                              "$scalar)")
-    (tag, body), = value.items()
+        raise WireFormatError(
+            "every JSON object must be exactly one tag ($dict, $pairs, $tuple, $float, $array, $scalar)"
+        )
+    ((tag, body),) = value.items()
     if tag == "$dict" and isinstance(body, dict):
         return {key: _plain(item) for key, item in body.items()}
     if tag == "$pairs" and isinstance(body, list):

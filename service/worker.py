@@ -8,6 +8,7 @@ request's kind as the local job runner. Progress goes back through the task's st
 Redis stops the work at its next progress report. Errors travel back as plain messages, not tracebacks.
 This is the only module of the scale-out that imports the service; TensorFlow comes with the first model.
 """
+
 from __future__ import annotations
 
 import os
@@ -44,9 +45,11 @@ def worker_service() -> ExplainerService:
         if _worker_service is None:
             url = redis_url()
             _worker_service = ExplainerService(
-                images=RedisImageStore(url), shared_cache=RedisStore(url),
+                images=RedisImageStore(url),
+                shared_cache=RedisStore(url),
                 weights=os.environ.get("EXPLAINERS_WEIGHTS", "imagenet"),
-                weights_dir=os.environ.get("EXPLAINERS_WEIGHTS_DIR") or None)
+                weights_dir=os.environ.get("EXPLAINERS_WEIGHTS_DIR") or None,
+            )
         return _worker_service
 
 

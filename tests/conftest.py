@@ -1,5 +1,6 @@
 """Shared fixtures: tiny hand-built models whose answers are known on paper, registry models with
 seeded random weights (ImageNet weights cannot be downloaded in CI), and seeded test images."""
+
 from __future__ import annotations
 
 import os
@@ -38,8 +39,14 @@ def _tiny_model(keras_model, name, classes, default_layer=None):
     from explainers.labels import Labels
     from explainers.models import ExplainableModel
 
-    model = ExplainableModel(keras_model, name, labels=Labels.from_names([f"class {i}" for i in range(classes)]),
-                             preprocess=lambda x: x / 255.0, default_layer=default_layer, title=name)
+    model = ExplainableModel(
+        keras_model,
+        name,
+        labels=Labels.from_names([f"class {i}" for i in range(classes)]),
+        preprocess=lambda x: x / 255.0,
+        default_layer=default_layer,
+        title=name,
+    )
     _SHARED_MODELS.append(model)
     return model
 
@@ -63,8 +70,9 @@ def linear_model():
     pixels = keras.layers.Identity(name="pixels")(inputs)
     logits = keras.layers.Dense(3, name="logits")(keras.layers.Flatten()(pixels))
     net = keras.Model(inputs, logits)
-    net.get_layer("logits").set_weights([rng.normal(size=(SIZE * SIZE * 3, 3)).astype("float32"),
-                                         rng.normal(size=3).astype("float32")])
+    net.get_layer("logits").set_weights(
+        [rng.normal(size=(SIZE * SIZE * 3, 3)).astype("float32"), rng.normal(size=3).astype("float32")]
+    )
     return _tiny_model(net, "linear", 3)
 
 
@@ -93,10 +101,12 @@ def relu_model():
     hidden = keras.layers.Dense(6, activation="relu", name="hidden")(keras.layers.Flatten()(pixels))
     logits = keras.layers.Dense(2, name="logits")(hidden)
     net = keras.Model(inputs, logits)
-    net.get_layer("hidden").set_weights([rng.normal(size=(SIZE * SIZE * 3, 6)).astype("float32") * 0.1,
-                                         np.array([2, -2, 2, -2, 2, -2], "float32")])
-    net.get_layer("logits").set_weights([np.array([[1, -1], [1, 1], [-1, 1], [1, -1], [-2, 1], [0.5, 0.5]],
-                                                  "float32"), np.zeros(2, "float32")])
+    net.get_layer("hidden").set_weights(
+        [rng.normal(size=(SIZE * SIZE * 3, 6)).astype("float32") * 0.1, np.array([2, -2, 2, -2, 2, -2], "float32")]
+    )
+    net.get_layer("logits").set_weights(
+        [np.array([[1, -1], [1, 1], [-1, 1], [1, -1], [-2, 1], [0.5, 0.5]], "float32"), np.zeros(2, "float32")]
+    )
     return _tiny_model(net, "relu", 2)
 
 
@@ -149,8 +159,15 @@ def pytest_setup_options():
 
     options = Options()
     options.binary_location = CHROMIUM
-    for flag in ("--headless=new", "--window-size=1600,1200", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-extensions"):
+    for flag in (
+        "--headless=new",
+        "--window-size=1600,1200",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        "--no-first-run",
+        "--disable-extensions",
+    ):
         options.add_argument(flag)
     return options
 
@@ -160,8 +177,11 @@ def browser_available():
     """Skip (saying why) where Chromium is not installed; in CI a missing browser is a failure."""
     import shutil
 
-    missing = [name for name, path in (("chromium", CHROMIUM), ("chromedriver", shutil.which("chromedriver")))
-               if not path or not os.path.exists(path)]
+    missing = [
+        name
+        for name, path in (("chromium", CHROMIUM), ("chromedriver", shutil.which("chromedriver")))
+        if not path or not os.path.exists(path)
+    ]
     if missing:
         if os.environ.get("CI"):
             pytest.fail(f"browser tests need {', '.join(missing)} (apt-get install chromium chromium-driver)")
@@ -201,10 +221,12 @@ def region_model():
     kept = keras.layers.Lambda(lambda t: t * mask, name="region")(features)
     logits = keras.layers.Dense(2, name="logits")(keras.layers.GlobalAveragePooling2D(name="gap")(kept))
     net = keras.Model(inputs, logits)
-    net.get_layer("features").set_weights([np.array([[[[1 / 3, -1 / 3]] * 3]], "float32").reshape(1, 1, 3, 2),
-                                           np.array([-0.5, 0.5], "float32")])
-    net.get_layer("logits").set_weights([np.array([[640.0, -640.0], [0.0, 0.0]], "float32") / 36,
-                                         np.zeros(2, "float32")])
+    net.get_layer("features").set_weights(
+        [np.array([[[[1 / 3, -1 / 3]] * 3]], "float32").reshape(1, 1, 3, 2), np.array([-0.5, 0.5], "float32")]
+    )
+    net.get_layer("logits").set_weights(
+        [np.array([[640.0, -640.0], [0.0, 0.0]], "float32") / 36, np.zeros(2, "float32")]
+    )
     return _tiny_model(net, "region", 2, default_layer="features")
 
 

@@ -1,4 +1,5 @@
 """Small helpers shared by several test modules."""
+
 import io
 
 import numpy as np

@@ -1,4 +1,5 @@
 """The web app without a browser: factory, routes, limits, and callbacks called directly."""
+
 import base64
 import io
 import json
@@ -25,8 +26,19 @@ def _triggered_by(prop_id: str) -> None:
 
 def _page(key: str, model: str, weights: str, **more) -> dict:
     """The page state (components/page_state.py) as the browser sends it: one picture on one model."""
-    return {"image": {"key": key}, "model": model, "compare": None, "weights": weights, "target": None, "layer": None,
-            "colormap": "viridis", "mode": "absolute", "percentile": 99, "scale": "own", **more}
+    return {
+        "image": {"key": key},
+        "model": model,
+        "compare": None,
+        "weights": weights,
+        "target": None,
+        "layer": None,
+        "colormap": "viridis",
+        "mode": "absolute",
+        "percentile": 99,
+        "scale": "own",
+        **more,
+    }
 
 
 def test_importing_the_app_does_not_import_tensorflow():
@@ -107,8 +119,13 @@ def test_pictures_by_key(app, client):
     assert Image.open(io.BytesIO(shown.data)).size == (300, 200)
     model_input = client.get(f"/image/{key}/input/inception_v3.png")
     assert Image.open(io.BytesIO(model_input.data)).size == (299, 299)
-    for url in ("/image/..%5C..%5Cetc/display.jpg", "/image/.../display.jpg", f"/image/{'0' * 64}/display.jpg",
-                f"/image/{key}/input/alexnet.png", "/image/<script>/display.jpg"):
+    for url in (
+        "/image/..%5C..%5Cetc/display.jpg",
+        "/image/.../display.jpg",
+        f"/image/{'0' * 64}/display.jpg",
+        f"/image/{key}/input/alexnet.png",
+        "/image/<script>/display.jpg",
+    ):
         response = client.get(url)
         assert response.status_code == 404 and b"Traceback" not in response.data
 
@@ -139,12 +156,14 @@ def test_forged_download_parameters_get_plain_answers(app, client):
     from components.common import SERVICE_KEY
 
     key = app.server.extensions[SERVICE_KEY].add_image(png_bytes())
-    cases = [f"/download/card.png?image={key}&model=alexnet&method=grad_cam",
-             f"/download/card.png?image={key}&model=vgg16&method=os.system",
-             f"/download/card.png?image=../../x&model=vgg16&method=grad_cam",
-             f"/download/card.png?image={key}&model=vgg16&method=grad_cam&opacity=lots",
-             f"/download/grid.png?image={key}&model=vgg16&methods=",
-             "/download/params.json"]
+    cases = [
+        f"/download/card.png?image={key}&model=alexnet&method=grad_cam",
+        f"/download/card.png?image={key}&model=vgg16&method=os.system",
+        "/download/card.png?image=../../x&model=vgg16&method=grad_cam",
+        f"/download/card.png?image={key}&model=vgg16&method=grad_cam&opacity=lots",
+        f"/download/grid.png?image={key}&model=vgg16&methods=",
+        "/download/params.json",
+    ]
     for url in cases:
         response = client.get(url)
         assert response.status_code == 400, url
@@ -159,10 +178,11 @@ def test_upload_callback(app):
         image, contents, name, alert = on_upload(good, "cat<script>.png")
         assert len(image["key"]) == 64 and contents is None and alert is None  # bytes not kept in the page
         assert image["name"] == "cat<script>.png"  # shown as text by Dash (escaped), never used as a path
-        for bad, phrase in (("data:image/png;base64,QUJD", "not a supported picture"),
-                            ("data:text/html;base64," + base64.b64encode(b"<svg><script/></svg>").decode(),
-                             "not a supported picture"),
-                            ({"not": "a string"}, "did not arrive as a file")):
+        for bad, phrase in (
+            ("data:image/png;base64,QUJD", "not a supported picture"),
+            ("data:text/html;base64," + base64.b64encode(b"<svg><script/></svg>").decode(), "not a supported picture"),
+            ({"not": "a string"}, "did not arrive as a file"),
+        ):
             image, contents, _, alert = on_upload(bad, "x.jpg")
             assert image is not None and contents is None  # no_update for the picture, upload cleared
             assert phrase in text_of(alert), text_of(alert)
@@ -212,8 +232,9 @@ def test_missing_weights_are_explained_once_not_on_every_card(tmp_path, monkeypa
         _triggered_by("image.data")
         _, target, alert, _ = update_predictions({"key": key}, "resnet50", "imagenet", None, None)
         assert target is None and "fetch-weights --model resnet50" in text_of(alert) and "98 MB" in text_of(alert)
-        _, info, href, *_ = render_card(_page(key, "resnet50", "imagenet", session="s"),
-                                        {"method": "grad_cam", "slot": "a"}, 0.5, None)
+        _, info, href, *_ = render_card(
+            _page(key, "resnet50", "imagenet", session="s"), {"method": "grad_cam", "slot": "a"}, 0.5, None
+        )
         assert "weights are missing" in text_of(info) and "Model panel" in text_of(info) and href is None
         status, options, banner = show_status("resnet50", "imagenet")
         assert "python -m explainers fetch-weights --model resnet50" in text_of(status) and banner is None
@@ -235,13 +256,16 @@ def test_predictions_callback_sets_and_follows_the_class(app):
         assert len(classes) == 5 and target == classes[-1] and alert is None and device == "Computing on: CPU"
         second = classes[-2]
         _triggered_by("predictions.clickData")
-        figure, target, _, _ = update_predictions({"key": key}, "vgg16", "random", {"points": [{"customdata": second}]},
-                                                  classes[-1])
+        figure, target, _, _ = update_predictions(
+            {"key": key}, "vgg16", "random", {"points": [{"customdata": second}]}, classes[-1]
+        )
         colours = list(figure.data[0].marker.color)
         assert target == second and colours[-2] != colours[-1]  # the clicked bar is now the highlighted one
         _triggered_by("predictions.clickData")  # a forged click changes nothing
-        assert update_predictions({"key": key}, "vgg16", "random", {"points": [{"customdata": "1; drop"}]},
-                                  second)[1] is no_update
+        assert (
+            update_predictions({"key": key}, "vgg16", "random", {"points": [{"customdata": "1; drop"}]}, second)[1]
+            is no_update
+        )
         _triggered_by("target.value")  # a class picked in the search box is highlighted if it is in the top 5
         figure, target, _, _ = update_predictions({"key": key}, "vgg16", "random", None, classes[0])
         assert target is no_update and list(figure.data[0].marker.color)[0] != list(figure.data[0].marker.color)[-1]
@@ -315,16 +339,21 @@ def test_an_exif_rotated_photo_and_its_map_line_up(app, client):
     result = svc.explain(key, "vgg16", "gradient_x_input", target=1)
     levels, _ = svc.display_levels(key, result)
     assert levels.shape == (80, 40)  # the map is drawn over the upright picture, cell for cell
-    download = Image.open(io.BytesIO(client.get(f"/download/card.png?image={key}&model=vgg16"
-                                                f"&method=gradient_x_input&target=1").data))
+    download = Image.open(
+        io.BytesIO(client.get(f"/download/card.png?image={key}&model=vgg16&method=gradient_x_input&target=1").data)
+    )
     assert download.size[0] == 360 and download.size[1] > 2 * 360  # upright (enlarged 9 × for its legend)
 
 
 def _sanity_result(last: float, other: float) -> dict:
     tile = np.zeros((4, 4), np.float32)
-    return {"check": "sanity", "original": tile, "weighted_layers": 3,
-            "steps": [{"layer": "conv1", "heatmap": tile, "rank_correlation": last, "ssim": 0.1}],
-            "random_logit": {"label": "heart", "heatmap": tile, "rank_correlation": other}}
+    return {
+        "check": "sanity",
+        "original": tile,
+        "weighted_layers": 3,
+        "steps": [{"layer": "conv1", "heatmap": tile, "rank_correlation": last, "ssim": 0.1}],
+        "random_logit": {"label": "heart", "heatmap": tile, "rank_correlation": other},
+    }
 
 
 def test_the_trust_panel_words_the_verdicts_the_service_returns():
@@ -332,10 +361,18 @@ def test_the_trust_panel_words_the_verdicts_the_service_returns():
     from service.trust import verdict
 
     assert verdict("sanity", _sanity_result(0.29, 0.6)) == {
-        "verdict": "pass", "score": 0.29, "threshold": 0.3, "fail_above": 0.5,
-        "random_class": {"verdict": "fail", "score": 0.6, "threshold": 0.5}}
+        "verdict": "pass",
+        "score": 0.29,
+        "threshold": 0.3,
+        "fail_above": 0.5,
+        "random_class": {"verdict": "fail", "score": 0.6, "threshold": 0.5},
+    }
     assert [verdict("sanity", _sanity_result(last, 0.0))["verdict"] for last in (0.29, 0.3, 0.5, 0.51)] == [
-        "pass", "unclear", "unclear", "fail"]
+        "pass",
+        "unclear",
+        "unclear",
+        "fail",
+    ]
     words, _ = render_sanity(_sanity_result(0.29, 0.6))
     assert text_of(words[0]).startswith("Passes") and "(rank correlation 0.29)" in text_of(words[0])
     assert "hardly depends on the class" in text_of(words[1])
@@ -343,25 +380,42 @@ def test_the_trust_panel_words_the_verdicts_the_service_returns():
     assert text_of(words[0]).startswith("Warning") and "does depend on the class" in text_of(words[1])
 
     curve = {"fractions": [0.0, 0.5, 1.0], "probabilities": [0.9, 0.4, 0.1], "fill": "blur"}
-    faithful = {"check": "faithfulness", "label": "star", "target": 3,
-                "deletion": {**curve, "auc": 0.20, "random_auc": 0.30, "random_std": 0.02},  # beyond 2 × 0.02
-                "insertion": {**curve, "auc": 0.31, "random_auc": 0.30, "random_std": 0.02}}  # within it
+    faithful = {
+        "check": "faithfulness",
+        "label": "star",
+        "target": 3,
+        "deletion": {**curve, "auc": 0.20, "random_auc": 0.30, "random_std": 0.02},  # beyond 2 × 0.02
+        "insertion": {**curve, "auc": 0.31, "random_auc": 0.30, "random_std": 0.02},
+    }  # within it
     said = verdict("faithfulness", faithful)
     assert (said["deletion"]["verdict"], said["insertion"]["verdict"]) == ("better", "chance")
     assert said["deletion"]["margin"] == pytest.approx(0.04) and said["deletion"]["lower_is_better"] is True
     lines, _ = render_faithfulness(faithful)
-    assert text_of(lines[0]).endswith("—  better than random maps") and "no better than random maps" in text_of(lines[1])
+    assert text_of(lines[0]).endswith("—  better than random maps") and "no better than random maps" in text_of(
+        lines[1]
+    )
 
-    for agreement, level, words in ((0.95, "high", "very repeatable"), (0.9, "medium", "fairly repeatable"),
-                                    (0.7, "low", "not repeatable")):
-        stable = {"check": "stability", "seeds": [0, 1], "maps": [np.zeros((4, 4))] * 2, "mean": np.zeros((4, 4)),
-                  "std": np.zeros((4, 4)), "agreement": agreement}
+    for agreement, level, words in (
+        (0.95, "high", "very repeatable"),
+        (0.9, "medium", "fairly repeatable"),
+        (0.7, "low", "not repeatable"),
+    ):
+        stable = {
+            "check": "stability",
+            "seeds": [0, 1],
+            "maps": [np.zeros((4, 4))] * 2,
+            "mean": np.zeros((4, 4)),
+            "std": np.zeros((4, 4)),
+            "agreement": agreement,
+        }
         assert verdict("stability", stable)["verdict"] == level
         assert words in text_of(render_stability(stable)[0])
 
     found = {"pointing_game": True, "energy_in_mask": 0.4, "area": 0.4}
-    assert verdict("localization", found) == {"verdict": "hit", "energy": {"verdict": "chance", "score": 0.4,
-                                                                           "threshold": 0.4}}
+    assert verdict("localization", found) == {
+        "verdict": "hit",
+        "energy": {"verdict": "chance", "score": 0.4, "threshold": 0.4},
+    }
 
 
 def test_the_scrubber_picture_says_what_is_wrong_with_each_request(client):

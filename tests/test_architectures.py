@@ -1,4 +1,5 @@
 """The three ImageNet architectures with seeded random weights: every method, default and early layer."""
+
 import numpy as np
 import pytest
 
@@ -33,8 +34,9 @@ def test_every_method_on_default_and_early_layer(name, registry_models, rng_imag
     # minutes on a CPU, so here its fast variant (the same code on fewer channels) stands in for it
     applicable = [m for m in METHODS if not (m == "cam" and name == "vgg16") and m != "score_cam"]
     for layer in (DEFAULT[name], EARLY[name]):
-        maps = explain_all(model, image, applicable, layer=layer, target=281,
-                           params={m: METHODS[m].quick for m in applicable})
+        maps = explain_all(
+            model, image, applicable, layer=layer, target=281, params={m: METHODS[m].quick for m in applicable}
+        )
         for method, e in maps.items():
             assert e.heatmap.shape == (SIZE[name], SIZE[name]), (method, layer)
             assert np.isfinite(e.heatmap).all(), (method, layer)

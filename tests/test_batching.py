@@ -1,4 +1,5 @@
 """Chunked runs: same answer as one big batch, progress after each chunk, halving on out-of-memory."""
+
 import numpy as np
 import pytest
 
@@ -79,8 +80,13 @@ def test_forward_only_batches_use_the_forward_chunk(tiny_cnn, monkeypatch):
     engine = engine_for(tiny_cnn)
     calls = []
     original = engine.run
-    monkeypatch.setattr(engine, "run", lambda key, inputs, targets, batched=False: calls.append(len(inputs)) or
-                        original(key, inputs, targets, batched))
+    monkeypatch.setattr(
+        engine,
+        "run",
+        lambda key, inputs, targets, batched=False: (
+            calls.append(len(inputs)) or original(key, inputs, targets, batched)
+        ),
+    )
     inputs = np.zeros((40, 16, 16, 3), np.float32)
     passes = Passes(tiny_cnn, inputs[:1], np.zeros(1, np.int32))
     passes.batch(PassKey(), inputs, 0, field="logits")
@@ -92,8 +98,12 @@ def test_forward_only_batches_use_the_forward_chunk(tiny_cnn, monkeypatch):
 def test_tuples_of_results_are_joined_field_by_field():
     """A compute that returns (values, scores) gets each joined over the chunks, in order."""
     seen = []
-    values, scores = run_in_chunks(lambda a, b: (np.arange(a, b)[:, None] * [1, 10], np.arange(a, b) * 0.5), 5, 2,
-                                   on_chunk=lambda a, b, part: seen.append((a, b, len(part))))
+    values, scores = run_in_chunks(
+        lambda a, b: (np.arange(a, b)[:, None] * [1, 10], np.arange(a, b) * 0.5),
+        5,
+        2,
+        on_chunk=lambda a, b, part: seen.append((a, b, len(part))),
+    )
     np.testing.assert_array_equal(values, np.arange(5)[:, None] * [1, 10])
     np.testing.assert_array_equal(scores, np.arange(5) * 0.5)
     assert seen == [(0, 2, 2), (2, 4, 2), (4, 5, 2)]

@@ -1,6 +1,7 @@
 """Compare mode and the top-5 chart in a real headless Chromium, as a teacher would use them on the Shapes demo
 (its trained weights ship with the code; the ImageNet models' weights are absent, as on an offline machine).
 Saves screenshots of compare mode at 1600 × 1200 and 1024 × 768 to tests/artifacts/."""
+
 from __future__ import annotations
 
 import re
@@ -33,6 +34,7 @@ def offline_shapes(dash_duo, browser_available, tmp_path, monkeypatch):
 
 def _choose(dash_duo, dropdown_id: str, text: str) -> None:
     """Open a dcc.Dropdown without a search box and click the option starting with ``text``."""
+
     def option():
         trigger = dash_duo.find_element(f"#{dropdown_id}")
         if trigger.get_attribute("data-state") != "open":
@@ -44,7 +46,10 @@ def _choose(dash_duo, dropdown_id: str, text: str) -> None:
             "const popup = document.getElementById(arguments[0].getAttribute('aria-controls'));"
             "const wanted = arguments[1];"
             "return popup && Array.from(popup.querySelectorAll('.dash-dropdown-option'))"
-            "  .find(function(o) { return o.innerText.trim().startsWith(wanted); });", trigger, text)
+            "  .find(function(o) { return o.innerText.trim().startsWith(wanted); });",
+            trigger,
+            text,
+        )
 
     _wait(option, timeout=10, message=f"the option {text!r} of #{dropdown_id}").click()
 
@@ -60,13 +65,18 @@ def _chart(dash_duo, graph_id: str) -> dict:
         const names = Array.from(plot.querySelectorAll('.barlayer text')).map(t => t.textContent);
         const notes = Array.from(plot.querySelectorAll('.annotation-text')).map(t => t.textContent);
         return {classes: plot.data[0].customdata, labels: plot.data[0].y, widths: widths, names: names, notes: notes};
-        """, graph_id)
+        """,
+        graph_id,
+    )
 
 
 def _click_name(dash_duo, graph_id: str, label: str) -> None:
     """Click a class's name (not its bar) on a top-5 chart, where a person's pointer would."""
-    name = next(element for element in dash_duo.driver.find_elements(By.CSS_SELECTOR, f"#{graph_id} .barlayer text")
-                if element.text == label)
+    name = next(
+        element
+        for element in dash_duo.driver.find_elements(By.CSS_SELECTOR, f"#{graph_id} .barlayer text")
+        if element.text == label
+    )
     dash_duo.driver.execute_script(SCROLL_TO, name, "center")
     ActionChains(dash_duo.driver).move_to_element(name).click().perform()
 
@@ -74,7 +84,9 @@ def _click_name(dash_duo, graph_id: str, label: str) -> None:
 def _box(dash_duo, card: str) -> dict:
     return dash_duo.driver.execute_script(
         "const r = document.getElementById(arguments[0]).getBoundingClientRect();"
-        "return {left: r.left, top: r.top, width: r.width};", _dom_id(card, "card"))
+        "return {left: r.left, top: r.top, width: r.width};",
+        _dom_id(card, "card"),
+    )
 
 
 def _screenshot(dash_duo, name: str, element_id: str) -> None:
@@ -94,8 +106,10 @@ def test_each_compared_model_explains_its_own_class_in_paired_cards(offline_shap
     dash_duo = offline_shapes
     _compare_star_with_vgg16(dash_duo)
     # VGG16's trained weights are missing: its cards say so, naming the model, and its own weights choice shows
-    _wait(lambda: "VGG16's ImageNet weights are missing" in _info_text(dash_duo, "b-grad_cam"),
-          message="the missing-weights message on VGG16's card")
+    _wait(
+        lambda: "VGG16's ImageNet weights are missing" in _info_text(dash_duo, "b-grad_cam"),
+        message="the missing-weights message on VGG16's card",
+    )
     assert "under “Compare with a second model”" in _info_text(dash_duo, "b-grad_cam")
     assert "fetch-weights --model vgg16" in dash_duo.find_element("#compare-status").text
     _click_text(dash_duo, "#compare-weights label", "random weights (testing only)")
@@ -110,14 +124,21 @@ def test_each_compared_model_explains_its_own_class_in_paired_cards(offline_shap
 
     # a top-5 chart for each model, the second highlighting the class its cards explain
     chart = _wait(lambda: _chart(dash_duo, "compare-predictions"), message="VGG16's top-5 chart")
-    assert len(chart["classes"]) == 5 and "What VGG16 thinks it sees" in dash_duo.find_element(
-        "#compare-predictions-title").text
+    assert (
+        len(chart["classes"]) == 5
+        and "What VGG16 thinks it sees" in dash_duo.find_element("#compare-predictions-title").text
+    )
     assert any(name.startswith(top) for name in chart["names"])
     # a class clicked on VGG16's own chart is the one VGG16's cards explain
     _click_name(dash_duo, "compare-predictions", chart["labels"][-2])
     wanted = f"{chart['labels'][-2].rsplit(' (', 1)[0]} (class {chart['classes'][-2]})"
-    _wait(lambda: wanted in _info_text(dash_duo, "b-grad_cam") and "picked on VGG16's chart" in _info_text(
-        dash_duo, "b-grad_cam"), message=f"VGG16's Grad-CAM of {wanted}")
+    _wait(
+        lambda: (
+            wanted in _info_text(dash_duo, "b-grad_cam")
+            and "picked on VGG16's chart" in _info_text(dash_duo, "b-grad_cam")
+        ),
+        message=f"VGG16's Grad-CAM of {wanted}",
+    )
     assert "star (class 3)" in _info_text(dash_duo, "a-grad_cam")
 
     # cards paired by method: Shapes' card and VGG16's card of one method side by side in one row
@@ -161,9 +182,14 @@ def test_the_top_five_chart_takes_clicks_on_names_and_says_where_a_picked_class_
     # a class outside the top 5: the chart says its probability and rank
     outside = next(index for index in range(len(CLASSES)) if index not in chart["classes"])
     _pick(dash_duo, "target", CLASSES[outside])
-    note = _wait(lambda: [n for n in (_chart(dash_duo, "predictions") or {}).get("notes", [])
-                          if n.startswith("picked:")], timeout=60, message="the picked class's standing")[0]
+    note = _wait(
+        lambda: [n for n in (_chart(dash_duo, "predictions") or {}).get("notes", []) if n.startswith("picked:")],
+        timeout=60,
+        message="the picked class's standing",
+    )[0]
     assert re.fullmatch(rf"picked: {CLASSES[outside]} — \d+\.\d%, rank [67]", note), note
-    _wait(lambda: f"{CLASSES[outside]} (class {outside})" in _info_text(dash_duo, "a-grad_cam"),
-          message="the card explaining the picked class")
+    _wait(
+        lambda: f"{CLASSES[outside]} (class {outside})" in _info_text(dash_duo, "a-grad_cam"),
+        message="the card explaining the picked class",
+    )
     assert dash_duo.get_logs() in ([], None)

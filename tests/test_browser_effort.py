@@ -1,5 +1,6 @@
 """The effort choice of the multi-pass cards and choosing a file again, in a real headless Chromium on
 the Shapes demo (its weights ship with the app, so its maps are quick)."""
+
 from __future__ import annotations
 
 import json
@@ -8,8 +9,8 @@ import time
 import numpy as np
 import pytest
 from PIL import Image
-from selenium.webdriver.common.by import By
 from selenium.webdriver.common.keys import Keys
+
 from test_browser import _DRIVER, _card_state, _dom_id, _pick, _wait
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
@@ -60,8 +61,11 @@ def test_choosing_the_same_file_again_is_taken_every_time(shapes_page, tmp_path)
 
     # A twice in a row: still taken, and the status line says so
     _choose_file(dash_duo, picture_a)
-    _wait(lambda: "again" in dash_duo.find_element("#upload-name").text, timeout=30,
-          message="the status line to say the same picture was chosen again")
+    _wait(
+        lambda: "again" in dash_duo.find_element("#upload-name").text,
+        timeout=30,
+        message="the status line to say the same picture was chosen again",
+    )
     assert _picture_src(dash_duo) == src_a
 
 
@@ -73,7 +77,8 @@ def _element(dash_duo, card: str, kind: str, **more: str):
 
 def _text(dash_duo, card: str, kind: str) -> str:
     return dash_duo.driver.execute_script(
-        "const e = document.getElementById(arguments[0]); return e ? e.innerText : '';", _dom_id(card, kind))
+        "const e = document.getElementById(arguments[0]); return e ? e.innerText : '';", _dom_id(card, kind)
+    )
 
 
 def _cached(svc, key: str, **settings) -> bool:
@@ -92,13 +97,21 @@ def test_a_long_method_offers_a_choice_of_effort_with_its_time_before_it_starts(
     _wait(lambda: _element(dash_duo, card, "card-effort"), message="the SmoothGrad card")
     # before any picture: the effort choice, standard checked, and a time estimate
     checked = dash_duo.driver.execute_script(
-        "return Array.from(document.getElementById(arguments[0]).querySelectorAll('input:checked'))"
-        ".map(e => e.value);", _dom_id(card, "card-effort"))
+        "return Array.from(document.getElementById(arguments[0]).querySelectorAll('input:checked')).map(e => e.value);",
+        _dom_id(card, "card-effort"),
+    )
     assert checked == ["standard"]
-    _wait(lambda: "Standard: " in _text(dash_duo, card, "card-estimate")
-          and "first guess" in _text(dash_duo, card, "card-estimate"), message="the time estimate")
-    panel = dash_duo.driver.execute_script("return document.getElementById(arguments[0]).closest('.effort')"
-                                           ".querySelector('details.card-settings-panel');", _dom_id(card, "card-effort"))
+    _wait(
+        lambda: (
+            "Standard: " in _text(dash_duo, card, "card-estimate")
+            and "first guess" in _text(dash_duo, card, "card-estimate")
+        ),
+        message="the time estimate",
+    )
+    panel = dash_duo.driver.execute_script(
+        "return document.getElementById(arguments[0]).closest('.effort').querySelector('details.card-settings-panel');",
+        _dom_id(card, "card-effort"),
+    )
     assert panel.get_attribute("open") is None  # the settings are folded away
     assert not _element(dash_duo, card, "card-setting", name="n_samples").is_displayed()
 
@@ -110,26 +123,44 @@ def test_a_long_method_offers_a_choice_of_effort_with_its_time_before_it_starts(
     # Quick: its settings fill in, the card computes anew, and the estimate is now this server's own
     dash_duo.driver.execute_script(
         "document.getElementById(arguments[0]).querySelector('input[value=quick]').click();",
-        _dom_id(card, "card-effort"))
-    _wait(lambda: _element(dash_duo, card, "card-setting", name="n_samples").get_attribute("value") == "8",
-          timeout=20, message="n_samples to follow the quick effort")
+        _dom_id(card, "card-effort"),
+    )
+    _wait(
+        lambda: _element(dash_duo, card, "card-setting", name="n_samples").get_attribute("value") == "8",
+        timeout=20,
+        message="n_samples to follow the quick effort",
+    )
     _wait(lambda: _cached(svc, key, n_samples=8), timeout=60, message="the card to compute at quick effort")
-    _wait(lambda: "Quick: " in _text(dash_duo, card, "card-estimate")
-          and "on this server" in _text(dash_duo, card, "card-estimate"), timeout=20, message="the measured estimate")
+    _wait(
+        lambda: (
+            "Quick: " in _text(dash_duo, card, "card-estimate")
+            and "on this server" in _text(dash_duo, card, "card-estimate")
+        ),
+        timeout=20,
+        message="the measured estimate",
+    )
 
     # a setting typed by hand: no effort matches it any more, the value is capped and the card says so
-    dash_duo.driver.execute_script("const s = arguments[0].querySelector('summary');"
-                                   "s.scrollIntoView({block: 'center'}); s.click();", panel)
+    dash_duo.driver.execute_script(
+        "const s = arguments[0].querySelector('summary');s.scrollIntoView({block: 'center'}); s.click();", panel
+    )
     box = _element(dash_duo, card, "card-setting", name="n_samples")
     _wait(box.is_displayed, timeout=10, message="the settings panel to open")
     dash_duo.driver.execute_script("arguments[0].scrollIntoView({block: 'center'});", box)
     box.clear()
     box.send_keys("1000", Keys.ENTER)
-    _wait(lambda: "n_samples was 1000; the largest allowed is 256, so that was used."
-          in _text(dash_duo, card, "card-setting-notes"), timeout=20, message="the capped-setting note on the card")
+    _wait(
+        lambda: (
+            "n_samples was 1000; the largest allowed is 256, so that was used."
+            in _text(dash_duo, card, "card-setting-notes")
+        ),
+        timeout=20,
+        message="the capped-setting note on the card",
+    )
     checked = dash_duo.driver.execute_script(
         "return document.getElementById(arguments[0]).querySelectorAll('input:checked').length;",
-        _dom_id(card, "card-effort"))
+        _dom_id(card, "card-effort"),
+    )
     assert checked == 0
     _wait(lambda: _cached(svc, key, n_samples=256), timeout=90, message="the card to compute at the capped value")
     _wait(lambda: _card_state(dash_duo, card).get("ready"), message="the map at the capped value")

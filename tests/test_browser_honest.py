@@ -1,6 +1,7 @@
 """The page says what is true for the case at hand, in a real headless Chromium: a photo on the Shapes
 demo is flagged as not of its kind, an empty map says so in words, and the sanity check gives no verdict
 for a model whose weights are random. Screenshots go to tests/artifacts/."""
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -48,8 +49,11 @@ def test_grad_cam_at_an_early_layer_says_the_map_is_empty(dash_duo, browser_avai
 def test_a_photo_on_the_shapes_demo_gets_a_warning(dash_duo, browser_available, tmp_path):
     dash_duo = _start(dash_duo, tmp_path, "imagenet")
     page._click_text(dash_duo, ".examples:not([hidden]) button.example", "Star")
-    page._wait(lambda: "looks like the pictures this model was trained on" in _note(dash_duo), timeout=60,
-               message="the star judged familiar")
+    page._wait(
+        lambda: "looks like the pictures this model was trained on" in _note(dash_duo),
+        timeout=60,
+        message="the star judged familiar",
+    )
     assert "only knows" not in _note(dash_duo)
     # a photo gets the warning next to its (confident, meaningless) prediction
     dash_duo.find_element("#upload input[type=file]").send_keys(str(EXAMPLES / "coffee.jpg"))
@@ -66,13 +70,17 @@ def test_sanity_check_on_random_weights_gives_no_verdict(dash_duo, browser_avail
     page._click_text(dash_duo, ".examples:not([hidden]) button.example", "Star")
     page._wait(lambda: page._card_state(dash_duo, "a-grad_cam").get("ready"), message="the Grad-CAM card")
     assert not _note(dash_duo)  # random weights: no claim about which pictures the model knows
-    dash_duo.driver.execute_script("document.getElementById(arguments[0]).click();",
-                                   page._dom_id("a-grad_cam", "card-trust"))
+    dash_duo.driver.execute_script(
+        "document.getElementById(arguments[0]).click();", page._dom_id("a-grad_cam", "card-trust")
+    )
     page._wait(lambda: "Pitfalls" in dash_duo.find_element("#trust-modal").text, timeout=20, message="the panel")
     page._click_text(dash_duo, "#trust-modal .nav-link", "Sanity checks")
     page._click_text(dash_duo, "#trust-modal button", "Run the sanity checks")
-    page._wait(lambda: "No verdict" in dash_duo.find_element("#trust-modal").text, timeout=180,
-               message="the sanity check's words")
+    page._wait(
+        lambda: "No verdict" in dash_duo.find_element("#trust-modal").text,
+        timeout=180,
+        message="the sanity check's words",
+    )
     text = dash_duo.find_element("#trust-modal").text
     assert "weights are random" in text and "Passes" not in text and "depends on what the model learned" not in text
     dash_duo.driver.save_screenshot(str(page.ARTIFACTS / "trust_panel_random_weights.png"))

@@ -2,6 +2,7 @@
 (1600 × 1200), on the Shapes demo with its own weights: cards that reflow on every resize, nothing wider
 than its box, no broken images, texts in the model's own words, opacity that follows one rule and stays in
 the browser, and a trust panel that keeps its results. Saves screenshots under tests/artifacts/."""
+
 from __future__ import annotations
 
 import base64
@@ -118,8 +119,11 @@ def test_cards_reflow_when_the_window_is_resized(shapes_page):
     _wait(lambda: _cards_fit(dash_duo) == [], timeout=10, message=f"the cards to fit: {_cards_fit(dash_duo)}")
     for width, height in ((1280, 800), (1024, 768), (1600, 1200)):  # plugged into a projector, and back
         _viewport(dash_duo, width, height)
-        _wait(lambda: _cards_fit(dash_duo) == [], timeout=10,
-              message=f"the cards to reflow at {width} × {height}: {_cards_fit(dash_duo)}")
+        _wait(
+            lambda: _cards_fit(dash_duo) == [],
+            timeout=10,
+            message=f"the cards to reflow at {width} × {height}: {_cards_fit(dash_duo)}",
+        )
 
 
 TOO_WIDE = """
@@ -153,15 +157,19 @@ def test_the_page_is_comfortable_on_a_1024_by_768_projector(shapes_page):
         _example(dash_duo)
         assert dash_duo.driver.execute_script(TOO_WIDE) == [], f"at {width} × {height}"
         controls = dash_duo.driver.execute_script(
-            "return document.querySelector('.controls').getBoundingClientRect().width")
+            "return document.querySelector('.controls').getBoundingClientRect().width"
+        )
         assert controls >= 300, f"the controls column is only {controls:.0f} px wide at {width} × {height}"
         _wait(lambda: _cards_fit(dash_duo) == [], timeout=10, message=f"the cards to fit: {_cards_fit(dash_duo)}")
         _screenshot(dash_duo, f"page_{width}x{height}")
 
         # compare mode: the second model's cards beside the first's, still inside the page
         _set(dash_duo, "compare-model", {"value": "vgg16"})
-        _wait(lambda: len(dash_duo.driver.find_elements(By.CSS_SELECTOR, ".method-card")) == 2 * len(CARDS),
-              timeout=30, message="the compared model's cards")
+        _wait(
+            lambda: len(dash_duo.driver.find_elements(By.CSS_SELECTOR, ".method-card")) == 2 * len(CARDS),
+            timeout=30,
+            message="the compared model's cards",
+        )
         time.sleep(2.0)
         assert dash_duo.driver.execute_script(TOO_WIDE) == [], f"compare mode at {width} × {height}"
         _screenshot(dash_duo, f"compare_{width}x{height}")
@@ -179,8 +187,11 @@ def test_first_load_has_no_broken_image_and_speaks_the_models_words(shapes_page)
     dash_duo, _, _ = shapes_page
     _viewport(dash_duo, 1600, 1200)
     _wait(lambda: dash_duo.find_element("#model-status").text, timeout=30, message="the model's status")
-    _wait(lambda: dash_duo.driver.execute_script(
-        "return [...document.images].every(img => img.complete);"), timeout=20, message="the images to load")
+    _wait(
+        lambda: dash_duo.driver.execute_script("return [...document.images].every(img => img.complete);"),
+        timeout=20,
+        message="the images to load",
+    )
     assert dash_duo.driver.execute_script(BROKEN_IMAGES) == []
     assert not dash_duo.find_element(".downloads").is_displayed(), "no stray separators before any map exists"
     _screenshot(dash_duo, "first_load_1600x1200")
@@ -195,13 +206,15 @@ def test_first_load_has_no_broken_image_and_speaks_the_models_words(shapes_page)
 
 def _number_box(dash_duo, slider_dom_id: str):
     return dash_duo.driver.execute_script(
-        "return document.getElementById(arguments[0]).querySelector('input[type=number]');", slider_dom_id)
+        "return document.getElementById(arguments[0]).querySelector('input[type=number]');", slider_dom_id
+    )
 
 
 def _type_and_enter(dash_duo, box, value: str) -> None:
     """Type a number in a slider's box and press Enter, as a person does (the box keeps the focus)."""
-    dash_duo.driver.execute_script("arguments[0].scrollIntoView({block: 'center'}); arguments[0].focus();"
-                                   "arguments[0].select();", box)
+    dash_duo.driver.execute_script(
+        "arguments[0].scrollIntoView({block: 'center'}); arguments[0].focus();arguments[0].select();", box
+    )
     dash_duo.driver.switch_to.active_element.send_keys(value, Keys.ENTER)
 
 
@@ -217,14 +230,19 @@ def test_opacity_follows_one_rule_and_stays_in_the_browser(shapes_page):
 
     # the global box: Enter applies it to every card
     _type_and_enter(dash_duo, _number_box(dash_duo, "opacity-all"), "0.2")
-    _wait(lambda: set(_opacities(dash_duo, CARDS).values()) == {0.2}, timeout=10,
-          message=f"every card at 0.2 after Enter, not {_opacities(dash_duo, CARDS)}")
+    _wait(
+        lambda: set(_opacities(dash_duo, CARDS).values()) == {0.2},
+        timeout=10,
+        message=f"every card at 0.2 after Enter, not {_opacities(dash_duo, CARDS)}",
+    )
 
     # a card's own box overrides that card only
     _type_and_enter(dash_duo, _number_box(dash_duo, _dom_id("a-grad_cam", "card-opacity")), "0.8")
-    _wait(lambda: _opacities(dash_duo, CARDS) == {"a-grad_cam": 0.8, "a-guided_grad_cam": 0.2,
-                                                   "a-vanilla_gradient": 0.2}, timeout=10,
-          message=f"Grad-CAM alone at 0.8, not {_opacities(dash_duo, CARDS)}")
+    _wait(
+        lambda: _opacities(dash_duo, CARDS) == {"a-grad_cam": 0.8, "a-guided_grad_cam": 0.2, "a-vanilla_gradient": 0.2},
+        timeout=10,
+        message=f"Grad-CAM alone at 0.8, not {_opacities(dash_duo, CARDS)}",
+    )
     time.sleep(1.0)
     assert not [path for path in requests[before:] if path.startswith("/_dash")], "opacity reached the server"
 
@@ -232,18 +250,27 @@ def test_opacity_follows_one_rule_and_stays_in_the_browser(shapes_page):
     _set(dash_duo, "methods", {"value": ["grad_cam", "guided_grad_cam", "vanilla_gradient", "gradient_x_input"]})
     cards = (*CARDS, "a-gradient_x_input")
     _wait(lambda: _card_state(dash_duo, "a-gradient_x_input").get("ready"), message="the new card's map")
-    _wait(lambda: _opacities(dash_duo, cards) == {"a-grad_cam": 0.8, "a-guided_grad_cam": 0.2,
-                                                   "a-vanilla_gradient": 0.2, "a-gradient_x_input": 0.2},
-          timeout=15, message=f"the rule kept after adding a card, not {_opacities(dash_duo, cards)}")
+    _wait(
+        lambda: (
+            _opacities(dash_duo, cards)
+            == {"a-grad_cam": 0.8, "a-guided_grad_cam": 0.2, "a-vanilla_gradient": 0.2, "a-gradient_x_input": 0.2}
+        ),
+        timeout=15,
+        message=f"the rule kept after adding a card, not {_opacities(dash_duo, cards)}",
+    )
     slider = dash_duo.driver.execute_script(
         "return document.getElementById(arguments[0]).querySelector('[role=slider]').getAttribute('aria-valuenow');",
-        _dom_id("a-gradient_x_input", "card-opacity"))
+        _dom_id("a-gradient_x_input", "card-opacity"),
+    )
     assert float(slider) == 0.2, "the new card's slider must show what its map shows"
 
     # the global slider moves again: every card follows, the one set apart too
     _type_and_enter(dash_duo, _number_box(dash_duo, "opacity-all"), "0.7")
-    _wait(lambda: set(_opacities(dash_duo, cards).values()) == {0.7}, timeout=10,
-          message=f"every card at 0.7, not {_opacities(dash_duo, cards)}")
+    _wait(
+        lambda: set(_opacities(dash_duo, cards).values()) == {0.7},
+        timeout=10,
+        message=f"every card at 0.7, not {_opacities(dash_duo, cards)}",
+    )
     assert dash_duo.get_logs() in ([], None)
 
 
@@ -270,7 +297,9 @@ def test_progress_labels_are_not_cut_off(shapes_page):
             const clipped = getComputedStyle(bar).overflow !== 'visible' && bar.scrollWidth > bar.clientWidth + 1;
             return {clipped: clipped, inside: text.left >= track.left - 1 && text.right <= track.right + 1,
                     shown: bar.innerText};
-            """, _dom_id("a-grad_cam", "card-progress"))
+            """,
+            _dom_id("a-grad_cam", "card-progress"),
+        )
         assert cut == {"clipped": False, "inside": True, "shown": label}, cut
 
 
@@ -283,18 +312,26 @@ def test_a_partial_maps_title_fits_its_card(shapes_page):
     dash_duo, _, _ = shapes_page
     _viewport(dash_duo, 1024, 768)
     _example(dash_duo)
-    figure = overlay_figure("/assets/examples/shapes/star.png", np.zeros((128, 128), np.uint8),
-                            title=partial_title(0.4))  # as the card draws it while the samples arrive
+    figure = overlay_figure(
+        "/assets/examples/shapes/star.png", np.zeros((128, 128), np.uint8), title=partial_title(0.4)
+    )  # as the card draws it while the samples arrive
     _set(dash_duo, {"type": "card-graph", "card": "a-grad_cam"}, {"figure": json.loads(figure.to_json())})
-    _wait(lambda: dash_duo.driver.execute_script(
-        "const r = document.getElementById(arguments[0]); return !!(r && r.querySelector('.gtitle'));",
-        _dom_id("a-grad_cam", "card-graph")), timeout=10, message="the partial map's title")
+    _wait(
+        lambda: dash_duo.driver.execute_script(
+            "const r = document.getElementById(arguments[0]); return !!(r && r.querySelector('.gtitle'));",
+            _dom_id("a-grad_cam", "card-graph"),
+        ),
+        timeout=10,
+        message="the partial map's title",
+    )
     title, svg = dash_duo.driver.execute_script(
         """
         const root = document.getElementById(arguments[0]);
         const box = e => { const r = e.getBoundingClientRect(); return [r.left, r.right]; };
         return [box(root.querySelector('.gtitle')), box(root.querySelector('.main-svg'))];
-        """, _dom_id("a-grad_cam", "card-graph"))
+        """,
+        _dom_id("a-grad_cam", "card-graph"),
+    )
     assert svg[0] - 1 <= title[0] and title[1] <= svg[1] + 1, f"the title {title} runs out of the figure {svg}"
 
 
@@ -310,12 +347,15 @@ def test_the_trust_panel_keeps_its_results_when_reopened(shapes_page):
     _viewport(dash_duo, 1024, 768)
     _example(dash_duo)
     curves = json.dumps({"check": "faithfulness", "type": "trust-figure"}, separators=(",", ":"))
-    drawn = ("const root = document.getElementById(arguments[0]);"
-             "const plot = root && root.querySelector('.js-plotly-plot');"
-             "return !!(plot && plot.data && plot.data.length === 2 && root.offsetHeight > 100);")
+    drawn = (
+        "const root = document.getElementById(arguments[0]);"
+        "const plot = root && root.querySelector('.js-plotly-plot');"
+        "return !!(plot && plot.data && plot.data.length === 2 && root.offsetHeight > 100);"
+    )
     for attempt in range(2):  # opened, computed, closed; then opened again
-        dash_duo.driver.execute_script("document.getElementById(arguments[0]).click();",
-                                       _dom_id("a-grad_cam", "card-trust"))
+        dash_duo.driver.execute_script(
+            "document.getElementById(arguments[0]).click();", _dom_id("a-grad_cam", "card-trust")
+        )
         _wait(lambda: "Pitfalls" in dash_duo.find_element("#trust-modal").text, timeout=20, message="the panel")
         _click_text(dash_duo, "#trust-modal .nav-link", "Faithfulness")
         if attempt == 0:
@@ -327,7 +367,10 @@ def test_the_trust_panel_keeps_its_results_when_reopened(shapes_page):
             _viewport(dash_duo, 1600, 1200)
             _screenshot(dash_duo, "trust_panel_1600x1200")
             dash_duo.find_element("#trust-modal .btn-close").click()
-            _wait(lambda: not dash_duo.driver.find_elements(By.CSS_SELECTOR, "#trust-modal.show"), timeout=10,
-                  message="the panel to close")
+            _wait(
+                lambda: not dash_duo.driver.find_elements(By.CSS_SELECTOR, "#trust-modal.show"),
+                timeout=10,
+                message="the panel to close",
+            )
     assert started == ["faithfulness"], "reopening the panel must show the cached result, not compute it again"
     assert dash_duo.get_logs() in ([], None)

@@ -1,6 +1,7 @@
 """Waiting, stopping and first loads, in a real headless Chromium on the Shapes demo: a card says what
 it waits behind, keeps its partial map after Cancel with Run again, and says when a model loads on its
 first use. Slow work is held by a gate, so the states last as long as the test needs."""
+
 from __future__ import annotations
 
 import threading
@@ -17,13 +18,14 @@ HELD = {"rise": "RISE", "occlusion": "Occlusion"}  # multi-pass methods held at 
 
 def _text(dash_duo, card: str, kind: str) -> str:
     return dash_duo.driver.execute_script(
-        "const e = document.getElementById(arguments[0]); return e ? e.textContent : '';", _dom_id(card, kind))
+        "const e = document.getElementById(arguments[0]); return e ? e.textContent : '';", _dom_id(card, kind)
+    )
 
 
 def _visible(dash_duo, card: str, kind: str) -> bool:
     return dash_duo.driver.execute_script(
-        "const e = document.getElementById(arguments[0]); return !!e && e.offsetParent !== null;",
-        _dom_id(card, kind))
+        "const e = document.getElementById(arguments[0]); return !!e && e.offsetParent !== null;", _dom_id(card, kind)
+    )
 
 
 def _figure(dash_duo, card: str) -> dict:
@@ -35,14 +37,21 @@ def _figure(dash_duo, card: str) -> dict:
         const annotations = (plot.layout.annotations || []).map(a => a.text).join(' ');
         const title = plot.layout.title && plot.layout.title.text ? plot.layout.title.text : '';
         return {heatmap: plot.data.length > 0 && plot.data[0].type === 'heatmap', text: annotations, title: title};
-        """, _dom_id(card, "card-graph"))
+        """,
+        _dom_id(card, "card-graph"),
+    )
 
 
 def _click_example(dash_duo) -> None:
     """Click the first example picture on show (the Shapes gallery; the photo gallery is hidden)."""
-    _wait(lambda: dash_duo.driver.execute_script(
-        "const b = [...document.querySelectorAll('button.example')].find(e => e.offsetParent !== null);"
-        "if (b) { b.click(); } return !!b;"), timeout=30, message="an example picture")
+    _wait(
+        lambda: dash_duo.driver.execute_script(
+            "const b = [...document.querySelectorAll('button.example')].find(e => e.offsetParent !== null);"
+            "if (b) { b.click(); } return !!b;"
+        ),
+        timeout=30,
+        message="an example picture",
+    )
 
 
 def _add_method(dash_duo, title: str) -> None:
@@ -50,10 +59,15 @@ def _add_method(dash_duo, title: str) -> None:
     trigger = dash_duo.find_element("#methods")
     if trigger.get_attribute("data-state") != "open":
         trigger.click()
-    box = _wait(lambda: dash_duo.driver.execute_script(
-        "const popup = document.getElementById(arguments[0].getAttribute('aria-controls'));"
-        "return popup && popup.querySelector('.dash-dropdown-search');", trigger), timeout=10,
-        message="the methods' search box")
+    box = _wait(
+        lambda: dash_duo.driver.execute_script(
+            "const popup = document.getElementById(arguments[0].getAttribute('aria-controls'));"
+            "return popup && popup.querySelector('.dash-dropdown-search');",
+            trigger,
+        ),
+        timeout=10,
+        message="the methods' search box",
+    )
     box.click()
     box.send_keys(Keys.CONTROL, "a")
     box.send_keys(Keys.BACKSPACE)
@@ -69,7 +83,6 @@ def _add_method(dash_duo, title: str) -> None:
 def shapes_page(dash_duo, browser_available, tmp_path):
     from app import create_app
     from components.common import SERVICE_KEY
-
     from explainers.methods import METHODS
     from explainers.versions import method_version
 
@@ -96,8 +109,11 @@ def test_a_model_loading_on_first_use_is_said_on_every_card(shapes_page, monkeyp
     monkeypatch.setattr(models, "load_model", slow_first_load)
     _click_example(dash_duo)
     try:
-        _wait(lambda: "Loading Shapes" in _figure(dash_duo, "a-grad_cam").get("text", ""),
-              timeout=30, message="the card saying the model loads")
+        _wait(
+            lambda: "Loading Shapes" in _figure(dash_duo, "a-grad_cam").get("text", ""),
+            timeout=30,
+            message="the card saying the model loads",
+        )
         said = _figure(dash_duo, "a-grad_cam")["text"]
         assert "first use" in said and "Waiting for a picture" not in said, said
     finally:
@@ -151,9 +167,10 @@ def test_cards_say_what_they_wait_behind_and_quick_maps_do_not_wait(shapes_page)
         dash_duo.driver.save_screenshot(str(ARTIFACTS / "card-waiting.png"))
     finally:
         gate.set()
-    _wait(lambda: _figure(dash_duo, f"a-{waiting}").get("heatmap") and not _text(dash_duo, f"a-{waiting}",
-                                                                                  "card-status"),
-          message="the waiting card's map once the other is done")
+    _wait(
+        lambda: _figure(dash_duo, f"a-{waiting}").get("heatmap") and not _text(dash_duo, f"a-{waiting}", "card-status"),
+        message="the waiting card's map once the other is done",
+    )
 
 
 def test_cancel_keeps_the_partial_map_and_run_again_restarts_it(shapes_page):
@@ -164,10 +181,13 @@ def test_cancel_keeps_the_partial_map_and_run_again_restarts_it(shapes_page):
         _add_method(dash_duo, "RISE")
         _click_example(dash_duo)
         _wait(lambda: _figure(dash_duo, "a-rise").get("heatmap"), message="RISE's partial map")
-        dash_duo.driver.execute_script("document.getElementById(arguments[0]).click();",
-                                       _dom_id("a-rise", "card-cancel"))
-        _wait(lambda: _text(dash_duo, "a-rise", "card-status").startswith("Stopped at "),
-              message="the card saying where it stopped")
+        dash_duo.driver.execute_script(
+            "document.getElementById(arguments[0]).click();", _dom_id("a-rise", "card-cancel")
+        )
+        _wait(
+            lambda: _text(dash_duo, "a-rise", "card-status").startswith("Stopped at "),
+            message="the card saying where it stopped",
+        )
         assert _text(dash_duo, "a-rise", "card-status").rstrip(".").endswith("%")
         figure = _figure(dash_duo, "a-rise")
         assert figure["heatmap"] and "partial map" in figure["title"], figure  # the partial map stays
@@ -176,10 +196,14 @@ def test_cancel_keeps_the_partial_map_and_run_again_restarts_it(shapes_page):
         ARTIFACTS.mkdir(exist_ok=True)
         dash_duo.driver.save_screenshot(str(ARTIFACTS / "card-stopped.png"))
         gate.set()
-        dash_duo.driver.execute_script("document.getElementById(arguments[0]).click();",
-                                       _dom_id("a-rise", "card-again"))
-        _wait(lambda: "computed in" in _text(dash_duo, "a-rise", "card-info"), timeout=180,
-              message="the map computed again after Run again")
+        dash_duo.driver.execute_script(
+            "document.getElementById(arguments[0]).click();", _dom_id("a-rise", "card-again")
+        )
+        _wait(
+            lambda: "computed in" in _text(dash_duo, "a-rise", "card-info"),
+            timeout=180,
+            message="the map computed again after Run again",
+        )
         assert "partial" not in _figure(dash_duo, "a-rise")["title"]
         assert not _visible(dash_duo, "a-rise", "card-again")
     finally:

@@ -1,4 +1,5 @@
 """The result cache: memory first, then disk shared across processes; a broken disk never blocks."""
+
 import os
 
 import numpy as np

@@ -1,5 +1,6 @@
 """Which class each model explains when two are compared (service.classes): a class belongs to a model, so
 the Shapes demo's "star" (class 3) must never become VGG16's class 3 ("tiger shark")."""
+
 from __future__ import annotations
 
 import numpy as np

@@ -1,4 +1,5 @@
 """The command line, run in-process (models stay cached) and once as a real subprocess."""
+
 import json
 import subprocess
 import sys
@@ -7,8 +8,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from explainers.__main__ import main
 from explainers import weights as weights_mod
+from explainers.__main__ import main
 
 
 @pytest.fixture
@@ -28,16 +29,38 @@ def test_labels(capsys):
 
 def test_evaluate_writes_every_score(tmp_path, capsys):
     out = tmp_path / "scores.json"
-    code = main(["evaluate", "--model", "shapes", "--weights", "none", "--method", "grad_cam", "--n", "3",
-                 "--steps", "4", "--json", str(out)])
+    code = main(
+        [
+            "evaluate",
+            "--model",
+            "shapes",
+            "--weights",
+            "none",
+            "--method",
+            "grad_cam",
+            "--n",
+            "3",
+            "--steps",
+            "4",
+            "--json",
+            str(out),
+        ]
+    )
     assert code == 0
     printed = capsys.readouterr().out
     assert "3 generated pictures" in printed and "pointing game" in printed and "deletion AUC" in printed
     found = json.loads(out.read_text())
     assert found["n"] == 3 and len(found["pictures"]) == 3
     summary = found["summary"]
-    assert set(summary) >= {"accuracy", "pointing_game", "energy_in_mask", "deletion_auc", "insertion_auc",
-                            "deletion_auc_random", "insertion_auc_random"}
+    assert set(summary) >= {
+        "accuracy",
+        "pointing_game",
+        "energy_in_mask",
+        "deletion_auc",
+        "insertion_auc",
+        "deletion_auc_random",
+        "insertion_auc_random",
+    }
     assert summary["pointing_game"] == np.mean([p["pointing_game"] for p in found["pictures"]])
     assert main(["evaluate", "--model", "vgg16", "--weights", "none", "--n", "1"]) == 1
     assert "only the shapes model" in capsys.readouterr().err
@@ -59,8 +82,24 @@ def test_sanity_prints_a_row_per_randomized_layer(tmp_path, capsys):
 @pytest.mark.slow
 def test_explain_writes_an_overlay_at_the_photo_size(photo, tmp_path, capsys):
     out, npy = tmp_path / "overlay.png", tmp_path / "map.npy"
-    code = main(["explain", str(photo), "--model", "vgg16", "--method", "grad_cam", "--target", "tabby",
-                 "--weights", "none", "--out", str(out), "--npy", str(npy)])
+    code = main(
+        [
+            "explain",
+            str(photo),
+            "--model",
+            "vgg16",
+            "--method",
+            "grad_cam",
+            "--target",
+            "tabby",
+            "--weights",
+            "none",
+            "--out",
+            str(out),
+            "--npy",
+            str(npy),
+        ]
+    )
     assert code == 0
     printed = capsys.readouterr().out
     assert "class 281 (tabby cat)" in printed and "random weights" in printed
@@ -103,6 +142,11 @@ def test_models_command(monkeypatch, tmp_path, capsys):
 
 
 def test_module_entry_point_runs():
-    done = subprocess.run([sys.executable, "-m", "explainers", "labels", "banana"], capture_output=True,
-                          text=True, timeout=120, cwd=str(__import__("pathlib").Path(__file__).parent.parent))
+    done = subprocess.run(
+        [sys.executable, "-m", "explainers", "labels", "banana"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=str(__import__("pathlib").Path(__file__).parent.parent),
+    )
     assert done.returncode == 0 and done.stdout.startswith("954 · banana")

@@ -1,5 +1,6 @@
 """Every registered method through the same checks, on a tiny CNN (fast) — a new method file is
 picked up here without touching this test."""
+
 import numpy as np
 import pytest
 
@@ -12,8 +13,17 @@ NAMES = list(METHODS)
 
 
 def test_registry_lists_the_one_pass_methods():
-    expected = {"vanilla_gradient", "gradient_x_input", "guided_backprop", "deconvnet", "cam", "grad_cam",
-                "grad_cam_plus_plus", "layer_cam", "guided_grad_cam"}
+    expected = {
+        "vanilla_gradient",
+        "gradient_x_input",
+        "guided_backprop",
+        "deconvnet",
+        "cam",
+        "grad_cam",
+        "grad_cam_plus_plus",
+        "layer_cam",
+        "guided_grad_cam",
+    }
     assert expected <= set(NAMES)
     for cls in METHODS.values():
         assert cls.title and cls.description.endswith(".") and cls.paper
@@ -40,8 +50,9 @@ def test_batch_of_two_gives_each_image_its_own_map(name, tiny_cnn, rng_image):
     method = get_method(name)()
     batch = method.compute(Passes(tiny_cnn, inputs, np.array([1, 4], np.int32), pictures=images), "conv1").heatmap
     for i, target in enumerate((1, 4)):
-        single = method.compute(Passes(tiny_cnn, inputs[i:i + 1], np.array([target], np.int32),
-                                       pictures=images[i:i + 1]), "conv1").heatmap
+        single = method.compute(
+            Passes(tiny_cnn, inputs[i : i + 1], np.array([target], np.int32), pictures=images[i : i + 1]), "conv1"
+        ).heatmap
         np.testing.assert_allclose(batch[i], single[0], rtol=1e-4, atol=1e-7)
 
 
@@ -76,8 +87,10 @@ def test_settings_are_capped_on_the_server_and_say_so():
     samples = Param(16, "how many noisy copies", minimum=1, maximum=256)
     assert samples.clean("n_samples", 1_000_000, notes) == 256
     assert samples.clean("n_samples", "0", notes) == 1
-    assert notes == ["n_samples was 1000000; the largest allowed is 256, so that was used.",
-                     "n_samples was 0; the smallest allowed is 1, so that was used."]
+    assert notes == [
+        "n_samples was 1000000; the largest allowed is 256, so that was used.",
+        "n_samples was 0; the smallest allowed is 1, so that was used.",
+    ]
     for bad in ("many", float("nan"), 2.5, None):
         with pytest.raises(ParameterError, match="must be a int"):
             samples.clean("n_samples", bad, notes)
@@ -116,9 +129,16 @@ def test_a_method_that_shows_partial_maps_ends_on_its_final_map(name, tiny_cnn, 
         np.testing.assert_allclose(previews[-1], e.heatmap, rtol=1e-4, atol=1e-6)
 
 
-@pytest.mark.parametrize("name, settings", [("smoothgrad", {"n_samples": 40}), ("vargrad", {"n_samples": 40}),
-                                            ("integrated_gradients", {"steps": 40}), ("rise", {"n_masks": 40}),
-                                            ("occlusion", {"patch": 4, "stride": 2})])
+@pytest.mark.parametrize(
+    "name, settings",
+    [
+        ("smoothgrad", {"n_samples": 40}),
+        ("vargrad", {"n_samples": 40}),
+        ("integrated_gradients", {"steps": 40}),
+        ("rise", {"n_masks": 40}),
+        ("occlusion", {"patch": 4, "stride": 2}),
+    ],
+)
 def test_long_methods_show_a_partial_map_after_each_chunk(name, settings, tiny_cnn, rng_image):
     previews: list = []
     explain(tiny_cnn, rng_image(16, 16, seed=8), name, target=1, preview=previews.append, **settings)

@@ -1,6 +1,7 @@
 """The download routes' pictures, decoded as a person's image viewer would: the card's PNG carries its
 legend (a title in words, the colour bar with its ends in words), and the all-maps PNG titles each map once,
 in words, with each compared model explaining its own class."""
+
 from __future__ import annotations
 
 import io
@@ -35,7 +36,7 @@ def test_the_card_png_has_a_title_in_words_and_its_colour_bar(shapes_star):
     width, height = picture.size
     assert width >= 360 and height > width + 40  # a square picture, enlarged, with a band above and one below
     pixels = np.asarray(picture.convert("RGB")).astype(int)
-    below = pixels[width + (height - width) // 3:]  # under the picture: the colour bar ramps dark to bright
+    below = pixels[width + (height - width) // 3 :]  # under the picture: the colour bar ramps dark to bright
     row = below[np.argmax(below.std(axis=(1, 2)))]
     coloured = row[(row != 255).any(axis=1)]
     assert coloured[:5].sum() < coloured[-5:].sum() and len(coloured) > width * 0.8
@@ -45,8 +46,10 @@ def test_the_card_png_has_a_title_in_words_and_its_colour_bar(shapes_star):
 @pytest.mark.slow
 def test_the_all_maps_png_titles_each_map_once_in_words_and_pairs_the_models(shapes_star):
     client, key = shapes_star
-    answer = client.get(f"/download/grid.png?image={key}&model=shapes&compare=vgg16&weights=random"
-                        "&methods=grad_cam,vanilla_gradient&target=3")
+    answer = client.get(
+        f"/download/grid.png?image={key}&model=shapes&compare=vgg16&weights=random"
+        "&methods=grad_cam,vanilla_gradient&target=3"
+    )
     assert answer.status_code == 200
     picture = Image.open(io.BytesIO(answer.data))
     titles = picture.text["Title"].split("; ")

@@ -3,6 +3,7 @@
 Answers come from hand-made maps and masks, or from the tiny models of conftest.py whose maps are
 known on paper (the linear model's gradient is its weights; the region model only looks at REGION).
 """
+
 import subprocess
 import sys
 import warnings
@@ -15,10 +16,27 @@ from explainers import explain
 from explainers.api import logits_of
 from explainers.engine import engine_for
 from explainers.errors import ExplainerError, ImageError, NotApplicableError, UnknownNameError
-from explainers.evaluation import (box_mask, cascading_randomization, energy_in_mask, faithfulness, fill_image,
-                                   map_peak, perturbed_image, perturbed_images, pixel_order, pointing_game,
-                                   random_logit, random_map_auc, randomizable_copy, randomize_layer,
-                                   rank_correlation, scale_box, ssim, stability, weighted_layers)
+from explainers.evaluation import (
+    box_mask,
+    cascading_randomization,
+    energy_in_mask,
+    faithfulness,
+    fill_image,
+    map_peak,
+    perturbed_image,
+    perturbed_images,
+    pixel_order,
+    pointing_game,
+    random_logit,
+    random_map_auc,
+    randomizable_copy,
+    randomize_layer,
+    rank_correlation,
+    scale_box,
+    ssim,
+    stability,
+    weighted_layers,
+)
 from explainers.models import softmax
 
 
@@ -275,8 +293,13 @@ def test_the_whole_curve_is_one_batch(linear_model, picture, monkeypatch):
     calls = []
     engine = engine_for(linear_model)
     original_run = engine.run
-    monkeypatch.setattr(engine, "run", lambda key, inputs, targets, batched=False: calls.append(len(inputs)) or
-                        original_run(key, inputs, targets, batched))
+    monkeypatch.setattr(
+        engine,
+        "run",
+        lambda key, inputs, targets, batched=False: (
+            calls.append(len(inputs)) or original_run(key, inputs, targets, batched)
+        ),
+    )
     faithfulness(linear_model, picture, np.ones((8, 8)), 0, steps=10)
     assert calls == [8, 3]  # 11 pictures in full chunks, not one call per picture
 
@@ -331,8 +354,9 @@ def test_a_copy_changes_in_place_without_retracing(tiny_cnn, picture16):
     copy = randomizable_copy(tiny_cnn)
     target = int(np.argmax(logits_of(tiny_cnn, picture16)))
     first = explain(copy, picture16, "vanilla_gradient", target=target).heatmap
-    np.testing.assert_allclose(first, explain(tiny_cnn, picture16, "vanilla_gradient", target=target).heatmap,
-                               rtol=1e-5, atol=1e-7)
+    np.testing.assert_allclose(
+        first, explain(tiny_cnn, picture16, "vanilla_gradient", target=target).heatmap, rtol=1e-5, atol=1e-7
+    )
     randomize_layer(copy.keras.get_layer("conv1"), seed=0)
     changed = explain(copy, picture16, "vanilla_gradient", target=target).heatmap
     assert rank_correlation(first, changed) < 0.9
@@ -377,8 +401,7 @@ def test_random_logit_explains_another_class_chosen_by_the_seed(linear_model, pi
     result = random_logit(linear_model, picture, "vanilla_gradient", seed=3)
     assert result.target == target and result.random_class != target
     assert random_logit(linear_model, picture, "vanilla_gradient", seed=3).random_class == result.random_class
-    drawn = {random_logit(linear_model, picture, "vanilla_gradient", target=0, seed=s).random_class
-             for s in range(12)}
+    drawn = {random_logit(linear_model, picture, "vanilla_gradient", target=0, seed=s).random_class for s in range(12)}
     assert drawn == {1, 2}
     # the linear model's vanilla gradient for class c is max over colours of |W[:, c]| / 255
     weights = linear_model.keras.get_layer("logits").get_weights()[0].reshape(8, 8, 3, 3)
@@ -423,7 +446,9 @@ def test_rise_stability_on_the_region_model(region_model, region_picture):
 
 
 def test_importing_the_scores_does_not_import_tensorflow_or_dash():
-    code = ("import sys, explainers.evaluation as e, numpy as np; e.pointing_game(np.eye(4), np.eye(4)); "
-            "print('tensorflow' in sys.modules, 'dash' in sys.modules)")
+    code = (
+        "import sys, explainers.evaluation as e, numpy as np; e.pointing_game(np.eye(4), np.eye(4)); "
+        "print('tensorflow' in sys.modules, 'dash' in sys.modules)"
+    )
     out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True)
     assert out.stdout.split() == ["False", "False"]

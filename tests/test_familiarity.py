@@ -1,5 +1,6 @@
 """The familiarity check (explainers.familiarity): the distance arithmetic on hand-made numbers, then
 the shipped Shapes record on real pictures, and the calibration script's false-alarm rate."""
+
 from __future__ import annotations
 
 import importlib.util
@@ -101,8 +102,9 @@ def test_the_script_reproduces_the_recorded_false_alarm_rate(trained):
     spec.loader.exec_module(script)
     record = shapes.familiarity_record()
     count = 400  # the first pictures of the recorded false-alarm set: their rate is within chance of the record's
-    rate = script.measured_false_alarm_rate(trained, familiarity.for_model("shapes"),
-                                            record["pictures"]["false_alarms"]["seed"], count)
+    rate = script.measured_false_alarm_rate(
+        trained, familiarity.for_model("shapes"), record["pictures"]["false_alarms"]["seed"], count
+    )
     recorded = record["false_alarm_rate"]
     assert abs(rate - recorded) <= 3 * np.sqrt(recorded * (1 - recorded) / count) + 1 / count
 

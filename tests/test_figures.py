@@ -1,4 +1,5 @@
 """The pure figure builders: arrays in, Plotly figures out."""
+
 import numpy as np
 
 from components.figures import message_figure, overlay_figure, predictions_figure

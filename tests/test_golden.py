@@ -2,6 +2,7 @@
 ``Passes`` and returns hand-made activations, gradients and logits; every expected array is written
 out as worked on paper (in the comments), never recomputed by the code under test. Milliseconds each.
 """
+
 import subprocess
 import sys
 from types import SimpleNamespace
@@ -18,9 +19,16 @@ from explainers.methods.smoothgrad import SmoothGrad, SquareGrad, VarGrad
 from explainers.ops import Mean, MeanOfSquares, Variance, fill_picture, integrate, quadrature, softmax
 from explainers.passes import PassKey, PassResult
 
-SUBJECTS = ("explainers.ops", "explainers.methods", "explainers.methods.base", "explainers.methods.grad_cam",
-            "explainers.methods.grad_cam_plus_plus", "explainers.methods.layer_cam", "explainers.methods.smoothgrad",
-            "explainers.passes")
+SUBJECTS = (
+    "explainers.ops",
+    "explainers.methods",
+    "explainers.methods.base",
+    "explainers.methods.grad_cam",
+    "explainers.methods.grad_cam_plus_plus",
+    "explainers.methods.layer_cam",
+    "explainers.methods.smoothgrad",
+    "explainers.passes",
+)
 
 
 class StubPasses:
@@ -86,8 +94,9 @@ def test_grad_cam_weights_by_the_mean_gradient():
     np.testing.assert_array_equal(result.heatmap, [[[0.0, 1.25], [2.25, 4.0]]])
     assert result.meta == {"layer_resolution": [2, 2]} and result.attributions is None
     assert passes.asked == [PassKey("layer", layer_grads=True)]
-    np.testing.assert_array_equal(GradCam(relu=False).compute(cam_passes(), "layer").heatmap,
-                                  [[[-0.5, 1.25], [2.25, 4.0]]])
+    np.testing.assert_array_equal(
+        GradCam(relu=False).compute(cam_passes(), "layer").heatmap, [[[-0.5, 1.25], [2.25, 4.0]]]
+    )
 
 
 def test_grad_cam_plus_plus_weights_positive_gradients_by_their_alphas():
@@ -95,10 +104,10 @@ def test_grad_cam_plus_plus_weights_positive_gradients_by_their_alphas():
     # channel 0: g = 1, ΣA = 10: α = 1/12 at 4 positions, w₀ = 4/12 = 1/3
     # channel 1: only g = 1 at (0, 1) counts, ΣA = 4: α = 1/6, w₁ = 1/6
     # map: A₀/3 + A₁/6 = [[2/3, 5/6], [7/6, 4/3]]
-    np.testing.assert_allclose(GradCamPlusPlus().channel_weights(ACTIVATIONS, GRADIENTS), [[1 / 3, 1 / 6]],
-                               rtol=1e-6)
-    np.testing.assert_allclose(GradCamPlusPlus().compute(cam_passes(), "layer").heatmap,
-                               [[[2 / 3, 5 / 6], [7 / 6, 4 / 3]]], rtol=1e-6)
+    np.testing.assert_allclose(GradCamPlusPlus().channel_weights(ACTIVATIONS, GRADIENTS), [[1 / 3, 1 / 6]], rtol=1e-6)
+    np.testing.assert_allclose(
+        GradCamPlusPlus().compute(cam_passes(), "layer").heatmap, [[[2 / 3, 5 / 6], [7 / 6, 4 / 3]]], rtol=1e-6
+    )
 
 
 def test_layer_cam_weights_each_position_by_its_positive_gradient():
@@ -113,9 +122,10 @@ def test_layer_cam_weights_each_position_by_its_positive_gradient():
 SAMPLES = np.array([[1, -2], [3, 0], [-1, 2], [1, 4]], np.float32)
 
 
-@pytest.mark.parametrize("statistic, first_two, all_four", [(Mean(), [2, -1], [1, 1]),
-                                                            (MeanOfSquares(), [5, 2], [3, 6]),
-                                                            (Variance(), [1, 1], [2, 5])])
+@pytest.mark.parametrize(
+    "statistic, first_two, all_four",
+    [(Mean(), [2, -1], [1, 1]), (MeanOfSquares(), [5, 2], [3, 6]), (Variance(), [1, 1], [2, 5])],
+)
 def test_statistics_online_and_over_all_samples(statistic, first_two, all_four):
     state = statistic.start()
     statistic.update(state, SAMPLES[:2])
@@ -138,11 +148,14 @@ def noisy_passes():
     return StubPasses(np.zeros((1, 1, 2, 3)), [0], gradient=lambda inputs: SCALES[:, None, None, None] * PATTERN)
 
 
-@pytest.mark.parametrize("method, attributions, heatmap, first_preview", [
-    (SmoothGrad, PATTERN, [[1, 2]], [[2, 4]]),  # the base's map: max |value| over colours, of 1·P (of 2·P)
-    (SquareGrad, 3 * PATTERN**2, [[6, 15]], [[10, 25]]),  # 3·(2, 5), the first chunk 5·(2, 5)
-    (VarGrad, 2 * PATTERN**2, [[4, 10]], [[2, 5]]),  # 2·(2, 5), the first chunk 1·(2, 5)
-])
+@pytest.mark.parametrize(
+    "method, attributions, heatmap, first_preview",
+    [
+        (SmoothGrad, PATTERN, [[1, 2]], [[2, 4]]),  # the base's map: max |value| over colours, of 1·P (of 2·P)
+        (SquareGrad, 3 * PATTERN**2, [[6, 15]], [[10, 25]]),  # 3·(2, 5), the first chunk 5·(2, 5)
+        (VarGrad, 2 * PATTERN**2, [[4, 10]], [[2, 5]]),  # 2·(2, 5), the first chunk 1·(2, 5)
+    ],
+)
 def test_noisy_copies_statistic_map_and_partial_maps(method, attributions, heatmap, first_preview):
     passes = noisy_passes()
     result = method(n_samples=4).compute(passes, "layer")
@@ -161,8 +174,9 @@ X = np.array([[[1, 2, -3]]], np.float32)
 
 
 def path_passes():
-    return StubPasses(X[None], [0], gradient=lambda path: path**2,
-                      logit=lambda path: (path**3).sum(axis=(1, 2, 3))[:, None] / 3)
+    return StubPasses(
+        X[None], [0], gradient=lambda path: path**2, logit=lambda path: (path**3).sum(axis=(1, 2, 3))[:, None] / 3
+    )
 
 
 def test_quadrature_nodes_and_weights():
@@ -176,11 +190,14 @@ def test_quadrature_nodes_and_weights():
     np.testing.assert_array_equal(quadrature("riemann_left", 4)[0], [0, 0.25, 0.5, 0.75])
 
 
-@pytest.mark.parametrize("rule, steps, expected", [
-    ("gauss_legendre", 2, [1 / 3, 8 / 3, -9]),  # x³/3
-    ("riemann_left", 2, [1 / 8, 1, -27 / 8]),  # nodes 0, ½ with weights ½: x · ½ · ¼x² = x³/8
-    ("trapezoid", 3, [3 / 8, 3, -81 / 8]),  # nodes 0, ½, 1 with weights ¼, ½, ¼: x · (⅛ + ¼)x² = 3x³/8
-])
+@pytest.mark.parametrize(
+    "rule, steps, expected",
+    [
+        ("gauss_legendre", 2, [1 / 3, 8 / 3, -9]),  # x³/3
+        ("riemann_left", 2, [1 / 8, 1, -27 / 8]),  # nodes 0, ½ with weights ½: x · ½ · ¼x² = x³/8
+        ("trapezoid", 3, [3 / 8, 3, -81 / 8]),  # nodes 0, ½, 1 with weights ¼, ½, ¼: x · (⅛ + ¼)x² = 3x³/8
+    ],
+)
 def test_integrate_on_a_function_known_on_paper(rule, steps, expected):
     passes = path_passes()
     ends: dict = {}
@@ -201,8 +218,7 @@ class Echo(MultiPassMethod):
     name = "echo"
 
     def explain_one(self, passes, index, target, span, layer):
-        return Attribution(np.full((2, 2), 10 * index + target, np.float32), None,
-                           {"span": span, "layer": layer})
+        return Attribution(np.full((2, 2), 10 * index + target, np.float32), None, {"span": span, "layer": layer})
 
 
 def test_a_multi_pass_method_is_one_hook_the_base_loops_spans_and_stacks():
@@ -210,8 +226,11 @@ def test_a_multi_pass_method_is_one_hook_the_base_loops_spans_and_stacks():
     np.testing.assert_array_equal(result.heatmap, np.array([4, 10, 22], np.float32)[:, None, None] * np.ones((2, 2)))
     assert result.heatmap.dtype == np.float32 and result.attributions is None
     spans = [(0.0, 1 / 3), (1 / 3, 2 / 3), (2 / 3, 1.0)]
-    assert result.meta == {"span": spans[0], "layer": "block",
-                           "per_image": [{"span": span, "layer": "block"} for span in spans]}
+    assert result.meta == {
+        "span": spans[0],
+        "layer": "block",
+        "per_image": [{"span": span, "layer": "block"} for span in spans],
+    }
     alone = Echo().compute(StubPasses(np.zeros((1, 2, 2, 3)), [7]), None)
     np.testing.assert_array_equal(alone.heatmap, np.full((1, 2, 2), 7))
     assert alone.meta == {"span": (0.0, 1.0), "layer": None}  # one picture: no per-picture list

@@ -1,4 +1,5 @@
 """The HTTP API and health endpoints, through Flask's test client (bad input never gives a 500)."""
+
 import io
 import json
 
@@ -66,7 +67,9 @@ def _png_with_header(width: int, height: int) -> bytes:
         return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
 
     header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
-    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(b"\0" * 64)) + chunk(b"IEND", b"")
+    return (
+        b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(b"\0" * 64)) + chunk(b"IEND", b"")
+    )
 
 
 def test_bad_input_gets_plain_4xx_answers(client):
@@ -105,8 +108,11 @@ def test_cam_on_vgg16_is_a_plain_400(client):
 
 
 def test_huge_upload_to_the_api_is_413_json(client):
-    response = client.post("/api/v1/explain", data={"image": (io.BytesIO(b"x" * (20 * 1024 * 1024)), "big.png")},
-                           content_type="multipart/form-data")
+    response = client.post(
+        "/api/v1/explain",
+        data={"image": (io.BytesIO(b"x" * (20 * 1024 * 1024)), "big.png")},
+        content_type="multipart/form-data",
+    )
     assert response.status_code == 413 and "at most 10 MB" in response.get_json()["error"]
 
 
@@ -139,7 +145,9 @@ def test_readyz_is_503_until_warmed_up(app, client):
     assert waiting.status_code == 503 and waiting.get_json()["status"] == "not started"
     app.server.extensions[SERVICE_KEY].warm_up("vgg16", background=False)
     ready = client.get("/readyz").get_json()
-    assert ready["status"] == "ready" and ready["device"] == "CPU" and "vgg16 (random (seed 0))" in ready["models_loaded"]
+    assert (
+        ready["status"] == "ready" and ready["device"] == "CPU" and "vgg16 (random (seed 0))" in ready["models_loaded"]
+    )
     assert {"queue", "max_queue", "cache"} <= set(ready)
     assert ready["batches"] == "ready"  # the multi-pass methods' batches were compiled too
     for kind in ("one_picture_passes", "gradient_batches"):  # XLA or graph mode: whichever ran faster here
@@ -199,8 +207,15 @@ def test_one_caller_gets_429_at_its_quota_while_others_are_served(app, client):
     svc.jobs.client_queue = 2
     accepted, refused = [], None
     for target in range(7):  # distinct requests, so none joins another
-        response = _explain(client, png_bytes(seed=12), model="shapes", method="smoothgrad", weights="random",
-                            target=target, wait="false")
+        response = _explain(
+            client,
+            png_bytes(seed=12),
+            model="shapes",
+            method="smoothgrad",
+            weights="random",
+            target=target,
+            wait="false",
+        )
         if response.status_code == 429:
             refused = response
             break
@@ -209,9 +224,17 @@ def test_one_caller_gets_429_at_its_quota_while_others_are_served(app, client):
     assert refused is not None and len(accepted) <= svc.jobs.workers + svc.jobs.express + 2
     assert int(refused.headers["Retry-After"]) >= 1
     assert "maps waiting" in refused.get_json()["error"] and "Traceback" not in refused.get_data(as_text=True)
-    other = client.post("/api/v1/explain", data={"image": (io.BytesIO(png_bytes(seed=13)), "b.png"),
-                                                 "model": "shapes", "method": "smoothgrad", "weights": "random",
-                                                 "wait": "false"}, **_as("10.0.0.9"))
+    other = client.post(
+        "/api/v1/explain",
+        data={
+            "image": (io.BytesIO(png_bytes(seed=13)), "b.png"),
+            "model": "shapes",
+            "method": "smoothgrad",
+            "weights": "random",
+            "wait": "false",
+        },
+        **_as("10.0.0.9"),
+    )
     assert other.status_code == 202  # another caller is still served
     release.set()
 
@@ -220,10 +243,14 @@ def test_an_api_key_the_server_knows_names_the_caller_a_made_up_one_does_not(app
     from service.http import caller
 
     app.server.config["API_KEYS"] = {"classroom-key"}
-    for headers, expected in (({"X-API-Key": "classroom-key"}, "key:"), ({"X-API-Key": "made-up"}, "ip:10.1.1.1"),
-                              ({}, "ip:10.1.1.1")):
-        with app.server.test_request_context("/api/v1/explain", headers=headers,
-                                             environ_base={"REMOTE_ADDR": "10.1.1.1"}):
+    for headers, expected in (
+        ({"X-API-Key": "classroom-key"}, "key:"),
+        ({"X-API-Key": "made-up"}, "ip:10.1.1.1"),
+        ({}, "ip:10.1.1.1"),
+    ):
+        with app.server.test_request_context(
+            "/api/v1/explain", headers=headers, environ_base={"REMOTE_ADDR": "10.1.1.1"}
+        ):
             assert caller().startswith(expected), (headers, caller())
 
 
@@ -241,8 +268,9 @@ def test_capped_settings_are_named_in_notes(client):
     assert again["cached"] is True and again["notes"] == body["notes"]
     started = _explain(client, png_bytes(seed=5), **fields, wait="false").get_json()
     assert started["notes"] == body["notes"]
-    within = _explain(client, png_bytes(seed=5), model="shapes", method="smoothgrad", n_samples="256",
-                      seed=str(2**31 - 1)).get_json()
+    within = _explain(
+        client, png_bytes(seed=5), model="shapes", method="smoothgrad", n_samples="256", seed=str(2**31 - 1)
+    ).get_json()
     assert within["cached"] is True and not [note for note in within["notes"] if "allowed" in note]
 
 
@@ -269,8 +297,9 @@ def test_an_upload_over_the_limit_is_413_however_it_is_sent_and_nothing_is_store
     answers = {
         "multipart file": _explain(client, data, model="shapes", method="grad_cam"),
         "raw body": client.post("/api/v1/explain?model=shapes&method=grad_cam", data=data, content_type="image/png"),
-        "data URL field": client.post("/api/v1/explain", data={"image": data_url, "model": "shapes"},
-                                      content_type="multipart/form-data"),
+        "data URL field": client.post(
+            "/api/v1/explain", data={"image": data_url, "model": "shapes"}, content_type="multipart/form-data"
+        ),
     }
     for way, response in answers.items():
         assert response.status_code == 413, (way, response.status_code, response.get_json())
@@ -285,21 +314,29 @@ def test_an_upload_within_the_limit_is_read_whole_however_it_is_sent(app, client
 
     picture = png_bytes(40, 40, seed=4) + b"\0" * (2 * 1024 * 1024)  # junk after the end: stored as sent, never cut
     data_url = "data:image/png;base64," + base64.b64encode(picture).decode()
-    for response in (client.post("/api/v1/explain?model=alexnet", data=picture, content_type="image/png"),
-                     client.post("/api/v1/explain", data={"image": data_url, "model": "alexnet"},
-                             content_type="multipart/form-data"),
-                     _explain(client, picture, model="alexnet")):
+    for response in (
+        client.post("/api/v1/explain?model=alexnet", data=picture, content_type="image/png"),
+        client.post(
+            "/api/v1/explain", data={"image": data_url, "model": "alexnet"}, content_type="multipart/form-data"
+        ),
+        _explain(client, picture, model="alexnet"),
+    ):
         assert response.status_code == 400 and "Unknown model" in response.get_json()["error"]  # got past the picture
     assert _stored_pictures(app) == [hashlib.sha256(picture).hexdigest()]
-    damaged = client.post("/api/v1/explain", data={"image": "data:image/png;base64,%%%"},
-                          content_type="multipart/form-data")
+    damaged = client.post(
+        "/api/v1/explain", data={"image": "data:image/png;base64,%%%"}, content_type="multipart/form-data"
+    )
     assert damaged.status_code == 400 and "damaged" in damaged.get_json()["error"]
 
 
 def test_unknown_api_paths_and_methods_answer_json_not_the_page(client):
-    for method, path, status in (("GET", "/api/v1/nope", 404), ("GET", "/api/v2/models", 404),
-                                 ("POST", "/api/v1/jobs/x/y", 404), ("GET", "/api/v1/explain", 404),
-                                 ("PUT", "/api/v1/models", 404)):
+    for method, path, status in (
+        ("GET", "/api/v1/nope", 404),
+        ("GET", "/api/v2/models", 404),
+        ("POST", "/api/v1/jobs/x/y", 404),
+        ("GET", "/api/v1/explain", 404),
+        ("PUT", "/api/v1/models", 404),
+    ):
         response = client.open(path, method=method)
         assert response.status_code == status, (method, path, response.status_code)
         assert response.mimetype == "application/json" and response.get_json()["error"], (method, path)
@@ -314,8 +351,14 @@ def test_redis_down_is_503_with_retry_after_and_readyz_says_degraded(tmp_path):
     with socket.socket() as probe:  # a port nobody listens on: Redis is down
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
-    app = create_app({"weights": "random", "data_dir": str(tmp_path), "backend": "celery",
-                      "redis_url": f"redis://127.0.0.1:{port}/0"})
+    app = create_app(
+        {
+            "weights": "random",
+            "data_dir": str(tmp_path),
+            "backend": "celery",
+            "redis_url": f"redis://127.0.0.1:{port}/0",
+        }
+    )
     client = app.server.test_client()
     response = _explain(client, png_bytes(), model="shapes", method="grad_cam")
     assert response.status_code == 503 and int(response.headers["Retry-After"]) >= 1, response.get_json()

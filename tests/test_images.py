@@ -1,4 +1,5 @@
 """Tests for explainers.images: every picture is made here with Pillow/numpy; no files are committed."""
+
 from __future__ import annotations
 
 import io
@@ -31,8 +32,22 @@ BLUE = (0, 0, 255)
 WHITE = (255, 255, 255)
 
 # Words that would betray a programmer's message leaking to the person uploading.
-JARGON = ("Traceback", "Error", "Exception", "PIL", "Pillow", "bytes", "None", "errno", "identify",
-          "struct", "0x", "cannot identify", "decompression bomb", "OSError")
+JARGON = (
+    "Traceback",
+    "Error",
+    "Exception",
+    "PIL",
+    "Pillow",
+    "bytes",
+    "None",
+    "errno",
+    "identify",
+    "struct",
+    "0x",
+    "cannot identify",
+    "decompression bomb",
+    "OSError",
+)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -63,8 +78,7 @@ def handmade_png_header(width: int, height: int) -> bytes:
     """A tiny, well-formed PNG whose IHDR claims width × height RGB pixels (the data is a stub)."""
     ihdr = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
     idat = zlib.compress(b"\x00" * 64)
-    return (b"\x89PNG\r\n\x1a\n" + png_chunk(b"IHDR", ihdr) + png_chunk(b"IDAT", idat)
-            + png_chunk(b"IEND", b""))
+    return b"\x89PNG\r\n\x1a\n" + png_chunk(b"IHDR", ihdr) + png_chunk(b"IDAT", idat) + png_chunk(b"IEND", b"")
 
 
 def animated_gif(colours, size=(48, 40)) -> bytes:
@@ -153,8 +167,13 @@ def test_describe_limits_is_one_plain_sentence():
 
 @pytest.mark.parametrize(
     ("fmt", "kwargs", "tol"),
-    [("PNG", {}, 0), ("JPEG", {"quality": 95}, 4), ("WEBP", {"lossless": True}, 0),
-     ("WEBP", {"quality": 90}, 8), ("GIF", {}, 0)],
+    [
+        ("PNG", {}, 0),
+        ("JPEG", {"quality": 95}, 4),
+        ("WEBP", {"lossless": True}, 0),
+        ("WEBP", {"quality": 90}, 8),
+        ("GIF", {}, 0),
+    ],
 )
 def test_accepted_formats_give_the_right_colour(fmt, kwargs, tol):
     data = save(solid((200, 40, 90) if fmt != "GIF" else BLUE, size=(70, 50)), fmt, **kwargs)
@@ -364,8 +383,11 @@ def test_probe_names_the_format(fmt, expected):
 
 @pytest.mark.parametrize(
     ("data", "phrase"),
-    [(b"", "empty"), (save(solid(RED, size=(20, 20)), "PNG"), "at least 32 × 32"),
-     (save(solid(RED), "BMP"), "JPEG, PNG, WebP or GIF")],
+    [
+        (b"", "empty"),
+        (save(solid(RED, size=(20, 20)), "PNG"), "at least 32 × 32"),
+        (save(solid(RED), "BMP"), "JPEG, PNG, WebP or GIF"),
+    ],
     ids=["empty", "too-small", "bmp"],
 )
 def test_probe_refuses_like_decode(data, phrase):
@@ -416,7 +438,7 @@ def test_truncated_png():
 
 def _idat_offset(png: bytes) -> tuple[int, int]:
     at = png.index(b"IDAT")
-    (length,) = struct.unpack(">I", png[at - 4:at])
+    (length,) = struct.unpack(">I", png[at - 4 : at])
     return at + 4, length
 
 
@@ -502,19 +524,24 @@ def test_one_pixel_too_long():
 
 
 def test_svg_with_script_is_refused():
-    svg = (b'<?xml version="1.0" encoding="UTF-8"?>\n'
-           b'<svg xmlns="http://www.w3.org/2000/svg" width="100" height="100">'
-           b'<script>alert("hi")</script><rect width="100" height="100" fill="red"/></svg>')
+    svg = (
+        b'<?xml version="1.0" encoding="UTF-8"?>\n'
+        b'<svg xmlns="http://www.w3.org/2000/svg" width="100" height="100">'
+        b'<script>alert("hi")</script><rect width="100" height="100" fill="red"/></svg>'
+    )
     message = refused(svg)
     assert "not a supported picture" in message and "SVG" in message
 
 
 @pytest.mark.parametrize(
     ("make", "name"),
-    [(lambda: save(solid(RED), "TIFF"), "TIFF"),
-     (lambda: save(solid(RED), "ICO", sizes=[(48, 48)]), "ICO"),
-     (lambda: save(solid(RED), "BMP"), "BMP"),
-     (psd_like_header, "PSD")],    ids=["tiff", "ico", "bmp", "psd"],
+    [
+        (lambda: save(solid(RED), "TIFF"), "TIFF"),
+        (lambda: save(solid(RED), "ICO", sizes=[(48, 48)]), "ICO"),
+        (lambda: save(solid(RED), "BMP"), "BMP"),
+        (psd_like_header, "PSD"),
+    ],
+    ids=["tiff", "ico", "bmp", "psd"],
 )
 def test_other_picture_formats_are_refused(make, name):
     data = make()
@@ -527,10 +554,12 @@ def test_other_picture_formats_are_refused(make, name):
 
 @pytest.mark.parametrize(
     ("data", "phrase"),
-    [(b"\x00\x00\x00\x18ftypheic\x00\x00\x00\x00mif1heic" + bytes(64), "HEIC"),
-     (b"%PDF-1.7\n%\xe2\xe3\xcf\xd3\n1 0 obj\n", "PDF"),
-     ("name,value\nfoo,1\n".encode(), "text"),
-     (b"BMW,Audi\n1,2\n", "text")],
+    [
+        (b"\x00\x00\x00\x18ftypheic\x00\x00\x00\x00mif1heic" + bytes(64), "HEIC"),
+        (b"%PDF-1.7\n%\xe2\xe3\xcf\xd3\n1 0 obj\n", "PDF"),
+        (b"name,value\nfoo,1\n", "text"),
+        (b"BMW,Audi\n1,2\n", "text"),
+    ],
     ids=["heic", "pdf", "csv", "text-starting-with-BM"],
 )
 def test_other_files_are_named(data, phrase):
@@ -544,8 +573,16 @@ def test_other_files_are_named(data, phrase):
 
 @pytest.mark.parametrize(
     "exc",
-    [OSError("decoder error -2"), ValueError("bad"), SyntaxError("x"), struct.error("y"),
-     EOFError(), ZeroDivisionError(), IndexError(), TypeError("z")],
+    [
+        OSError("decoder error -2"),
+        ValueError("bad"),
+        SyntaxError("x"),
+        struct.error("y"),
+        EOFError(),
+        ZeroDivisionError(),
+        IndexError(),
+        TypeError("z"),
+    ],
 )
 def test_unexpected_exceptions_during_load_become_image_error(monkeypatch, exc):
     def boom(self):

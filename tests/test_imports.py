@@ -5,6 +5,7 @@ TensorFlow and the explainers never reach Dash.
 Imports under ``if TYPE_CHECKING:`` are not edges: they never run, they only name a type for an
 annotation (service.trust names the service that calls it, for instance).
 """
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -27,14 +28,18 @@ def _modules() -> dict[str, Path]:
 def _imports() -> dict[str, set[str]]:
     """Module -> every module it imports (absolute names, third-party ones included)."""
     modules = _modules()
-    return {name: imported_modules(read_source(path), name, path.name == "__init__.py", is_module=modules.__contains__)
-            for name, path in modules.items()}
+    return {
+        name: imported_modules(read_source(path), name, path.name == "__init__.py", is_module=modules.__contains__)
+        for name, path in modules.items()
+    }
 
 
 def _graph() -> dict[str, set[str]]:
     imports = _imports()
-    return {name: {target for target in targets if target in imports and target != name}
-            for name, targets in imports.items()}
+    return {
+        name: {target for target in targets if target in imports and target != name}
+        for name, targets in imports.items()
+    }
 
 
 def _cycles(graph: dict[str, set[str]]) -> list[list[str]]:
@@ -103,6 +108,9 @@ def test_the_ui_never_imports_tensorflow_and_the_explainers_never_import_dash():
     found = []
     for name, targets in _imports().items():
         for banned in forbidden.get(name.split(".")[0], ()):
-            found += [f"{name} imports {target}" for target in sorted(targets)
-                      if target == banned or target.startswith(banned + ".")]
+            found += [
+                f"{name} imports {target}"
+                for target in sorted(targets)
+                if target == banned or target.startswith(banned + ".")
+            ]
     assert not found, "; ".join(found)

@@ -1,4 +1,5 @@
 """The job queue: bounded, single flight, one running job per session, cancel, deadlines."""
+
 import threading
 import time
 
@@ -145,6 +146,7 @@ def test_requests_run_through_the_runners_dispatch_functions_run_as_they_are():
 
 def _until_cancelled(release: threading.Event):
     """Work that runs until released, stopping at its next report after a cancel."""
+
     def run(job):
         while not release.wait(0.01):
             job.report(0.4)
@@ -225,8 +227,10 @@ def test_one_pass_jobs_go_ahead_of_multi_pass_ones_in_the_queue():
     order = []
     runner.submit("busy", _blocker(release))
     _until(lambda: runner.running() == 1)
-    jobs = [runner.submit(name, lambda job, name=name: order.append(name), expensive=expensive)
-            for name, expensive in (("occlusion", True), ("gradient", False), ("lime", True), ("grad_cam", False))]
+    jobs = [
+        runner.submit(name, lambda job, name=name: order.append(name), expensive=expensive)
+        for name, expensive in (("occlusion", True), ("gradient", False), ("lime", True), ("grad_cam", False))
+    ]
     release.set()
     for job in jobs:
         assert job.wait(5)

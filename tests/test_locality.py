@@ -1,6 +1,7 @@
 """Covered copies of a picture run the network's first layers on a crop around the cover only
 (explainers/locality.py): the geometry is the one counted on paper, and the logits and occlusion maps
 equal those of full passes."""
+
 import numpy as np
 import pytest
 
@@ -78,7 +79,7 @@ def test_covered_logits_equal_full_passes_on_a_hand_built_chain(window_net, size
     boxes = [(top, left) for top in starts for left in starts]
     covered = np.repeat(picture[None].astype(np.float32), len(boxes), axis=0)
     for i, (top, left) in enumerate(boxes):
-        covered[i, top:top + size, left:left + size] = np.random.default_rng(i).uniform(0, 255, (size, size, 3))
+        covered[i, top : top + size, left : left + size] = np.random.default_rng(i).uniform(0, 255, (size, size, 3))
     assert engine_for(model).local_plan((size, size), starts, starts) is not None
     base = passes.preprocess(picture[None])[0]
     inputs = passes.preprocess(covered)

@@ -1,6 +1,7 @@
 """Memory stays bounded: a failed model load leaves nothing behind, and a method at its capped settings
 builds its perturbed copies a chunk at a time. Resident memory is read with psutil; numpy's allocations
 with tracemalloc."""
+
 import gc
 import tracemalloc
 
@@ -70,12 +71,15 @@ class Enough(Exception):
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("method, settings", [
-    ("lime", {"n_samples": "maximum", "segments": "maximum"}),
-    ("occlusion", {"patch": "minimum", "stride": "minimum"}),  # the most covered copies: one per pixel
-    ("rise", {"n_masks": "maximum", "cells": "maximum"}),
-    ("expected_gradients", {"n_samples": "maximum", "smoothing": "maximum"}),
-])
+@pytest.mark.parametrize(
+    "method, settings",
+    [
+        ("lime", {"n_samples": "maximum", "segments": "maximum"}),
+        ("occlusion", {"patch": "minimum", "stride": "minimum"}),  # the most covered copies: one per pixel
+        ("rise", {"n_masks": "maximum", "cells": "maximum"}),
+        ("expected_gradients", {"n_samples": "maximum", "smoothing": "maximum"}),
+    ],
+)
 def test_heaviest_settings_make_their_samples_a_chunk_at_a_time(shapes_model, shapes_picture, method, settings):
     params = get_method(method).params
     chosen = {name: getattr(params[name], bound) for name, bound in settings.items()}

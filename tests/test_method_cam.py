@@ -1,4 +1,5 @@
 """CAM is Σₖ wₖ·Aₖ with the dense weights of the class; it refuses networks without a GAP head."""
+
 import numpy as np
 import pytest
 

@@ -1,4 +1,5 @@
 """DeconvNet passes the positive part of the backward signal, ignoring the forward ReLU mask."""
+
 import numpy as np
 
 from explainers import explain

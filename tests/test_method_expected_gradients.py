@@ -1,4 +1,5 @@
 """Expected gradients on a linear model: the average of (x − x′)·w over the sampled baselines."""
+
 import numpy as np
 
 from explainers import explain

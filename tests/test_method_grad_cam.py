@@ -1,4 +1,5 @@
 """Grad-CAM equals CAM up to scale on a GAP + dense network (Selvaraju et al. 2017, section 3.1)."""
+
 import numpy as np
 
 from explainers import explain

@@ -1,4 +1,5 @@
 """Grad-CAM++ on a GAP + dense network, where every gradient of channel k is the constant w_k / (h·w)."""
+
 import numpy as np
 
 from explainers import explain

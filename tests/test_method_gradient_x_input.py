@@ -1,4 +1,5 @@
 """Gradient × input on a linear model is weights × (preprocessed) input; it sums to the logit − bias."""
+
 import numpy as np
 
 from explainers import explain

@@ -1,5 +1,6 @@
 """Guided backpropagation differs from the plain gradient exactly as its definition says, and never
 changes the shared model."""
+
 import numpy as np
 
 from explainers import explain, load_model

@@ -1,4 +1,5 @@
 """Guided Grad-CAM is guided backprop times the upsampled Grad-CAM map."""
+
 import numpy as np
 
 from explainers import explain

@@ -1,6 +1,7 @@
 """Integrated gradients: exact completeness on a linear model, quadrature rules that integrate what
 they should, and on the real architectures (random weights) ≤ 5 % completeness error at the default
 step count, shrinking as steps grow."""
+
 from pathlib import Path
 
 import numpy as np
@@ -10,8 +11,8 @@ from explainers import explain
 from explainers.engine import engine_for
 from explainers.images import decode
 from explainers.methods.integrated_gradients import BASELINES, QUADRATURES, baseline_pictures
-from explainers.ops import quadrature
 from explainers.models import ExplainableModel
+from explainers.ops import quadrature
 from explainers.passes import LogitsMemo
 
 CAT = Path(__file__).resolve().parent.parent / "assets" / "examples" / "chelsea.jpg"
@@ -80,15 +81,24 @@ def test_end_point_rules_take_both_scores_and_the_predictions_from_the_path(line
     probabilities = np.exp(logits - logits.max()) / np.exp(logits - logits.max()).sum()
     assert [p[0] for p in e.predictions] == list(np.argsort(-logits))
     np.testing.assert_allclose([p[2] for p in e.predictions], np.sort(probabilities)[::-1], rtol=1e-5)
-    assert abs(e.meta["score_difference"] - (logits[1] - engine_for(linear_model).forward(
-        linear_model.preprocess(np.zeros((1, 8, 8, 3), np.float32)))[0, 1])) < 1e-4
+    assert (
+        abs(
+            e.meta["score_difference"]
+            - (
+                logits[1]
+                - engine_for(linear_model).forward(linear_model.preprocess(np.zeros((1, 8, 8, 3), np.float32)))[0, 1]
+            )
+        )
+        < 1e-4
+    )
 
     calls.clear()  # Gauss–Legendre has no end nodes: the picture and the baseline need passes of their own
     monkeypatch.setattr(linear_model, "logits_memo", LogitsMemo())  # neither the black baseline nor the photo seen
     legendre = explain(linear_model, image, "integrated_gradients", target=1, steps=5, quadrature="gauss_legendre")
     assert sorted(calls) == [(False, 1), (True, 1), (True, 5)]
     assert legendre.predictions == e.predictions or np.allclose(
-        [p[2] for p in legendre.predictions], [p[2] for p in e.predictions], rtol=1e-5)
+        [p[2] for p in legendre.predictions], [p[2] for p in e.predictions], rtol=1e-5
+    )
 
     calls.clear()  # the same photo again (as after the upload's pass): f(x) and f(x′) are both recalled
     again = explain(linear_model, image, "integrated_gradients", target=1, steps=5, quadrature="gauss_legendre")
@@ -97,11 +107,13 @@ def test_end_point_rules_take_both_scores_and_the_predictions_from_the_path(line
     assert again.predictions == legendre.predictions
 
     calls.clear()  # the black baseline is the same for every photo: its forward pass ran once for the model
-    other = explain(linear_model, rng_image(seed=6), "integrated_gradients", target=1, steps=5,
-                    quadrature="gauss_legendre")
+    other = explain(
+        linear_model, rng_image(seed=6), "integrated_gradients", target=1, steps=5, quadrature="gauss_legendre"
+    )
     assert sorted(calls) == [(False, 1), (True, 5)]
-    fresh = ExplainableModel(linear_model.keras, "no memo", labels=linear_model.labels,
-                             preprocess=linear_model.preprocess, memo_logits=False)
+    fresh = ExplainableModel(
+        linear_model.keras, "no memo", labels=linear_model.labels, preprocess=linear_model.preprocess, memo_logits=False
+    )
     alone = explain(fresh, rng_image(seed=6), "integrated_gradients", target=1, steps=5, quadrature="gauss_legendre")
     assert other.meta["score_difference"] == pytest.approx(alone.meta["score_difference"], rel=1e-5, abs=1e-6)
     assert other.meta["completeness_error"] < 1e-4
@@ -110,8 +122,9 @@ def test_end_point_rules_take_both_scores_and_the_predictions_from_the_path(line
     new = rng_image(seed=8)
     top = explain(linear_model, new, "integrated_gradients", steps=5, quadrature="gauss_lobatto")
     assert calls == [(False, 1), (True, 5)]
-    assert top.target == int(np.argmax(engine_for(linear_model).forward(linear_model.preprocess(
-        linear_model.prepare(new)[None]))[0]))
+    assert top.target == int(
+        np.argmax(engine_for(linear_model).forward(linear_model.preprocess(linear_model.prepare(new)[None]))[0])
+    )
     calls.clear()  # of a photo seen before, the memo tells
     top = explain(linear_model, image, "integrated_gradients", steps=5, quadrature="gauss_lobatto")
     assert calls == [(True, 5)] and top.target == int(np.argmax(logits))

@@ -1,4 +1,5 @@
 """Layer-CAM weights each position by its own positive gradient: ReLU(Σₖ ReLU(gₖ)·Aₖ)."""
+
 import numpy as np
 
 from explainers import explain

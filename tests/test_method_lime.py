@@ -1,4 +1,5 @@
 """LIME's surrogate gives the region's superpixels the weight; same seed, same map."""
+
 import numpy as np
 
 from conftest import mass_inside_region

@@ -1,7 +1,8 @@
 """Occlusion puts the map's mass where the logit's inputs are, and follows its settings."""
+
 import numpy as np
 
-from conftest import REGION, mass_inside_region
+from conftest import mass_inside_region
 from explainers import explain
 from explainers.api import logits_of
 from explainers.methods.occlusion import positions

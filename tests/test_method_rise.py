@@ -1,4 +1,5 @@
 """RISE puts most of its mass on the region the class depends on; same seed, same map."""
+
 import numpy as np
 
 from conftest import REGION, mass_inside_region

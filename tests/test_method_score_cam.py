@@ -1,4 +1,5 @@
 """Score-CAM weights the channel that shows the region; the fast variant keeps the strongest channels."""
+
 import numpy as np
 
 from conftest import mass_inside_region

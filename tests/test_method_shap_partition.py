@@ -1,5 +1,6 @@
 """SHAP's Partition explainer: its values add up to the score change (efficiency), sit on the region the
 class depends on, repeat exactly, and a server without the optional ``shap`` package says so in words."""
+
 import sys
 
 import numpy as np

@@ -1,4 +1,5 @@
 """SmoothGrad and siblings: on a linear model the gradient is the same at every noisy copy."""
+
 import numpy as np
 import pytest
 
@@ -22,8 +23,10 @@ def test_noise_matters_on_a_relu_network_and_the_seed_repeats_it(relu_model, rng
     plain = explain(relu_model, image, "vanilla_gradient", target=0).attributions
     no_noise = explain(relu_model, image, "smoothgrad", target=0, noise=0.0, n_samples=4).attributions
     np.testing.assert_allclose(no_noise, plain, rtol=1e-5, atol=1e-7)
-    noisy = [explain(relu_model, image, "smoothgrad", target=0, noise=0.5, n_samples=16, seed=s).attributions
-             for s in (1, 1, 2)]
+    noisy = [
+        explain(relu_model, image, "smoothgrad", target=0, noise=0.5, n_samples=16, seed=s).attributions
+        for s in (1, 1, 2)
+    ]
     np.testing.assert_array_equal(noisy[0], noisy[1])
     assert not np.allclose(noisy[0], plain) and not np.array_equal(noisy[0], noisy[2])
     assert explain(relu_model, image, "vargrad", noise=0.5, n_samples=16).heatmap.max() > 0

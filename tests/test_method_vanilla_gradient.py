@@ -1,4 +1,5 @@
 """Vanilla gradient on a linear model is the model's weights (Simonyan et al. 2013)."""
+
 import numpy as np
 
 from explainers import explain

@@ -1,4 +1,5 @@
 """XRAI builds its map from whole regions, most important first."""
+
 import numpy as np
 
 from conftest import REGION

@@ -1,4 +1,5 @@
 """The model registry, weights resolution and the input helpers."""
+
 import inspect
 
 import numpy as np
@@ -45,8 +46,13 @@ def test_status_says_where_weights_stand(no_weights_here, monkeypatch):
     monkeypatch.setenv(weights_mod.OFFLINE_ENV, "1")
     state = weights_mod.status("resnet50")
     assert state.state == "missing"
-    for phrase in ("resnet50_weights_tf_dim_ordering_tf_kernels.h5", "98 MB", "EXPLAINERS_WEIGHTS_DIR",
-                   "python -m explainers fetch-weights --model resnet50", str(no_weights_here / "keras")):
+    for phrase in (
+        "resnet50_weights_tf_dim_ordering_tf_kernels.h5",
+        "98 MB",
+        "EXPLAINERS_WEIGHTS_DIR",
+        "python -m explainers fetch-weights --model resnet50",
+        str(no_weights_here / "keras"),
+    ):
         assert phrase in state.message
     folder = no_weights_here / "offline"
     folder.mkdir()

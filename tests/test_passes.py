@@ -1,11 +1,12 @@
 """Shared passes: one trace per kind of pass, and explain_all merging methods into fewer passes."""
+
 import numpy as np
 
 from explainers import explain, explain_all
 from explainers.api import logits_of, predict
 from explainers.compile_policy import GRADIENT_BATCHES, ONE_PICTURE, CompilePolicy
 from explainers.engine import Engine, engine_for
-from explainers.passes import PassKey, Passes
+from explainers.passes import Passes, PassKey
 
 
 def test_no_retrace_on_repeated_calls_or_other_batch_sizes(tiny_cnn, rng_image):
@@ -57,7 +58,6 @@ def test_a_model_with_relu_layers_keeps_a_pass_per_rule(tiny_cnn):
     """Where the ReLU gradients cannot be swapped (keras.layers.ReLU layers), the rules are not folded
     into the plain pass, which still runs; a guided pass says plainly that it cannot."""
     from conftest import _tiny_model
-
     from explainers._tf import keras
 
     inputs = keras.Input((16, 16, 3))
@@ -187,18 +187,26 @@ def test_xla_batches_run_as_power_of_two_pieces_and_give_several_fields(rng_imag
     sizes = {"pieces": [], "whole": []}
     for model in (compiled, plain):
         original = engine_for(model).run
-        monkeypatch.setattr(engine_for(model), "run", lambda key, inputs, targets, batched=False, _o=original,
-                            _s=sizes[model.name]: _s.append(len(inputs)) or _o(key, inputs, targets, batched=batched))
+        monkeypatch.setattr(
+            engine_for(model),
+            "run",
+            lambda key, inputs, targets, batched=False, _o=original, _s=sizes[model.name]: (
+                _s.append(len(inputs)) or _o(key, inputs, targets, batched=batched)
+            ),
+        )
     batch = compiled.preprocess(np.stack([rng_image(16, 16, seed=s) for s in range(7)]).astype(np.float32))
     key, fields, targets = PassKey(None, input_grads=True), ("input_grads", "logits"), np.arange(7) % 3
     seen = []
     grads, logits = Passes(compiled, batch[:1], np.zeros(1, np.int32)).batch(
-        key, batch, targets, field=fields, chunk=8, on_chunk=lambda a, b, values: seen.append((a, b, len(values))))
-    whole_grads, whole_logits = Passes(plain, batch[:1], np.zeros(1, np.int32)).batch(key, batch, targets,
-                                                                                     field=fields, chunk=8)
+        key, batch, targets, field=fields, chunk=8, on_chunk=lambda a, b, values: seen.append((a, b, len(values)))
+    )
+    whole_grads, whole_logits = Passes(plain, batch[:1], np.zeros(1, np.int32)).batch(
+        key, batch, targets, field=fields, chunk=8
+    )
     assert sizes == {"pieces": [4, 2, 1], "whole": [7]} and seen == [(0, 7, 2)]
-    scores = Passes(compiled, batch[:1], np.zeros(1, np.int32)).batch(PassKey(), batch, targets, field="logits",
-                                                                       chunk=8)
+    scores = Passes(compiled, batch[:1], np.zeros(1, np.int32)).batch(
+        PassKey(), batch, targets, field="logits", chunk=8
+    )
     assert sizes["pieces"][3:] == [7]  # forward-only batches run in graph mode: one call, no pieces
     np.testing.assert_allclose(scores, whole_logits, rtol=1e-4, atol=1e-5)
     assert grads.shape == batch.shape and logits.shape == (7, 3)
@@ -216,8 +224,13 @@ def test_predictions_cost_a_pass_only_when_read_and_only_once(tiny_cnn, rng_imag
     image = rng_image(16, 16, seed=9)
     calls = []
     original = engine_for(tiny_cnn).run
-    monkeypatch.setattr(engine_for(tiny_cnn), "run", lambda key, inputs, targets, batched=False:
-                        calls.append(batched) or original(key, inputs, targets, batched=batched))
+    monkeypatch.setattr(
+        engine_for(tiny_cnn),
+        "run",
+        lambda key, inputs, targets, batched=False: (
+            calls.append(batched) or original(key, inputs, targets, batched=batched)
+        ),
+    )
     e = explain(tiny_cnn, image, "rise", target=1, n_masks=8)
     assert calls and all(calls)  # only the masks' batches so far
     batches = len(calls)
@@ -242,8 +255,13 @@ def test_recurring_inputs_run_once_per_model_and_are_recalled_by_content(tiny_cn
     monkeypatch.setattr(tiny_cnn, "logits_memo", LogitsMemo())  # the model is shared by the session's tests
     sizes = []
     original = engine_for(tiny_cnn).run
-    monkeypatch.setattr(engine_for(tiny_cnn), "run", lambda key, inputs, targets, batched=False:
-                        sizes.append(len(inputs)) or original(key, inputs, targets, batched=batched))
+    monkeypatch.setattr(
+        engine_for(tiny_cnn),
+        "run",
+        lambda key, inputs, targets, batched=False: (
+            sizes.append(len(inputs)) or original(key, inputs, targets, batched=batched)
+        ),
+    )
     black = tiny_cnn.preprocess(np.zeros((1, 16, 16, 3), np.float32))
     photo = tiny_cnn.preprocess(rng_image(16, 16, seed=3)[None].astype(np.float32))
     first = Passes(tiny_cnn, photo, np.zeros(1, np.int32)).remembered_logits(black, 0)
@@ -268,8 +286,13 @@ def test_a_photo_seen_before_needs_no_forward_pass_for_its_logits(tiny_cnn, rng_
     photo still runs one."""
     runs = []
     original = engine_for(tiny_cnn).run
-    monkeypatch.setattr(engine_for(tiny_cnn), "run", lambda key, inputs, targets, batched=False:
-                        runs.append((key, batched)) or original(key, inputs, targets, batched=batched))
+    monkeypatch.setattr(
+        engine_for(tiny_cnn),
+        "run",
+        lambda key, inputs, targets, batched=False: (
+            runs.append((key, batched)) or original(key, inputs, targets, batched=batched)
+        ),
+    )
     image = rng_image(16, 16, seed=21)
     upload = explain(tiny_cnn, image, "grad_cam")  # top-1 with its top-5, as on upload
     assert len(runs) == 1 and runs[0][0].logits
@@ -332,9 +355,12 @@ def test_gradient_batches_keep_whichever_compile_ran_faster(tiny_cnn, monkeypatc
         seconds = engine.tune_batches(4, timer=timer)
         assert seconds == {True: xla_seconds, False: 2.0} and engine.policy.xla[GRADIENT_BATCHES] is kept
         assert engine.trace_count[(key, kept)] == 1  # each way traced once, kept across tunings
-        np.testing.assert_allclose(engine.run(key, inputs, targets, batched=True).input_grads,
-                                   _fresh_engine(tiny_cnn).run(key, inputs, targets, batched=True).input_grads,
-                                   rtol=1e-4, atol=1e-6)
+        np.testing.assert_allclose(
+            engine.run(key, inputs, targets, batched=True).input_grads,
+            _fresh_engine(tiny_cnn).run(key, inputs, targets, batched=True).input_grads,
+            rtol=1e-4,
+            atol=1e-6,
+        )
     monkeypatch.setenv("EXPLAINERS_JIT", "1")
     forced = _fresh_engine(tiny_cnn)
     assert forced.tune_batches(4, timer=lambda run: 0.0) == {} and forced.policy.xla[GRADIENT_BATCHES] is True
@@ -354,6 +380,7 @@ def test_one_picture_passes_keep_whichever_compile_ran_faster(tiny_cnn, monkeypa
     inputs = np.random.default_rng(5).normal(size=(1, 16, 16, 3)).astype(np.float32)
     order = []
     for xla_seconds, kept in ((0.5, True), (4.0, False)):
+
         def timer(run, xla_seconds=xla_seconds):
             run()
             order.append(engine.policy.xla[ONE_PICTURE])

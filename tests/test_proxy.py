@@ -9,6 +9,7 @@ The static tests keep the pieces in step: the committed nginx.conf is the render
 limit is the app's, gunicorn's threads follow the machine, and docker-compose.yml puts nginx in front and
 keeps Redis private behind a password.
 """
+
 from __future__ import annotations
 
 import http.client
@@ -88,12 +89,25 @@ def _stop(process: subprocess.Popen) -> None:
 def gunicorn_port(tmp_path_factory):
     folder = tmp_path_factory.mktemp("gunicorn")
     port, log = _free_port(), folder / "gunicorn.log"
-    env = {**os.environ, "HOST": "127.0.0.1", "PORT": str(port), "WEB_WORKERS": "1",
-           "WEB_THREADS": str(GUNICORN_THREADS), "EXPLAINERS_MODEL": "shapes", "EXPLAINERS_WARM_UP": "0",
-           "EXPLAINERS_DATA_DIR": str(folder / "data"), "PYTHONPATH": str(ROOT)}
+    env = {
+        **os.environ,
+        "HOST": "127.0.0.1",
+        "PORT": str(port),
+        "WEB_WORKERS": "1",
+        "WEB_THREADS": str(GUNICORN_THREADS),
+        "EXPLAINERS_MODEL": "shapes",
+        "EXPLAINERS_WARM_UP": "0",
+        "EXPLAINERS_DATA_DIR": str(folder / "data"),
+        "PYTHONPATH": str(ROOT),
+    }
     with open(log, "wb") as output:
-        process = subprocess.Popen([sys.executable, "-m", "gunicorn", "--config", "gunicorn.conf.py", "app:server"],
-                                   cwd=ROOT, env=env, stdout=output, stderr=subprocess.STDOUT)
+        process = subprocess.Popen(
+            [sys.executable, "-m", "gunicorn", "--config", "gunicorn.conf.py", "app:server"],
+            cwd=ROOT,
+            env=env,
+            stdout=output,
+            stderr=subprocess.STDOUT,
+        )
     try:
         _wait_until_answering(port, process, "gunicorn", log)
         yield port
@@ -107,11 +121,17 @@ def nginx_port(gunicorn_port, tmp_path_factory):
     state, port = tmp_path_factory.mktemp("nginx"), _free_port()
     user = "root" if os.geteuid() == 0 else None  # started as root, nginx needs a user for its workers
     config = state / "nginx.conf"
-    config.write_text(_load_renderer().render(f"127.0.0.1:{port}", f"127.0.0.1:{gunicorn_port}", str(state),
-                                              error_log=str(state / "error.log"), user=user))
+    config.write_text(
+        _load_renderer().render(
+            f"127.0.0.1:{port}", f"127.0.0.1:{gunicorn_port}", str(state), error_log=str(state / "error.log"), user=user
+        )
+    )
     log = state / "error.log"
-    process = subprocess.Popen([nginx, "-p", str(state), "-c", str(config), "-e", str(log), "-g", "daemon off;"],
-                               stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT)
+    process = subprocess.Popen(
+        [nginx, "-p", str(state), "-c", str(config), "-e", str(log), "-g", "daemon off;"],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.STDOUT,
+    )
     try:
         _wait_until_answering(port, process, "nginx", log)
         yield port
@@ -122,9 +142,11 @@ def nginx_port(gunicorn_port, tmp_path_factory):
 def _stall(port: int) -> socket.socket:
     """A client that sends the headers of a 10 MB upload and then nothing more."""
     client = socket.create_connection(("127.0.0.1", port), timeout=5)
-    client.sendall(b"POST /api/v1/explain HTTP/1.1\r\nHost: 127.0.0.1\r\n"
-                   b"Content-Type: multipart/form-data; boundary=stalled\r\nContent-Length: 10000000\r\n\r\n"
-                   b"--stalled\r\nContent-Disposition: form-data; name=\"image\"; filename=\"a.png\"\r\n\r\n")
+    client.sendall(
+        b"POST /api/v1/explain HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+        b"Content-Type: multipart/form-data; boundary=stalled\r\nContent-Length: 10000000\r\n\r\n"
+        b"--stalled\r\nContent-Disposition: form-data; name=\"image\"; filename=\"a.png\"\r\n\r\n"
+    )
     return client
 
 
@@ -191,14 +213,14 @@ def _directive(config: str, name: str) -> str:
 def test_the_committed_nginx_conf_is_the_rendered_template():
     renderer = _load_renderer()
     assert (ROOT / "deploy" / "nginx.conf").read_text(encoding="utf-8") == renderer.compose_config(), (
-        "deploy/nginx.conf is stale: run python deploy/nginx_conf.py --write")
+        "deploy/nginx.conf is stale: run python deploy/nginx_conf.py --write"
+    )
 
 
 def test_nginx_refuses_what_the_app_refuses_and_waits_as_long_as_the_app():
+    import app
     from service.http import longest_wait
     from service.store import MAX_REQUEST_BYTES
-
-    import app
 
     config = _load_renderer().compose_config()
     body_limit = int(_directive(config, "client_max_body_size"))

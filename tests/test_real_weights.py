@@ -1,4 +1,5 @@
 """Checks that need the real ImageNet weights: run where they are on disk, skipped (saying why) elsewhere."""
+
 from pathlib import Path
 
 import numpy as np
@@ -14,8 +15,10 @@ CHELSEA = Path(__file__).resolve().parent.parent / "assets" / "examples" / "chel
 
 def _imagenet(name):
     if weights_mod.find_local(name) is None:
-        pytest.skip(f"{name}'s ImageNet weights are not on this machine (no internet here); "
-                    f"run 'python -m explainers fetch-weights --model {name}' where there is internet")
+        pytest.skip(
+            f"{name}'s ImageNet weights are not on this machine (no internet here); "
+            f"run 'python -m explainers fetch-weights --model {name}' where there is internet"
+        )
     from explainers import load_model
 
     return load_model(name, weights="imagenet")

@@ -1,6 +1,7 @@
 """Scale-out for real: a redis-server (with a password, as docker-compose.yml runs it) and a Celery worker
 started here, on loopback, with seeded random weights. Jobs end to end, a worker killed mid-job, Redis
 down, and a forged entry in Redis that must never be unpickled."""
+
 from __future__ import annotations
 
 import logging
@@ -40,9 +41,12 @@ def redis_url():
         pytest.skip("redis-server is not installed (apt-get install redis-server)")
     port, password = _free_port(), secrets.token_hex(16)
     # the password comes on stdin, as a config file, so it never shows in the process list
-    process = subprocess.Popen([server, "-", "--port", str(port), "--bind", "127.0.0.1", "--save", "",
-                                "--appendonly", "no"], stdin=subprocess.PIPE, stdout=subprocess.DEVNULL,
-                               stderr=subprocess.DEVNULL)
+    process = subprocess.Popen(
+        [server, "-", "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     process.stdin.write(f"requirepass {password}\n".encode())
     process.stdin.close()
     import redis
@@ -61,12 +65,40 @@ def redis_url():
 
 @pytest.fixture(scope="module")
 def worker(redis_url, tmp_path_factory):
-    env = {**os.environ, "REDIS_URL": redis_url, "EXPLAINERS_WEIGHTS": "random", "EXPLAINERS_WARM_UP": "0",
-           "EXPLAINERS_DATA_DIR": str(tmp_path_factory.mktemp("worker")), "PYTHONPATH": str(ROOT)}
-    process = subprocess.Popen([sys.executable, "-m", "celery", "-A", "service.worker", "worker", "--pool", "prefork",
-                                "--concurrency", "1", "--prefetch-multiplier", "1", "-Q", "saliency",
-                                "--loglevel", "warning", "--without-gossip", "--without-mingle"],
-                               cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    env = {
+        **os.environ,
+        "REDIS_URL": redis_url,
+        "EXPLAINERS_WEIGHTS": "random",
+        "EXPLAINERS_WARM_UP": "0",
+        "EXPLAINERS_DATA_DIR": str(tmp_path_factory.mktemp("worker")),
+        "PYTHONPATH": str(ROOT),
+    }
+    process = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "celery",
+            "-A",
+            "service.worker",
+            "worker",
+            "--pool",
+            "prefork",
+            "--concurrency",
+            "1",
+            "--prefetch-multiplier",
+            "1",
+            "-Q",
+            "saliency",
+            "--loglevel",
+            "warning",
+            "--without-gossip",
+            "--without-mingle",
+        ],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     from service.remote import make_celery
 
     app = make_celery(redis_url)
@@ -100,8 +132,9 @@ def test_a_job_runs_end_to_end_on_a_worker_and_then_comes_from_the_shared_cache(
     key = remote.add_image(png_bytes(80, 60, seed=11))
     result = remote.explain(key, "vgg16", "grad_cam", target=281)
     assert result.heatmap.shape == (224, 224) and result.target == 281 and not result.cached
-    local = ExplainerService(tmp_path / "local", weights="random").explain(key_bytes_service(tmp_path, 11), "vgg16",
-                                                                             "grad_cam", target=281)
+    local = ExplainerService(tmp_path / "local", weights="random").explain(
+        key_bytes_service(tmp_path, 11), "vgg16", "grad_cam", target=281
+    )
     np.testing.assert_allclose(result.heatmap, local.heatmap, rtol=1e-4, atol=1e-7)
     again = remote.explain(key, "vgg16", "grad_cam", target=281)
     assert again.cached
@@ -142,8 +175,9 @@ def test_a_worker_killed_mid_job_fails_that_job_cleanly_and_others_go_on(remote,
 def test_redis_down_answers_quickly_in_plain_words(tmp_path):
     from service import ExplainerService
 
-    down = ExplainerService(tmp_path, weights="random", backend="celery",
-                            redis_url=f"redis://127.0.0.1:{_free_port()}/0")
+    down = ExplainerService(
+        tmp_path, weights="random", backend="celery", redis_url=f"redis://127.0.0.1:{_free_port()}/0"
+    )
     started = time.monotonic()
     with pytest.raises(ExplainerError, match="cannot be reached"):
         down.add_image(png_bytes())

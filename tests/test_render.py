@@ -1,5 +1,6 @@
 """explainers.render's legends for downloaded pictures: a title in words above, the colour bar with its ends
 in words below (pure numpy and Pillow)."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -13,10 +14,10 @@ def test_the_legend_adds_a_title_band_above_and_a_colour_bar_below():
     assert framed.shape[1] == 400 and framed.shape[0] > 300 + 40
     title = render.title_band(picture, "Grad-CAM")[:-300]
     start = title.shape[0]
-    np.testing.assert_array_equal(framed[start:start + 300], picture)  # the picture itself is untouched
+    np.testing.assert_array_equal(framed[start : start + 300], picture)  # the picture itself is untouched
     assert (title < 100).any() and (title == 255).mean() > 0.8  # dark words on white
-    bar = framed[start + 300:]
-    row = bar[np.argmax((bar.std(axis=(1, 2)) > 30))]  # the colour bar's first row: it ramps from left to right
+    bar = framed[start + 300 :]
+    row = bar[np.argmax(bar.std(axis=(1, 2)) > 30)]  # the colour bar's first row: it ramps from left to right
     viridis = render.colourise(np.array([[0.0, 1.0]]), "viridis").reshape(-1, 3).astype(int)
     coloured = row[(row != 255).any(axis=1)].astype(int)
     assert np.abs(coloured[0] - viridis[0]).max() < 40 and np.abs(coloured[-1] - viridis[1]).max() < 40

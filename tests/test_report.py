@@ -1,11 +1,12 @@
 """The one-file HTML report: self-contained, escaped, one map per method, decodable pictures."""
+
 import base64
 import dataclasses
 import io
 import re
 import subprocess
 import sys
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from html.parser import HTMLParser
 
 import numpy as np
@@ -15,12 +16,18 @@ from PIL import Image
 from explainers.api import Explanation, explain_all
 from explainers.methods import METHODS
 from explainers.render import encode_png
-from explainers.report import (PNG_SIGNATURE, format_score, render_report, render_report_bytes, report_filename,
-                               score_help)
+from explainers.report import (
+    PNG_SIGNATURE,
+    format_score,
+    render_report,
+    render_report_bytes,
+    report_filename,
+    score_help,
+)
 
 NAMES = ["grad_cam", "integrated_gradients", "lime"]
 EVIL = "<script>alert('x')</script>"
-WHEN = datetime(2026, 5, 9, 14, 30, tzinfo=timezone.utc)
+WHEN = datetime(2026, 5, 9, 14, 30, tzinfo=UTC)
 VOID = {"area", "base", "br", "col", "embed", "hr", "img", "input", "link", "meta", "source", "track", "wbr"}
 
 
@@ -62,21 +69,39 @@ def picture(rng_image):
 @pytest.fixture(scope="module")
 def maps(tiny_cnn, picture):
     """Three real maps from the tiny CNN (quick settings), with a label that tries to inject a script."""
-    computed = explain_all(tiny_cnn, picture, NAMES, target=2,
-                           params={"integrated_gradients": {"steps": 4}, "lime": {"n_samples": 16, "segments": 8}})
+    computed = explain_all(
+        tiny_cnn,
+        picture,
+        NAMES,
+        target=2,
+        params={"integrated_gradients": {"steps": 4}, "lime": {"n_samples": 16, "segments": 8}},
+    )
     predictions = [(2, EVIL, 0.5), (0, "class 0", 0.2), (1, "class 1", 0.1)]
     return {name: dataclasses.replace(e, label=EVIL, predictions=predictions) for name, e in computed.items()}
 
 
-SCORES = {"grad_cam": {"pointing_game": 1, "Deletion AUC": 0.1234, "insertion_auc": 0.8771,
-                       "sanity_rank_correlation": 0.0512},
-          "integrated_gradients": {"pointing_game": 0, "Deletion AUC": 0.2345, "insertion_auc": 0.65432},
-          "lime": {"Deletion AUC": 0.3456, "insertion_auc": 0.5, "sanity_rank_correlation": -0.0712}}
+SCORES = {
+    "grad_cam": {
+        "pointing_game": 1,
+        "Deletion AUC": 0.1234,
+        "insertion_auc": 0.8771,
+        "sanity_rank_correlation": 0.0512,
+    },
+    "integrated_gradients": {"pointing_game": 0, "Deletion AUC": 0.2345, "insertion_auc": 0.65432},
+    "lime": {"Deletion AUC": 0.3456, "insertion_auc": 0.5, "sanity_rank_correlation": -0.0712},
+}
 
 
 def report(maps, picture, **kwargs):
-    kwargs = {"model": "tiny_cnn", "weights": "random (seed 0)", "created": WHEN, "picture_name": 'cat "<b>".jpg',
-              "scores": SCORES, "versions": {"explainers": "0.1.0", "numpy": np.__version__}, **kwargs}
+    kwargs = {
+        "model": "tiny_cnn",
+        "weights": "random (seed 0)",
+        "created": WHEN,
+        "picture_name": 'cat "<b>".jpg',
+        "scores": SCORES,
+        "versions": {"explainers": "0.1.0", "numpy": np.__version__},
+        **kwargs,
+    }
     return render_report(picture, maps, **kwargs)
 
 
@@ -148,12 +173,26 @@ def test_no_user_string_reaches_the_page_as_markup(picture):
     attack = "<script>alert(1)</script>"
     heatmap = np.linspace(0, 1, 16 * 16, dtype=np.float32).reshape(16, 16)
     explanation = Explanation(
-        method="occlusion", model=attack, heatmap=heatmap, attributions=None, target=1, label=attack,
-        layer=attack, params={attack: attack}, seconds=0.5, predictions=[(1, attack, 0.9)],
-        meta={"weights": attack, "notes": [attack]})
-    page = render_report(picture, {"occlusion": explanation, attack: RuntimeError(attack)}, created=WHEN,
-                         scores={attack: {attack: 1}}, images=[(attack, encode_png(np.zeros((4, 4, 3), np.uint8)))],
-                         parameters={attack: attack})
+        method="occlusion",
+        model=attack,
+        heatmap=heatmap,
+        attributions=None,
+        target=1,
+        label=attack,
+        layer=attack,
+        params={attack: attack},
+        seconds=0.5,
+        predictions=[(1, attack, 0.9)],
+        meta={"weights": attack, "notes": [attack]},
+    )
+    page = render_report(
+        picture,
+        {"occlusion": explanation, attack: RuntimeError(attack)},
+        created=WHEN,
+        scores={attack: {attack: 1}},
+        images=[(attack, encode_png(np.zeros((4, 4, 3), np.uint8)))],
+        parameters={attack: attack},
+    )
     parser = parse(page)
     assert "<script" not in page and not any(tag == "script" for tag, _ in parser.tags)
     escaped = "&lt;script&gt;alert(1)&lt;/script&gt;"
@@ -212,8 +251,16 @@ def test_a_method_that_failed_is_listed_without_a_map(maps, picture):
 def test_hand_built_explanations_and_bytes(picture):
     """No model needed: Explanation objects built by hand (a signed and an unsigned map)."""
     heatmap = np.linspace(-1, 1, 16 * 16, dtype=np.float32).reshape(16, 16)
-    common = dict(model="m", attributions=None, target=1, label="dog", layer=None, seconds=0.5,
-                  predictions=[(1, "dog", 0.9)], meta={"weights": "imagenet"})
+    common = dict(
+        model="m",
+        attributions=None,
+        target=1,
+        label="dog",
+        layer=None,
+        seconds=0.5,
+        predictions=[(1, "dog", 0.9)],
+        meta={"weights": "imagenet"},
+    )
     e1 = Explanation(method="occlusion", heatmap=heatmap, params={"patch": 4}, signed=True, **common)
     e2 = Explanation(method="vanilla_gradient", heatmap=np.abs(heatmap), params={}, **common)
     data = render_report_bytes(picture, [e1, e2], created=WHEN)
@@ -229,6 +276,8 @@ def test_report_filename_is_safe():
 
 
 def test_the_report_module_needs_neither_tensorflow_nor_dash():
-    code = ("import sys, explainers.report; "
-            "assert 'tensorflow' not in sys.modules and 'dash' not in sys.modules, sorted(sys.modules)")
+    code = (
+        "import sys, explainers.report; "
+        "assert 'tensorflow' not in sys.modules and 'dash' not in sys.modules, sorted(sys.modules)"
+    )
     subprocess.run([sys.executable, "-c", code], check=True, cwd=str(__import__("pathlib").Path(__file__).parents[1]))

@@ -1,4 +1,5 @@
 """Protective headers on every answer, optional API keys, and API answers that never name the server's files."""
+
 from __future__ import annotations
 
 import json
@@ -54,9 +55,14 @@ def test_every_kind_of_answer_carries_the_protective_headers(client):
 
 def test_the_page_policy_allows_exactly_the_pages_own_inline_scripts(app, client):
     page = client.get("/").get_data(as_text=True)
-    inline = [body for attributes, body in re.findall(r"<script([^>]*)>(.*?)</script>", page, re.S)
-              if "src=" not in attributes and "application/json" not in attributes and body.strip()
-              and "Internet Explorer" not in body]  # the IE warning sits in a conditional comment: never runs
+    inline = [
+        body
+        for attributes, body in re.findall(r"<script([^>]*)>(.*?)</script>", page, re.S)
+        if "src=" not in attributes
+        and "application/json" not in attributes
+        and body.strip()
+        and "Internet Explorer" not in body
+    ]  # the IE warning sits in a conditional comment: never runs
     allowed = _policy(client.get("/"))["script-src"].split()
     assert inline and set(app.csp_hashes()) <= set(allowed)
     import base64
@@ -75,8 +81,12 @@ def test_api_keys_guard_the_api_and_not_the_page(tmp_path):
     refused = client.get("/api/v1/models")
     assert refused.status_code == 401 and "Authorization: Bearer" in refused.get_json()["error"]
     assert refused.headers["WWW-Authenticate"].startswith("Bearer")
-    for headers in ({"Authorization": "Bearer wrong"}, {"X-API-Key": "alpha"}, {"Authorization": "Basic alpha-key"},
-                    {"X-API-Key": ""}):
+    for headers in (
+        {"Authorization": "Bearer wrong"},
+        {"X-API-Key": "alpha"},
+        {"Authorization": "Basic alpha-key"},
+        {"X-API-Key": ""},
+    ):
         assert client.get("/api/v1/models", headers=headers).status_code == 401, headers
     assert client.get("/api/v1/models", headers={"Authorization": "Bearer alpha-key"}).status_code == 200
     assert client.get("/api/v1/labels?q=cat", headers={"X-API-Key": "beta-key"}).status_code == 200
@@ -106,9 +116,11 @@ def test_api_answers_never_name_the_servers_files_or_user(tmp_path, monkeypatch)
     states = {model["name"]: model["weights"] for model in body["models"]}
     assert states["resnet50"]["state"] == "ready" and states["vgg16"]["state"] == "missing"
     assert "on the server" in states["resnet50"]["message"] and "on the server" in states["vgg16"]["message"]
-    failed = client.post("/api/v1/explain", data={"image": (__import__("io").BytesIO(png_bytes()), "a.png"),
-                                                  "model": "vgg16", "weights": "imagenet"},
-                         content_type="multipart/form-data")
+    failed = client.post(
+        "/api/v1/explain",
+        data={"image": (__import__("io").BytesIO(png_bytes()), "a.png"), "model": "vgg16", "weights": "imagenet"},
+        content_type="multipart/form-data",
+    )
     assert failed.status_code == 400 and "weights" in failed.get_json()["error"]
     for text in (json.dumps(body), json.dumps(failed.get_json())):
         for secret in (str(tmp_path), "keras-home-of-the-admin", "private-weights", str(Path.home()), "/.keras"):
@@ -118,13 +130,16 @@ def test_api_answers_never_name_the_servers_files_or_user(tmp_path, monkeypatch)
         assert not re.search(r"(?<![\w.])/(?!api/)\w", message), message
 
 
-@pytest.mark.parametrize("text, expected", [
-    ("belongs in /root/.keras/models or in the folder", "belongs in “models” on the server or in the folder"),
-    ("ready (/srv/w/vgg16.h5)", "ready (“vgg16.h5” on the server)"),
-    ("lives at ~/weights.h5.", "lives at “weights.h5” on the server."),
-    (f"at {Path.home()}.", "at a folder on the server."),
-    ("see /api/v1/models, 1/3 and/or 8 × 8", "see /api/v1/models, 1/3 and/or 8 × 8"),
-])
+@pytest.mark.parametrize(
+    "text, expected",
+    [
+        ("belongs in /root/.keras/models or in the folder", "belongs in “models” on the server or in the folder"),
+        ("ready (/srv/w/vgg16.h5)", "ready (“vgg16.h5” on the server)"),
+        ("lives at ~/weights.h5.", "lives at “weights.h5” on the server."),
+        (f"at {Path.home()}.", "at a folder on the server."),
+        ("see /api/v1/models, 1/3 and/or 8 × 8", "see /api/v1/models, 1/3 and/or 8 × 8"),
+    ],
+)
 def test_paths_in_messages_become_words(text, expected):
     from service.security import without_paths
 
@@ -147,7 +162,8 @@ def test_the_page_works_under_its_policy_in_a_real_browser(dash_duo, browser_ava
     dash_duo.wait_for_text_to_equal("h1", "Saliency maps", timeout=60)
     policy = dash_duo.driver.execute_async_script(
         "const done = arguments[arguments.length - 1];"
-        "fetch('/').then(r => done(r.headers.get('content-security-policy')));")
+        "fetch('/').then(r => done(r.headers.get('content-security-policy')));"
+    )
     assert "frame-ancestors 'self'" in policy and "'unsafe-eval'" not in policy
 
     for button in dash_duo.driver.find_elements(By.CSS_SELECTOR, ".examples:not([hidden]) button.example"):
@@ -162,7 +178,9 @@ def test_the_page_works_under_its_policy_in_a_real_browser(dash_duo, browser_ava
             "const root = document.getElementById(arguments[0]);"
             "const plot = root && root.querySelector('.js-plotly-plot');"
             "return !!(plot && plot.data && plot.data.length && plot.data[0].type === 'heatmap'"
-            " && plot.querySelector('.heatmaplayer image, .layer-below image'));", grad_cam)
+            " && plot.querySelector('.heatmaplayer image, .layer-below image'));",
+            grad_cam,
+        )
         time.sleep(0.5)
     assert drawn, "the Grad-CAM map was not drawn"
     logs = dash_duo.get_logs() or []

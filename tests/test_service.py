@@ -1,20 +1,16 @@
 """The explainer service and the picture store (no browser)."""
+
 import base64
-import io
 import threading
 import time
 
 import numpy as np
 import pytest
-from PIL import Image
 
 from explainers.errors import ImageError, ParameterError, UnknownNameError
+from helpers import png_bytes
 from service import ExplainerService, parse_data_url
 from service.store import MAX_UPLOAD_BYTES, ImageStore
-
-from helpers import png_bytes
-
-
 
 
 def _data_url(data: bytes, kind="image/png") -> str:
@@ -30,10 +26,15 @@ def test_data_urls(tmp_path):
     data = png_bytes()
     assert parse_data_url(_data_url(data)) == data
     assert parse_data_url(_data_url(data, "text/plain")) == data  # the declared type is not trusted
-    bad = [(None, "did not arrive as a file"), (["x"], "did not arrive as a file"),
-           ("no comma here", "arrived damaged"), ("data:image/png;base64", "arrived damaged"),
-           ("data:image/png,plain", "unexpected encoding"), ("data:image/png;base64,@@@@", "encoding is broken"),
-           ("data:image/png;base64," + "A" * (MAX_UPLOAD_BYTES * 2), "larger than 10 MB")]
+    bad = [
+        (None, "did not arrive as a file"),
+        (["x"], "did not arrive as a file"),
+        ("no comma here", "arrived damaged"),
+        ("data:image/png;base64", "arrived damaged"),
+        ("data:image/png,plain", "unexpected encoding"),
+        ("data:image/png;base64,@@@@", "encoding is broken"),
+        ("data:image/png;base64," + "A" * (MAX_UPLOAD_BYTES * 2), "larger than 10 MB"),
+    ]
     for contents, phrase in bad:
         with pytest.raises(ImageError, match=phrase):
             parse_data_url(contents)
@@ -59,8 +60,10 @@ def test_store_keeps_pictures_by_content_hash(tmp_path):
 def test_catalogue_needs_no_model(svc):
     assert [m["name"] for m in svc.models()] == ["vgg16", "resnet50", "inception_v3", "shapes"]
     layers = svc.layers("vgg16")
-    assert layers[-1]["label"] == "block5_pool · 7×7" and {"name": "block5_conv3", "label": "block5_conv3 · 14×14",
-                                                           "height": 14, "width": 14} in layers
+    assert (
+        layers[-1]["label"] == "block5_pool · 7×7"
+        and {"name": "block5_conv3", "label": "block5_conv3 · 14×14", "height": 14, "width": 14} in layers
+    )
     assert {m["name"] for m in svc.methods()} >= {"grad_cam", "vanilla_gradient", "cam"}
     assert svc.labels()[281] == {"label": "281 · tabby cat (tabby)", "value": 281}
     shapes = svc.labels("shapes")
@@ -110,8 +113,10 @@ def test_concurrent_requests_compute_once(svc, monkeypatch):
 
     monkeypatch.setattr(api, "explain", counting)
     results = []
-    threads = [threading.Thread(target=lambda: results.append(svc.explain(key, "vgg16", "layer_cam", target=7)))
-               for _ in range(6)]
+    threads = [
+        threading.Thread(target=lambda: results.append(svc.explain(key, "vgg16", "layer_cam", target=7)))
+        for _ in range(6)
+    ]
     for thread in threads:
         thread.start()
     for thread in threads:
@@ -194,8 +199,9 @@ def test_a_map_reuses_the_predictions_known_for_its_picture(svc, monkeypatch):
     predictions = svc.predict(key, "shapes")
     read = []
     original = api.Explanation.__dict__["predictions"].__get__
-    monkeypatch.setattr(api._OnFirstRead, "__get__",
-                        lambda self, obj, owner=None: read.append(obj) or original(obj, owner))
+    monkeypatch.setattr(
+        api._OnFirstRead, "__get__", lambda self, obj, owner=None: read.append(obj) or original(obj, owner)
+    )
     result = svc.explain(key, "shapes", "rise", target=predictions[1][0], params={"n_masks": 8})
     assert result.target == predictions[1][0] and not read
     assert [tuple(p) for p in result.meta["predictions"]] == [tuple(p) for p in predictions]
@@ -268,7 +274,9 @@ def test_explain_names_the_capped_settings_in_its_notes(svc):
     key = svc.add_image(png_bytes(seed=8))
     result = svc.explain(key, "shapes", "smoothgrad", params={"n_samples": 1e9, "seed": 2**64})
     assert result.params["n_samples"] == 256
-    assert result.meta["notes"][:2] == ["n_samples was 1000000000; the largest allowed is 256, so that was used.",
-                                        f"seed was {2**64}; the largest allowed is {2**31 - 1}, so that was used."]
+    assert result.meta["notes"][:2] == [
+        "n_samples was 1000000000; the largest allowed is 256, so that was used.",
+        f"seed was {2**64}; the largest allowed is {2**31 - 1}, so that was used.",
+    ]
     again = svc.explain(key, "shapes", "smoothgrad", params={"n_samples": 256, "seed": 2**31 - 1})
     assert again.cached and not again.meta.get("notes")  # the cached map does not carry another caller's notes

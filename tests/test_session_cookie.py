@@ -1,7 +1,7 @@
 """The browser's session cookie: signed, HttpOnly, SameSite=Lax, and the jobs it started are its own (the
 Dash card callbacks see and cancel only those)."""
-import threading
 
+import threading
 
 
 def test_the_page_gives_a_signed_http_only_cookie_once(client):

@@ -1,4 +1,5 @@
 """The Shapes demo: the picture generator and its ground truth, and the shipped trained model."""
+
 import json
 import subprocess
 import sys
@@ -24,8 +25,14 @@ def shapes_model():
 
     net = shapes.build_model()
     net.load_weights(str(shapes.WEIGHTS_PATH))
-    return ExplainableModel(net, "shapes", labels=Labels.from_names(list(shapes.CLASSES)),
-                            preprocess=shapes.preprocess, default_layer=shapes.DEFAULT_LAYER, title="Shapes")
+    return ExplainableModel(
+        net,
+        "shapes",
+        labels=Labels.from_names(list(shapes.CLASSES)),
+        preprocess=shapes.preprocess,
+        default_layer=shapes.DEFAULT_LAYER,
+        title="Shapes",
+    )
 
 
 @pytest.fixture(scope="module")
@@ -35,8 +42,10 @@ def fresh():
 
 # ---- the generator -------------------------------------------------------------------------------
 def test_importing_and_generating_cost_no_tensorflow():
-    code = ("import sys; from explainers import shapes; shapes.generate(3, 0); shapes.gallery(2); "
-            "sys.exit('tensorflow' in sys.modules or 'keras' in sys.modules)")
+    code = (
+        "import sys; from explainers import shapes; shapes.generate(3, 0); shapes.gallery(2); "
+        "sys.exit('tensorflow' in sys.modules or 'keras' in sys.modules)"
+    )
     assert subprocess.run([sys.executable, "-c", code], cwd=shapes.DATA_DIR.parent.parent).returncode == 0
 
 

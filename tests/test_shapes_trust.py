@@ -1,6 +1,7 @@
 """What issue 6 promises on the trained Shapes demo model, on generated pictures (seeded): Grad-CAM
 finds the object, survives the sanity checks where guided backprop does not (Adebayo et al. 2018's
 finding, reproduced), and the gradient maps delete the class faster than random maps do."""
+
 import numpy as np
 import pytest
 

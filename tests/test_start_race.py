@@ -7,6 +7,7 @@ imports pandas (Keras does); a request that came while that import was half done
 busy machine that window is wide; here pandas' own import is made slow (``SLOW_PANDAS``, through
 ``sitecustomize``) so the window is as wide as on a loaded server, every time. Nothing else changes.
 """
+
 from __future__ import annotations
 
 import base64
@@ -82,20 +83,33 @@ def first_requests() -> tuple[list, list]:
         dependencies = client.get("/_dash-dependencies").get_json()
     picture = STAR.read_bytes()
     key = hashlib.sha256(picture).hexdigest()
-    upload = _callback_body(dependencies, "upload.contents", {
-        "upload.contents": "data:image/png;base64," + base64.b64encode(picture).decode(),
-        "upload.filename": "star.png"})
-    predict = _callback_body(dependencies, "predictions.figure", {
-        "image.data": {"key": key, "name": "star"}, "model.value": "shapes", "weights.value": "imagenet"})
+    upload = _callback_body(
+        dependencies,
+        "upload.contents",
+        {
+            "upload.contents": "data:image/png;base64," + base64.b64encode(picture).decode(),
+            "upload.filename": "star.png",
+        },
+    )
+    predict = _callback_body(
+        dependencies,
+        "predictions.figure",
+        {"image.data": {"key": key, "name": "star"}, "model.value": "shapes", "weights.value": "imagenet"},
+    )
     nothing = _callback_body(dependencies, "predictions.figure", {"image.data": None, "model.value": "shapes"})
-    quick = [("GET", "/_dash-layout", None)] * 10 + [("POST", "/_dash-update-component", json.dumps(body).encode())
-                                                      for body in [upload] * 5 + [nothing] * 5]
+    quick = [("GET", "/_dash-layout", None)] * 10 + [
+        ("POST", "/_dash-update-component", json.dumps(body).encode()) for body in [upload] * 5 + [nothing] * 5
+    ]
     return quick, [("POST", "/_dash-update-component", json.dumps(predict).encode())] * 2
 
 
 def _ask(port: int, method: str, path: str, body: bytes | None) -> int:
-    asked = request.Request(f"http://127.0.0.1:{port}{path}", data=body, method=method,
-                            headers={"Content-Type": "application/json"} if body else {})
+    asked = request.Request(
+        f"http://127.0.0.1:{port}{path}",
+        data=body,
+        method=method,
+        headers={"Content-Type": "application/json"} if body else {},
+    )
     try:
         with request.urlopen(asked, timeout=180) as answer:
             answer.read()
@@ -107,11 +121,23 @@ def _ask(port: int, method: str, path: str, body: bytes | None) -> int:
 
 
 def _start(port: int, data_dir: Path, hooks: Path) -> subprocess.Popen:
-    environment = {**os.environ, "EXPLAINERS_DATA_DIR": str(data_dir), "EXPLAINERS_MODEL": "shapes",
-                   "EXPLAINER_BACKEND": "local", "PYTHONUNBUFFERED": "1", "TF_CPP_MIN_LOG_LEVEL": "2",
-                   "PYTHONPATH": os.pathsep.join(filter(None, [str(hooks), os.environ.get("PYTHONPATH")]))}
-    return subprocess.Popen([sys.executable, "app.py", "--port", str(port)], cwd=ROOT, env=environment,
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    environment = {
+        **os.environ,
+        "EXPLAINERS_DATA_DIR": str(data_dir),
+        "EXPLAINERS_MODEL": "shapes",
+        "EXPLAINER_BACKEND": "local",
+        "PYTHONUNBUFFERED": "1",
+        "TF_CPP_MIN_LOG_LEVEL": "2",
+        "PYTHONPATH": os.pathsep.join(filter(None, [str(hooks), os.environ.get("PYTHONPATH")])),
+    }
+    return subprocess.Popen(
+        [sys.executable, "app.py", "--port", str(port)],
+        cwd=ROOT,
+        env=environment,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
 
 
 def _listening(port: int, server: subprocess.Popen, timeout: float = 180.0) -> None:
@@ -173,5 +199,6 @@ def test_the_first_concurrent_requests_after_a_start_never_fail(tmp_path, first_
         if any(status >= 500 or status == NO_ANSWER for status in statuses):
             errors = [line for line in output.splitlines() if "Error" in line or "Exception on" in line]
             failures.append((start, statuses, "\n".join(dict.fromkeys(errors))[-3000:]))
-    assert not failures, "\n\n".join(f"start {n}: {Counter(statuses)} (-1: no answer)\n{output}"
-                                      for n, statuses, output in failures)
+    assert not failures, "\n\n".join(
+        f"start {n}: {Counter(statuses)} (-1: no answer)\n{output}" for n, statuses, output in failures
+    )

@@ -1,5 +1,6 @@
 """The picture store stays bounded (decoded pictures in memory by bytes, uploads on disk by bytes, least
 recently used out) and keeps serving when its folder goes away. No model is built."""
+
 import io
 import os
 import shutil
@@ -17,7 +18,7 @@ from service.store import KEPT_MAX_SIDE, ImageStore
 def big_png(side: int = 7000) -> bytes:
     """A ``side`` × ``side`` PNG of two flat halves: small on the wire, ~150 MB decoded."""
     pixels = np.zeros((side, side, 3), np.uint8)
-    pixels[:, side // 2:] = (200, 40, 90)
+    pixels[:, side // 2 :] = (200, 40, 90)
     buffer = io.BytesIO()
     Image.fromarray(pixels).save(buffer, "PNG", optimize=False, compress_level=9)
     return buffer.getvalue()
@@ -90,14 +91,20 @@ def test_a_file_in_place_of_the_folder_keeps_uploads_in_memory_and_says_degraded
 
 def test_uploads_never_answer_500_when_the_folder_is_gone(app, client, tmp_path):
     images = tmp_path / "web" / "images"
-    client.post("/api/v1/explain", data={"image": (io.BytesIO(png_bytes(seed=6)), "a.png"), "model": "nope"},
-                content_type="multipart/form-data")
+    client.post(
+        "/api/v1/explain",
+        data={"image": (io.BytesIO(png_bytes(seed=6)), "a.png"), "model": "nope"},
+        content_type="multipart/form-data",
+    )
     shutil.rmtree(images.parent)
     images.parent.mkdir()
     images.write_bytes(b"a file where the folder was")
     for seed in (6, 7):
-        answer = client.post("/api/v1/explain", data={"image": (io.BytesIO(png_bytes(seed=seed)), "a.png"),
-                                                      "model": "nope"}, content_type="multipart/form-data")
+        answer = client.post(
+            "/api/v1/explain",
+            data={"image": (io.BytesIO(png_bytes(seed=seed)), "a.png"), "model": "nope"},
+            content_type="multipart/form-data",
+        )
         assert answer.status_code == 400 and "Unknown model" in answer.get_json()["error"]
     ready = client.get("/readyz")
     assert ready.status_code == 503 and ready.get_json()["status"] == "degraded"
@@ -105,7 +112,9 @@ def test_uploads_never_answer_500_when_the_folder_is_gone(app, client, tmp_path)
 
 def test_random_weights_can_be_turned_off_for_everyone(client, monkeypatch):
     monkeypatch.setenv("EXPLAINERS_ALLOW_RANDOM", "0")
-    answer = client.post("/api/v1/explain", data={"image": (io.BytesIO(png_bytes(seed=8)), "a.png"),
-                                                  "model": "shapes", "weights": "random"},
-                         content_type="multipart/form-data")
+    answer = client.post(
+        "/api/v1/explain",
+        data={"image": (io.BytesIO(png_bytes(seed=8)), "a.png"), "model": "shapes", "weights": "random"},
+        content_type="multipart/form-data",
+    )
     assert answer.status_code == 400 and "Random weights are turned off" in answer.get_json()["error"]

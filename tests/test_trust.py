@@ -1,6 +1,7 @@
 """The trust checks as service jobs, the routes behind the trust panel, and the report download
 (the Shapes model with seeded random weights: small and fast; scores on the trained model are in
 tests/test_shapes_trust.py)."""
+
 import io
 import json
 import re
@@ -11,11 +12,10 @@ import pytest
 from PIL import Image
 
 from explainers.errors import ExplainerError, NotApplicableError, UnknownNameError
-from service import ExplainerService
-from service.wire import from_wire, to_wire
-from service.trust import checkpoints, localization
-
 from helpers import png_bytes
+from service import ExplainerService
+from service.trust import checkpoints, localization
+from service.wire import from_wire, to_wire
 
 GALLERY = Path(__file__).resolve().parent.parent / "assets" / "examples" / "shapes"
 
@@ -61,8 +61,7 @@ def test_faithfulness_check_gives_both_curves_against_random_maps(svc, star):
 def test_stability_needs_a_seeded_method_and_repeats(svc, star):
     with pytest.raises(NotApplicableError, match="deterministic"):
         _wait(svc.request_check("stability", star, "shapes", "grad_cam"))
-    result = _wait(svc.request_check("stability", star, "shapes", "rise", params={"n_masks": 16},
-                                     options={"runs": 3}))
+    result = _wait(svc.request_check("stability", star, "shapes", "rise", params={"n_masks": 16}, options={"runs": 3}))
     assert result["seeds"] == [0, 1, 2] and len(result["maps"]) == 3 and -1 <= result["agreement"] <= 1
     assert result["std"].min() >= 0
 
@@ -133,8 +132,10 @@ def test_scrubber_picture_and_report_routes(client):
     assert client.get(f"/trust/perturbed.png?{query}&k=lots").status_code == 400
     assert client.get(f"/trust/perturbed.png?{query}&mode=sideways").status_code == 400
 
-    report = client.get(f"/download/report.html?{query[:-len('&method=grad_cam&weights=random')]}"
-                        f"&methods=grad_cam,vanilla_gradient&weights=random&name=circle.png")
+    report = client.get(
+        f"/download/report.html?{query[: -len('&method=grad_cam&weights=random')]}"
+        f"&methods=grad_cam,vanilla_gradient&weights=random&name=circle.png"
+    )
     assert report.status_code == 200 and "attachment" in report.headers["Content-Disposition"]
     text = report.data.decode()
     assert "Grad-CAM" in text and "Vanilla gradient" in text and "meaningless" in text
@@ -152,8 +153,11 @@ def _wait(job, timeout=180):
 # ---- the sanity verdict says what is true for the case ---------------------------------------------
 def _sanity_result(last: float, other: float = 0.1, **case) -> dict:
     """A sanity check's numbers as compute_check returns them (maps left out: the verdict reads none)."""
-    return {"steps": [{"layer": "logits", "rank_correlation": 0.9}, {"layer": "conv1", "rank_correlation": last}],
-            "random_logit": {"rank_correlation": other}, **case}
+    return {
+        "steps": [{"layer": "logits", "rank_correlation": 0.9}, {"layer": "conv1", "rank_correlation": last}],
+        "random_logit": {"rank_correlation": other},
+        **case,
+    }
 
 
 def test_sanity_verdict_on_learned_weights_is_pass_fail_or_unclear():
@@ -167,9 +171,14 @@ def test_sanity_verdict_on_learned_weights_is_pass_fail_or_unclear():
     assert learned["verdict"] == "pass" and "reason" not in learned
 
 
-@pytest.mark.parametrize("case, reason", [({"random_weights": True}, "random_weights"),
-                                          ({"original_empty": True}, "empty_map"),
-                                          ({"random_weights": True, "original_empty": True}, "random_weights")])
+@pytest.mark.parametrize(
+    "case, reason",
+    [
+        ({"random_weights": True}, "random_weights"),
+        ({"original_empty": True}, "empty_map"),
+        ({"random_weights": True, "original_empty": True}, "random_weights"),
+    ],
+)
 def test_sanity_verdict_is_meaningless_for_random_weights_or_an_empty_map(case, reason):
     from service.trust import verdict
 

@@ -1,5 +1,6 @@
 """Cache versions from the code that makes a map: they change with a method's source, with the shared
 core, and with nothing else; they are stable within a process (no TensorFlow, no model)."""
+
 import sys
 import textwrap
 
@@ -20,7 +21,8 @@ def _fresh_versions():
 
 def _synthetic_method(tmp_path, monkeypatch, module: str, body: str) -> type[Method]:
     """A method class defined in a module of its own, written to ``tmp_path`` and imported (not registered)."""
-    (tmp_path / f"{module}.py").write_text(textwrap.dedent(f"""
+    (tmp_path / f"{module}.py").write_text(
+        textwrap.dedent(f"""
         from explainers.methods.base import Method
 
         class Synthetic(Method):
@@ -28,7 +30,8 @@ def _synthetic_method(tmp_path, monkeypatch, module: str, body: str) -> type[Met
 
             def compute(self, passes, layer):
                 {body}
-        """))
+        """)
+    )
     monkeypatch.syspath_prepend(str(tmp_path))
     monkeypatch.delitem(sys.modules, module, raising=False)
     __import__(module)
@@ -66,8 +69,9 @@ def test_editing_the_shared_core_changes_every_version(monkeypatch):
     grad_cam, rise = get_method("grad_cam"), get_method("rise")
     before = versions.method_version(grad_cam), versions.method_version(rise)
     real = versions.read_source
-    monkeypatch.setattr(versions, "read_source",
-                        lambda path: real(path) + ("\n# edited\n" if path.name == "passes.py" else ""))
+    monkeypatch.setattr(
+        versions, "read_source", lambda path: real(path) + ("\n# edited\n" if path.name == "passes.py" else "")
+    )
     versions._source_version.cache_clear()
     assert versions.method_version(grad_cam) != before[0] and versions.method_version(rise) != before[1]
 

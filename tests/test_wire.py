@@ -3,6 +3,7 @@ read back from Redis is ever unpickled (a forged entry is refused, logged and re
 
 The forged entries below would create a file if anything unpickled them; the file must never appear.
 Redis itself is replaced by a dict here (tests/test_remote.py does the same against a real redis-server)."""
+
 from __future__ import annotations
 
 import base64
@@ -82,29 +83,62 @@ def _map_result() -> MapResult:
     rng = np.random.default_rng(0)
     heatmap = rng.normal(size=(224, 224)).astype(np.float32)
     heatmap[0, :3] = [np.nan, np.inf, -0.0]
-    return MapResult(method="smoothgrad", model="shapes", heatmap=heatmap, target=3, label="star", layer=None,
-                     seconds=0.123456789, signed=True, params={"n_samples": 32, "noise": 0.15, "seed": 2**40},
-                     meta={"notes": ["n_samples was capped at 256."], "random_weights": False, "device": "CPU",
-                           "predictions": [[3, "star", 0.91], [1, "circle", 0.05]],
-                           "completeness_error": np.float32(0.25)},
-                     cached=False)
+    return MapResult(
+        method="smoothgrad",
+        model="shapes",
+        heatmap=heatmap,
+        target=3,
+        label="star",
+        layer=None,
+        seconds=0.123456789,
+        signed=True,
+        params={"n_samples": 32, "noise": 0.15, "seed": 2**40},
+        meta={
+            "notes": ["n_samples was capped at 256."],
+            "random_weights": False,
+            "device": "CPU",
+            "predictions": [[3, "star", 0.91], [1, "circle", 0.05]],
+            "completeness_error": np.float32(0.25),
+        },
+        cached=False,
+    )
 
 
 def _check_result() -> dict:
     rng = np.random.default_rng(1)
-    return {"check": "sanity", "method": "grad_cam", "target": 3, "layer": None,
-            "original": rng.random((56, 56)).astype(np.float32),
-            "steps": [{"layer": "conv2", "heatmap": rng.random((56, 56)), "rank_correlation": float("nan"),
-                       "ssim": np.float64(0.5)}],
-            "seeds": (0, 1, 2), "threshold": {("high", 0.9): "tuple keys", 1: "int keys"},
-            "extremes": [float("inf"), -float("inf"), 1e-310, 2**70],
-            "masks": rng.random((4, 5)) > 0.5, "counts": np.arange(6, dtype=">i8").reshape(2, 3),
-            "strided": np.arange(20, dtype=np.uint8).reshape(4, 5)[:, ::2], "empty": np.zeros((0, 3), np.int16),
-            "zero_d": np.array(7.5), "peak": np.int64(12), "flag": np.bool_(True), "name": np.str_("star")}
+    return {
+        "check": "sanity",
+        "method": "grad_cam",
+        "target": 3,
+        "layer": None,
+        "original": rng.random((56, 56)).astype(np.float32),
+        "steps": [
+            {
+                "layer": "conv2",
+                "heatmap": rng.random((56, 56)),
+                "rank_correlation": float("nan"),
+                "ssim": np.float64(0.5),
+            }
+        ],
+        "seeds": (0, 1, 2),
+        "threshold": {("high", 0.9): "tuple keys", 1: "int keys"},
+        "extremes": [float("inf"), -float("inf"), 1e-310, 2**70],
+        "masks": rng.random((4, 5)) > 0.5,
+        "counts": np.arange(6, dtype=">i8").reshape(2, 3),
+        "strided": np.arange(20, dtype=np.uint8).reshape(4, 5)[:, ::2],
+        "empty": np.zeros((0, 3), np.int16),
+        "zero_d": np.array(7.5),
+        "peak": np.int64(12),
+        "flag": np.bool_(True),
+        "name": np.str_("star"),
+    }
 
 
-KINDS = {"map": _map_result, "check": _check_result,
-         "predictions": lambda: [(3, "star", 0.9123456789), (1, "circle", np.float32(0.05))]}
+KINDS = {
+    "map": _map_result,
+    "check": _check_result,
+    "predictions": lambda: [(3, "star", 0.9123456789), (1, "circle", np.float32(0.05))],
+}
 
 
 @pytest.mark.parametrize("kind", KINDS)
@@ -169,7 +203,11 @@ def test_anything_but_the_format_is_refused(tmp_path):
     target = tmp_path / "target"
     good = json.loads(encode(_map_result()))
     forged = [
-        b"", b"\x80\x04N.", b"[1, 2]", b"{not json", b'{"format": "other"}',
+        b"",
+        b"\x80\x04N.",
+        b"[1, 2]",
+        b"{not json",
+        b'{"format": "other"}',
         json.dumps({**good, "version": VERSION + 1}).encode(),
         json.dumps({**good, "kind": "pickle"}).encode(),
         json.dumps({**good, "extra": 1}).encode(),

@@ -31,6 +31,7 @@ settings), ``measure`` (timing in turns, memory), ``render`` and ``update`` (the
 docs/benchmarks.md), ``ig_steps`` (the integrated-gradients table), ``machine`` (what a run records),
 ``cli`` (the flags and the run). ``benchmarks/compare.py`` and ``python -m comparison`` run ``cli.main``.
 """
+
 import os
 import sys
 from pathlib import Path

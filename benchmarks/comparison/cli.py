@@ -1,4 +1,5 @@
 """The run: read the flags, time every (model, method) for every library, write the document."""
+
 from __future__ import annotations
 
 import argparse
@@ -8,10 +9,12 @@ import shlex
 import sys
 import time
 import warnings
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
-from . import ROOT, __doc__ as ABOUT
+from . import ROOT
+from . import __doc__ as ABOUT
 from .ig_steps import IG_HEADING, ig_table, render_ig
 from .machine import Run, uptime
 from .measure import MAX_ROUNDS, Failure, Timing, measure, short
@@ -24,24 +27,41 @@ from .update import update
 def main() -> None:
     parser = argparse.ArgumentParser(description=ABOUT.splitlines()[0])
     parser.add_argument("--models", default="vgg16,resnet50,inception_v3", help="comma-separated")
-    parser.add_argument("--methods", default=",".join(COMPARED_METHODS),
-                        help=f"comma-separated, from: {', '.join(r.key for r in rows(Settings()))}")
+    parser.add_argument(
+        "--methods",
+        default=",".join(COMPARED_METHODS),
+        help=f"comma-separated, from: {', '.join(r.key for r in rows(Settings()))}",
+    )
     parser.add_argument("--repeat", type=int, default=3, help="timed runs per library after the warm-up")
     parser.add_argument("--slow-repeat", type=int, default=1, help="timed runs for Score-CAM, RISE and LIME")
-    parser.add_argument("--min-seconds", type=float, default=4.0,
-                        help=f"more rounds (up to {MAX_ROUNDS}) until each library's timed calls add up to this")
+    parser.add_argument(
+        "--min-seconds",
+        type=float,
+        default=4.0,
+        help=f"more rounds (up to {MAX_ROUNDS}) until each library's timed calls add up to this",
+    )
     parser.add_argument("--slow-models", default="vgg16", help="models the slow methods run on (comma-separated)")
     parser.add_argument("--quick", action="store_true", help="small sample counts, one timed run: to check it works")
     ig = parser.add_mutually_exclusive_group()
-    ig.add_argument("--no-ig", action="store_true",
-                    help="skip the integrated-gradients table (an earlier one in --out is kept)")
-    ig.add_argument("--ig-only", action="store_true",
-                    help="only the integrated-gradients table (replacing the one in --out; the rest is kept)")
-    ig.add_argument("--update", action="store_true",
-                    help="re-measure only --methods and put those rows in place of theirs in --out (no IG table)")
+    ig.add_argument(
+        "--no-ig", action="store_true", help="skip the integrated-gradients table (an earlier one in --out is kept)"
+    )
+    ig.add_argument(
+        "--ig-only",
+        action="store_true",
+        help="only the integrated-gradients table (replacing the one in --out; the rest is kept)",
+    )
+    ig.add_argument(
+        "--update",
+        action="store_true",
+        help="re-measure only --methods and put those rows in place of theirs in --out (no IG table)",
+    )
     parser.add_argument("--out", default=str(ROOT / "docs" / "benchmarks.md"), help="markdown file ('' = none)")
-    parser.add_argument("--tf-data-autotune", action="store_true",
-                        help="leave tf.data autotuning on for the peers' datasets (it stalls their calls here)")
+    parser.add_argument(
+        "--tf-data-autotune",
+        action="store_true",
+        help="leave tf.data autotuning on for the peers' datasets (it stalls their calls here)",
+    )
     args = parser.parse_args()
     if not args.tf_data_autotune:
         no_tf_data_autotune()
@@ -49,9 +69,12 @@ def main() -> None:
     warnings.filterwarnings("ignore", category=UserWarning)
     warnings.filterwarnings("ignore", category=DeprecationWarning)
     warnings.filterwarnings("ignore", category=FutureWarning)
-    run = Run(started_at=datetime.datetime.now(datetime.timezone.utc), load_before=uptime(),
-              clock=time.perf_counter(), command=".venv-peers/bin/python benchmarks/compare.py" + "".join(
-                  " " + shlex.quote(a) for a in sys.argv[1:]))
+    run = Run(
+        started_at=datetime.datetime.now(datetime.UTC),
+        load_before=uptime(),
+        clock=time.perf_counter(),
+        command=".venv-peers/bin/python benchmarks/compare.py" + "".join(" " + shlex.quote(a) for a in sys.argv[1:]),
+    )
     settings = QUICK if args.quick else Settings()
     repeat, slow_repeat = (1, 1) if args.quick else (args.repeat, args.slow_repeat)
     min_seconds = 0.0 if args.quick else args.min_seconds
@@ -73,11 +96,20 @@ def main() -> None:
     slow_models = {resolve_model_name(m) for m in args.slow_models.split(",") if m.strip()}
     comparison = None
     if not args.ig_only:
-        sections, calls_seen, import_errors = compare(run, model_names, wanted, slow_models, settings, repeat,
-                                                      slow_repeat, min_seconds)
+        sections, calls_seen, import_errors = compare(
+            run, model_names, wanted, slow_models, settings, repeat, slow_repeat, min_seconds
+        )
         if not args.update:
-            comparison = render(run, sections, calls_seen, import_errors, repeat, slow_repeat,
-                                sorted(slow_models & set(model_names)), min_seconds)
+            comparison = render(
+                run,
+                sections,
+                calls_seen,
+                import_errors,
+                repeat,
+                slow_repeat,
+                sorted(slow_models & set(model_names)),
+                min_seconds,
+            )
     ig_text = None
     if not (args.no_ig or args.update):
         run.log("integrated gradients: steps to ≤ 1 % completeness error")
@@ -87,8 +119,9 @@ def main() -> None:
         ig_text = render_ig(run, lines, settings, load, uptime(), time.perf_counter() - started)
     if args.out and args.update:
         out = Path(args.out)
-        out.write_text(update(out.read_text(encoding="utf-8"), run, sections, calls_seen, wanted, min_seconds),
-                       encoding="utf-8")
+        out.write_text(
+            update(out.read_text(encoding="utf-8"), run, sections, calls_seen, wanted, min_seconds), encoding="utf-8"
+        )
         run.log(f"updated {out}")
     elif args.out:
         out = Path(args.out)
@@ -103,9 +136,16 @@ def main() -> None:
         run.log(f"wrote {out}")
 
 
-def compare(run: Run, model_names: list[str], wanted: list[str], slow_models: set[str], settings: Settings,
-            repeat: int, slow_repeat: int, min_seconds: float = 0.0
-            ) -> tuple[list[ModelSection], dict[str, dict[str, str]], dict[str, Failure]]:
+def compare(
+    run: Run,
+    model_names: list[str],
+    wanted: list[str],
+    slow_models: set[str],
+    settings: Settings,
+    repeat: int,
+    slow_repeat: int,
+    min_seconds: float = 0.0,
+) -> tuple[list[ModelSection], dict[str, dict[str, str]], dict[str, Failure]]:
     """Time every (model, method) for every library, alternated."""
     from explainers.models import MODELS
 
@@ -125,12 +165,16 @@ def compare(run: Run, model_names: list[str], wanted: list[str], slow_models: se
         engine = engine_for(setup.model)
         tuned = engine.tune_passes()  # as the server does at start
         if tuned:
-            run.log(f"{name}: the default view's plain pass took {tuned[True]:.2f} s with XLA, {tuned[False]:.2f} s "
-                    f"in graph mode; ours keeps {'XLA' if engine.policy.xla[ONE_PICTURE] else 'graph mode'}")
+            run.log(
+                f"{name}: the default view's plain pass took {tuned[True]:.2f} s with XLA, {tuned[False]:.2f} s "
+                f"in graph mode; ours keeps {'XLA' if engine.policy.xla[ONE_PICTURE] else 'graph mode'}"
+            )
         tuned = engine.tune_batches(default_chunk_size())
         if tuned:
-            run.log(f"{name}: a chunk of gradients took {tuned[True]:.2f} s with XLA, {tuned[False]:.2f} s in graph "
-                    f"mode; ours keeps {'XLA' if engine.policy.xla[GRADIENT_BATCHES] else 'graph mode'}")
+            run.log(
+                f"{name}: a chunk of gradients took {tuned[True]:.2f} s with XLA, {tuned[False]:.2f} s in graph "
+                f"mode; ours keeps {'XLA' if engine.policy.xla[GRADIENT_BATCHES] else 'graph mode'}"
+            )
         model_results: dict[str, dict[str, Timing | Failure]] = {}
         table = []
         mix_note = None
@@ -159,20 +203,26 @@ def compare(run: Run, model_names: list[str], wanted: list[str], slow_models: se
             model_results[row.key] = results
             table.append((row, results, label))
         spec = MODELS[name]
-        heading = (f"### {spec.title} ({spec.input_size}×{spec.input_size}, layer {setup.layer}; ours with XLA "
-                   f"{'on' if engine.policy.xla[ONE_PICTURE] else 'off'} for one-picture passes, "
-                   f"{'on' if engine.policy.xla[GRADIENT_BATCHES] else 'off'} for many-sample gradient batches, "
-                   f"{'on' if engine.policy.xla[FORWARD_BATCHES] else 'off'} for forward-only batches)")
+        heading = (
+            f"### {spec.title} ({spec.input_size}×{spec.input_size}, layer {setup.layer}; ours with XLA "
+            f"{'on' if engine.policy.xla[ONE_PICTURE] else 'off'} for one-picture passes, "
+            f"{'on' if engine.policy.xla[GRADIENT_BATCHES] else 'off'} for many-sample gradient batches, "
+            f"{'on' if engine.policy.xla[FORWARD_BATCHES] else 'off'} for forward-only batches)"
+        )
         slow_note = slow_repeat != repeat and any(row.slow for row, _, _ in table)
         notes = []
         if mix_note:
-            notes.append(f"Default view: ours is one `explain_all` call; the fastest peer per map ({mix_note}) runs "
-                         "those four calls back to back as one timed call, alternated with ours and Xplique's four; "
-                         "guided Grad-CAM is that guided backprop × that Grad-CAM map, as no peer has it as one "
-                         "call.")
+            notes.append(
+                f"Default view: ours is one `explain_all` call; the fastest peer per map ({mix_note}) runs "
+                "those four calls back to back as one timed call, alternated with ours and Xplique's four; "
+                "guided Grad-CAM is that guided backprop × that Grad-CAM map, as no peer has it as one "
+                "call."
+            )
         if slow_note:
-            notes.append(f"¹ {slow_repeat} timed run{'s' if slow_repeat != 1 else ''} after the warm-up "
-                         f"(slow method); the other rows: median of {'at least ' if min_seconds > 0 else ''}{repeat}.")
+            notes.append(
+                f"¹ {slow_repeat} timed run{'s' if slow_repeat != 1 else ''} after the warm-up "
+                f"(slow method); the other rows: median of {'at least ' if min_seconds > 0 else ''}{repeat}."
+            )
         sections.append(ModelSection(heading, model_table(table, slow_note), notes))
         print(sections[-1].markdown() + "\n", flush=True)
         del setup

@@ -1,4 +1,5 @@
 """The second table: integrated-gradients steps our quadratures need for ≤ 1 % completeness error (no peer)."""
+
 from __future__ import annotations
 
 import contextlib
@@ -21,15 +22,19 @@ def completeness_error(model_name: str, rule: str, steps: int) -> float:
 
     printed = io.StringIO()
     argv = ["ig_completeness.py", "--models", model_name, "--steps", str(steps)]
-    with mock.patch.object(sys, "argv", argv), mock.patch.object(integrated_gradients, "QUADRATURES", (rule,)), \
-            contextlib.redirect_stdout(printed):
+    with (
+        mock.patch.object(sys, "argv", argv),
+        mock.patch.object(integrated_gradients, "QUADRATURES", (rule,)),
+        contextlib.redirect_stdout(printed),
+    ):
         ig_completeness.main()
     cells = [line for line in printed.getvalue().splitlines() if line.startswith("|") and "%" in line]
     return float(re.search(r"([0-9.]+)\s*%", cells[-1]).group(1)) / 100
 
 
-def steps_needed(model_name: str, rule: str, candidates: tuple[int, ...],
-                 log) -> tuple[int | None, list[tuple[int, float]]]:
+def steps_needed(
+    model_name: str, rule: str, candidates: tuple[int, ...], log
+) -> tuple[int | None, list[tuple[int, float]]]:
     tried = []
     for steps in candidates:
         error = completeness_error(model_name, rule, steps)
@@ -43,8 +48,11 @@ def steps_needed(model_name: str, rule: str, candidates: tuple[int, ...],
 def ig_table(model_names: list[str], candidates: tuple[int, ...], log) -> list[str]:
     from explainers.models import MODELS
 
-    lines = ["| model | Gauss–Legendre: steps to ≤ 1 % | left Riemann: steps to ≤ 1 % | "
-             "Gauss–Legendre error by steps | left Riemann error by steps |", "|---|---:|---:|---|---|"]
+    lines = [
+        "| model | Gauss–Legendre: steps to ≤ 1 % | left Riemann: steps to ≤ 1 % | "
+        "Gauss–Legendre error by steps | left Riemann error by steps |",
+        "|---|---:|---:|---|---|",
+    ]
     for name in model_names:
         found = {}
         for rule in ("gauss_legendre", "riemann_left"):
@@ -60,22 +68,23 @@ def ig_table(model_names: list[str], candidates: tuple[int, ...], log) -> list[s
 IG_HEADING = "## Integrated gradients: steps needed for ≤ 1 % completeness error"
 
 
-def render_ig(run: Run, table: list[str], settings: Settings, load_before: str, load_after: str,
-              seconds: float) -> str:
-    return "\n".join([
-        IG_HEADING,
-        "",
-        "Completeness error = |Σ attributions − (f(x) − f(black))| / |f(x) − f(black)| (0 in theory), for our "
-        "`integrated_gradients` with its default Gauss–Legendre quadrature and with the left Riemann sum "
-        "(`quadrature=\"riemann_left\"`, the rule tf-explain uses), on the cat photo, the model's top-1 class, "
-        f"seeded random weights; step counts tried in order {', '.join(map(str, settings.ig_table_steps))}, "
-        "stopping at the first at or under 1 %. Each entry is one run of `benchmarks/ig_completeness.py` "
-        "(imported, for one rule and one step count at a time). Every step is one gradient evaluation, so the "
-        "step counts are the cost. The errors do not depend on the machine's load; only the time does.",
-        "",
-        f"Run {run.started_at:%Y-%m-%d %H:%M} UTC with `{run.command}`; it took {seconds / 60:.0f} min; load "
-        f"`{load_before}` at its start, `{load_after}` at its end.",
-        "",
-        *table,
-        "",
-    ])
+def render_ig(run: Run, table: list[str], settings: Settings, load_before: str, load_after: str, seconds: float) -> str:
+    return "\n".join(
+        [
+            IG_HEADING,
+            "",
+            "Completeness error = |Σ attributions − (f(x) − f(black))| / |f(x) − f(black)| (0 in theory), for our "
+            "`integrated_gradients` with its default Gauss–Legendre quadrature and with the left Riemann sum "
+            "(`quadrature=\"riemann_left\"`, the rule tf-explain uses), on the cat photo, the model's top-1 class, "
+            f"seeded random weights; step counts tried in order {', '.join(map(str, settings.ig_table_steps))}, "
+            "stopping at the first at or under 1 %. Each entry is one run of `benchmarks/ig_completeness.py` "
+            "(imported, for one rule and one step count at a time). Every step is one gradient evaluation, so the "
+            "step counts are the cost. The errors do not depend on the machine's load; only the time does.",
+            "",
+            f"Run {run.started_at:%Y-%m-%d %H:%M} UTC with `{run.command}`; it took {seconds / 60:.0f} min; load "
+            f"`{load_before}` at its start, `{load_after}` at its end.",
+            "",
+            *table,
+            "",
+        ]
+    )

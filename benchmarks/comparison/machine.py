@@ -1,4 +1,5 @@
 """What a run records about itself and the machine: start, command, load, commit, processor, versions."""
+
 from __future__ import annotations
 
 import datetime
@@ -50,7 +51,11 @@ def cpu_name() -> str:
 
 def commit_id() -> str:
     try:
-        return subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True,
-                              timeout=10).stdout.strip() or "unknown"
+        return (
+            subprocess.run(
+                ["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True, timeout=10
+            ).stdout.strip()
+            or "unknown"
+        )
     except (OSError, subprocess.SubprocessError):
         return "unknown"

@@ -1,12 +1,14 @@
 """Timing the libraries' calls in turns, and the memory each call needed."""
+
 from __future__ import annotations
 
 import gc
 import statistics
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any
 
 
 @dataclass
@@ -47,7 +49,7 @@ class PeakMemory:
         except (ValueError, RuntimeError):  # an allocator without statistics (malloc)
             return None
 
-    def __enter__(self) -> "PeakMemory":
+    def __enter__(self) -> PeakMemory:
         from explainers._tf import tf
 
         before = self._pool()
@@ -78,8 +80,9 @@ def short(error: BaseException, limit: int = 150) -> str:
 MAX_ROUNDS = 25  # the most rounds --min-seconds adds up to
 
 
-def measure(calls: dict[str, Callable[[], Any] | Failure], repeat: int, log,
-            min_seconds: float = 0.0) -> dict[str, Timing | Failure]:
+def measure(
+    calls: dict[str, Callable[[], Any] | Failure], repeat: int, log, min_seconds: float = 0.0
+) -> dict[str, Timing | Failure]:
     """Warm every call once, then alternate them ``repeat`` times (rotating the order each round), and
     go on for more rounds, all of them still taking turns, while any library has spent less than
     ``min_seconds`` in its timed calls (at most ``MAX_ROUNDS`` in all): a call of 0.15 s varies by a
@@ -129,8 +132,12 @@ def measure(calls: dict[str, Callable[[], Any] | Failure], repeat: int, log,
             memory[library].append(peak.pool)
     for library in names:
         if library not in results:
-            results[library] = Timing(statistics.median(times[library]), statistics.median(memory[library]),
-                                      len(times[library]), times[library])
+            results[library] = Timing(
+                statistics.median(times[library]),
+                statistics.median(memory[library]),
+                len(times[library]),
+                times[library],
+            )
             log(f"    {library}: {' '.join(f'{t:.2f}' for t in times[library])} s")
     return results
 

@@ -1,9 +1,11 @@
 """How each library (ours through the public API, tf-explain, Xplique, tf-keras-vis) is called: a ``Case``
 per method, built once per model from a ``Setup`` that every library shares."""
+
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 
@@ -98,7 +100,7 @@ def xpl(cls: str, model: str = "keras", **kwargs: Any) -> Case:
 # ---- tf-keras-vis 0.8.7: Visualizer(model, ...)(CategoricalScore([281]), x, ...), built once per model.
 def tkv(module: str, cls: str, guided: bool = False, **kwargs: Any) -> Case:
     shown = "".join(f", {k}={getattr(v, 'label', v)}" for k, v in kwargs.items())
-    made = ("model_modifier=GuidedBackpropagation(), clone=True" if guided else "clone=False")
+    made = "model_modifier=GuidedBackpropagation(), clone=True" if guided else "clone=False"
 
     def build(s: Setup):
         import importlib
@@ -107,8 +109,11 @@ def tkv(module: str, cls: str, guided: bool = False, **kwargs: Any) -> Case:
         from tf_keras_vis.utils.scores import CategoricalScore
 
         visualiser_class = getattr(importlib.import_module(f"tf_keras_vis.{module}"), cls)
-        visualiser = (visualiser_class(s.keras, model_modifier=GuidedBackpropagation(), clone=True) if guided
-                      else visualiser_class(s.keras, clone=False))
+        visualiser = (
+            visualiser_class(s.keras, model_modifier=GuidedBackpropagation(), clone=True)
+            if guided
+            else visualiser_class(s.keras, clone=False)
+        )
         score = CategoricalScore([TARGET])
         values = {k: (v(s) if isinstance(v, Label) else v) for k, v in kwargs.items()}
         return lambda: visualiser(score, s.inputs, **values)
@@ -163,8 +168,7 @@ def slic_mapping(segments: int) -> Label:
         def mapping(inp):
             values = inp.numpy().astype(np.float64)
             values = (values - values.min()) / max(float(values.max() - values.min()), 1e-12)
-            return tf.cast(slic(values, n_segments=segments, compactness=10, start_label=0, channel_axis=-1),
-                           tf.int32)
+            return tf.cast(slic(values, n_segments=segments, compactness=10, start_label=0, channel_axis=-1), tf.int32)
 
         return mapping
 
@@ -209,8 +213,7 @@ def make_setup(name: str) -> Setup:
     onehot = np.zeros((1, len(model.labels)), np.float32)
     onehot[0, TARGET] = 1.0
     black = model.preprocess(np.zeros((1, 1, 1, 3), np.float32))[0, 0, 0]
-    return Setup(model, logits, probabilities, photo, inputs, onehot, model.default_layer, model.input_range(),
-                 black)
+    return Setup(model, logits, probabilities, photo, inputs, onehot, model.default_layer, model.input_range(), black)
 
 
 def no_tf_data_autotune() -> None:

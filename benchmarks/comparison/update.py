@@ -1,4 +1,5 @@
 """``--update``: the re-measured rows (with their calls and notes) put in place of theirs in docs/benchmarks.md."""
+
 from __future__ import annotations
 
 import os
@@ -9,8 +10,14 @@ from .peers import LIBRARIES
 from .render import COMPILE_NOTE, TF_DATA_NOTE, ModelSection
 
 
-def update(previous: str, run: Run, sections: list[ModelSection], calls_seen: dict[str, dict[str, str]],
-           wanted: list[str], min_seconds: float = 0.0) -> str:
+def update(
+    previous: str,
+    run: Run,
+    sections: list[ModelSection],
+    calls_seen: dict[str, dict[str, str]],
+    wanted: list[str],
+    min_seconds: float = 0.0,
+) -> str:
     """``previous`` with the re-measured rows (and their calls and notes) put in place of the old ones."""
     lines = previous.splitlines()
     for section in sections:
@@ -24,10 +31,11 @@ def update(previous: str, run: Run, sections: list[ModelSection], calls_seen: di
         lines[start] = section.heading  # what ours compiled with XLA, as in this run
         body = lines[start:end]
         table_end = max(i for i, line in enumerate(body) if line.startswith("|")) + 1
-        for key, line in section.rows:
+        for _key, line in section.rows:
             label = line.split(" | ")[0].removesuffix(" ¹")
-            old = next((i for i, row in enumerate(body[:table_end]) if row.split(" | ")[0].removesuffix(" ¹") == label),
-                       None)
+            old = next(
+                (i for i, row in enumerate(body[:table_end]) if row.split(" | ")[0].removesuffix(" ¹") == label), None
+            )
             if old is None:  # a row the table did not have: before the default view, which stays last
                 at = next((i for i, row in enumerate(body[:table_end]) if row.startswith("| default view")), table_end)
                 body.insert(at, line)
@@ -43,8 +51,11 @@ def update(previous: str, run: Run, sections: list[ModelSection], calls_seen: di
                 body[old] = note
         lines[start:end] = body
     for key, calls in calls_seen.items():
-        line = f"| {key} | " + " | ".join((f"`{calls[lib]}`" if lib in calls else "—").replace("|", "\\|")
-                                          for lib in LIBRARIES) + " |"
+        line = (
+            f"| {key} | "
+            + " | ".join((f"`{calls[lib]}`" if lib in calls else "—").replace("|", "\\|") for lib in LIBRARIES)
+            + " |"
+        )
         old = next((i for i, row in enumerate(lines) if row.startswith(f"| {key} | ")), None)
         if old is not None:
             lines[old] = line
@@ -55,15 +66,25 @@ def update(previous: str, run: Run, sections: list[ModelSection], calls_seen: di
     lines = [COMPILE_NOTE if line.startswith("- Ours compiles ") else line for line in lines]
     lines = [line for line in lines if not line.startswith(TF_DATA_NOTE[:24])]
     lines.insert(next(i for i, line in enumerate(lines) if line.startswith("- Ours compiles ")) + 1, TF_DATA_NOTE)
-    bullet = (f"- **Re-measured** on {run.started_at:%Y-%m-%d %H:%M} UTC at commit {commit_id()} on {os.cpu_count()} "
-              f"CPU cores ({cpu_name()}), rows "
-              f"{', '.join(wanted)}, with `{run.command}` (load at its start `{run.load_before}`, at its end "
-              f"`{uptime()}`)"
-              + (f"; rows of short calls went on for more rounds until each library's timed calls added up to "
-                 f"{min_seconds:g} s (at most {MAX_ROUNDS} rounds)" if min_seconds > 0 else "")
-              + "; tf.data autotuning off for the peers (see below) in these rows"
-              f"{'' if TF_DATA_NOTE in previous else ', where the rows not re-measured since ran with it on'}.")
-    at = max(i for i, line in enumerate(lines) if line.startswith("- **")
-             and i < next(j for j, row in enumerate(lines) if row.startswith("## How it is measured")))
+    bullet = (
+        f"- **Re-measured** on {run.started_at:%Y-%m-%d %H:%M} UTC at commit {commit_id()} on {os.cpu_count()} "
+        f"CPU cores ({cpu_name()}), rows "
+        f"{', '.join(wanted)}, with `{run.command}` (load at its start `{run.load_before}`, at its end "
+        f"`{uptime()}`)"
+        + (
+            f"; rows of short calls went on for more rounds until each library's timed calls added up to "
+            f"{min_seconds:g} s (at most {MAX_ROUNDS} rounds)"
+            if min_seconds > 0
+            else ""
+        )
+        + "; tf.data autotuning off for the peers (see below) in these rows"
+        f"{'' if TF_DATA_NOTE in previous else ', where the rows not re-measured since ran with it on'}."
+    )
+    at = max(
+        i
+        for i, line in enumerate(lines)
+        if line.startswith("- **")
+        and i < next(j for j, row in enumerate(lines) if row.startswith("## How it is measured"))
+    )
     lines.insert(at + 1, bullet)
     return "\n".join(lines) + "\n"

@@ -18,23 +18,65 @@ same API and compiled passes as everything else (``explainers.api.explain`` and 
 One module per kind of score; every public name is re-exported here, so ``evaluation.ssim(...)``
 works as it always did. The randomizable copy lives with the model code (``explainers.model_copies``).
 """
+
 from __future__ import annotations
 
-from explainers.evaluation.faithfulness import (DEFAULT_FILL, DEFAULT_STEPS, FILLS, MAX_STEPS, MODES, Curve,
-                                                RandomBaseline, faithfulness, fill_image, perturbed_image,
-                                                perturbed_images, pixel_order, random_map_auc)
+from explainers.evaluation.faithfulness import (
+    DEFAULT_FILL,
+    DEFAULT_STEPS,
+    FILLS,
+    MAX_STEPS,
+    MODES,
+    Curve,
+    RandomBaseline,
+    faithfulness,
+    fill_image,
+    perturbed_image,
+    perturbed_images,
+    pixel_order,
+    random_map_auc,
+)
 from explainers.evaluation.localization import box_mask, energy_in_mask, map_peak, pointing_game, scale_box
-from explainers.evaluation.sanity import (RandomizationStep, RandomLogitResult, SanityResult,
-                                          cascading_randomization, random_logit)
+from explainers.evaluation.sanity import (
+    RandomizationStep,
+    RandomLogitResult,
+    SanityResult,
+    cascading_randomization,
+    random_logit,
+)
 from explainers.evaluation.similarity import rank_correlation, ssim
 from explainers.evaluation.stability import StabilityResult, stability
 from explainers.model_copies import randomizable_copy, randomize_layer, weighted_layers
 
 __all__ = [
-    "MODES", "FILLS", "DEFAULT_FILL", "DEFAULT_STEPS", "MAX_STEPS", "Curve", "RandomBaseline",
-    "RandomizationStep", "SanityResult", "RandomLogitResult",
-    "StabilityResult", "map_peak", "pointing_game", "energy_in_mask", "box_mask", "scale_box",
-    "rank_correlation", "ssim", "fill_image", "pixel_order", "perturbed_images", "perturbed_image",
-    "faithfulness", "random_map_auc", "weighted_layers", "randomizable_copy", "randomize_layer",
-    "cascading_randomization", "random_logit", "stability",
+    "MODES",
+    "FILLS",
+    "DEFAULT_FILL",
+    "DEFAULT_STEPS",
+    "MAX_STEPS",
+    "Curve",
+    "RandomBaseline",
+    "RandomizationStep",
+    "SanityResult",
+    "RandomLogitResult",
+    "StabilityResult",
+    "map_peak",
+    "pointing_game",
+    "energy_in_mask",
+    "box_mask",
+    "scale_box",
+    "rank_correlation",
+    "ssim",
+    "fill_image",
+    "pixel_order",
+    "perturbed_images",
+    "perturbed_image",
+    "faithfulness",
+    "random_map_auc",
+    "weighted_layers",
+    "randomizable_copy",
+    "randomize_layer",
+    "cascading_randomization",
+    "random_logit",
+    "stability",
 ]

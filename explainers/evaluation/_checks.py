@@ -1,8 +1,10 @@
 """Checks every score shares: maps, masks and shapes read from what a caller gave, with an error that
 echoes the value when it cannot be; and one map through the public API."""
+
 from __future__ import annotations
 
-from typing import Any, Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -43,12 +45,16 @@ def _as_mask(mask: Any, shape: tuple[int, int]) -> np.ndarray:
     if values.ndim == 3 and values.shape[2] == 1:
         values = values[..., 0]
     if values.ndim != 2 or values.size == 0 or values.dtype.kind not in "biuf":
-        raise ExplainerError("The mask must be a 2-D array (height × width) of True/False or 0/1. "
-                             f"Received: shape {values.shape}, type {values.dtype}.")
+        raise ExplainerError(
+            "The mask must be a 2-D array (height × width) of True/False or 0/1. "
+            f"Received: shape {values.shape}, type {values.dtype}."
+        )
     inside = _resize((np.nan_to_num(values.astype(np.float64)) != 0).astype(np.uint8), shape, nearest=True) > 0
     if not inside.any():
-        raise ExplainerError(f"The mask is empty: mark at least one pixel of the object. Received a mask of "
-                             f"shape {values.shape} with no pixel set.")
+        raise ExplainerError(
+            f"The mask is empty: mark at least one pixel of the object. Received a mask of "
+            f"shape {values.shape} with no pixel set."
+        )
     return inside
 
 
@@ -66,8 +72,6 @@ def _check_choice(name: str, value: Any, choices: Sequence[str]) -> str:
     if value not in choices:
         raise ExplainerError(f"{name} must be one of: {', '.join(choices)}. Received: {value!r}.")
     return value
-
-
 
 
 def _check_count(name: str, value: Any, minimum: int) -> int:

@@ -2,6 +2,7 @@
 them first bring it back quickly? ``faithfulness`` gives the deletion or insertion curve of Petsiuk et
 al. 2018 (RISE) and its area; ``random_map_auc`` the area random maps get. The pictures go through the
 same compiled passes as everything else (``Passes.batch``)."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -10,11 +11,18 @@ from typing import Any
 import numpy as np
 
 from explainers.errors import ExplainerError
-from explainers.evaluation._checks import (Progress, _as_map, _check_choice, _check_count, _resize, _shape2,
-                                           _target_index)
+from explainers.evaluation._checks import (
+    Progress,
+    _as_map,
+    _check_choice,
+    _check_count,
+    _resize,
+    _shape2,
+    _target_index,
+)
 from explainers.models import check_image, softmax
 from explainers.ops import fill_picture
-from explainers.passes import TOP1, PassKey, Passes
+from explainers.passes import TOP1, Passes, PassKey
 
 MODES = ("deletion", "insertion")
 #: what replaces a deleted pixel (or what an insertion starts from); the same words as occlusion's fills
@@ -31,8 +39,10 @@ MAX_STEPS = 200  # every step is one picture through the model; 200 keeps a curv
 
 def _check_steps(steps: Any) -> int:
     if isinstance(steps, bool) or not isinstance(steps, (int, np.integer)) or not 2 <= steps <= MAX_STEPS:
-        raise ExplainerError(f"steps must be a whole number from 2 to {MAX_STEPS} (the curve then has steps + 1 "
-                             f"points). Received: {steps!r}.")
+        raise ExplainerError(
+            f"steps must be a whole number from 2 to {MAX_STEPS} (the curve then has steps + 1 "
+            f"points). Received: {steps!r}."
+        )
     return int(steps)
 
 
@@ -105,8 +115,9 @@ def _counts(fractions: Any, total: int) -> tuple[np.ndarray, np.ndarray]:
     return values, np.floor(values * total + 0.5).astype(np.int64)
 
 
-def perturbed_images(image: np.ndarray, heatmap: Any, fractions: Any, mode: str = "deletion",
-                     fill: str | None = None, seed: int = 0) -> np.ndarray:
+def perturbed_images(
+    image: np.ndarray, heatmap: Any, fractions: Any, mode: str = "deletion", fill: str | None = None, seed: int = 0
+) -> np.ndarray:
     """The pictures of a deletion/insertion curve, (N, H, W, 3) uint8, one per fraction in ``fractions``.
 
     ``image``: RGB uint8, the picture the model sees (``model.prepare(photo)``); ``heatmap`` is resized
@@ -130,23 +141,34 @@ def perturbed_images(image: np.ndarray, heatmap: Any, fractions: Any, mode: str 
     return pictures.reshape(len(counts), height, width, 3)
 
 
-def perturbed_image(image: np.ndarray, heatmap: Any, fraction: float, mode: str = "deletion",
-                    fill: str | None = None, seed: int = 0) -> np.ndarray:
+def perturbed_image(
+    image: np.ndarray, heatmap: Any, fraction: float, mode: str = "deletion", fill: str | None = None, seed: int = 0
+) -> np.ndarray:
     """The picture at ``fraction`` (0..1) of a deletion or insertion curve, RGB uint8 (for showing
     "the picture with 30 % deleted"); the same pictures ``faithfulness`` runs through the model."""
     return perturbed_images(image, heatmap, [fraction], mode, fill, seed)[0]
 
 
-def _logits_of(model, pictures: np.ndarray, progress: Progress | None,
-               span: tuple[float, float] = (0.0, 1.0)) -> np.ndarray:
+def _logits_of(
+    model, pictures: np.ndarray, progress: Progress | None, span: tuple[float, float] = (0.0, 1.0)
+) -> np.ndarray:
     """The model's logits for RGB uint8 pictures: one chunked batch through the shared compiled pass."""
     inputs = model.preprocess(pictures)
     passes = Passes(model, inputs[:1], np.array([TOP1], np.int32), progress)
     return passes.batch(PassKey(), inputs, TOP1, field="logits", progress=span)
 
 
-def _curves(model, image: np.ndarray, heatmaps: list[np.ndarray], target: Any, mode: str, steps: int,
-            fill: str | None, seed: int, progress: Progress | None):
+def _curves(
+    model,
+    image: np.ndarray,
+    heatmaps: list[np.ndarray],
+    target: Any,
+    mode: str,
+    steps: int,
+    fill: str | None,
+    seed: int,
+    progress: Progress | None,
+):
     mode = _check_choice("mode", mode, MODES)
     steps = _check_steps(steps)
     fill = _check_choice("fill", DEFAULT_FILL[mode] if fill is None else fill, FILLS)
@@ -162,9 +184,17 @@ def _curves(model, image: np.ndarray, heatmaps: list[np.ndarray], target: Any, m
     return fractions, fill, index, logits[..., index], probabilities, aucs
 
 
-def faithfulness(model, image: np.ndarray, heatmap: Any, target: int | str | None = None, mode: str = "deletion",
-                 steps: int = DEFAULT_STEPS, fill: str | None = None, seed: int = 0,
-                 progress: Progress | None = None) -> Curve:
+def faithfulness(
+    model,
+    image: np.ndarray,
+    heatmap: Any,
+    target: int | str | None = None,
+    mode: str = "deletion",
+    steps: int = DEFAULT_STEPS,
+    fill: str | None = None,
+    seed: int = 0,
+    progress: Progress | None = None,
+) -> Curve:
     """The deletion or insertion curve of ``heatmap`` for ``target`` (Petsiuk et al. 2018); see ``Curve``.
 
     ``image``: RGB uint8 of any size (resized to the model's input, as ``explain`` does); ``heatmap``: a
@@ -175,14 +205,31 @@ def faithfulness(model, image: np.ndarray, heatmap: Any, target: int | str | Non
     of pixels with equal values. All steps + 1 pictures go through the model as one chunked batch.
     """
     fractions, fill, index, logits, probabilities, aucs = _curves(
-        model, image, [heatmap], target, mode, steps, fill, seed, progress)
-    return Curve(fractions=fractions, probabilities=probabilities[0], logits=logits[0].astype(np.float64),
-                 auc=float(aucs[0]), mode=mode, fill=fill, target=index, label=model.labels[index].name)
+        model, image, [heatmap], target, mode, steps, fill, seed, progress
+    )
+    return Curve(
+        fractions=fractions,
+        probabilities=probabilities[0],
+        logits=logits[0].astype(np.float64),
+        auc=float(aucs[0]),
+        mode=mode,
+        fill=fill,
+        target=index,
+        label=model.labels[index].name,
+    )
 
 
-def random_map_auc(model, image: np.ndarray, target: int | str | None = None, mode: str = "deletion",
-                   steps: int = DEFAULT_STEPS, fill: str | None = None, seed: int = 0, n: int = 3,
-                   progress: Progress | None = None) -> RandomBaseline:
+def random_map_auc(
+    model,
+    image: np.ndarray,
+    target: int | str | None = None,
+    mode: str = "deletion",
+    steps: int = DEFAULT_STEPS,
+    fill: str | None = None,
+    seed: int = 0,
+    n: int = 3,
+    progress: Progress | None = None,
+) -> RandomBaseline:
     """The curve areas of ``n`` random maps (independent uniform noise per pixel, drawn from ``seed``):
     what a map scores by chance. A useful map deletes the class faster (lower deletion AUC) and brings
     it back faster (higher insertion AUC) than this. All n curves run as one chunked batch."""
@@ -190,5 +237,4 @@ def random_map_auc(model, image: np.ndarray, target: int | str | None = None, mo
     size = model.input_size
     maps = list(np.random.default_rng(seed).random((n, size, size)))
     _, fill, index, _, _, aucs = _curves(model, image, maps, target, mode, steps, fill, seed, progress)
-    return RandomBaseline(aucs=aucs, mean=float(aucs.mean()), std=float(aucs.std()), mode=mode, fill=fill,
-                          target=index)
+    return RandomBaseline(aucs=aucs, mean=float(aucs.mean()), std=float(aucs.std()), mode=mode, fill=fill, target=index)

@@ -1,10 +1,12 @@
 """Does the map point at the object? ``pointing_game`` (Zhang et al. 2016/2018) and ``energy_in_mask``
 (the "energy-based pointing game" of the Score-CAM paper, Wang et al. 2020), against a mask of the
 object, or against a box the person drew (``box_mask``, ``scale_box``)."""
+
 from __future__ import annotations
 
 import math
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 
@@ -83,8 +85,10 @@ def box_mask(shape: Any, box: Sequence[float]) -> np.ndarray:
     left, right = edges(x0, x1, width)
     top, bottom = edges(y0, y1, height)
     if right <= left or bottom <= top:
-        raise ExplainerError(f"The box covers no pixel of the {width}×{height} picture: draw a larger box inside "
-                             f"it. Received: {tuple(box)!r}.")
+        raise ExplainerError(
+            f"The box covers no pixel of the {width}×{height} picture: draw a larger box inside "
+            f"it. Received: {tuple(box)!r}."
+        )
     mask = np.zeros((height, width), bool)
     mask[top:bottom, left:right] = True
     return mask

@@ -1,11 +1,13 @@
 """Sanity checks (Adebayo et al. 2018, "Sanity Checks for Saliency Maps"): a map that explains the model
 must change when the model's weights are replaced by random ones (``cascading_randomization``) and
 should change when another class is explained (``random_logit``)."""
+
 from __future__ import annotations
 
 import time
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Mapping, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -80,10 +82,18 @@ def _layer_seed(seed: int, names: list[str], name: str) -> int:
     return int(np.random.SeedSequence([int(seed), names.index(name)]).generate_state(1)[0] % (2**31 - 1))
 
 
-def cascading_randomization(model, image: np.ndarray, method: str, target: int | str | None = None,
-                            layer: str | None = None, seed: int = 0, params: Mapping[str, Any] | None = None,
-                            layers: Sequence[str] | None = None, absolute: bool = True,
-                            progress: Progress | None = None) -> SanityResult:
+def cascading_randomization(
+    model,
+    image: np.ndarray,
+    method: str,
+    target: int | str | None = None,
+    layer: str | None = None,
+    seed: int = 0,
+    params: Mapping[str, Any] | None = None,
+    layers: Sequence[str] | None = None,
+    absolute: bool = True,
+    progress: Progress | None = None,
+) -> SanityResult:
     """Adebayo et al.'s cascading model-parameter randomization test, on a copy of ``model``.
 
     The map of ``method`` (with ``params``, for ``layer``) is computed on the model, then again after
@@ -115,8 +125,9 @@ def cascading_randomization(model, image: np.ndarray, method: str, target: int |
         wanted = [str(name) for name in layers]
         unknown = [name for name in wanted if name not in order]
         if unknown or not wanted:
-            raise UnknownNameError(f"Only layers with weights can be randomized: {', '.join(order)}. "
-                                   f"Received: {list(layers)!r}.")
+            raise UnknownNameError(
+                f"Only layers with weights can be randomized: {', '.join(order)}. Received: {list(layers)!r}."
+            )
         checkpoints = [name for name in order if name in wanted]  # top down, whatever order they came in
     total = len(checkpoints) + 1
     if progress is not None:
@@ -129,17 +140,39 @@ def cascading_randomization(model, image: np.ndarray, method: str, target: int |
             randomize_layer(copy.keras.get_layer(name), _layer_seed(seed, order, name))
         done = stop
         heatmap = _explain(copy, image, method, index, layer, params).heatmap
-        steps.append(RandomizationStep(checkpoint, heatmap, rank_correlation(original.heatmap, heatmap, absolute),
-                                       ssim(original.heatmap, heatmap, absolute)))
+        steps.append(
+            RandomizationStep(
+                checkpoint,
+                heatmap,
+                rank_correlation(original.heatmap, heatmap, absolute),
+                ssim(original.heatmap, heatmap, absolute),
+            )
+        )
         if progress is not None:
             progress((number + 1) / total)
-    return SanityResult(method=original.method, target=index, label=original.label, layer=original.layer,
-                        original=original.heatmap, steps=steps, seed=int(seed), absolute=absolute,
-                        seconds=time.perf_counter() - started)
+    return SanityResult(
+        method=original.method,
+        target=index,
+        label=original.label,
+        layer=original.layer,
+        original=original.heatmap,
+        steps=steps,
+        seed=int(seed),
+        absolute=absolute,
+        seconds=time.perf_counter() - started,
+    )
 
 
-def random_logit(model, image: np.ndarray, method: str, target: int | str | None = None, layer: str | None = None,
-                 seed: int = 0, params: Mapping[str, Any] | None = None, absolute: bool = True) -> RandomLogitResult:
+def random_logit(
+    model,
+    image: np.ndarray,
+    method: str,
+    target: int | str | None = None,
+    layer: str | None = None,
+    seed: int = 0,
+    params: Mapping[str, Any] | None = None,
+    absolute: bool = True,
+) -> RandomLogitResult:
     """The data-randomization-style class check: the map for ``target`` (default: top-1) against the map for
     a class drawn at random (from ``seed``) among all the others. See ``RandomLogitResult``."""
     classes = len(model.labels)
@@ -149,7 +182,14 @@ def random_logit(model, image: np.ndarray, method: str, target: int | str | None
     draw = int(np.random.default_rng(seed).integers(0, classes - 1))
     other = draw + 1 if draw >= original.target else draw  # uniform over every class but the target
     heatmap = _explain(model, image, method, other, layer, params).heatmap
-    return RandomLogitResult(target=original.target, label=original.label, random_class=other,
-                             random_label=model.labels[other].name, original=original.heatmap, heatmap=heatmap,
-                             rank_correlation=rank_correlation(original.heatmap, heatmap, absolute),
-                             ssim=ssim(original.heatmap, heatmap, absolute), absolute=absolute)
+    return RandomLogitResult(
+        target=original.target,
+        label=original.label,
+        random_class=other,
+        random_label=model.labels[other].name,
+        original=original.heatmap,
+        heatmap=heatmap,
+        rank_correlation=rank_correlation(original.heatmap, heatmap, absolute),
+        ssim=ssim(original.heatmap, heatmap, absolute),
+        absolute=absolute,
+    )

@@ -1,5 +1,6 @@
 """How alike two maps are: ``rank_correlation`` (Spearman) and ``ssim`` (structural similarity), the
 two measures of Adebayo et al. 2018."""
+
 from __future__ import annotations
 
 import math

@@ -1,8 +1,10 @@
 """How much a method with a random seed changes from one seed to another (``stability``)."""
+
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Mapping, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -32,9 +34,18 @@ class StabilityResult:
     agreement: float
 
 
-def stability(model, image: np.ndarray, method: str, n: int = 5, seeds: Sequence[int] | None = None,
-              target: int | str | None = None, layer: str | None = None, params: Mapping[str, Any] | None = None,
-              absolute: bool = False, progress: Progress | None = None) -> StabilityResult:
+def stability(
+    model,
+    image: np.ndarray,
+    method: str,
+    n: int = 5,
+    seeds: Sequence[int] | None = None,
+    target: int | str | None = None,
+    layer: str | None = None,
+    params: Mapping[str, Any] | None = None,
+    absolute: bool = False,
+    progress: Progress | None = None,
+) -> StabilityResult:
     """Run a method that has a ``seed`` setting (SmoothGrad, RISE, LIME, ...) with ``n`` seeds (0..n−1, or
     ``seeds``) and measure how much the map changes; see ``StabilityResult``.
 
@@ -44,8 +55,10 @@ def stability(model, image: np.ndarray, method: str, n: int = 5, seeds: Sequence
     """
     cls = get_method(method)
     if "seed" not in cls.params:
-        raise NotApplicableError(f"{cls.title} is deterministic: it gives the same map every time, so there is "
-                                 f"nothing to measure. Stability applies to methods with a seed setting.")
+        raise NotApplicableError(
+            f"{cls.title} is deterministic: it gives the same map every time, so there is "
+            f"nothing to measure. Stability applies to methods with a seed setting."
+        )
     if seeds is None:
         n = _check_count("n", n, 2)
         seeds = list(range(n))
@@ -65,8 +78,15 @@ def stability(model, image: np.ndarray, method: str, n: int = 5, seeds: Sequence
         if progress is not None:
             progress(number / len(seeds))
     stack = np.stack(maps)
-    pairs = [rank_correlation(stack[i], stack[j], absolute)
-             for i in range(len(stack)) for j in range(i + 1, len(stack))]
-    return StabilityResult(method=cls.name, target=int(index), seeds=list(seeds), maps=stack.astype(np.float32),
-                           mean=stack.mean(axis=0).astype(np.float32), std=stack.std(axis=0).astype(np.float32),
-                           agreement=float(np.mean(pairs)))
+    pairs = [
+        rank_correlation(stack[i], stack[j], absolute) for i in range(len(stack)) for j in range(i + 1, len(stack))
+    ]
+    return StabilityResult(
+        method=cls.name,
+        target=int(index),
+        seeds=list(seeds),
+        maps=stack.astype(np.float32),
+        mean=stack.mean(axis=0).astype(np.float32),
+        std=stack.std(axis=0).astype(np.float32),
+        agreement=float(np.mean(pairs)),
+    )

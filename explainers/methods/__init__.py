@@ -6,6 +6,7 @@ family's base class leaves one hook to write: ``channel_weights`` for a CAM (``C
 ``explain_one`` for a method that runs its own batches per picture (``MultiPassMethod``). Numerics two
 methods share live in ``explainers.ops``.
 """
+
 from __future__ import annotations
 
 import importlib

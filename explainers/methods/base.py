@@ -4,6 +4,7 @@ turns shared passes (see ``explainers.passes``) into maps for a batch; and the r
 A method declares the passes it ``needs`` so that ``explain_all`` can merge them across methods; then
 ``compute`` reads them from ``Passes`` (asking again is free: a pass runs at most once).
 """
+
 from __future__ import annotations
 
 import math
@@ -14,12 +15,12 @@ import numpy as np
 
 from explainers.errors import ParameterError, UnknownNameError
 from explainers.ops import upsample  # noqa: F401  (imported from here by api.py and older code)
-from explainers.passes import PassKey, Passes
+from explainers.passes import Passes, PassKey
 
-REGISTRY: dict[str, type["Method"]] = {}
+REGISTRY: dict[str, type[Method]] = {}
 
 
-def register(cls: type["Method"]) -> type["Method"]:
+def register(cls: type[Method]) -> type[Method]:
     """Class decorator: list a method under its ``name`` (the UI, CLI, API and tests read the registry)."""
     if cls.name in REGISTRY and REGISTRY[cls.name] is not cls:
         raise ValueError(f"two methods are called {cls.name!r}")
@@ -62,8 +63,9 @@ class Param:
         except (TypeError, ValueError):
             raise ParameterError(f"The setting {name!r} must be a {kind.__name__}. Received: {value!r}.") from None
         if self.choices is not None and value not in self.choices:
-            raise ParameterError(f"The setting {name!r} must be one of {', '.join(map(str, self.choices))}. "
-                                 f"Received: {value!r}.")
+            raise ParameterError(
+                f"The setting {name!r} must be one of {', '.join(map(str, self.choices))}. Received: {value!r}."
+            )
         if self.minimum is not None and value < self.minimum:
             notes.append(f"{name} was {value}; the smallest allowed is {self.minimum}, so that was used.")
             value = kind(self.minimum)
@@ -97,8 +99,13 @@ class MethodCard:
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready form (pitfalls as a list), for APIs."""
-        return {"computes": self.computes, "colours": self.colours, "pitfalls": list(self.pitfalls),
-                "paper_url": self.paper_url, "good_for": self.good_for}
+        return {
+            "computes": self.computes,
+            "colours": self.colours,
+            "pitfalls": list(self.pitfalls),
+            "paper_url": self.paper_url,
+            "good_for": self.good_for,
+        }
 
 
 @dataclass
@@ -135,11 +142,13 @@ class Method:
         unknown = sorted(set(params) - set(self.params))
         if unknown:
             allowed = ", ".join(self.params) or "none"
-            raise ParameterError(f"{self.title} has no setting {', '.join(map(repr, unknown))}. "
-                                 f"Its settings: {allowed}.")
+            raise ParameterError(
+                f"{self.title} has no setting {', '.join(map(repr, unknown))}. Its settings: {allowed}."
+            )
         self.notes: list[str] = []
-        self.settings = {name: param.clean(name, params.get(name, param.default), self.notes)
-                         for name, param in self.params.items()}
+        self.settings = {
+            name: param.clean(name, params.get(name, param.default), self.notes) for name, param in self.params.items()
+        }
 
     def work(self, input_size: int) -> tuple[int, int]:
         """How many pictures of side ``input_size`` the model sees at these settings, as (forward passes only,
@@ -199,14 +208,19 @@ class PixelGradientMethod(Method):
     def to_heatmap(self, attributions: np.ndarray) -> np.ndarray:
         return max_abs_over_channels(attributions)
 
-    def attribute(self, passes: Passes, inputs: np.ndarray, targets, progress=(0.0, 1.0),
-                  on_chunk=None) -> np.ndarray:
+    def attribute(self, passes: Passes, inputs: np.ndarray, targets, progress=(0.0, 1.0), on_chunk=None) -> np.ndarray:
         """Attributions of many inputs; ``on_chunk(start, stop, attributions)`` sees each chunk's."""
+
         def each(start: int, stop: int, gradients: np.ndarray) -> None:
             on_chunk(start, stop, self.from_gradients(gradients, inputs[start:stop]))
 
-        gradients = passes.batch(PassKey(None, input_grads=True, relu=self.relu_rule), inputs, targets,
-                                 progress=progress, on_chunk=each if on_chunk is not None else None)
+        gradients = passes.batch(
+            PassKey(None, input_grads=True, relu=self.relu_rule),
+            inputs,
+            targets,
+            progress=progress,
+            on_chunk=each if on_chunk is not None else None,
+        )
         return self.from_gradients(gradients, inputs)
 
     def compute(self, passes, layer):
@@ -220,8 +234,9 @@ class PerPictureMethod(Method):
     (noisy copies, path points, masks). Subclasses implement ``explain_one`` (the one hook); ``compute``
     runs it for each picture, gives each its share of the progress, and stacks the maps."""
 
-    def explain_one(self, passes: Passes, index: int, target: int, span: tuple[float, float],
-                    layer: str | None) -> Attribution:
+    def explain_one(
+        self, passes: Passes, index: int, target: int, span: tuple[float, float], layer: str | None
+    ) -> Attribution:
         """The map of picture ``index`` for class ``target``: an Attribution of that one picture
         (heatmap (h, w), attributions (H, W, 3) or None, meta). ``span``: the (start, end) fraction of
         the whole work this picture's batches report progress in (pass it to ``passes.batch``);
@@ -231,8 +246,9 @@ class PerPictureMethod(Method):
     def compute(self, passes, layer):
         targets = passes.resolved_targets
         count = len(passes.inputs)
-        results = [self.explain_one(passes, i, int(targets[i]), (i / count, (i + 1) / count), layer)
-                   for i in range(count)]
+        results = [
+            self.explain_one(passes, i, int(targets[i]), (i / count, (i + 1) / count), layer) for i in range(count)
+        ]
         attributions = None if results[0].attributions is None else np.stack([r.attributions for r in results])
         meta = dict(results[0].meta)
         if count > 1:

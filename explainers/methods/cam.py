@@ -41,12 +41,16 @@ class Cam(Method):
     description = "The class's own output weights applied to the last feature maps: where the class evidence sits."
     paper = "Zhou et al. 2016, arXiv:1512.04150"
     card = MethodCard(
-        computes=("Takes the last feature maps (grids of detectors just before the network averages them) and adds "
-                  "them up, each weighted by how much the output layer counts it towards this class. No gradients "
-                  "are needed."),
-        colours=("Unsigned, positive evidence only: bright regions hold features the output layer counts towards "
-                 "the class, dark regions give no support. Dark means 'no support', not 'against': regions that "
-                 "count against the class are cut to zero."),
+        computes=(
+            "Takes the last feature maps (grids of detectors just before the network averages them) and adds "
+            "them up, each weighted by how much the output layer counts it towards this class. No gradients "
+            "are needed."
+        ),
+        colours=(
+            "Unsigned, positive evidence only: bright regions hold features the output layer counts towards "
+            "the class, dark regions give no support. Dark means 'no support', not 'against': regions that "
+            "count against the class are cut to zero."
+        ),
         pitfalls=(
             "It only works on networks that end in global average pooling and one dense layer (ResNet50, "
             "InceptionV3); it does not apply to VGG16.",
@@ -66,7 +70,8 @@ class Cam(Method):
             raise NotApplicableError(
                 f"CAM does not apply to {model.title}: CAM needs a network that ends in global average pooling "
                 f"followed by one dense layer, and {model.title} does not. Grad-CAM generalises CAM to any "
-                f"network; use Grad-CAM instead.")
+                f"network; use Grad-CAM instead."
+            )
 
     def layer_for(self, model, layer):
         head = cam_head(model)

@@ -12,12 +12,16 @@ class DeconvNet(PixelGradientMethod):
     description = "Reconstructs the image patterns the network responds to, by running it backwards."
     paper = "Zeiler & Fergus 2014, arXiv:1311.2901"
     card = MethodCard(
-        computes=("Sends the class signal backwards through the network, applying each ReLU to the backward signal "
-                  "itself instead of to where the unit was active on the way in. It reconstructs image patterns the"
-                  " network responds to."),
-        colours=("Unsigned: bright pixels are patterns the backward reconstruction brings out, dark pixels are not "
-                 "reconstructed. The brightness is the largest value over red, green and blue; there is no for or "
-                 "against."),
+        computes=(
+            "Sends the class signal backwards through the network, applying each ReLU to the backward signal "
+            "itself instead of to where the unit was active on the way in. It reconstructs image patterns the"
+            " network responds to."
+        ),
+        colours=(
+            "Unsigned: bright pixels are patterns the backward reconstruction brings out, dark pixels are not "
+            "reconstructed. The brightness is the largest value over red, green and blue; there is no for or "
+            "against."
+        ),
         pitfalls=(
             "It behaves largely like an edge and texture detector of the picture itself.",
             "It hardly changes when the weights are randomized and barely depends on the class (Adebayo et al. "

@@ -4,6 +4,7 @@ gradients averaged over baselines drawn from a background set, with one random p
 The background is the example photos shipped with the dashboard (resized to the model's input) plus
 blurred copies of the picture; ``smoothing`` adds SmoothGrad-style noise to each sample. Seeded.
 """
+
 from __future__ import annotations
 
 import os
@@ -17,8 +18,9 @@ from explainers.methods.base import Attribution, MethodCard, MultiPassMethod, Pa
 from explainers.ops import blur
 from explainers.passes import PassKey
 
-BACKGROUND_DIR = Path(os.environ.get("EXPLAINERS_BACKGROUND_DIR") or
-                      Path(__file__).resolve().parents[2] / "assets" / "examples")
+BACKGROUND_DIR = Path(
+    os.environ.get("EXPLAINERS_BACKGROUND_DIR") or Path(__file__).resolve().parents[2] / "assets" / "examples"
+)
 
 
 @lru_cache(maxsize=8)
@@ -29,8 +31,10 @@ def background_pictures(size: int) -> tuple[np.ndarray, ...]:
 
     if not BACKGROUND_DIR.is_dir():
         return ()
-    return tuple(prepare_image(decode(path.read_bytes()), size).astype(np.float32)
-                 for path in sorted(BACKGROUND_DIR.glob("*.jpg")))
+    return tuple(
+        prepare_image(decode(path.read_bytes()), size).astype(np.float32)
+        for path in sorted(BACKGROUND_DIR.glob("*.jpg"))
+    )
 
 
 def blurred_copies(picture: np.ndarray) -> list[np.ndarray]:
@@ -46,13 +50,17 @@ class ExpectedGradients(MultiPassMethod):
     description = "Integrated gradients averaged over many everyday baselines instead of one blank picture."
     paper = "Erion et al. 2021, arXiv:1906.10670"
     card = MethodCard(
-        computes=("Integrated gradients averaged over many baselines (the example photos and blurred copies of your"
-                  " picture) instead of one blank picture, using one random point on each path. It asks what each "
-                  "pixel adds compared with a typical other picture."),
-        colours=("In the signed (for/against) view, red pixels raise the class score compared with the background "
-                 "pictures and blue pixels lower it, which is evidence against the class; light grey is close to "
-                 "zero. In the absolute view, brightness shows only how strong the effect is, whichever its "
-                 "direction."),
+        computes=(
+            "Integrated gradients averaged over many baselines (the example photos and blurred copies of your"
+            " picture) instead of one blank picture, using one random point on each path. It asks what each "
+            "pixel adds compared with a typical other picture."
+        ),
+        colours=(
+            "In the signed (for/against) view, red pixels raise the class score compared with the background "
+            "pictures and blue pixels lower it, which is evidence against the class; light grey is close to "
+            "zero. In the absolute view, brightness shows only how strong the effect is, whichever its "
+            "direction."
+        ),
         pitfalls=(
             "It is random: the seed and the number of samples change the map, and few samples make it noisy.",
             "It depends on the background set: here a handful of example photos and blurred copies stand in for "
@@ -68,8 +76,9 @@ class ExpectedGradients(MultiPassMethod):
     efforts = {"quick": {"n_samples": 8}, "standard": {"n_samples": 32}, "thorough": {"n_samples": 128}}
     params = {
         "n_samples": Param(32, "How many (baseline, point on the path) samples.", minimum=1, maximum=512),
-        "smoothing": Param(0.0, "Noise added to each sample, as a fraction of the input range.", minimum=0.0,
-                           maximum=1.0),
+        "smoothing": Param(
+            0.0, "Noise added to each sample, as a fraction of the input range.", minimum=0.0, maximum=1.0
+        ),
         "seed": seed_param("the sampling"),
     }
 
@@ -122,5 +131,5 @@ class NoiseRows:
         drawn = self.first + len(self.buffer)
         if stop > drawn:
             self.buffer = np.concatenate([self.buffer, self.rng.normal(0, self.sigma, (stop - drawn, *self.shape))])
-        self.buffer, self.first = self.buffer[start - self.first:], start
-        return self.buffer[:stop - start]
+        self.buffer, self.first = self.buffer[start - self.first :], start
+        return self.buffer[: stop - start]

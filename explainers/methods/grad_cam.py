@@ -14,11 +14,15 @@ class GradCam(CamMethod):
     description = "A coarse heatmap of the regions of the picked layer that raise the class score."
     paper = "Selvaraju et al. 2017, arXiv:1610.02391"
     card = MethodCard(
-        computes=("Looks at the feature maps of the picked layer, weights each by how much the class score would "
-                  "rise, on average, if that map grew, adds them up and keeps the positive part. It shows which "
-                  "regions of that layer support the class."),
-        colours=("Unsigned, positive evidence only: bright regions raise the class score, dark regions do not. "
-                 "Regions that speak against the class are cut to zero and look the same as irrelevant ones."),
+        computes=(
+            "Looks at the feature maps of the picked layer, weights each by how much the class score would "
+            "rise, on average, if that map grew, adds them up and keeps the positive part. It shows which "
+            "regions of that layer support the class."
+        ),
+        colours=(
+            "Unsigned, positive evidence only: bright regions raise the class score, dark regions do not. "
+            "Regions that speak against the class are cut to zero and look the same as irrelevant ones."
+        ),
         pitfalls=(
             "It is coarse: the map has the layer's resolution (14×14 for VGG16's block5_conv3, 7×7 for ResNet50's "
             "last block), so small details blur into blobs.",
@@ -27,8 +31,9 @@ class GradCam(CamMethod):
             "The map changes with the layer: earlier layers are finer but noisier and less about the class.",
         ),
         paper_url="https://arxiv.org/abs/1610.02391",
-        good_for=("The first map to look at: it follows the class, is fast, and passes the weight-randomization "
-                  "sanity check."),
+        good_for=(
+            "The first map to look at: it follows the class, is fast, and passes the weight-randomization sanity check."
+        ),
     )
     order = 10
 

@@ -14,11 +14,15 @@ class GradCamPlusPlus(CamMethod):
     description = "Like Grad-CAM, but better at showing every object of the class when there are several."
     paper = "Chattopadhay et al. 2018, arXiv:1710.11063"
     card = MethodCard(
-        computes=("Like Grad-CAM, but each feature map's weight counts only positive gradients, weighted position "
-                  "by position with higher-order terms. This gives several objects of the same class a fairer share"
-                  " of the map."),
-        colours=("Unsigned, positive evidence only: bright regions raise the class score, dark regions do not. "
-                 "Regions that speak against the class are cut to zero and look the same as irrelevant ones."),
+        computes=(
+            "Like Grad-CAM, but each feature map's weight counts only positive gradients, weighted position "
+            "by position with higher-order terms. This gives several objects of the same class a fairer share"
+            " of the map."
+        ),
+        colours=(
+            "Unsigned, positive evidence only: bright regions raise the class score, dark regions do not. "
+            "Regions that speak against the class are cut to zero and look the same as irrelevant ones."
+        ),
         pitfalls=(
             "It is as coarse as Grad-CAM: the layer's resolution (14×14 for VGG16's block5_conv3).",
             "It shows only positive evidence.",

@@ -11,11 +11,15 @@ class GradientXInput(PixelGradientMethod):
     description = "The gradient weighted by the pixel itself: how much each pixel, as it is, adds to the score."
     paper = "Shrikumar et al. 2016, arXiv:1605.01713"
     card = MethodCard(
-        computes=("The slope of the class score at each pixel multiplied by the pixel's own value, added over red, "
-                  "green and blue. It estimates how much each pixel, as it is, pushes the score up or down."),
-        colours=("In the signed (for/against) view, red pixels push the class score up and blue pixels push it "
-                 "down, which is evidence against the class; light grey is close to zero. In the absolute view, "
-                 "brightness shows only how strong the effect is, whichever its direction."),
+        computes=(
+            "The slope of the class score at each pixel multiplied by the pixel's own value, added over red, "
+            "green and blue. It estimates how much each pixel, as it is, pushes the score up or down."
+        ),
+        colours=(
+            "In the signed (for/against) view, red pixels push the class score up and blue pixels push it "
+            "down, which is evidence against the class; light grey is close to zero. In the absolute view, "
+            "brightness shows only how strong the effect is, whichever its direction."
+        ),
         pitfalls=(
             "The slope is multiplied by the pixel's value as the model receives it, so pixels whose value is near "
             "zero get almost nothing, however much they matter.",
@@ -25,8 +29,10 @@ class GradientXInput(PixelGradientMethod):
             "It is a first-order estimate: it is exact only for a straight-line (linear) model.",
         ),
         paper_url="https://arxiv.org/abs/1605.01713",
-        good_for=("A quick signed map, from the same pass as the vanilla gradient, when you want to see evidence "
-                  "against the class."),
+        good_for=(
+            "A quick signed map, from the same pass as the vanilla gradient, when you want to see evidence "
+            "against the class."
+        ),
     )
     signed = True
     order = 40

@@ -16,11 +16,15 @@ class GuidedGradCam(Method):
     description = "Sharp detail from guided backpropagation, kept only where Grad-CAM says the class is."
     paper = "Selvaraju et al. 2017, arXiv:1610.02391"
     card = MethodCard(
-        computes=("Multiplies the guided backpropagation picture, pixel by pixel, by the Grad-CAM map stretched to "
-                  "the picture's size. The fine edges come from the first, the focus on the class from the second."),
-        colours=("Unsigned: bright pixels are fine details inside the regions Grad-CAM marks for the class; dark "
-                 "pixels are outside those regions or not picked up by guided backpropagation. There is no for or "
-                 "against."),
+        computes=(
+            "Multiplies the guided backpropagation picture, pixel by pixel, by the Grad-CAM map stretched to "
+            "the picture's size. The fine edges come from the first, the focus on the class from the second."
+        ),
+        colours=(
+            "Unsigned: bright pixels are fine details inside the regions Grad-CAM marks for the class; dark "
+            "pixels are outside those regions or not picked up by guided backpropagation. There is no for or "
+            "against."
+        ),
         pitfalls=(
             "Its fine detail comes from guided backpropagation, which hardly depends on the model's weights "
             "(Adebayo et al. 2018); only the Grad-CAM factor makes it class-specific.",

@@ -9,6 +9,7 @@ it is not the default because on VGG16 with random weights it missed the 5 % com
 steps (9.5 % for class 281). The completeness error |Σ attributions − (f(x) − f(x′))| / |f(x) − f(x′)|
 is reported in ``meta["completeness_error"]`` (the axiom says it should be 0).
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -41,12 +42,16 @@ class IntegratedGradients(MultiPassMethod):
     description = "Adds up the gradient along a path from a blank picture to yours, so the parts add up to the score."
     paper = "Sundararajan et al. 2017, arXiv:1703.01365"
     card = MethodCard(
-        computes=("Walks in small steps from a baseline picture (black by default, meaning 'nothing there') to your"
-                  " picture, adds up the gradients along the way and multiplies by how much each pixel differs from"
-                  " the baseline. The parts add up to the score difference between your picture and the baseline."),
-        colours=("In the signed (for/against) view, red pixels raise the class score compared with the baseline and"
-                 " blue pixels lower it, which is evidence against the class; light grey is close to zero. In the "
-                 "absolute view, brightness shows only how strong the effect is, whichever its direction."),
+        computes=(
+            "Walks in small steps from a baseline picture (black by default, meaning 'nothing there') to your"
+            " picture, adds up the gradients along the way and multiplies by how much each pixel differs from"
+            " the baseline. The parts add up to the score difference between your picture and the baseline."
+        ),
+        colours=(
+            "In the signed (for/against) view, red pixels raise the class score compared with the baseline and"
+            " blue pixels lower it, which is evidence against the class; light grey is close to zero. In the "
+            "absolute view, brightness shows only how strong the effect is, whichever its direction."
+        ),
         pitfalls=(
             "It depends on the baseline: with the black baseline, pure black pixels equal the baseline and can "
             "never get any attribution, even when they matter.",
@@ -56,18 +61,17 @@ class IntegratedGradients(MultiPassMethod):
             "It costs one gradient pass per step (32 by default).",
         ),
         paper_url="https://arxiv.org/abs/1703.01365",
-        good_for=("When you want attributions that add up to the score and that can show evidence against the "
-                  "class."),
+        good_for=("When you want attributions that add up to the score and that can show evidence against the class."),
     )
     signed = True
     order = 38
     quick = {"steps": 4}
     efforts = {"quick": {"steps": 8}, "standard": {"steps": 32}, "thorough": {"steps": 128}}
     params = {
-        "steps": Param(32, "Gradient evaluations along the path (more: more exact, slower).", minimum=1,
-                       maximum=512),
-        "baseline": Param("black", "What 'absent' means: black, white, blurred, noise, or the average of these.",
-                          choices=BASELINES),
+        "steps": Param(32, "Gradient evaluations along the path (more: more exact, slower).", minimum=1, maximum=512),
+        "baseline": Param(
+            "black", "What 'absent' means: black, white, blurred, noise, or the average of these.", choices=BASELINES
+        ),
         "quadrature": Param("gauss_legendre", "How the path integral is summed.", choices=QUADRATURES),
         "seed": seed_param("the noise baseline"),
     }
@@ -79,14 +83,29 @@ class IntegratedGradients(MultiPassMethod):
     def explain_one(self, passes, index, target, span, layer):
         settings = self.settings
         x = passes.inputs[index]
-        bases = [passes.preprocess(b[None])[0]
-                 for b in baseline_pictures(passes.pictures[index], settings["baseline"], settings["seed"])]
+        bases = [
+            passes.preprocess(b[None])[0]
+            for b in baseline_pictures(passes.pictures[index], settings["baseline"], settings["seed"])
+        ]
         width = (span[1] - span[0]) / len(bases)
         ends = [{} for _ in bases]
-        attributions = np.mean([integrate(passes, x, b, target, settings["quadrature"], settings["steps"],
-                                          (span[0] + i * width, span[0] + (i + 1) * width),
-                                          preview=len(bases) == 1, ends=ends[i])
-                                for i, b in enumerate(bases)], axis=0)
+        attributions = np.mean(
+            [
+                integrate(
+                    passes,
+                    x,
+                    b,
+                    target,
+                    settings["quadrature"],
+                    settings["steps"],
+                    (span[0] + i * width, span[0] + (i + 1) * width),
+                    preview=len(bases) == 1,
+                    ends=ends[i],
+                )
+                for i, b in enumerate(bases)
+            ],
+            axis=0,
+        )
         if all(ends):  # the path's end points were passes of their own: f(x′) and f(x) come from them
             passes.note_logits(index, ends[0]["input"])
             score = float(ends[0]["input"][target])

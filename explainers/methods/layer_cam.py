@@ -13,11 +13,15 @@ class LayerCam(CamMethod):
     description = "Like Grad-CAM, but keeps finer detail, especially for earlier layers."
     paper = "Jiang et al. 2021, IEEE TIP 30:5875"
     card = MethodCard(
-        computes=("Weights every position of every feature map by its own positive gradient, instead of one average"
-                  " weight per map as Grad-CAM does, then adds them up. This keeps more detail, especially at "
-                  "earlier layers."),
-        colours=("Unsigned, positive evidence only: bright regions raise the class score, dark regions do not. "
-                 "Regions that speak against the class are cut to zero and look the same as irrelevant ones."),
+        computes=(
+            "Weights every position of every feature map by its own positive gradient, instead of one average"
+            " weight per map as Grad-CAM does, then adds them up. This keeps more detail, especially at "
+            "earlier layers."
+        ),
+        colours=(
+            "Unsigned, positive evidence only: bright regions raise the class score, dark regions do not. "
+            "Regions that speak against the class are cut to zero and look the same as irrelevant ones."
+        ),
         pitfalls=(
             "It is still limited by the layer's resolution; at the last layer it looks much like Grad-CAM.",
             "Earlier layers give finer but noisier maps that respond to edges and textures more than to the class.",

@@ -5,6 +5,7 @@ Superpixels come from scikit-image's SLIC; the samples go through the model in c
 random comes from one seed, so the same seed gives the same map (the ``lime`` package is not
 repeatable even with a seed).
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -20,8 +21,9 @@ def superpixels(picture: np.ndarray, segments: int) -> np.ndarray:
     asked (it does on tiny pictures), so LIME always has patches to switch."""
     from skimage.segmentation import slic
 
-    labels = slic(picture.astype(np.float64) / 255.0, n_segments=segments, compactness=10, start_label=0,
-                  channel_axis=-1)
+    labels = slic(
+        picture.astype(np.float64) / 255.0, n_segments=segments, compactness=10, start_label=0, channel_axis=-1
+    )
     _, labels = np.unique(labels, return_inverse=True)
     labels = labels.reshape(picture.shape[:2])
     if labels.max() + 1 < max(2, segments // 4):
@@ -52,20 +54,22 @@ class Lime(MultiPassMethod):
     description = "Switches patches of the picture on and off at random and fits which patches raise the class."
     paper = "Ribeiro et al. 2016, arXiv:1602.04938"
     card = MethodCard(
-        computes=("Cuts the picture into patches (superpixels), shows the network many versions with random patches"
-                  " switched off, and fits a simple weighted linear model of the class probability on which patches"
-                  " were on. Each patch gets that model's coefficient."),
-        colours=("In the signed (for/against) view, red patches raise the class probability when shown and blue "
-                 "patches lower it, which is evidence against the class; light grey is close to zero. In the "
-                 "absolute view, brightness shows only how strong the effect is, whichever its direction. Every "
-                 "pixel of a patch has the same colour."),
+        computes=(
+            "Cuts the picture into patches (superpixels), shows the network many versions with random patches"
+            " switched off, and fits a simple weighted linear model of the class probability on which patches"
+            " were on. Each patch gets that model's coefficient."
+        ),
+        colours=(
+            "In the signed (for/against) view, red patches raise the class probability when shown and blue "
+            "patches lower it, which is evidence against the class; light grey is close to zero. In the "
+            "absolute view, brightness shows only how strong the effect is, whichever its direction. Every "
+            "pixel of a patch has the same colour."
+        ),
         pitfalls=(
             "It depends on the superpixels: patch borders come from segmenting the picture, not from the model, and"
             " another number of patches gives another map.",
-            "It is random: another seed or too few samples can reorder the patches; hundreds or thousands are "
-            "needed.",
-            "The simple linear model may fit the network poorly; its fit (R² in the notes) says how far to trust "
-            "it.",
+            "It is random: another seed or too few samples can reorder the patches; hundreds or thousands are needed.",
+            "The simple linear model may fit the network poorly; its fit (R² in the notes) says how far to trust it.",
             "What a switched-off patch shows (grey, mean colour, blur) changes the answer.",
             "It is slow: one forward pass per sample (256 by default).",
         ),
@@ -78,14 +82,14 @@ class Lime(MultiPassMethod):
     quick = {"n_samples": 16, "segments": 8}
     efforts = {"quick": {"n_samples": 64}, "standard": {"n_samples": 256}, "thorough": {"n_samples": 1000}}
     params = {
-        "n_samples": Param(256, "How many random on/off patterns (more: steadier, slower).", minimum=16,
-                           maximum=4000),
-        "segments": Param(50, "About how many patches (superpixels) to cut the picture into.", minimum=4,
-                          maximum=500),
-        "fill": Param("mean", "What a switched-off patch shows: grey, the mean colour, or a blurred copy.",
-                      choices=FILLS),
-        "kernel_width": Param(0.25, "How fast a sample's weight falls as more patches are off.", minimum=0.01,
-                              maximum=10.0),
+        "n_samples": Param(256, "How many random on/off patterns (more: steadier, slower).", minimum=16, maximum=4000),
+        "segments": Param(50, "About how many patches (superpixels) to cut the picture into.", minimum=4, maximum=500),
+        "fill": Param(
+            "mean", "What a switched-off patch shows: grey, the mean colour, or a blurred copy.", choices=FILLS
+        ),
+        "kernel_width": Param(
+            0.25, "How fast a sample's weight falls as more patches are off.", minimum=0.01, maximum=10.0
+        ),
         "seed": seed_param("the patterns"),
     }
 

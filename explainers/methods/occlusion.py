@@ -3,6 +3,7 @@
 Every occluded copy goes through the model in chunks; a pixel's value is the average drop of the
 class score over the patches that covered it (positive: covering it hurts the class).
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -27,18 +28,21 @@ class Occlusion(MultiPassMethod):
     description = "Covers one square at a time and measures how much the class score drops."
     paper = "Zeiler & Fergus 2014, arXiv:1311.2901"
     card = MethodCard(
-        computes=("Covers one square of the picture at a time (with grey, the mean colour or a blurred copy), runs "
-                  "the network again and records how much the class score dropped. A pixel's value is the average "
-                  "drop over the squares that covered it."),
-        colours=("In the signed (for/against) view, red means covering that area lowered the score (it was evidence"
-                 " for the class) and blue means covering it raised the score (it was working against the class), "
-                 "which is evidence against the class; light grey is close to zero. In the absolute view, "
-                 "brightness shows only how strong the effect is, whichever its direction."),
+        computes=(
+            "Covers one square of the picture at a time (with grey, the mean colour or a blurred copy), runs "
+            "the network again and records how much the class score dropped. A pixel's value is the average "
+            "drop over the squares that covered it."
+        ),
+        colours=(
+            "In the signed (for/against) view, red means covering that area lowered the score (it was evidence"
+            " for the class) and blue means covering it raised the score (it was working against the class), "
+            "which is evidence against the class; light grey is close to zero. In the absolute view, "
+            "brightness shows only how strong the effect is, whichever its direction."
+        ),
         pitfalls=(
             "It depends on the patch size: small patches can miss objects the network still recognises from their "
             "other parts, large patches give a blocky map.",
-            "The fill colour matters: a grey square is itself an odd object to the network and can change the "
-            "score.",
+            "The fill colour matters: a grey square is itself an odd object to the network and can change the score.",
             "It is slow: one forward pass per patch position (49 for 32-pixel patches on 224 × 224, far more with a"
             " small stride).",
             "Its resolution is set by the stride, so the map looks blocky.",
@@ -49,14 +53,17 @@ class Occlusion(MultiPassMethod):
     signed = True
     order = 60
     quick = {"patch": 112, "stride": 112}
-    efforts = {"quick": {"patch": 56, "stride": 56}, "standard": {"patch": 32, "stride": 32},
-               "thorough": {"patch": 32, "stride": 16}}
+    efforts = {
+        "quick": {"patch": 56, "stride": 56},
+        "standard": {"patch": 32, "stride": 32},
+        "thorough": {"patch": 32, "stride": 16},
+    }
     params = {
         "patch": Param(32, "Side of the covering square, in pixels of the model input.", minimum=2, maximum=256),
-        "stride": Param(32, "Step between squares, in pixels (smaller: finer map, slower).", minimum=1,
-                        maximum=256),
-        "fill": Param("grey", "What covers a square: grey, the picture's mean colour, or a blurred copy.",
-                      choices=FILLS),
+        "stride": Param(32, "Step between squares, in pixels (smaller: finer map, slower).", minimum=1, maximum=256),
+        "fill": Param(
+            "grey", "What covers a square: grey, the picture's mean colour, or a blurred copy.", choices=FILLS
+        ),
     }
 
     def warm_up(self, model):
@@ -84,7 +91,7 @@ class Occlusion(MultiPassMethod):
             gives tens of thousands of copies, too many to hold at once."""
             copies = np.repeat(picture[None], stop - start, axis=0)
             for i, (top, left) in enumerate(boxes[start:stop]):
-                copies[i, top:top + size, left:left + size] = cover[top:top + size, left:left + size]
+                copies[i, top : top + size, left : left + size] = cover[top : top + size, left : left + size]
             return passes.preprocess(copies)
 
         total = np.zeros((height, width), np.float64)
@@ -95,12 +102,19 @@ class Occlusion(MultiPassMethod):
             """Row r is the picture with box r covered."""
             for row, scores in zip(range(start, stop), logits):
                 top, left = boxes[row]
-                total[top:top + size, left:left + size] += original - float(scores[target])
-                counts[top:top + size, left:left + size] += 1
+                total[top : top + size, left : left + size] += original - float(scores[target])
+                counts[top : top + size, left : left + size] += 1
             passes.preview(total / np.maximum(counts, 1))
 
         # each copy differs from the picture only inside its box: the first layers run on a crop
-        passes.covered_logits(passes.preprocess(picture[None])[0], LazyRows(len(boxes), occluded), boxes, (size, size), target,
-                              progress=span, on_chunk=add)
+        passes.covered_logits(
+            passes.preprocess(picture[None])[0],
+            LazyRows(len(boxes), occluded),
+            boxes,
+            (size, size),
+            target,
+            progress=span,
+            on_chunk=add,
+        )
         heatmap = (total / np.maximum(counts, 1)).astype(np.float32)
         return Attribution(heatmap, None, {"patches": len(boxes)})

@@ -3,6 +3,7 @@
 Masks are coarse random grids, upsampled smoothly and shifted by a random offset, all from one seed;
 the masked copies go through the model in chunks.
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -40,10 +41,11 @@ class RandomMasks:
         height, width = self.shape
         masks = np.empty((len(indices), height, width), np.float32)
         for out, i in enumerate(indices):
-            up = cv2.resize(self.grids[i].astype(np.float32), (self.big[1], self.big[0]),
-                            interpolation=cv2.INTER_LINEAR)
+            up = cv2.resize(
+                self.grids[i].astype(np.float32), (self.big[1], self.big[0]), interpolation=cv2.INTER_LINEAR
+            )
             dy, dx = self.offsets[i]
-            masks[out] = up[dy:dy + height, dx:dx + width]
+            masks[out] = up[dy : dy + height, dx : dx + width]
         return masks
 
 
@@ -59,12 +61,16 @@ class Rise(MultiPassMethod):
     description = "Hides random parts of the picture many times and sees which parts keep the class probable."
     paper = "Petsiuk et al. 2018, arXiv:1806.07421"
     card = MethodCard(
-        computes=("Shows the network many copies of the picture, each with a random set of soft blobs hidden, and "
-                  "notes the class probability each time. A pixel's value is the average probability over the "
-                  "copies in which it was visible."),
-        colours=("Unsigned: bright pixels are those whose visibility goes with a high class probability, dark "
-                 "pixels with a low one. The whole map sits on a base level (the average probability), so the "
-                 "contrast matters, not the absolute brightness; nothing is marked as against the class."),
+        computes=(
+            "Shows the network many copies of the picture, each with a random set of soft blobs hidden, and "
+            "notes the class probability each time. A pixel's value is the average probability over the "
+            "copies in which it was visible."
+        ),
+        colours=(
+            "Unsigned: bright pixels are those whose visibility goes with a high class probability, dark "
+            "pixels with a low one. The whole map sits on a base level (the average probability), so the "
+            "contrast matters, not the absolute brightness; nothing is marked as against the class."
+        ),
         pitfalls=(
             "It is random: another seed or too few masks gives a different, blotchy map; hundreds to thousands of "
             "masks are needed.",
@@ -92,8 +98,9 @@ class Rise(MultiPassMethod):
     def explain_one(self, passes, index, target, span, layer):
         settings = self.settings
         picture = passes.pictures[index].astype(np.float32)
-        masks = RandomMasks(settings["n_masks"], picture.shape[:2], settings["cells"], settings["keep"],
-                            settings["seed"])
+        masks = RandomMasks(
+            settings["n_masks"], picture.shape[:2], settings["cells"], settings["keep"], settings["seed"]
+        )
         # the masked copies are made a chunk at a time, as the passes ask for them
         inputs = LazyRows(len(masks), lambda a, b: passes.preprocess(picture[None] * masks[a:b][..., None]))
         total = {"sum": 0.0}
@@ -102,8 +109,9 @@ class Rise(MultiPassMethod):
             total["sum"] = total["sum"] + np.tensordot(softmax(logits)[:, target], masks[start:stop], axes=1)
             passes.preview(total["sum"] / (stop * settings["keep"]))
 
-        logits = passes.batch(PassKey(), inputs, target, field="logits", progress=span,
-                              on_chunk=running if passes.wants_preview else None)
+        logits = passes.batch(
+            PassKey(), inputs, target, field="logits", progress=span, on_chunk=running if passes.wants_preview else None
+        )
         probabilities = softmax(logits)[:, target]
         heatmap = weighted_sum(probabilities, masks) / (len(masks) * settings["keep"])
         return Attribution(heatmap.astype(np.float32), None, {"n_masks": len(masks)})

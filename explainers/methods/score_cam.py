@@ -4,6 +4,7 @@ when the picture is seen only through that channel's (upsampled, normalised) act
 ``score_cam`` uses every channel; ``score_cam_fast`` only the ``top_k`` channels with the highest mean
 activation, which is most of the map for a fraction of the forward passes.
 """
+
 from __future__ import annotations
 
 from typing import ClassVar
@@ -15,8 +16,10 @@ from explainers.ops import softmax, upsample
 from explainers.passes import PassKey
 
 #: what the two Score-CAM cards share
-COLOURS = ("Unsigned, positive evidence only: bright regions hold feature maps that, used as a mask, raise the class "
-           "probability; dark regions do not. Nothing is marked as against the class.")
+COLOURS = (
+    "Unsigned, positive evidence only: bright regions hold feature maps that, used as a mask, raise the class "
+    "probability; dark regions do not. Nothing is marked as against the class."
+)
 PITFALLS = (
     "With random weights, or for a class the model does not recognise, no feature map raises the probability, "
     "so the map can be empty.",
@@ -48,17 +51,23 @@ class ScoreCamBase(PerPictureMethod):
         low = maps.reshape(len(chosen), -1).min(axis=1)[:, None, None]
         high = maps.reshape(len(chosen), -1).max(axis=1)[:, None, None]
         masks = np.where(high > low, (maps - low) / np.where(high > low, high - low, 1), 0).astype(np.float32)
-        black = passes.remembered_logits(passes.preprocess(np.zeros_like(picture)[None]), target,  # once per model
-                                         progress=(span[0], span[0]))
-        masked = passes.batch(PassKey(), passes.preprocess(picture[None] * masks[..., None]), target,
-                              field="logits", progress=span)
+        black = passes.remembered_logits(
+            passes.preprocess(np.zeros_like(picture)[None]),
+            target,  # once per model
+            progress=(span[0], span[0]),
+        )
+        masked = passes.batch(
+            PassKey(), passes.preprocess(picture[None] * masks[..., None]), target, field="logits", progress=span
+        )
         probabilities = softmax(np.concatenate([black, masked]))[:, target]
         weights = probabilities[1:] - probabilities[0]  # rise in confidence over a black picture
         cam = np.maximum((activations[..., chosen] * weights).sum(axis=-1), 0.0).astype(np.float32)
         meta = {"channels": int(len(chosen)), "layer_resolution": list(cam.shape)}
         if not cam.any():
-            meta["notes"] = ["No feature map raised this class's probability, so the map is empty "
-                             "(common when the model does not recognise the class at all)."]
+            meta["notes"] = [
+                "No feature map raised this class's probability, so the map is empty "
+                "(common when the model does not recognise the class at all)."
+            ]
         return Attribution(cam, None, meta)
 
 
@@ -70,9 +79,11 @@ class ScoreCam(ScoreCamBase):
     description = "Weights each feature map by how well the picture seen through it alone keeps the class."
     paper = "Wang et al. 2020, arXiv:1910.01279"
     card = MethodCard(
-        computes=("Uses each feature map of the picked layer as a soft mask over the picture and weights it by how "
-                  "much the class probability rises when the network sees the picture only through that mask "
-                  "(compared with a black picture). The weighted maps are added up and the positive part kept."),
+        computes=(
+            "Uses each feature map of the picked layer as a soft mask over the picture and weights it by how "
+            "much the class probability rises when the network sees the picture only through that mask "
+            "(compared with a black picture). The weighted maps are added up and the positive part kept."
+        ),
         colours=COLOURS,
         pitfalls=(
             *PITFALLS,
@@ -91,9 +102,11 @@ class ScoreCamFast(ScoreCamBase):
     description = "Score-CAM using only the most active feature maps, for a fraction of the time."
     paper = "Wang et al. 2020, arXiv:1910.01279 (top-k channels)"
     card = MethodCard(
-        computes=("Score-CAM using only the most active feature maps of the picked layer (32 by default): each is "
-                  "used as a soft mask and weighted by how much the class probability rises when the network sees "
-                  "the picture only through it."),
+        computes=(
+            "Score-CAM using only the most active feature maps of the picked layer (32 by default): each is "
+            "used as a soft mask and weighted by how much the class probability rises when the network sees "
+            "the picture only through it."
+        ),
         colours=COLOURS,
         pitfalls=(
             *PITFALLS,

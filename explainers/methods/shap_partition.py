@@ -9,6 +9,7 @@ and every other method works. The hidden copies go through the model in chunks, 
 cancel between chunks like every multi-pass method. The Partition explainer walks its tree in a fixed
 order, so the same settings give the same map (no seed needed).
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -28,7 +29,8 @@ def shap_module():
     except ImportError as exc:
         raise NotApplicableError(
             f"SHAP needs the optional package 'shap', which is not installed on this server. "
-            f"Install it with: {INSTALL}. ({exc})") from None
+            f"Install it with: {INSTALL}. ({exc})"
+        ) from None
     return shap
 
 
@@ -44,8 +46,10 @@ def masker_value(kind: str, size: int) -> str:
 class ShapPartition(MultiPassMethod):
     name = "shap_partition"
     title = "SHAP (partition)"
-    description = ("Hides regions of a recursive split of the picture, filled in from their surroundings, and "
-                   "shares out the change in the class score fairly among the regions (Owen values).")
+    description = (
+        "Hides regions of a recursive split of the picture, filled in from their surroundings, and "
+        "shares out the change in the class score fairly among the regions (Owen values)."
+    )
     paper = "Lundberg & Lee 2017, arXiv:1705.07874"
     signed = True
     order = 66
@@ -53,12 +57,16 @@ class ShapPartition(MultiPassMethod):
     quick = {"max_evals": 64}
     efforts = {"quick": {"max_evals": 100}, "standard": {"max_evals": 500}, "thorough": {"max_evals": 2000}}
     card = MethodCard(
-        computes=("Splits the picture into halves, quarters and so on, hides regions by painting them over from "
-                  "their surroundings, and scores the hidden copies. Each region gets its fair share (a Shapley-style "
-                  "value) of the difference between the score of the whole picture and of the fully hidden one."),
-        colours=("Signed: red regions raised the class score (evidence for the class), blue regions lowered it "
-                 "(evidence against it); white is close to zero. The values add up to the score of the picture "
-                 "minus the score with everything hidden."),
+        computes=(
+            "Splits the picture into halves, quarters and so on, hides regions by painting them over from "
+            "their surroundings, and scores the hidden copies. Each region gets its fair share (a Shapley-style "
+            "value) of the difference between the score of the whole picture and of the fully hidden one."
+        ),
+        colours=(
+            "Signed: red regions raised the class score (evidence for the class), blue regions lowered it "
+            "(evidence against it); white is close to zero. The values add up to the score of the picture "
+            "minus the score with everything hidden."
+        ),
         pitfalls=(
             "The map is made of rectangles from a fixed recursive split, so an object that straddles a split line is "
             "shared between blocks.",
@@ -72,10 +80,14 @@ class ShapPartition(MultiPassMethod):
         good_for="A region-level map whose values add up exactly to the change in the score, for fair comparisons.",
     )
     params = {
-        "max_evals": Param(500, "How many hidden copies the model scores (more: finer regions, slower).",
-                           minimum=16, maximum=5000),
-        "masker": Param("inpaint_telea", "How a hidden region is filled: inpainted from its surroundings "
-                        "(Telea, or Navier–Stokes) or blurred.", choices=MASKERS),
+        "max_evals": Param(
+            500, "How many hidden copies the model scores (more: finer regions, slower).", minimum=16, maximum=5000
+        ),
+        "masker": Param(
+            "inpaint_telea",
+            "How a hidden region is filled: inpainted from its surroundings (Telea, or Navier–Stokes) or blurred.",
+            choices=MASKERS,
+        ),
     }
 
     def check_applicable(self, model) -> None:
@@ -94,12 +106,12 @@ class ShapPartition(MultiPassMethod):
 
         def score(images: np.ndarray) -> np.ndarray:
             images = np.asarray(images, np.float32)
-            span_of_call = tuple(start + (end - start) * min(1.0, count / budget)
-                                 for count in (done[0], done[0] + len(images)))
-            logits = passes.batch(PassKey(), passes.preprocess(images), target, field="logits",
-                                  progress=span_of_call)
+            span_of_call = tuple(
+                start + (end - start) * min(1.0, count / budget) for count in (done[0], done[0] + len(images))
+            )
+            logits = passes.batch(PassKey(), passes.preprocess(images), target, field="logits", progress=span_of_call)
             done[0] += len(images)
-            return logits[:, target:target + 1].astype(np.float64)
+            return logits[:, target : target + 1].astype(np.float64)
 
         masker = shap.maskers.Image(masker_value(settings["masker"], picture.shape[0]), picture.shape)
         explainer = shap.PartitionExplainer(score, masker)
@@ -107,6 +119,5 @@ class ShapPartition(MultiPassMethod):
         values = np.asarray(result.values, np.float32).reshape(picture.shape)  # one output: (H, W, 3)
         base = float(np.ravel(result.base_values)[0])
         heatmap = values.sum(axis=-1)
-        meta = {"evaluations": done[0], "base_value": base,
-                "full_value": float(base + values.sum(dtype=np.float64))}
+        meta = {"evaluations": done[0], "base_value": base, "full_value": float(base + values.sum(dtype=np.float64))}
         return Attribution(heatmap, None, meta)

@@ -4,14 +4,23 @@ Smilkov et al. (2017), "SmoothGrad: removing noise by adding noise"; VarGrad and
 Adebayo et al. (2018) and Hooker et al. (2019). The noisy copies go through the model in chunks
 (the samples are the batch), and the noise is seeded, so the same seed gives the same map.
 """
+
 from __future__ import annotations
 
 from typing import ClassVar
 
 import numpy as np
 
-from explainers.methods.base import (Attribution, MethodCard, MultiPassMethod, Param, PixelGradientMethod,
-                                     get_method, register, seed_param)
+from explainers.methods.base import (
+    Attribution,
+    MethodCard,
+    MultiPassMethod,
+    Param,
+    PixelGradientMethod,
+    get_method,
+    register,
+    seed_param,
+)
 from explainers.ops import Mean, MeanOfSquares, SampleStatistic, Variance
 
 BASES = ("vanilla_gradient", "gradient_x_input", "guided_backprop")
@@ -38,8 +47,9 @@ class NoisyGradients(MultiPassMethod):
     params = {
         "base": Param("vanilla_gradient", "The gradient method whose maps are averaged.", choices=BASES),
         "n_samples": Param(16, "How many noisy copies (more: smoother, slower).", minimum=1, maximum=256),
-        "noise": Param(0.15, "Noise level as a fraction of the input range (black to white).", minimum=0.0,
-                       maximum=1.0),
+        "noise": Param(
+            0.15, "Noise level as a fraction of the input range (black to white).", minimum=0.0, maximum=1.0
+        ),
         "seed": seed_param("the noise"),
     }
 
@@ -62,8 +72,9 @@ class NoisyGradients(MultiPassMethod):
             self.statistic.update(state, attributions)
             passes.preview(self.heatmap(base, self.statistic.finish(state)))
 
-        samples = base.attribute(passes, noisy, target, progress=span,
-                                 on_chunk=running if passes.wants_preview else None)
+        samples = base.attribute(
+            passes, noisy, target, progress=span, on_chunk=running if passes.wants_preview else None
+        )
         value = self.statistic.of(samples)
         return Attribution(self.heatmap(base, value), value, {"noise_sigma": sigma, "base": base.name})
 
@@ -82,12 +93,16 @@ class SmoothGrad(NoisyGradients):
     description = "The vanilla gradient averaged over many noisy copies of the picture, which removes speckle."
     paper = "Smilkov et al. 2017, arXiv:1706.03825"
     card = MethodCard(
-        computes=("Adds a little random noise to the picture many times, computes a gradient map for each noisy "
-                  "copy (the vanilla gradient by default) and averages them. Speckle that appears only by chance "
-                  "cancels out."),
-        colours=("Unsigned (shown by size): bright pixels are those the score stays sensitive to under noise, dark "
-                 "pixels matter little. With gradient × input as the base the values can be negative (against the "
-                 "class), but this view shows only their size, so for and against look alike."),
+        computes=(
+            "Adds a little random noise to the picture many times, computes a gradient map for each noisy "
+            "copy (the vanilla gradient by default) and averages them. Speckle that appears only by chance "
+            "cancels out."
+        ),
+        colours=(
+            "Unsigned (shown by size): bright pixels are those the score stays sensitive to under noise, dark "
+            "pixels matter little. With gradient × input as the base the values can be negative (against the "
+            "class), but this view shows only their size, so for and against look alike."
+        ),
         pitfalls=(
             *NOISE_PITFALLS,
             "It smooths whatever the base method shows, including its weaknesses (for example guided "
@@ -113,17 +128,23 @@ class SquareGrad(NoisyGradients):
     description = "Like SmoothGrad, but squares each noisy map first, so strong pixels stand out more."
     paper = "Hooker et al. 2019, arXiv:1806.10758"
     card = MethodCard(
-        computes=("Like SmoothGrad, but squares each noisy copy's attributions before averaging them, then adds "
-                  "red, green and blue. Strong pixels stand out more."),
-        colours=("Unsigned: squaring makes every value positive, so bright means strongly important in either "
-                 "direction and dark means unimportant. It cannot show evidence against the class."),
+        computes=(
+            "Like SmoothGrad, but squares each noisy copy's attributions before averaging them, then adds "
+            "red, green and blue. Strong pixels stand out more."
+        ),
+        colours=(
+            "Unsigned: squaring makes every value positive, so bright means strongly important in either "
+            "direction and dark means unimportant. It cannot show evidence against the class."
+        ),
         pitfalls=(
             *NOISE_PITFALLS,
             "Squaring exaggerates contrast: a few pixels can outshine everything else.",
         ),
         paper_url="https://arxiv.org/abs/1806.10758",
-        good_for=("Ranking which pixels matter most: it did better than plain gradients in Hooker et al.'s "
-                  "remove-and-retrain test."),
+        good_for=(
+            "Ranking which pixels matter most: it did better than plain gradients in Hooker et al.'s "
+            "remove-and-retrain test."
+        ),
     )
     statistic = MeanOfSquares()
     order = 34
@@ -138,11 +159,15 @@ class VarGrad(NoisyGradients):
     description = "Where the gradient changes most under small noise: the pixels the score is most sensitive to."
     paper = "Adebayo et al. 2018, arXiv:1810.03292"
     card = MethodCard(
-        computes=("Adds noise to the picture many times and measures, for each pixel, how much its attribution "
-                  "varies between the noisy copies. Pixels whose attribution swings most are those the score is "
-                  "most delicately tied to."),
-        colours=("Unsigned: a variance is never negative, so bright means the attribution changes a lot under noise"
-                 " and dark means it stays still. It says nothing about for or against."),
+        computes=(
+            "Adds noise to the picture many times and measures, for each pixel, how much its attribution "
+            "varies between the noisy copies. Pixels whose attribution swings most are those the score is "
+            "most delicately tied to."
+        ),
+        colours=(
+            "Unsigned: a variance is never negative, so bright means the attribution changes a lot under noise"
+            " and dark means it stays still. It says nothing about for or against."
+        ),
         pitfalls=(
             "It measures instability, not contribution: a bright pixel reacts strongly to noise, which is not the "
             "same as having made the decision.",

@@ -4,6 +4,7 @@ greedily by attribution density from over-segmentations at several scales.
 The map gives each pixel the density of the region that first covered it, so the most important
 regions are brightest and the map is made of whole regions rather than scattered pixels.
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -61,12 +62,16 @@ class Xrai(MultiPassMethod):
     description = "Integrated gradients gathered into whole regions, most important regions first."
     paper = "Kapishnikov et al. 2019, arXiv:1906.02825"
     card = MethodCard(
-        computes=("Computes integrated gradients (from a black and a white baseline), cuts the picture into regions"
-                  " at several scales, and picks regions one after another by how much attribution they hold per "
-                  "pixel. Each pixel gets the score of the region that first took it."),
-        colours=("Unsigned: bright regions were picked first (the most attribution per pixel), dark ones last; "
-                 "whole regions share one colour. It uses the size of the attribution, so a region that argues "
-                 "against the class can rank as high as one that argues for it."),
+        computes=(
+            "Computes integrated gradients (from a black and a white baseline), cuts the picture into regions"
+            " at several scales, and picks regions one after another by how much attribution they hold per "
+            "pixel. Each pixel gets the score of the region that first took it."
+        ),
+        colours=(
+            "Unsigned: bright regions were picked first (the most attribution per pixel), dark ones last; "
+            "whole regions share one colour. It uses the size of the attribution, so a region that argues "
+            "against the class can rank as high as one that argues for it."
+        ),
         pitfalls=(
             "It ranks regions, not pixels: the sharp region borders come from segmenting the picture, not from the "
             "model.",
@@ -93,8 +98,10 @@ class Xrai(MultiPassMethod):
         x = passes.inputs[index]
         middle = (span[0] + span[1]) / 2
         black, white = passes.preprocess(np.stack([np.zeros_like(picture), np.full_like(picture, 255.0)]))
-        attributions = (integrate(passes, x, black, target, "gauss_legendre", steps, (span[0], middle)) +
-                        integrate(passes, x, white, target, "gauss_legendre", steps, (middle, span[1]))) / 2
+        attributions = (
+            integrate(passes, x, black, target, "gauss_legendre", steps, (span[0], middle))
+            + integrate(passes, x, white, target, "gauss_legendre", steps, (middle, span[1]))
+        ) / 2
         density = np.abs(attributions.sum(axis=-1)).ravel().astype(np.float64)
         heatmap = greedy_regions(np.stack([m.ravel() for m in candidate_regions(picture)]), density)
         heatmap = heatmap.reshape(picture.shape[:2])
