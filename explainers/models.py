@@ -315,9 +315,15 @@ def top_classes(logits: np.ndarray, labels: Labels, top: int = 5) -> list[tuple[
 _cache: OrderedDict[tuple, ExplainableModel] = OrderedDict()  # least recently used first
 _cache_lock = threading.Lock()
 _build_locks: dict[tuple, threading.Lock] = {}
+_footprints: dict[int, int] = {}  # id of a resident model -> its estimated footprint in bytes
 MAX_MODELS_ENV = "EXPLAINERS_MAX_MODELS"  # how many models stay resident per process
 ALLOW_RANDOM_ENV = "EXPLAINERS_ALLOW_RANDOM"  # "0": refuse requests for random weights
 DEFAULT_MAX_MODELS = 4  # the registry's four models, one weights each
+MODELS_MB_ENV = "EXPLAINERS_MODELS_MB"  # the memory resident models may take per process, estimated
+DEFAULT_MODELS_MB = 8192
+# a model's resident footprint is estimated as its weights' bytes times this: its compiled passes and
+# their buffers hold several times the weights (a random-weights VGG16, 0.53 GB of weights, held ~3 GB)
+FOOTPRINT_PER_WEIGHT_BYTE = 6
 
 
 def max_resident_models() -> int:
@@ -327,6 +333,21 @@ def max_resident_models() -> int:
         return max(1, int(os.environ.get(MAX_MODELS_ENV, "") or DEFAULT_MAX_MODELS))
     except ValueError:
         return DEFAULT_MAX_MODELS
+
+
+def resident_budget_bytes() -> int:
+    """The estimated memory resident models may take per process (``EXPLAINERS_MODELS_MB``)."""
+    try:
+        megabytes = float(os.environ.get(MODELS_MB_ENV, "") or DEFAULT_MODELS_MB)
+    except ValueError:
+        megabytes = DEFAULT_MODELS_MB
+    return int(max(0.0, megabytes) * 1024 * 1024)
+
+
+def footprint_bytes(model: ExplainableModel) -> int:
+    """The estimated resident memory of a built model with its compiled passes (see FOOTPRINT_PER_WEIGHT_BYTE)."""
+    weights = sum(int(np.prod(w.shape)) * np.dtype(w.dtype).itemsize for w in model.keras.weights)
+    return weights * FOOTPRINT_PER_WEIGHT_BYTE
 
 
 def random_weights_allowed() -> bool:
@@ -348,7 +369,8 @@ def load_model(
     ``None`` or ``"none"``/``"random"`` (seeded random weights: for tests; maps are meaningless), or a path
     to an ``.h5``/``.weights.h5`` file for this architecture. Models are cached per process, so a second
     call with the same arguments is free and every caller shares one resident copy; at most
-    ``max_resident_models()`` stay, the least recently used one let go first.
+    ``max_resident_models()`` stay, within ``resident_budget_bytes()`` of estimated memory (the newest
+    always stays), the least recently used one let go first.
     """
     key_name = resolve_model_name(name)
     mode, path = _weights_mode(weights, key_name, weights_dir)
@@ -366,12 +388,18 @@ def load_model(
                 _cache.move_to_end(key)
                 return _cache[key]
         model = _build(key_name, mode, path, seed)
+        footprint = footprint_bytes(model)
         with _cache_lock:
             _cache[key] = model
+            _footprints[id(model)] = footprint
             # the least recently used go; a job still computing with one holds its own reference, so that
             # model is only freed when the job ends
-            while len(_cache) > max_resident_models():
-                _cache.popitem(last=False)
+            while len(_cache) > 1 and (
+                len(_cache) > max_resident_models()
+                or sum(_footprints.get(id(m), 0) for m in _cache.values()) > resident_budget_bytes()
+            ):
+                _, gone = _cache.popitem(last=False)
+                _footprints.pop(id(gone), None)
         return model
 
 

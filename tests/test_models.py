@@ -160,3 +160,24 @@ def test_resident_models_are_bounded_least_recently_used_out(monkeypatch):
     load_model("shapes", weights=None, seed=104)  # evicts seed 103 while a caller still uses it
     assert in_use.keras is not None and in_use.check_layer(None) == in_use.default_layer
     assert len(models.loaded_models()) == 2
+
+
+def test_resident_models_are_bounded_by_their_estimated_memory(monkeypatch):
+    from collections import OrderedDict
+
+    from explainers import models
+
+    monkeypatch.setattr(models, "_cache", OrderedDict())  # the session's other models stay where they are
+    monkeypatch.setattr(models, "_footprints", {})
+    first = load_model("shapes", weights=None, seed=111)
+    one = models.footprint_bytes(first)
+    weights = sum(w.numpy().nbytes for w in first.keras.weights)
+    assert one == weights * models.FOOTPRINT_PER_WEIGHT_BYTE > 0
+    monkeypatch.setenv(models.MODELS_MB_ENV, str(2.5 * one / 2**20))  # room for two, not three
+    load_model("shapes", weights=None, seed=112)
+    assert len(models.loaded_models()) == 2
+    load_model("shapes", weights=None, seed=113)
+    assert len(models.loaded_models()) == 2 and load_model("shapes", weights=None, seed=111) is not first
+    monkeypatch.setenv(models.MODELS_MB_ENV, "0")  # no room at all: the newest still stays
+    load_model("shapes", weights=None, seed=114)
+    assert len(models.loaded_models()) == 1
