@@ -8,6 +8,7 @@ import time
 from pathlib import Path
 
 import pytest
+from selenium.common.exceptions import ElementClickInterceptedException
 from selenium.webdriver.common.by import By
 from selenium.webdriver.common.keys import Keys
 
@@ -59,7 +60,13 @@ def _pick(dash_duo, dropdown_id: str, text: str) -> None:
     def search_box():
         trigger = dash_duo.find_element(f"#{dropdown_id}")
         if trigger.get_attribute("data-state") != "open":
-            trigger.click()
+            # the page reflows while cards fill in: bring the dropdown into view each try, and try again
+            # when a card that just grew covers it at the moment of the click
+            dash_duo.driver.execute_script("arguments[0].scrollIntoView({block: 'center'});", trigger)
+            try:
+                trigger.click()
+            except ElementClickInterceptedException:
+                return None
             time.sleep(0.3)
             return None
         return dash_duo.driver.execute_script(

@@ -98,6 +98,7 @@ def shapes_page(dash_duo, browser_available, tmp_path):
 
 def test_a_model_loading_on_first_use_is_said_on_every_card(shapes_page, monkeypatch):
     import explainers.models as models
+    import service.core as core
 
     dash_duo, _svc = shapes_page
     real, gate = models.load_model, threading.Event()
@@ -107,6 +108,7 @@ def test_a_model_loading_on_first_use_is_said_on_every_card(shapes_page, monkeyp
         return real(*args, **kwargs)
 
     monkeypatch.setattr(models, "load_model", slow_first_load)
+    monkeypatch.setattr(core, "load_model", slow_first_load)  # the service's own reference to it
     _click_example(dash_duo)
     try:
         _wait(
