@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import textwrap
 from collections.abc import Sequence
 
 import numpy as np
@@ -192,11 +193,26 @@ def _ticks(span: float) -> list[float]:
     return [round(step * i, 1) for i in range(int(span // step) + 1)]
 
 
+MESSAGE_WIDTH = 38  # characters a line: a message fits the narrowest chart (a 1024-pixel projector's column)
+
+
+def wrapped(message: str, width: int = MESSAGE_WIDTH) -> str:
+    """``message`` broken into lines (Plotly's <br>) at word boundaries: an annotation never wraps itself,
+    so a long sentence ran past the chart's edges and was cut."""
+    return "<br>".join(textwrap.wrap(message, width)) or message
+
+
 def message_figure(message: str, height: int = OVERLAY_HEIGHT) -> go.Figure:
     """An empty figure that says something (waiting for a picture, an error...)."""
     figure = go.Figure()
     figure.add_annotation(
-        text=message, showarrow=False, x=0.5, y=0.5, xref="paper", yref="paper", font=dict(size=14, color="#555")
+        text=wrapped(message),
+        showarrow=False,
+        x=0.5,
+        y=0.5,
+        xref="paper",
+        yref="paper",
+        font=dict(size=14, color="#555"),
     )
     figure.update_xaxes(visible=False)
     figure.update_yaxes(visible=False)

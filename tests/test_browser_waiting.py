@@ -34,7 +34,7 @@ def _figure(dash_duo, card: str) -> dict:
         const root = document.getElementById(arguments[0]);
         const plot = root && root.querySelector('.js-plotly-plot');
         if (!plot || !plot.data) { return {}; }
-        const annotations = (plot.layout.annotations || []).map(a => a.text).join(' ');
+        const annotations = (plot.layout.annotations || []).map(a => a.text.replace(/<br>/g, ' ')).join(' ');
         const title = plot.layout.title && plot.layout.title.text ? plot.layout.title.text : '';
         return {heatmap: plot.data.length > 0 && plot.data[0].type === 'heatmap', text: annotations, title: title};
         """,

@@ -47,3 +47,11 @@ def test_predictions_figure_most_probable_on_top_and_target_highlighted():
 
 def test_message_figure_says_its_message():
     assert message_figure("Waiting").layout.annotations[0].text == "Waiting"
+
+
+def test_a_long_message_is_broken_into_lines_that_fit_a_narrow_chart():
+    message = "Predictions: VGG16's ImageNet weights are missing. The Model panel says how to fix it."
+    text = message_figure(message).layout.annotations[0].text
+    lines = text.split("<br>")
+    assert len(lines) > 1 and all(len(line) <= 38 for line in lines)
+    assert " ".join(lines) == message  # nothing lost, only line breaks added
