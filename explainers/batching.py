@@ -9,6 +9,7 @@ so peak memory stays bounded by the chunk size rather than by the number of samp
 from __future__ import annotations
 
 import logging
+import weakref
 from collections.abc import Callable
 from typing import Any
 
@@ -21,6 +22,10 @@ log = logging.getLogger(__name__)
 CPU_CHUNK = 8
 # forward-only batches keep no activations for a backward pass: a bigger chunk is cheap, ran faster (docs/benchmarks.md)
 CPU_FORWARD_CHUNK = 16
+# TensorFlow's pool a gradient chunk may grow on a CPU: the pool keeps it for the process's life (docs/performance.md)
+CPU_GRADIENT_CHUNK_BYTES = 1024 * 1024 * 1024
+# a backward pass's pool per sample, over its largest feature map's bytes: measured 13-21 on the ImageNet models
+BACKWARD_BYTES_PER_LARGEST_MAP_BYTE = 16
 
 
 def is_out_of_memory(error: BaseException) -> bool:
@@ -28,19 +33,25 @@ def is_out_of_memory(error: BaseException) -> bool:
     return isinstance(error, MemoryError) or type(error).__name__ == "ResourceExhaustedError"
 
 
-def default_chunk_size(sample_bytes: int = 224 * 224 * 3 * 4 * 60, forward: bool = False) -> int:
-    """Samples per chunk: a fixed size on a CPU; on a GPU, what a quarter of its free memory holds.
+def default_chunk_size(sample_bytes: int | None = None, forward: bool = False) -> int:
+    """Samples per chunk. On a CPU a fixed size, smaller for gradients where a chunk's pool would pass
+    ``CPU_GRADIENT_CHUNK_BYTES``; on a GPU, what a quarter of its free memory holds.
 
-    ``sample_bytes`` is a rough cost of one sample through the model (activations kept for the
-    backward pass); a wrong guess only costs speed, because an OOM halves the chunk and retries.
-    ``forward``: the batch runs forward only (no backward pass), which keeps no activations, so a
-    sample is counted at a quarter of that.
+    ``sample_bytes`` is a rough cost of one sample's backward pass through the model
+    (``backward_sample_bytes``; None: a generic 224-pixel guess); a wrong guess only costs speed,
+    because an OOM halves the chunk and retries. ``forward``: the batch runs forward only (no backward
+    pass), which keeps no activations, so a sample is counted at a quarter of that.
     """
     from explainers._tf import tf
 
+    known = sample_bytes is not None
+    sample_bytes = int(sample_bytes) if known else 224 * 224 * 3 * 4 * 60
     gpus = tf.config.list_logical_devices("GPU")
     if not gpus:
-        return CPU_FORWARD_CHUNK if forward else CPU_CHUNK
+        if forward:
+            return CPU_FORWARD_CHUNK
+        fits = CPU_GRADIENT_CHUNK_BYTES // max(1, sample_bytes) if known else CPU_CHUNK
+        return 1 << (max(1, min(CPU_CHUNK, fits)).bit_length() - 1)  # a power of two: one compiled shape
     if forward:
         sample_bytes = max(1, sample_bytes // 4)
     try:
@@ -51,6 +62,27 @@ def default_chunk_size(sample_bytes: int = 224 * 224 * 3 * 4 * 60, forward: bool
     except (ValueError, RuntimeError, IndexError):
         return CPU_FORWARD_CHUNK if forward else CPU_CHUNK
     return int(max(1, min(256, free // 4 // sample_bytes)))
+
+
+_sample_bytes: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+
+
+def backward_sample_bytes(keras_model: Any) -> int:
+    """A rough cost in bytes of one sample's backward pass through ``keras_model``: a multiple of its
+    largest feature map, whose convolution's backward pass dominates TensorFlow's pool."""
+    if keras_model in _sample_bytes:
+        return _sample_bytes[keras_model]
+    largest = 1
+    for layer in keras_model.layers:
+        try:
+            shape = tuple(layer.output.shape)[1:]
+        except (AttributeError, ValueError):  # several outputs or none
+            continue
+        if shape and all(isinstance(d, int) for d in shape):
+            largest = max(largest, int(np.prod(shape)))
+    estimate = largest * 4 * BACKWARD_BYTES_PER_LARGEST_MAP_BYTE
+    _sample_bytes[keras_model] = estimate
+    return estimate
 
 
 def run_in_chunks(

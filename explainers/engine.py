@@ -26,7 +26,7 @@ from typing import Any
 import numpy as np
 
 from explainers._tf import keras, tf
-from explainers.batching import default_chunk_size
+from explainers.batching import backward_sample_bytes, default_chunk_size
 from explainers.compile_policy import GRADIENT_BATCHES, ONE_PICTURE, TUNED_KINDS, CompilePolicy
 from explainers.pass_keys import TOP1, PassKey, PassResult
 
@@ -224,6 +224,10 @@ class Engine:
         riders = {rule: values.pop(f"{rule}_input_grads") for rule in key.also}
         return PassResult(**values, rule_input_grads=riders or None)
 
+    def chunk_size(self, forward: bool = False) -> int:
+        """Samples per chunk of this model's batches of passes (``explainers.batching.default_chunk_size``)."""
+        return default_chunk_size(backward_sample_bytes(self.keras), forward=forward)
+
     def warm_batches(self, size: int, forward_size: int | None = None) -> list[PassKey]:
         """Prepare now the many-sample passes that multi-pass methods use: XLA compiles once per batch
         shape (slow for a large model, docs/benchmarks.md), which the first SmoothGrad or integrated-
@@ -277,7 +281,7 @@ class Engine:
                 self._tuning_in_background = False
 
     def _measure_once(self, kind: str) -> None:
-        measure = {ONE_PICTURE: self.tune_passes, GRADIENT_BATCHES: lambda: self.tune_batches(default_chunk_size())}
+        measure = {ONE_PICTURE: self.tune_passes, GRADIENT_BATCHES: lambda: self.tune_batches(self.chunk_size())}
         with self._tune_lock:
             if kind in self.policy.measured:
                 return

@@ -154,7 +154,7 @@ class Passes:
         steadily growing fraction. ``on_chunk(start, stop, values)`` sees each chunk's values as they
         arrive (methods build their running previews there).
         """
-        from explainers.batching import default_chunk_size, run_in_chunks
+        from explainers.batching import run_in_chunks
 
         start, end = progress
         targets = np.broadcast_to(np.asarray(targets, np.int32), (len(inputs),))
@@ -184,7 +184,7 @@ class Passes:
         return run_in_chunks(
             compute,
             len(inputs),
-            chunk or default_chunk_size(forward=not gradients),
+            chunk or self.engine.chunk_size(forward=not gradients),
             progress=lambda f: self.report(start + (end - start) * f),
             on_chunk=on_chunk,
         )

@@ -26,7 +26,6 @@ import numpy as np
 import explainers
 from explainers import api, evaluation, render
 from explainers import weights as weights_mod
-from explainers.batching import default_chunk_size
 from explainers.compile_policy import GRADIENT_BATCHES, ONE_PICTURE
 from explainers.errors import ExplainerError, UnknownNameError
 from explainers.familiarity import check as familiarity_of
@@ -777,7 +776,7 @@ class ExplainerService:
             try:
                 self.warm["batches"] = "warming up"
                 self.warm.update(engine.autotune(kinds=(GRADIENT_BATCHES,)))
-                engine.warm_batches(default_chunk_size(), default_chunk_size(forward=True))
+                engine.warm_batches(engine.chunk_size(), engine.chunk_size(forward=True))
                 for method in METHODS.values():  # passes of their own (occlusion's crops), default settings
                     method().warm_up(loaded)
                 self.warm["batches"] = "ready"

@@ -6,6 +6,8 @@ import pytest
 from explainers.batching import default_chunk_size, is_out_of_memory, run_in_chunks
 from explainers.engine import engine_for
 from explainers.errors import ExplainerError
+from explainers.labels import Labels
+from explainers.models import ExplainableModel
 
 
 class ResourceExhaustedError(Exception):
@@ -67,6 +69,26 @@ def test_default_chunk_on_cpu():
     they get larger chunks."""
     assert default_chunk_size() == 8
     assert default_chunk_size(forward=True) == 16
+
+
+def test_gradient_chunks_shrink_for_models_with_large_feature_maps():
+    """A backward pass's pool grows with the model's largest feature map: a chunk of 8 through VGG16
+    (224 x 224 x 64 maps) grew it past 1.5 GB, so such a model gets the largest power of two that keeps
+    the chunk under ``CPU_GRADIENT_CHUNK_BYTES``; a small model keeps the full chunk."""
+    from explainers import batching
+    from explainers._tf import keras
+
+    inputs = keras.Input((224, 224, 3))
+    features = keras.layers.Conv2D(64, 3, padding="same")(inputs)  # VGG16's largest map: 224 x 224 x 64
+    wide = keras.Model(inputs, keras.layers.Dense(2)(keras.layers.GlobalAveragePooling2D()(features)))
+    per_sample = batching.backward_sample_bytes(wide)
+    assert per_sample == 224 * 224 * 64 * 4 * batching.BACKWARD_BYTES_PER_LARGEST_MAP_BYTE
+    assert per_sample * 8 > batching.CPU_GRADIENT_CHUNK_BYTES >= per_sample * 4
+    model = ExplainableModel(wide, "wide", labels=Labels.from_names(["a", "b"]), preprocess=lambda x: x)
+    assert engine_for(model).chunk_size() == 4
+    assert engine_for(model).chunk_size(forward=True) == batching.CPU_FORWARD_CHUNK
+    assert default_chunk_size(batching.CPU_GRADIENT_CHUNK_BYTES // 3) == 2  # 3 fit: a power of two, 2
+    assert default_chunk_size(batching.CPU_GRADIENT_CHUNK_BYTES * 2) == 1  # never below one sample
 
 
 def test_forward_only_batches_use_the_forward_chunk(tiny_cnn, monkeypatch):

@@ -158,7 +158,6 @@ def compare(
     for name in model_names:
         run.log(f"{name}: building")
         setup = make_setup(name)
-        from explainers.batching import default_chunk_size
         from explainers.compile_policy import FORWARD_BATCHES, GRADIENT_BATCHES, ONE_PICTURE
         from explainers.engine import engine_for
 
@@ -169,7 +168,7 @@ def compare(
                 f"{name}: the default view's plain pass took {tuned[True]:.2f} s with XLA, {tuned[False]:.2f} s "
                 f"in graph mode; ours keeps {'XLA' if engine.policy.xla[ONE_PICTURE] else 'graph mode'}"
             )
-        tuned = engine.tune_batches(default_chunk_size())
+        tuned = engine.tune_batches(engine.chunk_size())
         if tuned:
             run.log(
                 f"{name}: a chunk of gradients took {tuned[True]:.2f} s with XLA, {tuned[False]:.2f} s in graph "
