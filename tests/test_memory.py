@@ -98,3 +98,29 @@ def test_heaviest_settings_make_their_samples_a_chunk_at_a_time(shapes_model, sh
     assert stopped.type is Enough or isinstance(stopped.value.__context__, Enough) or "Enough" in repr(stopped.value)
     # every sample at once would be thousands of 128 × 128 × 3 float copies (gigabytes)
     assert peak < 200 * MB, f"peak {peak / MB:.0f} MB before the first chunks were done"
+
+
+@pytest.mark.slow
+def test_score_cam_makes_its_masked_copies_a_chunk_at_a_time():
+    """One masked copy per channel: ResNet50's 2048-channel layer held every copy at once (4.3 GB)."""
+    from explainers._tf import keras
+    from explainers.labels import Labels
+    from explainers.models import ExplainableModel
+
+    keras.utils.set_random_seed(0)
+    inputs = keras.Input((128, 128, 3))
+    wide = keras.layers.Conv2D(2048, 1, strides=32, activation="relu", name="wide")(inputs)  # 4 x 4 x 2048
+    head = keras.layers.Dense(2)(keras.layers.GlobalAveragePooling2D()(wide))
+    model = ExplainableModel(
+        keras.Model(inputs, head), "wide", labels=Labels.from_names(["a", "b"]), preprocess=lambda x: x / 255.0
+    )
+    picture = np.random.default_rng(0).integers(0, 256, (128, 128, 3), dtype=np.uint8)
+    tracemalloc.start()
+    try:
+        result = explain(model, picture, "score_cam", layer="wide")
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert result.meta["channels"] == 2048 and np.isfinite(result.heatmap).all()
+    # every masked copy at once: 2048 x 128 x 128 x 3 floats (400 MB), several times over
+    assert peak < 150 * MB, f"peak {peak / MB:.0f} MB"

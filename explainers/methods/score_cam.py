@@ -11,6 +11,7 @@ from typing import ClassVar
 
 import numpy as np
 
+from explainers.batching import LazyRows
 from explainers.methods.base import Attribution, MethodCard, Param, PerPictureMethod, register
 from explainers.ops import softmax, upsample
 from explainers.passes import PassKey
@@ -47,18 +48,22 @@ class ScoreCamBase(PerPictureMethod):
         activations = passes.get(PassKey(layer)).activations[index]  # (h, w, K)
         chosen = self.channels(activations)
         picture = passes.pictures[index].astype(np.float32)
-        maps = upsample(np.moveaxis(activations[..., chosen], -1, 0), picture.shape[:2])
-        low = maps.reshape(len(chosen), -1).min(axis=1)[:, None, None]
-        high = maps.reshape(len(chosen), -1).max(axis=1)[:, None, None]
-        masks = np.where(high > low, (maps - low) / np.where(high > low, high - low, 1), 0).astype(np.float32)
+        channel_maps = np.moveaxis(activations[..., chosen], -1, 0)
+
+        def masked_copies(start: int, stop: int) -> np.ndarray:
+            # made a chunk at a time: all of ResNet50's 2048 masked copies at once held gigabytes
+            maps = upsample(channel_maps[start:stop], picture.shape[:2])
+            low = maps.reshape(stop - start, -1).min(axis=1)[:, None, None]
+            high = maps.reshape(stop - start, -1).max(axis=1)[:, None, None]
+            masks = np.where(high > low, (maps - low) / np.where(high > low, high - low, 1), 0).astype(np.float32)
+            return passes.preprocess(picture[None] * masks[..., None])
+
         black = passes.remembered_logits(
             passes.preprocess(np.zeros_like(picture)[None]),
             target,  # once per model
             progress=(span[0], span[0]),
         )
-        masked = passes.batch(
-            PassKey(), passes.preprocess(picture[None] * masks[..., None]), target, field="logits", progress=span
-        )
+        masked = passes.batch(PassKey(), LazyRows(len(chosen), masked_copies), target, field="logits", progress=span)
         probabilities = softmax(np.concatenate([black, masked]))[:, target]
         weights = probabilities[1:] - probabilities[0]  # rise in confidence over a black picture
         cam = np.maximum((activations[..., chosen] * weights).sum(axis=-1), 0.0).astype(np.float32)
