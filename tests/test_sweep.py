@@ -1,0 +1,72 @@
+"""The layer sweep (explainers.layer_sweep): every block's map from one recording pass equals the method
+at that layer computed on its own; which layers are the blocks of each model."""
+
+import numpy as np
+import pytest
+
+import explainers
+from explainers import explain
+from explainers.errors import ParameterError
+from explainers.layer_sweep import NAMED_BLOCKS, sweep_layers
+
+INCEPTION_BLOCKS = [f"mixed{i}" for i in range(11)]
+
+
+def test_every_map_of_the_sweep_equals_grad_cam_at_that_layer(tiny_cnn, rng_image):
+    image = rng_image(16, 16, seed=3)
+    found = explainers.sweep(tiny_cnn, image, target=2)
+    assert found.layers == ["conv1", "conv2"]  # conv1 is the last layer at 16×16; conv2 the last layer
+    assert found.heatmaps.shape == (2, 16, 16) and found.resolutions == [(16, 16), (8, 8)]
+    assert found.target == 2
+    for layer, heatmap in zip(found.layers, found.heatmaps, strict=True):
+        alone = explain(tiny_cnn, image, "grad_cam", target=2, layer=layer).heatmap
+        np.testing.assert_allclose(heatmap, alone, rtol=1e-4, atol=1e-6)
+
+
+@pytest.mark.parametrize("method", ["grad_cam_plus_plus", "layer_cam"])
+def test_other_cam_methods_sweep_too(tiny_cnn, rng_image, method):
+    image = rng_image(16, 16, seed=4)
+    found = explainers.sweep(tiny_cnn, image, method=method)
+    alone = explain(tiny_cnn, image, method, layer="conv2").heatmap
+    np.testing.assert_allclose(found.heatmaps[-1], alone, rtol=1e-4, atol=1e-6)
+    assert found.method == method
+
+
+def test_the_top_class_is_explained_by_default(tiny_cnn, rng_image):
+    image = rng_image(16, 16, seed=5)
+    found = explainers.sweep(tiny_cnn, image)
+    assert found.target == explainers.predict(tiny_cnn, image, top=1)[0][0]
+
+
+def test_a_method_without_layer_gradients_is_refused_in_words(tiny_cnn, rng_image):
+    with pytest.raises(ParameterError, match="CAM-family"):
+        explainers.sweep(tiny_cnn, rng_image(16, 16), method="occlusion")
+
+
+def test_block_lists_of_the_registry_models_from_their_shipped_layer_lists():
+    assert sweep_layers("vgg16") == list(NAMED_BLOCKS["vgg16"])
+    assert sweep_layers("resnet50") == ["conv2_block3_out", "conv3_block4_out", "conv4_block6_out", "conv5_block3_out"]
+    assert sweep_layers("inception_v3") == INCEPTION_BLOCKS
+    assert sweep_layers("shapes") == ["bn1", "bn2", "conv5"]  # 64², 32², 16²: the last layer at each size
+
+
+def test_shapes_blocks_of_the_built_model_and_its_sweep():
+    model = explainers.load_model("shapes")
+    assert sweep_layers(model) == ["bn1", "bn2", "conv5"]
+    image = np.zeros((128, 128, 3), np.uint8)
+    image[32:96, 32:96] = 255
+    found = explainers.sweep(model, image)
+    np.testing.assert_allclose(found.heatmaps[-1], explain(model, image, "grad_cam", layer="conv5").heatmap, atol=1e-5)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    ("name", "blocks"),
+    [
+        ("vgg16", list(NAMED_BLOCKS["vgg16"])),
+        ("resnet50", list(NAMED_BLOCKS["resnet50"])),
+        ("inception_v3", INCEPTION_BLOCKS),
+    ],
+)
+def test_block_lists_of_the_built_registry_models(registry_models, name, blocks):
+    assert sweep_layers(registry_models(name)) == blocks
