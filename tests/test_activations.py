@@ -66,3 +66,42 @@ def test_all_channels_come_in_pages_in_the_layers_order(hand_model):
 def test_bad_settings_are_refused_in_words(hand_model, settings):
     with pytest.raises(ParameterError, match="must"):
         explainers.activations(hand_model, RED, "features", **settings)
+
+
+def test_the_service_computes_caches_and_carries_a_page_of_channels(tmp_path):
+    from helpers import png_bytes
+    from service import ExplainerService
+    from service.views import request_activations, wait
+    from service.wire import decode, encode
+
+    svc = ExplainerService(tmp_path, weights="random")
+    key = svc.add_image(png_bytes())
+    options = {"layer": "conv5", "order": "activation", "top": 8}
+    first = wait(svc, request_activations(svc, key, "shapes", **options))
+    assert first["layer"] == "conv5" and len(first["channels"]) == 8 and first["maps"].shape == (8, 16, 16)
+    assert first["count"] == 64 and first["pages"] == 8 and np.all(np.diff(first["means"]) <= 0)
+    again = request_activations(svc, key, "shapes", **options)
+    assert again.done and wait(svc, again) is not None  # from the cache: a finished job at once
+    back = decode(encode(first))  # the Celery backend's wire format carries it
+    np.testing.assert_array_equal(back["maps"], first["maps"])
+    assert back["channels"].tolist() == first["channels"].tolist()
+    with pytest.raises(ParameterError, match="order"):
+        request_activations(svc, key, "shapes", order="<script>")
+    with pytest.raises(explainers.UnknownNameError):
+        request_activations(svc, key, "shapes", layer="../etc")
+
+
+def test_the_command_line_writes_the_grid(tmp_path, capsys):
+    from explainers.__main__ import main
+    from helpers import png_bytes
+
+    picture = tmp_path / "pic.png"
+    picture.write_bytes(png_bytes(128, 128))
+    out = tmp_path / "grid.png"
+    assert (
+        main(["activations", str(picture), "--model", "shapes", "--layer", "conv5", "--top", "4", "--out", str(out)])
+        == 0
+    )
+    assert out.read_bytes()[:4] == b"\x89PNG" and "of 64 ->" in capsys.readouterr().out
+    assert main(["activations", str(picture), "--model", "shapes", "--top", "500", "--out", str(out)]) == 1
+    assert "top must be between 1 and 64" in capsys.readouterr().err

@@ -59,7 +59,6 @@ def test_shapes_blocks_of_the_built_model_and_its_sweep():
     np.testing.assert_allclose(found.heatmaps[-1], explain(model, image, "grad_cam", layer="conv5").heatmap, atol=1e-5)
 
 
-@pytest.mark.slow
 @pytest.mark.parametrize(
     ("name", "blocks"),
     [
@@ -70,3 +69,31 @@ def test_shapes_blocks_of_the_built_model_and_its_sweep():
 )
 def test_block_lists_of_the_built_registry_models(registry_models, name, blocks):
     assert sweep_layers(registry_models(name)) == blocks
+
+
+def test_the_service_computes_caches_and_carries_a_sweep(tmp_path):
+    from helpers import png_bytes
+    from service import ExplainerService
+    from service.views import request_sweep, wait
+    from service.wire import decode, encode
+
+    svc = ExplainerService(tmp_path, weights="random")
+    key = svc.add_image(png_bytes())
+    found = wait(svc, request_sweep(svc, key, "shapes", target=2))
+    assert found["layers"] == ["bn1", "bn2", "conv5"] and found["heatmaps"].shape == (3, 128, 128)
+    assert found["target"] == 2 and found["resolutions"] == [[64, 64], [32, 32], [16, 16]]
+    assert request_sweep(svc, key, "shapes", target=2).done  # from the cache
+    np.testing.assert_array_equal(decode(encode(found))["heatmaps"], found["heatmaps"])
+    with pytest.raises(ParameterError, match="CAM-family"):
+        request_sweep(svc, key, "shapes", method="lime")
+
+
+def test_the_command_line_writes_the_strip(tmp_path, capsys):
+    from explainers.__main__ import main
+    from helpers import png_bytes
+
+    picture = tmp_path / "pic.png"
+    picture.write_bytes(png_bytes(128, 128))
+    out = tmp_path / "sweep.png"
+    assert main(["explain", str(picture), "--model", "shapes", "--sweep", "--out", str(out)]) == 0
+    assert out.read_bytes()[:4] == b"\x89PNG" and "layers bn1, bn2, conv5" in capsys.readouterr().out
