@@ -21,11 +21,34 @@ from typing import Any
 import numpy as np
 
 from explainers.errors import ParameterError
+from explainers.methods.base import MethodCard
 from explainers.models import ExplainableModel
 from explainers.pass_keys import PassKey
 
 ORDERS = ("contribution", "activation", "index")
 MAX_TOP = 64  # channels per page at most
+CARD = MethodCard(
+    computes=(
+        "Shows what single channels (feature detectors) of the picked layer respond to in this picture: each "
+        "small map is one channel's activation. By default the 16 channels that add most to the class come "
+        "first: their Grad-CAM weight (how much the class score rises when the channel grows) times their "
+        "mean activation."
+    ),
+    colours=(
+        "Bright = the channel responds strongly there, dark = it is silent. Each map has its own scale, so "
+        "compare shapes, not brightness; the numbers under a map give its mean activation and its weight "
+        "(positive: the channel speaks for the class, negative: against it)."
+    ),
+    pitfalls=(
+        "One channel rarely means one idea: most respond to mixtures of patterns.",
+        "A channel can be very active and still not matter for the class (weight near 0): switch between "
+        "'adds most to the class' and 'most active' to see the difference.",
+        "Early layers respond to edges and colours, late layers to parts of objects; their maps are coarse.",
+        "With random weights the maps show only the picture's edges and colours passing through.",
+    ),
+    paper_url="https://arxiv.org/abs/1311.2901",
+    good_for="Seeing what the layer's detectors pick up in this picture, and which of them the class relies on.",
+)
 
 
 @dataclass

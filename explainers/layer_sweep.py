@@ -24,7 +24,7 @@ import numpy as np
 
 from explainers.errors import ParameterError
 from explainers.methods import get_method
-from explainers.methods.base import CamMethod
+from explainers.methods.base import CamMethod, MethodCard
 from explainers.models import ExplainableModel, LayerInfo, static_layers
 from explainers.ops import upsample
 from explainers.pass_keys import PassKey, PassResult
@@ -34,6 +34,25 @@ NAMED_BLOCKS: dict[str, tuple[str, ...]] = {
     "vgg16": ("block1_conv2", "block2_conv2", "block3_conv3", "block4_conv3", "block5_conv3"),
     "resnet50": ("conv2_block3_out", "conv3_block4_out", "conv4_block6_out", "conv5_block3_out"),
 }
+CARD = MethodCard(
+    computes=(
+        "Draws the same map (Grad-CAM by default) at every block of the network, from the first block to the "
+        "last, in one strip. All maps come from one forward and one backward pass."
+    ),
+    colours=(
+        "Each map has its own scale: bright regions of that block raise the class score, dark ones do not. "
+        "Read the strip from left to right: the maps get coarser and more about the class as the blocks get "
+        "deeper."
+    ),
+    pitfalls=(
+        "Early blocks give fine but noisy maps that follow edges more than the class; their Grad-CAM is "
+        "often nearly empty.",
+        "The last block is the usual Grad-CAM map; the others are not better explanations, only other views.",
+        "Each block's map is stretched from its own resolution (written under it) to the picture.",
+    ),
+    paper_url="https://arxiv.org/abs/1610.02391",
+    good_for="Seeing where in the network the class evidence takes shape, block by block.",
+)
 _INCEPTION_BLOCK = re.compile(r"mixed\d+$")  # mixed0 … mixed10; mixed9_0, mixed9_1 are parts of a block
 
 

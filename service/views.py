@@ -152,6 +152,37 @@ def compute_sweep(
     return value
 
 
+def cards() -> dict[str, dict[str, Any]]:
+    """The views' cards in words (what, how to read, pitfalls, paper), as the methods' cards are given."""
+    from explainers import feature_maps, layer_sweep
+
+    return {
+        "activations": {"title": "Activations", "paper": "Zeiler & Fergus 2014", **feature_maps.CARD.to_dict()},
+        "sweep": {"title": "Layer sweep", "paper": "Selvaraju et al. 2017", **layer_sweep.CARD.to_dict()},
+    }
+
+
 def blocks(model: str) -> list[str]:
     """The sweep's layers of a registry model (no TensorFlow)."""
     return sweep_layers(resolve_model_name(model))
+
+
+def activations_image(svc: ExplainerService, key: str, found: Mapping[str, Any]) -> np.ndarray:
+    """A page of channels over the picture the model saw, titled in words (downloads, the report)."""
+    from explainers.view_pictures import activations_picture
+
+    title = (
+        f"{found['model']} · {found['layer']} · {found['label']} (class {found['target']}) · "
+        f"{found['order']} order, page {found['page'] + 1} of {found['pages']}"
+    )
+    image = svc.model_input(key, found["model"])
+    return activations_picture(image, found["maps"], found["channels"], found["means"], found["weights"], title)
+
+
+def sweep_image(svc: ExplainerService, key: str, found: Mapping[str, Any]) -> np.ndarray:
+    """A sweep's strip over the picture the model saw, titled in words (downloads, the report)."""
+    from explainers.view_pictures import sweep_picture
+
+    title = f"{found['method']} at every block of {found['model']} · {found['label']} (class {found['target']})"
+    image = svc.model_input(key, found["model"])
+    return sweep_picture(image, found["heatmaps"], found["layers"], found["resolutions"], title)
