@@ -10,6 +10,7 @@ from components.common import service
 from components.page_state import Page
 from components.registry import callback
 from service import describe_error
+from service.results import is_empty
 from service.views import request_sweep
 
 METHOD_WORDS = {"grad_cam": "Grad-CAM", "grad_cam_plus_plus": "Grad-CAM++", "layer_cam": "Layer-CAM"}
@@ -25,7 +26,11 @@ def _strip(page: Page, slot: str, found: dict, colormap: str) -> html.Div:
         layer_views.tile(
             {"type": "sweep-tile", "slot": slot, "index": i},
             layer_views.thumbnail(picture, heatmap, colormap, side=160),
-            [layer, f"{resolution[0]}×{resolution[1]}"],
+            [
+                layer,
+                f"{resolution[0]}×{resolution[1]}",
+                *(["empty: nothing here raises the class"] if is_empty(heatmap) else []),
+            ],
             clickable=False,
         )
         for i, (heatmap, layer, resolution) in enumerate(

@@ -186,3 +186,27 @@ def sweep_image(svc: ExplainerService, key: str, found: Mapping[str, Any]) -> np
     title = f"{found['method']} at every block of {found['model']} · {found['label']} (class {found['target']})"
     image = svc.model_input(key, found["model"])
     return sweep_picture(image, found["heatmaps"], found["layers"], found["resolutions"], title)
+
+
+def report_figures(svc: ExplainerService, key: str, model: str, target=None, layer=None, weights=None) -> list:
+    """The layer views opened on the page for these choices (cached: a report never computes them), as
+    (caption with the view's card in words, PNG bytes) for the report's figures."""
+    from explainers.render import encode_png
+
+    about = cards()
+    wanted = [
+        ("activations", activations_request(svc, key, model, layer, target, weights), activations_image),
+        ("sweep", sweep_request(svc, key, model, target=target, weights=weights), sweep_image),
+    ]
+    figures = []
+    for view, (cache_key, _request), draw in wanted:
+        found = svc.cache.get(cache_key)
+        if found is None:
+            continue
+        card = about[view]
+        caption = (
+            f"{card['title']}: {card['computes']} How to read it: {card['colours']} Pitfalls: "
+            f"{' '.join(card['pitfalls'])} Paper: {card['paper']} ({card['paper_url']})."
+        )
+        figures.append((caption, encode_png(draw(svc, key, found))))
+    return figures

@@ -97,3 +97,20 @@ def test_the_command_line_writes_the_strip(tmp_path, capsys):
     out = tmp_path / "sweep.png"
     assert main(["explain", str(picture), "--model", "shapes", "--sweep", "--out", str(out)]) == 0
     assert out.read_bytes()[:4] == b"\x89PNG" and "layers bn1, bn2, conv5" in capsys.readouterr().out
+
+
+def test_the_report_holds_the_views_opened_on_the_page(tmp_path):
+    from helpers import png_bytes
+    from service import ExplainerService
+    from service.trust import report_html
+    from service.views import request_activations, request_sweep, wait
+
+    svc = ExplainerService(tmp_path, weights="random")
+    key = svc.add_image(png_bytes())
+    before, _ = report_html(svc, key, "shapes", ["grad_cam"], weights="random")
+    assert "Layer sweep:" not in before  # not opened: a report never computes a view
+    wait(svc, request_sweep(svc, key, "shapes", weights="random"))
+    wait(svc, request_activations(svc, key, "shapes", weights="random"))
+    after, _ = report_html(svc, key, "shapes", ["grad_cam"], weights="random")
+    assert "Layer sweep: Draws the same map" in after and "Selvaraju et al. 2017" in after
+    assert "Activations: Shows what single channels" in after and "Zeiler &amp; Fergus 2014" in after
