@@ -105,3 +105,23 @@ def test_the_command_line_writes_the_grid(tmp_path, capsys):
     assert out.read_bytes()[:4] == b"\x89PNG" and "of 64 ->" in capsys.readouterr().out
     assert main(["activations", str(picture), "--model", "shapes", "--top", "500", "--out", str(out)]) == 1
     assert "top must be between 1 and 64" in capsys.readouterr().err
+
+
+def test_the_download_routes_answer_a_png_or_a_sentence(app, client):
+    from components.common import SERVICE_KEY
+    from helpers import png_bytes
+
+    key = app.server.extensions[SERVICE_KEY].add_image(png_bytes())
+    grid = client.get(f"/download/activations.png?image={key}&model=shapes&layer=conv5&order=activation&top=4")
+    assert grid.status_code == 200 and grid.data[:4] == b"\x89PNG"
+    strip = client.get(f"/download/sweep.png?image={key}&model=shapes&method=grad_cam")
+    assert strip.status_code == 200 and strip.data[:4] == b"\x89PNG"
+    for query, words in (
+        (f"image={key}&model=shapes&order=loudest", "order must be one of"),
+        (f"image={key}&model=shapes&page=-3", "page must be 0 or more"),
+        ("image=../../etc/passwd&model=shapes", "picture"),
+        (f"image={key}&model=nope", "nope"),
+    ):
+        answer = client.get("/download/activations.png?" + query)
+        assert answer.status_code == 400 and words in answer.get_data(as_text=True), query
+    assert client.get(f"/download/sweep.png?image={key}&model=shapes&method=lime").status_code == 400

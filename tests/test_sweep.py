@@ -1,6 +1,7 @@
 """The layer sweep (explainers.layer_sweep): every block's map from one recording pass equals the method
 at that layer computed on its own; which layers are the blocks of each model."""
 
+import dash
 import numpy as np
 import pytest
 
@@ -114,3 +115,27 @@ def test_the_report_holds_the_views_opened_on_the_page(tmp_path):
     after, _ = report_html(svc, key, "shapes", ["grad_cam"], weights="random")
     assert "Layer sweep: Draws the same map" in after and "Selvaraju et al. 2017" in after
     assert "Activations: Shows what single channels" in after and "Zeiler &amp; Fergus 2014" in after
+
+
+@pytest.mark.slow
+def test_both_views_show_the_second_model_in_compare_mode(tmp_path):
+    from app import create_app
+    from components.activations_view import show_grids
+    from components.common import service
+    from components.sweep_view import show_strips
+    from helpers import png_bytes, text_of
+
+    app = create_app({"weights": "random", "data_dir": str(tmp_path / "web")})
+    with app.server.test_request_context("/"):
+        key = service().add_image(png_bytes())
+        page = {"image": {"key": key}, "model": "shapes", "compare": "vgg16", "weights": "random", "layer": "conv4"}
+        grids, pages, _ = show_grids(page, ["activations"], "contribution", 0)
+        strips = show_strips(page, ["sweep"], "grad_cam")
+        closed = show_strips(page, ["activations"], "grad_cam")
+    words = [text_of(block) for block in grids]
+    assert len(words) == 2 and "Shapes" in words[0] and "conv4 (64 channels)" in words[0]
+    assert "VGG16" in words[1] and "block5_conv3 (512 channels)" in words[1]  # the second model: its default layer
+    assert pages == "page 1 of 32"  # the larger of the two layers' page counts
+    strip_words = [text_of(block) for block in strips]
+    assert "bn1" in strip_words[0] and "block1_conv2" in strip_words[1] and "block5_conv3" in strip_words[1]
+    assert closed is dash.no_update  # a closed panel computes nothing
