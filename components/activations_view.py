@@ -12,9 +12,8 @@ from components.common import service
 from components.figures import overlay_figure
 from components.page_state import Page
 from components.registry import callback, clientside_callback
-from explainers.view_pictures import channel_caption
 from service import MapResult, describe_error
-from service.views import request_activations
+from service.views import channel_caption, request_activations, thumbnail
 
 TOP = 16
 ORDER_WORDS = {"contribution": "adds most to the class", "activation": "most active", "index": "all channels"}
@@ -51,7 +50,7 @@ def _grid(page: Page, slot: str, found: dict, colormap: str) -> html.Div:
     tiles = [
         layer_views.tile(
             {"type": "act-tile", "slot": slot, "index": i},
-            layer_views.thumbnail(picture, found["maps"][i].clip(min=0), colormap),
+            thumbnail(picture, found["maps"][i].clip(min=0), colormap),
             channel_caption(int(c), float(m), float(w)).split(" · "),
         )
         for i, (c, m, w) in enumerate(zip(found["channels"], found["means"], found["weights"], strict=True))

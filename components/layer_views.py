@@ -7,11 +7,9 @@ What the two views share lives here: the section, a view's card in words, the mo
 
 from __future__ import annotations
 
-import base64
 from urllib.parse import urlencode
 
 import dash_bootstrap_components as dbc
-import numpy as np
 from dash import dcc, html
 
 from components.common import client_id, service
@@ -117,20 +115,6 @@ def result(request, state: Page, slot: str, **options) -> dict:
 
 def hint(text: str) -> html.Div:
     return html.Div(text, className="hint p-2")
-
-
-def thumbnail(picture: np.ndarray, heatmap: np.ndarray, colormap: str = "viridis", side: int = 112) -> str:
-    """A small map over the picture as a PNG data URL: tiles are images, so a grid of 16 stays light."""
-    import cv2
-
-    from explainers.render import encode_png, overlay
-
-    height, width = picture.shape[:2]
-    factor = side / max(height, width)
-    small = cv2.resize(
-        picture, (max(1, round(width * factor)), max(1, round(height * factor))), interpolation=cv2.INTER_AREA
-    )
-    return "data:image/png;base64," + base64.b64encode(encode_png(overlay(small, heatmap, 0.6, colormap))).decode()
 
 
 def tile(tile_id: dict, src: str, lines: list[str], clickable: bool = True) -> html.Button | html.Div:

@@ -11,7 +11,7 @@ from components.page_state import Page
 from components.registry import callback
 from service import describe_error
 from service.results import is_empty
-from service.views import request_sweep
+from service.views import request_sweep, thumbnail
 
 METHOD_WORDS = {"grad_cam": "Grad-CAM", "grad_cam_plus_plus": "Grad-CAM++", "layer_cam": "Layer-CAM"}
 
@@ -25,7 +25,7 @@ def _strip(page: Page, slot: str, found: dict, colormap: str) -> html.Div:
     tiles = [
         layer_views.tile(
             {"type": "sweep-tile", "slot": slot, "index": i},
-            layer_views.thumbnail(picture, heatmap, colormap, side=160),
+            thumbnail(picture, heatmap, colormap, side=160),
             [
                 layer,
                 f"{resolution[0]}×{resolution[1]}",

@@ -7,14 +7,13 @@ from __future__ import annotations
 import flask
 
 from components.common import SERVICE_KEY
-from explainers.render import encode_png
 from service import ExplainerError, describe_error
-from service.views import activations_image, request_activations, request_sweep, sweep_image, wait
+from service.views import activations_image, png, request_activations, request_sweep, sweep_image, wait
 
 
 def _answer(make, name: str) -> flask.Response:
     try:
-        data = encode_png(make())
+        data = png(make())
     except Exception as error:  # noqa: BLE001 - everything becomes a plain message
         status = 400 if isinstance(error, ExplainerError) else 500
         return flask.Response(describe_error(error) + "\n", status=status, mimetype="text/plain")

@@ -18,6 +18,7 @@ from explainers.feature_maps import ORDERS, check_paging
 from explainers.layer_sweep import sweep_layers, sweep_methods
 from explainers.models import model_labels, resolve_model_name
 from explainers.versions import MAP_CORE, source_version
+from explainers.view_pictures import channel_caption as channel_caption  # the page's words under a channel
 from service.jobs import Job
 from service.results import shrink
 
@@ -188,11 +189,31 @@ def sweep_image(svc: ExplainerService, key: str, found: Mapping[str, Any]) -> np
     return sweep_picture(image, found["heatmaps"], found["layers"], found["resolutions"], title)
 
 
+def thumbnail(picture: np.ndarray, heatmap: np.ndarray, colormap: str = "viridis", side: int = 112) -> str:
+    """A small map over the picture as a PNG data URL, for the page's grids (tiles are images, so a grid
+    of 16 stays light)."""
+    import base64
+
+    import cv2
+
+    from explainers.render import encode_png, overlay
+
+    height, width = picture.shape[:2]
+    factor = side / max(height, width)
+    size = (max(1, round(width * factor)), max(1, round(height * factor)))
+    small = cv2.resize(picture, size, interpolation=cv2.INTER_AREA)
+    return "data:image/png;base64," + base64.b64encode(encode_png(overlay(small, heatmap, 0.6, colormap))).decode()
+
+
+def png(picture: np.ndarray) -> bytes:
+    from explainers.render import encode_png
+
+    return encode_png(picture)
+
+
 def report_figures(svc: ExplainerService, key: str, model: str, target=None, layer=None, weights=None) -> list:
     """The layer views opened on the page for these choices (cached: a report never computes them), as
     (caption with the view's card in words, PNG bytes) for the report's figures."""
-    from explainers.render import encode_png
-
     about = cards()
     wanted = [
         ("activations", activations_request(svc, key, model, layer, target, weights), activations_image),
@@ -208,5 +229,5 @@ def report_figures(svc: ExplainerService, key: str, model: str, target=None, lay
             f"{card['title']}: {card['computes']} How to read it: {card['colours']} Pitfalls: "
             f"{' '.join(card['pitfalls'])} Paper: {card['paper']} ({card['paper_url']})."
         )
-        figures.append((caption, encode_png(draw(svc, key, found))))
+        figures.append((caption, png(draw(svc, key, found))))
     return figures

@@ -48,7 +48,10 @@ def _means(texts: list[str]) -> list[float]:
 
 def _grid_says(dash_duo, test) -> list[str]:
     return _wait(
-        lambda: (lambda texts: texts if texts and test(texts) else None)(_tiles(dash_duo)),
+        # every tile drawn with its words: a grid being replaced is read whole or not at all
+        lambda: (lambda texts: texts if texts and all("mean " in t for t in texts) and test(texts) else None)(
+            _tiles(dash_duo)
+        ),
         timeout=60,
         message="the activations grid",
     )
