@@ -40,8 +40,8 @@ def cat_photo():
     return decode((ROOT / "assets" / "examples" / "chelsea.jpg").read_bytes())
 
 
-def alternate(call: Callable[[str], Any], ways: tuple[str, str], repeat: int) -> dict[str, list[float]]:
-    """Seconds of ``call(way)`` for each way: each runs twice untimed (tracing), then the two take turns,
+def alternate(call: Callable[[str], Any], ways: tuple[str, ...], repeat: int) -> dict[str, list[float]]:
+    """Seconds of ``call(way)`` for each way: each runs twice untimed (tracing), then they take turns,
     the order flipping every round, for ``repeat`` rounds."""
     for way in ways:
         call(way)

@@ -8,15 +8,18 @@ import dash_bootstrap_components as dbc
 from dash import dcc, html
 
 from components import (  # noqa: F401
+    activations_view,
     class_search,
     display_controls,
     graph_fit,
     layer_picker,
+    layer_views,
     method_cards,
     model_picker,
     page_state,
     picture,
     predictions,
+    sweep_view,
     trust_panel,
     upload,
 )
@@ -87,6 +90,7 @@ def build(svc, default_model: str | None = None, session: str | None = None) -> 
                                 ],
                                 className="mt-3 downloads",
                             ),
+                            layer_views.layout(activations_view.layout(), sweep_view.layout()),
                         ],
                         xl=9,
                         md=8,

@@ -16,6 +16,7 @@ import flask
 import numpy as np
 from PIL import Image, PngImagePlugin
 
+from components import view_routes
 from components.common import SERVICE_KEY
 from service import ExplainerError, counterpart_class, describe_error, model_title
 
@@ -122,6 +123,8 @@ def _filename(*parts: Any) -> str:
 
 
 def register_routes(server: flask.Flask) -> None:
+    view_routes.register(server)  # the layer views' downloads
+
     @server.route("/image/<key>/display.jpg")
     def display_image(key: str):
         try:

@@ -43,6 +43,9 @@ _LAZY = {
     "decode": "explainers.images",
     "IMAGENET_LABELS": "explainers.labels",
     "search_labels": "explainers.labels",
+    "activations": "explainers.feature_maps",  # modules named apart: a submodule would shadow the function
+    "sweep": "explainers.layer_sweep",
+    "sweep_layers": "explainers.layer_sweep",
 }
 
 __all__ = sorted(

@@ -1,4 +1,4 @@
-"""Command line: ``python -m explainers explain|evaluate|sanity|models|labels|fetch-weights``.
+"""Command line: ``python -m explainers explain|activations|evaluate|sanity|models|labels|fetch-weights``.
 
 Errors print one plain line on stderr and exit with status 1 (2 for a malformed command line).
 """
@@ -14,6 +14,7 @@ from explainers.errors import ExplainerError
 
 
 def _parser() -> argparse.ArgumentParser:
+    from explainers import views_cli
     from explainers.models import MODELS
 
     parser = argparse.ArgumentParser(prog="python -m explainers", description="Saliency maps for ImageNet CNNs.")
@@ -32,6 +33,8 @@ def _parser() -> argparse.ArgumentParser:
     ex.add_argument("--colormap", default="viridis", help="viridis (default), inferno, jet, gray, cividis")
     ex.add_argument("--out", default="overlay.png", help="where to write the overlay PNG")
     ex.add_argument("--npy", default=None, help="also save the raw heatmap (model input size) as .npy")
+    views_cli.add_sweep_flag(ex)
+    views_cli.add_activations(commands)
 
     ev = commands.add_parser("evaluate", help="score a method on generated Shapes pictures whose outlines are known")
     ev.add_argument("--model", default="shapes", help="shapes (the only model with known outlines)")
@@ -81,6 +84,10 @@ def _explain(args) -> int:
     from explainers.models import load_model
     from explainers.render import encode_png, overlay
 
+    if args.sweep:
+        from explainers.views_cli import sweep_command
+
+        return sweep_command(args)
     path = Path(args.image)
     if not path.is_file():
         raise ExplainerError(f"There is no file at {str(path)!r}.")
@@ -248,6 +255,8 @@ def _fetch(args) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
+    from explainers import views_cli
+
     args = _parser().parse_args(argv)
     handlers = {
         "explain": _explain,
@@ -256,6 +265,7 @@ def main(argv: list[str] | None = None) -> int:
         "models": _models,
         "labels": _labels,
         "fetch-weights": _fetch,
+        "activations": views_cli.activations_command,
     }
     try:
         return handlers[args.command](args)

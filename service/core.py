@@ -53,6 +53,7 @@ from service.jobs import Job
 from service.results import MapResult, is_empty, shrink
 from service.store import MAX_UPLOAD_BYTES, ImageStore
 from service.trust import DEADLINES, check_options, compute_check
+from service.views import compute_activations, compute_sweep
 
 log = logging.getLogger(__name__)
 
@@ -703,6 +704,8 @@ class ExplainerService:
         "map": _compute_map,
         "check": _compute_check,
         "familiarity": _compute_familiarity,
+        "activations": compute_activations,  # the layer views (service/views.py)
+        "sweep": compute_sweep,
     }
 
     @staticmethod

@@ -22,6 +22,7 @@ from explainers.models import MODELS, resolve_model_name
 from explainers.render import colourise, encode_png, normalise
 from explainers.report import render_report, report_filename
 from service.results import MapResult, is_empty, shrink
+from service.views import report_figures
 
 if TYPE_CHECKING:  # pragma: no cover - for annotations only: the service calls these checks, not the reverse
     from service.core import ExplainerService
@@ -278,6 +279,7 @@ def report_html(
         if found:
             scores[result.method] = found
         images.extend(pictures)
+    images.extend(report_figures(svc, key, model, target, layer, weights))  # the layer views opened on the page
     spec = MODELS[model]
     described = (
         "random (seed 0): maps are meaningless"
