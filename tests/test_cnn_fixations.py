@@ -1,6 +1,9 @@
 """CNN Fixations (explainers/fixations.py, explainers/methods/cnn_fixations.py): tiny networks with weights
 set by hand whose fixations are derived on paper, a refused layer, and the Shapes model end to end."""
 
+import dataclasses
+import re
+
 import numpy as np
 import pytest
 
@@ -197,3 +200,63 @@ def test_dense_rule_keeps_every_positive_product():
     kernel = np.array([[1, -1, 9], [-2, 0, 9], [5, 5, 9], [-1, -1, 9]], "float32")
     index, score = dense(np.array([2, -1, 0, 3], "float32"), kernel, (np.array([0, 1]), np.ones(2)))
     assert index.tolist() == [0, 1] and score.tolist() == [2.0, 2.0]
+
+
+# ---- the points on the card, in the downloads and in the report ---------------------------------------
+def test_the_card_draws_the_points_over_the_map():
+    """Points of a 128 grid on a 256-pixel display: pixel (r, c)'s centre (r + 0.5)·2 - 0.5."""
+    from components.figures import add_points, overlay_figure
+
+    figure = overlay_figure("/picture.png", np.zeros((256, 256), np.uint8))
+    add_points(figure, [[0, 0], [10, 127]], [128, 128], (256, 256))
+    assert figure.data[0].type == "heatmap"  # the opacity slider changes the first trace: still the map
+    dots = figure.data[-1]
+    assert dots.type == "scatter" and dots.mode == "markers"
+    assert list(dots.x) == [0.5, 254.5] and list(dots.y) == [0.5, 20.5]
+
+
+def test_the_service_downloads_and_report_carry_the_points(tmp_path, tiny_cnn, rng_image):
+    """The service keeps the points in its result (through the wire format too), the downloaded picture
+    shows them as dots, and the report shows the map with its dots and the method's card."""
+    from app import create_app
+    from components.common import SERVICE_KEY
+    from explainers import shapes
+    from explainers.render import encode_png
+    from explainers.report import render_report
+    from service.wire import decode, encode
+
+    app = create_app({"weights": "imagenet", "model": "shapes", "data_dir": str(tmp_path / "data")})
+    svc = app.server.extensions[SERVICE_KEY]
+    key = svc.add_image(encode_png(shapes.render(99, 0)[0]))
+    result = svc.explain(key, "shapes", "cnn_fixations")
+    assert result.meta["points"] and result.meta["points_size"] == [128, 128]
+    assert decode(encode(result)).meta["points"] == result.meta["points"]
+    with_dots = svc.overlay(key, result, opacity=0.0)
+    without = svc.overlay(key, dataclasses.replace(result, meta={}), opacity=0.0)
+    row, col = result.meta["points"][0]
+    assert (with_dots[row, col] == 255).all() and not (with_dots == without).all()
+    answer = app.server.test_client().get(f"/download/card.png?image={key}&model=shapes&method=cnn_fixations")
+    assert answer.status_code == 200 and answer.mimetype == "image/png"
+
+    e = explain(tiny_cnn, rng_image(16, 16, seed=3), "cnn_fixations", target=1)
+    page = render_report(rng_image(16, 16, seed=3), {"cnn_fixations": e}, model="tiny_cnn")
+    assert "CNN Fixations" in page and "arxiv.org/abs/1708.06670" in page
+    plain = render_report(rng_image(16, 16, seed=3), {"cnn_fixations": dataclasses.replace(e, meta={})}, model="m")
+    pictures = [re.findall(r'src="(data:image/png;base64,[^"]+)"', html) for html in (page, plain)]
+    assert pictures[0][0] == pictures[1][0] and pictures[0][1] != pictures[1][1]  # the photo alike, the map dotted
+
+
+def test_the_command_line_draws_the_points(tmp_path, capsys):
+    """``explain --method cnn_fixations`` finds the method through the registry and dots its overlay."""
+    from PIL import Image
+
+    from explainers import shapes
+    from explainers.__main__ import main
+
+    photo, out = tmp_path / "star.png", tmp_path / "overlay.png"
+    Image.fromarray(shapes.render(99, 0)[0]).save(photo)
+    arguments = ["explain", str(photo), "--model", "shapes", "--method", "cnn_fixations", "--opacity", "0"]
+    assert main([*arguments, "--out", str(out)]) == 0
+    assert "cnn_fixations on Shapes" in capsys.readouterr().out
+    dotted = np.asarray(Image.open(out).convert("RGB"))  # with the map invisible, only the dots change the photo
+    assert dotted.shape == (128, 128, 3) and (dotted != shapes.render(99, 0)[0]).any(axis=-1).sum() > 20
