@@ -97,14 +97,23 @@ class Plan:
     keras_inputs: Any = field(repr=False, default=None)
     _recorder: Any = field(repr=False, default=None)
 
-    def record(self, inputs: np.ndarray) -> tuple[dict[int, np.ndarray], np.ndarray]:
-        """One forward pass of the batch ``inputs``: (tensor number -> its activations (N, ...), logits)."""
-        from explainers._tf import keras
+    def recorder(self):
+        """The recording pass: a graph traced once (an eager call of a deep network pays Python's overhead
+        on every layer), returning the recorded tensors and the logits."""
+        from explainers._tf import keras, tf
 
         if self._recorder is None:
             outputs = [self.tensors[t] for t in self.recorded] + [self.tensors[self.output]]
-            self._recorder = keras.Model(self.keras_inputs, outputs)
-        values = self._recorder(np.asarray(inputs, np.float32), training=False)
+            model = keras.Model(self.keras_inputs, outputs)
+            signature = [tf.TensorSpec([None, *self.shapes[self.input]], tf.float32)]
+            recorder = tf.function(lambda x: model(x, training=False), input_signature=signature)
+            recorder.get_concrete_function()
+            self._recorder = recorder
+        return self._recorder
+
+    def record(self, inputs: np.ndarray) -> tuple[dict[int, np.ndarray], np.ndarray]:
+        """One forward pass of the batch ``inputs``: (tensor number -> its activations (N, ...), logits)."""
+        values = self.recorder()(np.asarray(inputs, np.float32))
         values = [np.asarray(v) for v in values]
         return dict(zip(self.recorded, values[:-1])), values[-1]
 

@@ -9,6 +9,7 @@ import pytest
 
 from explainers import NotApplicableError, explain
 from explainers.fixations import backtrack, plan_for
+from explainers.methods import get_method
 
 
 def _fixations(net, picture, target, limit=500):
@@ -146,6 +147,7 @@ def test_an_unsupported_layer_is_refused_in_plain_words():
         keras.Model(inputs, logits), "upsampling", labels=Labels.from_names(["a", "b"]), preprocess=lambda p: p / 255
     )
     picture = np.zeros((8, 8, 3), np.uint8)
+    get_method("cnn_fixations")().warm_up(model)  # a server's warm-up passes over it quietly
     with pytest.raises(
         NotApplicableError, match=r"CNN Fixations is not supported for layer bigger \(type UpSampling2D\)"
     ):
@@ -260,3 +262,19 @@ def test_the_command_line_draws_the_points(tmp_path, capsys):
     assert "cnn_fixations on Shapes" in capsys.readouterr().out
     dotted = np.asarray(Image.open(out).convert("RGB"))  # with the map invisible, only the dots change the photo
     assert dotted.shape == (128, 128, 3) and (dotted != shapes.render(99, 0)[0]).any(axis=-1).sum() > 20
+
+
+def test_average_pooling_and_coordinate_shifts_on_paper():
+    """Average pooling 3×3, stride 1, "same" on a = [[1, -1], [2, 0]]: output (0,0)'s window covers all four
+    inputs (padding is not counted: n = 4), shares a/4 = [1/4, -1/4, 2/4, 0] -> (0,0) (1/4) and (1,0) (2/4).
+    Zero padding of 1: output (0,0) is padding (dropped), (1,2) is input (0,1); cropping of 1: (0,0) is (1,1)."""
+    from explainers.fixations import Step, pool, shift
+
+    a = np.array([[1, -1], [2, 0]], "float32")[..., None]
+    step = Step("avg_pool", "pool", (0,), 1, window=(3, 3), pads=(1, 1))
+    index, score = pool(a, step, (2, 2, 1), (np.array([0]), np.ones(1)))
+    assert index.tolist() == [0, 2] and score.tolist() == [0.25, 0.5]
+    index, _ = shift((2, 2, 1), (4, 4, 1), (1, 1), (np.array([0, 6]), np.ones(2)))  # flat 6 = (1, 2, 0)
+    assert index.tolist() == [1]
+    index, _ = shift((4, 4, 1), (2, 2, 1), (-1, -1), (np.array([0]), np.ones(1)))
+    assert index.tolist() == [5]  # (1, 1) of the 4 × 4 input

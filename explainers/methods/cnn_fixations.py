@@ -1,5 +1,6 @@
 import numpy as np
 
+from explainers.errors import NotApplicableError
 from explainers.fixations import backtrack, plan_for
 from explainers.methods.base import Attribution, Method, MethodCard, Param, register
 from explainers.passes import PassKey
@@ -68,6 +69,16 @@ class CnnFixations(Method):
             0.02, "Width of the Gaussian that turns the dots into a map, as a share of the picture's side.", 0.0, 0.2
         ),
     }
+
+    def work(self, input_size):
+        return 2, 0  # one forward pass that records every layer, and the walk back, about as long again
+
+    def warm_up(self, model):
+        try:
+            plan = plan_for(model.keras)
+        except NotApplicableError:  # nothing to prepare; asking for a map says why in words
+            return
+        plan.recorder()
 
     def check_applicable(self, model):
         plan_for(model.keras)
