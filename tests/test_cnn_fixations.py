@@ -278,3 +278,29 @@ def test_average_pooling_and_coordinate_shifts_on_paper():
     assert index.tolist() == [1]
     index, _ = shift((4, 4, 1), (2, 2, 1), (-1, -1), (np.array([0]), np.ones(1)))
     assert index.tolist() == [5]  # (1, 1) of the 4 × 4 input
+
+
+def test_the_http_api_answers_the_points(tmp_path):
+    from app import create_app
+    from explainers import shapes
+    from explainers.render import encode_png
+
+    app = create_app({"weights": "imagenet", "model": "shapes", "data_dir": str(tmp_path / "data")})
+    answer = app.server.test_client().post(
+        "/api/v1/explain?model=shapes&method=cnn_fixations&weights=imagenet",
+        data=encode_png(shapes.render(99, 0)[0]),
+        content_type="image/png",
+    )
+    assert answer.status_code == 200, answer.get_json()
+    body = answer.get_json()
+    assert body["points_size"] == [128, 128] and body["points"] and all(len(p) == 2 for p in body["points"])
+    assert (
+        "points"
+        not in app.server.test_client()
+        .post(  # a map without points answers none
+            "/api/v1/explain?model=shapes&method=grad_cam&weights=imagenet",
+            data=encode_png(shapes.render(99, 0)[0]),
+            content_type="image/png",
+        )
+        .get_json()
+    )
