@@ -1,10 +1,11 @@
 """CNN Fixations' backtracking (Mopuri, Garg & Babu, arXiv:1708.06670): from one class neuron, the neurons
 that contributed to it, layer by layer, down to the input pixels.
 
-``plan_for(keras_model)`` reads a Keras functional model once into ``Step``s (plain numpy: kernels, windows,
-offsets), in an order where every tensor's consumers come before its producer, and refuses a layer it
-cannot trace back through (``NotApplicableError``). ``Plan.record`` runs the one forward pass that returns
-every activation the steps read; ``backtrack`` then walks the steps for one picture in plain numpy.
+``plan_for(keras_model)`` reads a Keras functional model once into ``Step``s (the kernel variables, read live
+at each map; windows, strides, offsets), in an order where every tensor's consumers come before its producer,
+and refuses a layer it cannot trace back through (``NotApplicableError``). ``Plan.record`` runs the one
+forward pass that returns every activation the steps read; ``backtrack`` then walks the steps for one
+picture in plain numpy.
 
 A *kept* set of a tensor is an array of flat indices into one picture's tensor (C order, channels last)
 with a *contribution* each: how much that neuron added (activation × weight) to the kept neuron it was

@@ -24,13 +24,16 @@ class CnnFixations(Method):
     that contributed (activation × weight) positively to the neurons kept in the layer above, back to the
     input; the pixels reached are the fixations, and their density (blurred with a Gaussian) the map.
 
-    The rule per layer (see ``explainers.fixations``): a dense layer keeps, for each kept output, every
-    input with a positive contribution; a convolution keeps, for each kept output, the one neuron of its
-    receptive field (row, column, channel) with the largest positive contribution; max pooling its
-    window's maximum; average pooling the positions with a positive activation; an addition in each
-    branch the neurons with a positive activation; a concatenation hands each channel to its branch.
-    Unlike the paper, at most ``max_neurons`` per layer are kept (the largest contributions), which
-    bounds the work on large networks. One forward pass records the activations; no gradients.
+    The rule per layer (see ``explainers.fixations``). As in the paper: a dense layer keeps, for each kept
+    output, every input with a positive contribution; a convolution keeps, for each kept output, the one
+    neuron of its 3-D receptive field (row, column, channel) with the largest contribution, if positive;
+    max pooling its window's maximum; a concatenation hands each channel to its branch; a residual
+    addition passes importance down both branches. The same positive-contribution rule, applied here
+    where the paper gives no weights: an addition keeps a branch's neuron if its activation (weight 1) is
+    positive, average pooling the positions with a positive activation (weights 1/n). Unlike the paper,
+    at most ``max_neurons`` per layer are kept (the largest contributions, then the lower position), which
+    bounds the work on large networks; biases are no neuron's contribution. One forward pass records
+    the activations; no gradients.
     """
 
     name = "cnn_fixations"
