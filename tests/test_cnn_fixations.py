@@ -304,3 +304,26 @@ def test_the_http_api_answers_the_points(tmp_path):
         )
         .get_json()
     )
+
+
+TRAVERSED = {  # each architecture's own kinds of layer that some kept neurons go through
+    "vgg16": {"Dense", "Flatten", "MaxPooling2D"},
+    "resnet50": {"Add", "ZeroPadding2D", "BatchNormalization"},
+    "inception_v3": {"Concatenate", "AveragePooling2D", "GlobalAveragePooling2D"},
+}
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", list(TRAVERSED))
+def test_the_imagenet_architectures_are_traced_to_the_picture(name, registry_models, rng_image):
+    """Through VGG16's plain chain, ResNet50's additions and padding, InceptionV3's concatenations and
+    average pooling: every layer on the way keeps some neurons and the fixations land on the picture."""
+    model = registry_models(name)
+    e = explain(model, rng_image(180, 260, seed=1), "cnn_fixations", target=281)
+    points, side = np.array(e.meta["points"]), model.input_size
+    assert len(points) > 10 and points.min() >= 0 and points.max() < side
+    assert e.meta["points_size"] == [side, side] and e.heatmap.shape == (side, side)
+    first_conv = next(layer.name for layer in model.keras.layers if type(layer).__name__ == "Conv2D")
+    assert e.meta["kept_per_layer"][first_conv] > 0
+    kinds = {type(model.keras.get_layer(layer)).__name__ for layer, count in e.meta["kept_per_layer"].items() if count}
+    assert TRAVERSED[name] <= kinds
