@@ -240,6 +240,34 @@ def add_outline(
     return figure
 
 
+MAX_POINTS = 2000  # dots drawn at most (the strongest first): more would hide the picture and slow the browser
+
+
+def add_points(
+    figure: go.Figure,
+    points: Sequence[Sequence[float]],
+    grid: Sequence[int],
+    shape: Sequence[int],
+    name: str = "fixations",
+) -> go.Figure:
+    """Draw ``points`` (row, column) of a ``grid`` (height, width) — a method's points in ``meta`` — as dots
+    over an overlay figure whose map is ``shape`` (height, width) display pixels."""
+    rows, cols = np.asarray(points, np.float64)[:MAX_POINTS].reshape(-1, 2).T
+    scale_y, scale_x = shape[0] / grid[0], shape[1] / grid[1]
+    figure.add_trace(
+        go.Scatter(
+            x=(cols + 0.5) * scale_x - 0.5,
+            y=(rows + 0.5) * scale_y - 0.5,
+            mode="markers",
+            marker=dict(size=5, color="#ffffff", line=dict(color="#212529", width=1)),
+            hoverinfo="skip",
+            name=name,
+            showlegend=False,
+        )
+    )
+    return figure
+
+
 def add_box(figure: go.Figure, box: Sequence[float], colour: str = "#ff922b") -> go.Figure:
     """Show a drawn box (x0, y0, x1, y1 in display pixels) on an overlay figure."""
     x0, y0, x1, y1 = box

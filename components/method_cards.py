@@ -16,7 +16,7 @@ from dash import ALL, MATCH, Input, Output, State, dcc, html, no_update
 
 from components import effort
 from components.common import client_id, service
-from components.figures import message_figure, overlay_figure
+from components.figures import add_points, message_figure, overlay_figure
 from components.long_job import LongJob, stopped_words
 from components.page_state import Page
 from components.registry import callback, clientside_callback
@@ -341,6 +341,8 @@ def _finished(job, page: Page, spec: dict, opacity) -> tuple:
         signed=signed,
         opacity=opacity if opacity is not None else 0.5,
     )
+    if result.meta.get("points"):  # a method that finds points (CNN Fixations) gets them drawn as dots
+        add_points(figure, result.meta["points"], result.meta["points_size"], levels.shape)
     slot = spec.get("slot")
     href = _download_href(page, slot, spec.get("method"), result, percentile, opacity)
     choice = page.class_for(slot) if page.compare and page.compare != page.model else None

@@ -82,7 +82,7 @@ def _explain(args) -> int:
     from explainers.api import explain
     from explainers.images import decode
     from explainers.models import load_model
-    from explainers.render import encode_png, overlay
+    from explainers.render import draw_points, encode_png, overlay
 
     if args.sweep:
         from explainers.views_cli import sweep_command
@@ -106,6 +106,8 @@ def _explain(args) -> int:
         colormap=args.colormap,
         signed=result.signed,
     )
+    if result.meta.get("points"):  # a method's points (CNN Fixations) as dots, as its card shows them
+        picture = draw_points(picture, result.meta["points"], result.meta["points_size"])
     Path(args.out).write_bytes(encode_png(picture))
     if args.npy:
         np.save(args.npy, result.heatmap)

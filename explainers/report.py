@@ -28,7 +28,7 @@ import jinja2
 import numpy as np
 from markupsafe import Markup
 
-from explainers.render import colourise, encode_png, overlay
+from explainers.render import colourise, draw_points, encode_png, overlay
 
 if TYPE_CHECKING:  # pragma: no cover
     from explainers.api import Explanation
@@ -386,6 +386,8 @@ def _method(
         percentile=percentile,
         signed=e.signed,
     )
+    if (e.meta or {}).get("points"):  # a method's points (CNN Fixations) as dots, as its card shows them
+        coloured = draw_points(coloured, e.meta["points"], e.meta["points_size"])
     return {
         **shown,
         "map": _picture(coloured),

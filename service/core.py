@@ -728,6 +728,8 @@ class ExplainerService:
                 "device": loaded.device,
                 "predictions": [list(p) for p in top5],
                 **({"shared_passes": e.meta["shared_passes"]} if "shared_passes" in e.meta else {}),
+                # a method's points (CNN Fixations), drawn as dots by the card: (row, column) at points_size
+                **{name: e.meta[name] for name in ("points", "points_size") if name in e.meta},
             },
         )
 
@@ -882,6 +884,8 @@ class ExplainerService:
         picture = render.overlay(
             image, result.heatmap, opacity=opacity, colormap=colormap, percentile=percentile, signed=signed
         )
+        if result.meta.get("points"):  # a method's points (CNN Fixations) as dots, as its card shows them
+            picture = render.draw_points(picture, result.meta["points"], result.meta["points_size"])
         return picture if legend is None else self.legend(picture, legend, colormap, signed)
 
     @staticmethod

@@ -113,6 +113,8 @@ def _result_json(result: MapResult, notes: list[str] = ()) -> dict[str, Any]:
         "signed": result.signed,
         "notes": notes,
         "heatmap": _heatmap_png(result),
+        # a method's points (CNN Fixations' fixations): (row, column) on a points_size grid
+        **{name: result.meta[name] for name in ("points", "points_size") if name in result.meta},
     }
 
 
