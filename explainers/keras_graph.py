@@ -38,7 +38,10 @@ class Adapted:
 
 def check_image_input(keras_model: Any) -> tuple[int, int, int]:
     """(height, width, channels) of the model's one image input; ModelFileError in words otherwise."""
-    inputs = getattr(keras_model, "inputs", None)
+    try:
+        inputs = keras_model.inputs
+    except (AttributeError, ValueError):  # a Sequential model never built
+        inputs = None
     if not inputs:
         raise ModelFileError("The model has no input yet: build it (call it once, or give it an Input) and save it.")
     if len(inputs) != 1:
@@ -92,6 +95,11 @@ def _is_model(layer: Any) -> bool:
     return isinstance(layer, keras.Model)
 
 
+def _is_functional(layer: Any) -> bool:
+    """A functional model: one whose graph of operations can be run through (a subclassed one has none)."""
+    return hasattr(layer, "_run_through_graph")
+
+
 def _flat_call(layer: Any, args: tuple, kwargs: dict, made: list) -> Any:
     """Call ``layer`` (or, for a nested model, each of its layers in turn) on symbolic tensors, with
     fresh layers; ``made`` collects (fresh layer, original layer) to copy the weights once built."""
@@ -102,6 +110,11 @@ def _flat_call(layer: Any, args: tuple, kwargs: dict, made: list) -> Any:
         for inner in layer.layers:
             x = _flat_call(inner, (x,), {}, made)
         return x
+    if _is_model(layer) and not _is_functional(layer):
+        raise ModelFileError(
+            f"The model {layer.name!r} is a subclassed Keras model (its own Python class with a call method), "
+            f"whose layers cannot be followed one by one; build it as a functional or Sequential model."
+        )
     if _is_model(layer):  # functional: its own graph, each operation called flat in turn
         inputs = args[0] if len(args) == 1 else list(args)
         outputs = layer._run_through_graph(inputs, operation_fn=lambda op: lambda *a, **k: _flat_call(op, a, k, made))

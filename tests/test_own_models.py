@@ -505,3 +505,43 @@ def test_adapted_normalization_inside_keeps_its_statistics(keras, tmp_path):
     model = load_keras_model(_save(original, tmp_path), preprocessing="none")
     pixels = np.random.default_rng(1).uniform(0, 255, (2, 10, 10, 3)).astype("float32")
     np.testing.assert_allclose(model.keras(pixels).numpy(), original(pixels).numpy(), rtol=1e-5, atol=1e-6)
+
+
+def test_trust_checks_on_a_non_square_grey_model(grey_wide, photo):
+    from explainers.evaluation.faithfulness import faithfulness, random_map_auc
+    from explainers.evaluation.sanity import cascading_randomization, random_logit
+    from explainers.evaluation.stability import stability
+
+    heatmap = explain(grey_wide, photo, "grad_cam", target=1).heatmap
+    assert np.isfinite(faithfulness(grey_wide, photo, heatmap, target=1, steps=4).auc)
+    assert np.isfinite(random_map_auc(grey_wide, photo, target=1, steps=4, n=2).mean)
+    assert cascading_randomization(grey_wide, photo, "grad_cam", target=1).steps
+    random_logit(grey_wide, photo, "grad_cam", target=1)
+    stability(grey_wide, photo, "smoothgrad", n=2, target=1, params={"n_samples": 4})
+
+
+def test_subclassed_model_is_refused_in_words(keras):
+    class Tiny(keras.Model):
+        def __init__(self):
+            super().__init__()
+            self.conv = keras.layers.Conv2D(2, 3)
+            self.pool = keras.layers.GlobalAveragePooling2D()
+            self.head = keras.layers.Dense(2)
+
+        def call(self, x):
+            return self.head(self.pool(self.conv(x)))
+
+    inputs = keras.Input((10, 10, 3))
+    outer = keras.Model(inputs, Tiny()(inputs))
+    with pytest.raises(ModelFileError, match="subclassed Keras model"):
+        from_keras(outer)
+
+
+def test_describe_is_plain_json(keras):
+    from explainers.own_models import describe
+
+    keras.utils.set_random_seed(0)
+    facts = describe(from_keras(sequential(keras), labels=["a", "b", "c"], preprocessing="tf", title="Mine"))
+    assert json.loads(json.dumps(facts)) == facts
+    assert facts["title"] == "Mine" and facts["input_shape"] == [10, 10] and facts["default_layer"] == "c2"
+    assert facts["preprocessing_words"] == PREPROCESSING["tf"] and "Flatten" in facts["cam_not_applicable"]
