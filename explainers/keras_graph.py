@@ -137,6 +137,10 @@ def _flat_call(layer: Any, args: tuple, kwargs: dict, made: list) -> Any:
     return out
 
 
+WIDENED_HEAD = "not_and_yes"  # the layer that shows a single output unit as two classes
+#: the scores [−z/2, z/2] as a matrix: a layer's weights times this give the two classes' weights
+WIDENING = ((-0.5, 0.5),)
+
 LAMBDA_MESSAGE = (
     "This model contains a Lambda layer, which could run arbitrary code; save it without Lambda layers, "
     "or ask the admin to add it to the model folder."
@@ -203,7 +207,7 @@ def adapt(keras_model: Any) -> Adapted:
                 fresh.finalize_state()
     binary = int(out.shape[-1]) == 1
     if binary:
-        out = keras.layers.Concatenate(name="not_and_yes")(
+        out = keras.layers.Concatenate(name=WIDENED_HEAD)(
             [keras.layers.Rescaling(-0.5, name="not_score")(out), keras.layers.Rescaling(0.5, name="yes_score")(out)]
         )
         explaining += " (one output: shown as two classes, 'not' and 'yes')"
@@ -246,13 +250,22 @@ def recommended_layer(keras_model: Any) -> str:
     return chosen
 
 
+def widened_layer(keras_model: Any) -> Any | None:
+    """The layer whose single unit ``adapt`` widened into two scores (times WIDENING), or None."""
+    last, _ = _producer(keras_model.outputs[0])
+    if type(last).__name__ != "Concatenate" or last.name != WIDENED_HEAD:
+        return None
+    return _producer(_producer(last._inbound_nodes[0].input_tensors[1])[1])[0]
+
+
 def cam_applicable(keras_model: Any) -> str | None:
     """None if the model ends in global average pooling + one Dense layer (what CAM needs); else why not."""
     from explainers._tf import keras
 
     last, before = _producer(keras_model.outputs[0])
-    if type(last).__name__ == "Concatenate":
-        return "the model has one output unit (shown as two classes), and CAM needs one dense weight per class"
+    widened = widened_layer(keras_model)
+    if widened is not None:  # one unit z shown as [−z/2, z/2]: the dense layer under it
+        last, before = _producer(widened.output)
     if not isinstance(last, keras.layers.Dense):
         return f"the model's last layer is {type(last).__name__}, not one dense layer"
     pool, _ = _producer(before)

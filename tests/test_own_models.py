@@ -273,7 +273,7 @@ def test_cam_is_offered_only_for_a_pooling_head(keras):
     assert cam_applicable(from_keras(functional(keras))) is None
     assert cam_applicable(from_keras(nested_sequential(keras))) is None  # dropout between pooling and dense
     assert "Flatten" in cam_applicable(from_keras(sequential(keras)))
-    assert "one output unit" in cam_applicable(from_keras(binary(keras)))
+    assert cam_applicable(from_keras(binary(keras))) is None  # one unit shown as two classes
     model = from_keras(functional(keras), labels=["a", "b", "c"])
     explain(model, np.zeros((10, 10, 3), np.uint8), "cam")
 
@@ -545,3 +545,19 @@ def test_describe_is_plain_json(keras):
     assert json.loads(json.dumps(facts)) == facts
     assert facts["title"] == "Mine" and facts["input_shape"] == [10, 10] and facts["default_layer"] == "c2"
     assert facts["preprocessing_words"] == PREPROCESSING["tf"] and "Flatten" in facts["cam_not_applicable"]
+
+
+def test_cam_on_a_binary_model_splits_the_one_unit(keras, photo):
+    """CAM of "cat" is Σₖ (wₖ/2)·Aₖ and of "not cat" Σₖ (−wₖ/2)·Aₖ, w the single unit's dense weights."""
+    keras.utils.set_random_seed(9)
+    original = binary(keras)
+    model = from_keras(original, labels=["cat"])
+    assert cam_applicable(model) is None
+    pictures = model.prepare(photo)[None]
+    inputs = model.preprocess(pictures)
+    activations = original.get_layer("c1")(inputs).numpy()
+    weights = original.get_layer("head").kernel.numpy()[:, 0]
+    for target, sign in ((1, 0.5), (0, -0.5)):
+        passes = Passes(model, inputs, np.array([target], np.int32), pictures=pictures)
+        cam = get_method("cam")(relu=False).compute(passes, "c1").heatmap[0]
+        np.testing.assert_allclose(cam, np.einsum("hwk,k->hw", activations[0], sign * weights), rtol=1e-4, atol=1e-6)
