@@ -425,6 +425,9 @@ def test_lambda_layer_is_refused_in_safe_mode(keras, tmp_path):
         from explainers.own_models import _keras_load
 
         _keras_load(path, safe_mode=True)
+    trusted = load_keras_model(path, safe_mode=False)  # an admin's folder model may allow it
+    assert "double" in [layer.name for layer in trusted.keras.layers]
+    assert explain(trusted, np.zeros((32, 32, 3), np.uint8), "grad_cam").heatmap.shape == (10, 10)
 
 
 def test_h5_weights_only_says_what_to_upload(keras, tmp_path):
@@ -561,3 +564,11 @@ def test_cam_on_a_binary_model_splits_the_one_unit(keras, photo):
         passes = Passes(model, inputs, np.array([target], np.int32), pictures=pictures)
         cam = get_method("cam")(relu=False).compute(passes, "c1").heatmap[0]
         np.testing.assert_allclose(cam, np.einsum("hwk,k->hw", activations[0], sign * weights), rtol=1e-4, atol=1e-6)
+
+
+def test_a_file_stored_under_its_hash_loads_and_leaves_no_copy(keras, tmp_path):
+    stored = tmp_path / "0f3a9c"  # an upload kept by content hash, without the .keras ending
+    stored.write_bytes(_save(functional(keras), tmp_path).read_bytes())
+    before = _left_behind()
+    assert load_keras_model(stored).weights_id.startswith("keras:")
+    assert _left_behind() == before
