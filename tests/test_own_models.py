@@ -572,3 +572,16 @@ def test_a_file_stored_under_its_hash_loads_and_leaves_no_copy(keras, tmp_path):
     before = _left_behind()
     assert load_keras_model(stored).weights_id.startswith("keras:")
     assert _left_behind() == before
+
+
+@pytest.mark.parametrize("ending", ["softmax", "sigmoid"])
+def test_separate_activation_layer_is_taken_off(keras, ending, photo):
+    keras.utils.set_random_seed(10)
+    inputs = keras.Input((10, 10, 3))
+    x = keras.layers.GlobalAveragePooling2D()(_conv(keras, 3, "c1")(inputs))
+    scores = keras.layers.Dense(3, name="head")(x)
+    original = keras.Model(inputs, keras.layers.Activation(ending, name="probabilities")(scores))
+    model = from_keras(original)
+    assert model.explaining == f"the score before {ending}"
+    x = model.preprocess(model.prepare(photo)[None])
+    np.testing.assert_allclose(model.keras(x).numpy(), keras.Model(inputs, scores)(x).numpy(), rtol=1e-5)
