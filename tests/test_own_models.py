@@ -585,3 +585,39 @@ def test_separate_activation_layer_is_taken_off(keras, ending, photo):
     assert model.explaining == f"the score before {ending}"
     x = model.preprocess(model.prepare(photo)[None])
     np.testing.assert_allclose(model.keras(x).numpy(), keras.Model(inputs, scores)(x).numpy(), rtol=1e-5)
+
+
+@pytest.mark.slow
+def test_keras_applications_base_nested_in_a_sequential(keras, photo):
+    """The transfer-learning pattern with a real architecture (MobileNetV2, random weights, 32 × 48):
+    Grad-CAM on a layer deep inside the base equals the reference taken through the base itself."""
+    from explainers._tf import tf
+
+    keras.utils.set_random_seed(0)
+    base = keras.applications.MobileNetV2(input_shape=(32, 48, 3), weights=None, include_top=False, alpha=0.35)
+    original = keras.Sequential(
+        [
+            keras.Input((32, 48, 3)),
+            keras.layers.RandomFlip(),
+            base,
+            keras.layers.GlobalAveragePooling2D(),
+            keras.layers.Dropout(0.2),
+            keras.layers.Dense(3, activation="softmax"),
+        ]
+    )
+    model = from_keras(original, preprocessing="tf")
+    assert model.default_layer == "block_13_pad"  # the last one at 2 × 2 or more (2 × 3 here)
+    pictures = model.prepare(photo)[None]
+    inputs = model.preprocess(pictures)
+    layer = "block_5_project_BN"
+    inner = keras.Model(base.inputs, [base.get_layer(layer).output, base.output])
+    dense = original.layers[-1]
+    with tf.GradientTape() as tape:
+        activations, features = inner(inputs, training=False)
+        scores = tf.matmul(tf.reduce_mean(features, axis=(1, 2)), dense.kernel) + dense.bias
+        score = tf.reduce_sum(scores[:, 2])
+    weights = tf.reduce_mean(tape.gradient(score, activations), axis=(1, 2))
+    reference = tf.nn.relu(tf.einsum("nhwk,nk->nhw", activations, weights)).numpy()[0]
+    cam = get_method("grad_cam")().compute(Passes(model, inputs, np.array([2], np.int32), pictures=pictures), layer)
+    assert reference.max() > 0
+    np.testing.assert_allclose(cam.heatmap[0], reference, rtol=1e-3, atol=1e-4 * reference.max())
