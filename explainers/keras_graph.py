@@ -210,7 +210,7 @@ def adapt(keras_model: Any) -> Adapted:
         out = keras.layers.Concatenate(name=WIDENED_HEAD)(
             [keras.layers.Rescaling(-0.5, name="not_score")(out), keras.layers.Rescaling(0.5, name="yes_score")(out)]
         )
-        explaining += " (one output: shown as two classes, 'not' and 'yes')"
+        explaining += " (one output unit, shown as two classes)"
     try:
         rebuilt = keras.Model(x, out, name=keras_model.name)
     except ValueError as error:
