@@ -163,6 +163,17 @@ class ExplainableModel:
         """The exact RGB picture the model sees (resized to its input size)."""
         return prepare_image(image, self.input_shape)
 
+    def as_seen(self, image: np.ndarray) -> np.ndarray:
+        """The picture as the model sees it, to show a person: resized, and grey for a one-channel model
+        (RGB uint8 either way, so it displays like any photo)."""
+        picture = self.prepare(image)
+        if self.channels == 1:
+            from explainers.own_preprocessing import GREY_WEIGHTS
+
+            grey = np.clip(np.rint(picture.astype(np.float32) @ GREY_WEIGHTS), 0, 255).astype(np.uint8)
+            picture = np.repeat(grey[..., None], 3, axis=2)
+        return picture
+
     def input_range(self) -> float:
         """How far apart black and white pixels are in the model's input (255 for caffe-style
         preprocessing, 2 for [-1, 1], 1 for [0, 1]): the unit for noise levels."""

@@ -621,3 +621,11 @@ def test_keras_applications_base_nested_in_a_sequential(keras, photo):
     cam = get_method("grad_cam")().compute(Passes(model, inputs, np.array([2], np.int32), pictures=pictures), layer)
     assert reference.max() > 0
     np.testing.assert_allclose(cam.heatmap[0], reference, rtol=1e-3, atol=1e-4 * reference.max())
+
+
+def test_the_picture_as_a_grey_model_sees_it(grey_wide, photo):
+    seen = grey_wide.as_seen(photo)
+    assert seen.shape == (12, 20, 3) and seen.dtype == np.uint8
+    assert (seen[..., 0] == seen[..., 1]).all() and (seen[..., 1] == seen[..., 2]).all()
+    expected = grey_wide.prepare(photo).astype(np.float32) @ np.array([0.299, 0.587, 0.114], np.float32)
+    assert np.abs(seen[..., 0] - expected).max() <= 0.5 + 1e-3
