@@ -34,6 +34,8 @@ _LAZY = {
     "load_model": "explainers.models",
     "MODELS": "explainers.models",
     "ExplainableModel": "explainers.models",
+    "from_keras": "explainers.own_models",  # one's own Keras model
+    "load_keras_model": "explainers.own_models",
     "explain": "explainers.api",
     "explain_all": "explainers.api",
     "Explanation": "explainers.api",
@@ -44,8 +46,6 @@ _LAZY = {
     "decode": "explainers.images",
     "IMAGENET_LABELS": "explainers.labels",
     "search_labels": "explainers.labels",
-    "from_keras": "explainers.own_models",
-    "load_keras_model": "explainers.own_models",
 }
 
 __all__ = sorted(
