@@ -16,6 +16,7 @@ import os
 import shutil
 import tempfile
 import zipfile
+from collections.abc import Mapping
 from pathlib import Path, PurePosixPath
 from typing import Any
 
@@ -134,11 +135,12 @@ def file_hash(path: str | os.PathLike) -> str:
 
 
 # ---- labels --------------------------------------------------------------------------------------
-def parse_labels(source: bytes | str | os.PathLike | list[str] | None, outputs: int) -> Labels:
+def parse_labels(source: bytes | str | os.PathLike | list[str] | Mapping | None, outputs: int) -> Labels:
     """Class labels for a model with ``outputs`` classes.
 
     ``source``: a list of names; the bytes or text of a ``.txt`` file (one name a line, blank lines
-    ignored) or of a ``.json`` file (a list, or {index: name}); a path to either; or None for
+    ignored) or of a ``.json`` file (a list, or {index: name}); a path to either; a mapping {index:
+    name}; or None for
     "class 0" … "class N−1". A count other than ``outputs`` is an error in words."""
     if source is None:
         return Labels.from_names([f"class {i}" for i in range(outputs)])
@@ -152,7 +154,12 @@ def parse_labels(source: bytes | str | os.PathLike | list[str] | None, outputs: 
             source = source.decode("utf-8-sig")
         except UnicodeDecodeError:
             raise ModelFileError("The labels file is not text (UTF-8): give a .txt or .json file.") from None
-    names = _names_from(source) if isinstance(source, str) else [str(name) for name in source]
+    if isinstance(source, str):
+        names = _names_from(source)
+    elif isinstance(source, Mapping):  # {index: name}, as a sidecar file's table gives it
+        names = _indexed_names(source)
+    else:
+        names = [str(name) for name in source]
     names = [" ".join(name.split()) for name in names]
     if any(not name for name in names):
         raise ModelFileError("A label is empty: give every class a name.")
@@ -170,6 +177,16 @@ def _is_file(text: str) -> bool:
         return False
 
 
+def _indexed_names(data: Mapping) -> list[str]:
+    try:
+        indexed = {int(key): str(name) for key, name in data.items()}
+    except (TypeError, ValueError):
+        raise ModelFileError('Labels given as a table must map class numbers to names, e.g. {"0": "cat"}.') from None
+    if sorted(indexed) != list(range(len(indexed))):
+        raise ModelFileError("The labels must number the classes 0, 1, 2, … without gaps.")
+    return [indexed[i] for i in range(len(indexed))]
+
+
 def _names_from(text: str) -> list[str]:
     stripped = text.strip()
     if stripped[:1] in "[{":
@@ -180,15 +197,7 @@ def _names_from(text: str) -> list[str]:
         if isinstance(data, list):
             return [str(name) for name in data]
         if isinstance(data, dict):
-            try:
-                indexed = {int(key): str(name) for key, name in data.items()}
-            except (TypeError, ValueError):
-                raise ModelFileError(
-                    "A JSON labels object must map class numbers to names, e.g. {\"0\": \"cat\"}."
-                ) from None
-            if sorted(indexed) != list(range(len(indexed))):
-                raise ModelFileError("The JSON labels must number the classes 0, 1, 2, … without gaps.")
-            return [indexed[i] for i in range(len(indexed))]
+            return _indexed_names(data)
         raise ModelFileError("A JSON labels file must hold a list of names or an object {number: name}.")
     return [line for line in (line.strip() for line in text.splitlines()) if line]
 

@@ -327,12 +327,15 @@ def test_labels_from_text_json_list_and_none(tmp_path):
     assert parse_labels('["cat", "dog"]', 2).names == ["cat", "dog"]
     assert parse_labels(b'{"1": "dog", "0": "cat"}', 2).names == ["cat", "dog"]
     assert parse_labels(None, 3).names == ["class 0", "class 1", "class 2"]
+    assert parse_labels({"1": "dog", 0: "cat"}, 2).names == ["cat", "dog"]
     path = tmp_path / "labels.txt"
     path.write_text("a\nb\nc\n")
     assert parse_labels(path, 3).names == ["a", "b", "c"]
     assert parse_labels(str(path), 3).names == ["a", "b", "c"]
     with pytest.raises(ModelFileError, match="has 2 names but the model has 3 outputs"):
         parse_labels(b"cat\ndog\n", 3)
+    with pytest.raises(ModelFileError, match="without gaps"):
+        parse_labels({0: "cat", 2: "dog"}, 2)
     with pytest.raises(ModelFileError, match="without gaps"):
         parse_labels('{"0": "cat", "2": "dog"}', 2)
 
