@@ -80,7 +80,7 @@ def _explain(args) -> int:
 
     from explainers.api import explain
     from explainers.images import decode
-    from explainers.models import is_keras_path, load_model
+    from explainers.models import load_model
     from explainers.render import encode_png, overlay
 
     path = Path(args.image)
@@ -90,6 +90,8 @@ def _explain(args) -> int:
     params = _params(args.param)
     if not 0.0 <= args.opacity <= 1.0:
         raise ExplainerError(f"--opacity must be between 0 and 1. Received: {args.opacity}.")
+    from explainers.models import is_keras_path
+
     if is_keras_path(args.model):  # one's own model file
         model = load_model(args.model, labels=args.labels, preprocessing=args.preprocessing)
     else:
