@@ -20,6 +20,7 @@ from typing import Any
 from explainers.errors import (
     ExplainerError,
     ImageError,
+    ModelFileError,
     NotApplicableError,
     ParameterError,
     UnknownNameError,
@@ -33,6 +34,8 @@ _LAZY = {
     "load_model": "explainers.models",
     "MODELS": "explainers.models",
     "ExplainableModel": "explainers.models",
+    "from_keras": "explainers.own_models",  # one's own Keras model
+    "load_keras_model": "explainers.own_models",
     "explain": "explainers.api",
     "explain_all": "explainers.api",
     "Explanation": "explainers.api",
@@ -53,6 +56,7 @@ __all__ = sorted(
         *_LAZY,
         "ExplainerError",
         "ImageError",
+        "ModelFileError",
         "NotApplicableError",
         "ParameterError",
         "UnknownNameError",
