@@ -20,6 +20,7 @@ from typing import Any
 from explainers.errors import (
     ExplainerError,
     ImageError,
+    ModelFileError,
     NotApplicableError,
     ParameterError,
     UnknownNameError,
@@ -43,6 +44,8 @@ _LAZY = {
     "decode": "explainers.images",
     "IMAGENET_LABELS": "explainers.labels",
     "search_labels": "explainers.labels",
+    "from_keras": "explainers.own_models",
+    "load_keras_model": "explainers.own_models",
 }
 
 __all__ = sorted(
@@ -50,6 +53,7 @@ __all__ = sorted(
         *_LAZY,
         "ExplainerError",
         "ImageError",
+        "ModelFileError",
         "NotApplicableError",
         "ParameterError",
         "UnknownNameError",

@@ -115,7 +115,7 @@ def _finish(
 ) -> Explanation:
     started = time.perf_counter()
     result = method.compute(passes, layer)
-    heatmap = upsample(result.heatmap, model.input_size)[0]
+    heatmap = upsample(result.heatmap, model.input_shape)[0]
     attributions = None if result.attributions is None else np.asarray(result.attributions[0], np.float32)
     target = int(passes.resolved_targets[0])
     meta = {**result.meta, **(extra_meta or {}), "weights": model.weights, "device": model.device}

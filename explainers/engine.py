@@ -124,11 +124,14 @@ class Engine:
         self._background_lock = threading.Lock()  # guards the flag below, never held while measuring
         self._tuning_in_background = False
         shape = keras_model.input_shape
-        self.input_size = size = int(shape[1])
-        self._signature = [tf.TensorSpec([None, size, size, 3], tf.float32), tf.TensorSpec([None], tf.int32)]
+        self.input_shape = (int(shape[1]), int(shape[2]))  # (height, width)
+        self.channels = int(shape[3])
+        self.input_size = self.input_shape[0]  # the side, for square models
+        pixels = [*self.input_shape, self.channels]
+        self._signature = [tf.TensorSpec([None, *pixels], tf.float32), tf.TensorSpec([None], tf.int32)]
         # passes without logits (``lean``) are traced for one picture: with every shape known, TensorFlow
         # can drop the forward layers whose outputs the backward pass never reads
-        self._one_picture = [tf.TensorSpec([1, size, size, 3], tf.float32), tf.TensorSpec([1], tf.int32)]
+        self._one_picture = [tf.TensorSpec([1, *pixels], tf.float32), tf.TensorSpec([1], tf.int32)]
 
     def _submodel(self, layer: str | None):
         if layer not in self._submodels:
@@ -234,7 +237,7 @@ class Engine:
         for key in keys:
             if self.jit(batched=True, gradients=key.input_grads):
                 n = size if key.input_grads or forward_size is None else forward_size
-                inputs = np.zeros((n, self.input_size, self.input_size, 3), np.float32)
+                inputs = np.zeros((n, *self.input_shape, self.channels), np.float32)
                 self.run(key, inputs, np.zeros(n, np.int32), batched=True)
             else:
                 self.function(key, batched=True)
@@ -298,8 +301,7 @@ class Engine:
         """Time a chunk of ``size`` input gradients (SmoothGrad's and integrated gradients' pass) with
         XLA and as graphs, and keep the faster for this model's gradient batches. See ``_tune`` for how;
         returns {XLA on?: seconds}, {} when ``EXPLAINERS_JIT`` forces a choice."""
-        side = self.input_size
-        pixels = np.random.default_rng(0).integers(0, 256, (size, side, side, 3)).astype(np.float32)
+        pixels = np.random.default_rng(0).integers(0, 256, (size, *self.input_shape, 3)).astype(np.float32)
         return self._tune(GRADIENT_BATCHES, PassKey(None, input_grads=True), pixels, True, rounds, timer)
 
     def tune_passes(
@@ -308,8 +310,7 @@ class Engine:
         """Like ``tune_batches``, for the passes over one picture (Grad-CAM, the gradients, the default
         view): times the default view's plain pass (gradients to ``layer``, by default the model's
         recommended one, and to the input) on one picture both ways, and keeps the faster."""
-        side = self.input_size
-        pixels = np.random.default_rng(1).integers(0, 256, (1, side, side, 3)).astype(np.float32)
+        pixels = np.random.default_rng(1).integers(0, 256, (1, *self.input_shape, 3)).astype(np.float32)
         key = PassKey(layer or self.default_layer, layer_grads=True, input_grads=True)
         return self._tune(ONE_PICTURE, key, pixels, False, rounds, timer)
 

@@ -30,3 +30,8 @@ class NotApplicableError(ExplainerError):
 
 class ParameterError(ExplainerError):
     """A method parameter is out of range or of the wrong type."""
+
+
+class ModelFileError(ExplainerError):
+    """A model file (or a Keras model given in Python) cannot be explained here: not a .keras file,
+    damaged, unsafe, or not an image classifier. The message says what to upload instead."""

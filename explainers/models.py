@@ -218,6 +218,7 @@ class ExplainableModel:
         random_weights: bool = False,
         title: str | None = None,
         memo_logits: bool = True,
+        explaining: str = "the logits",
     ):
         from explainers._tf import configure_devices
 
@@ -230,10 +231,15 @@ class ExplainableModel:
         self.weights_id = weights_id or weights
         self.random_weights = random_weights
         self.device = configure_devices()
+        self.explaining = explaining  # what the maps explain, in words: "the logits", "the score before softmax"
         shape = keras_model.input_shape
-        if len(shape) != 4 or shape[1] is None or shape[1] != shape[2]:
-            raise ValueError(f"Expected a square image input (batch, size, size, channels). Received: {shape}.")
-        self.input_size: int = int(shape[1])
+        if len(shape) != 4 or shape[1] is None or shape[2] is None or shape[3] not in (1, 3):
+            raise ValueError(f"Expected an image input (batch, height, width, 1 or 3 channels). Received: {shape}.")
+        #: (height, width) of the model's input, and its colour channels (3, or 1 for grey)
+        self.input_shape: tuple[int, int] = (int(shape[1]), int(shape[2]))
+        self.channels: int = int(shape[3])
+        #: the side of a square input; (height, width) for a non-square one (prefer ``input_shape``)
+        self.input_size: int | tuple[int, int] = self.input_shape[0] if shape[1] == shape[2] else self.input_shape
         classes = keras_model.output_shape[-1]
         if classes != len(labels):
             raise ValueError(f"The model has {classes} outputs but {len(labels)} labels were given.")
@@ -271,7 +277,7 @@ class ExplainableModel:
     # ---- inputs ------------------------------------------------------------------------------
     def prepare(self, image: np.ndarray) -> np.ndarray:
         """The exact RGB picture the model sees (resized to its input size)."""
-        return prepare_image(image, self.input_size)
+        return prepare_image(image, self.input_shape)
 
     def input_range(self) -> float:
         """How far apart black and white pixels are in the model's input (255 for caffe-style
@@ -281,6 +287,11 @@ class ExplainableModel:
 
     def __repr__(self) -> str:
         return f"ExplainableModel({self.name!r}, input_size={self.input_size}, weights={self.weights!r})"
+
+
+def is_keras_path(name: Any) -> bool:
+    """True if ``name`` is a path to a ``.keras`` file rather than a registry model's name."""
+    return isinstance(name, (str, os.PathLike)) and str(name).lower().endswith(".keras")
 
 
 def pickable_layers(keras_model: Any) -> list[LayerInfo]:
@@ -356,12 +367,13 @@ def random_weights_allowed() -> bool:
 
 
 def load_model(
-    name: str,
+    name: str | os.PathLike,
     weights: str | os.PathLike | None = "imagenet",
     *,
     seed: int = 0,
     weights_dir: str | os.PathLike | None = None,
     cache: bool = True,
+    **own: Any,
 ) -> ExplainableModel:
     """Build (or return the already-built) model ``name`` with the given weights.
 
@@ -371,12 +383,25 @@ def load_model(
     call with the same arguments is free and every caller shares one resident copy; at most
     ``max_resident_models()`` stay, within ``resident_budget_bytes()`` of estimated memory (the newest
     always stays), the least recently used one let go first.
+
+    ``name`` may also be the path of one's own ``.keras`` file; ``own`` are then the options of
+    ``explainers.own_models.load_keras_model`` (``labels``, ``preprocessing``, ``title``, ...).
     """
-    key_name = resolve_model_name(name)
-    mode, path = _weights_mode(weights, key_name, weights_dir)
-    key = (key_name, mode, str(path) if path else None, seed if mode == "random" else None)
+    if is_keras_path(name):
+        from explainers.own_models import load_keras_model
+
+        stat = Path(name).stat() if Path(name).is_file() else None
+        key = ("keras", str(Path(name).resolve()), stat and (stat.st_size, stat.st_mtime_ns), repr(sorted(own.items())))
+        build = functools.partial(load_keras_model, name, **own)
+    else:
+        if own:
+            raise TypeError(f"load_model() got options only a .keras file takes: {', '.join(own)}.")
+        key_name = resolve_model_name(name)
+        mode, path = _weights_mode(weights, key_name, weights_dir)
+        key = (key_name, mode, str(path) if path else None, seed if mode == "random" else None)
+        build = functools.partial(_build, key_name, mode, path, seed)
     if not cache:
-        return _build(key_name, mode, path, seed)
+        return build()
     with _cache_lock:
         if key in _cache:
             _cache.move_to_end(key)
@@ -387,7 +412,7 @@ def load_model(
             if key in _cache:
                 _cache.move_to_end(key)
                 return _cache[key]
-        model = _build(key_name, mode, path, seed)
+        model = build()
         footprint = footprint_bytes(model)
         with _cache_lock:
             _cache[key] = model

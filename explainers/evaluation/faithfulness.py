@@ -234,7 +234,6 @@ def random_map_auc(
     what a map scores by chance. A useful map deletes the class faster (lower deletion AUC) and brings
     it back faster (higher insertion AUC) than this. All n curves run as one chunked batch."""
     n = _check_count("n", n, 1)
-    size = model.input_size
-    maps = list(np.random.default_rng(seed).random((n, size, size)))
+    maps = list(np.random.default_rng(seed).random((n, *model.input_shape)))
     _, fill, index, _, _, aucs = _curves(model, image, maps, target, mode, steps, fill, seed, progress)
     return RandomBaseline(aucs=aucs, mean=float(aucs.mean()), std=float(aucs.std()), mode=mode, fill=fill, target=index)

@@ -24,8 +24,8 @@ BACKGROUND_DIR = Path(
 
 
 @lru_cache(maxsize=8)
-def background_pictures(size: int) -> tuple[np.ndarray, ...]:
-    """The background photos at ``size`` × ``size`` (none if the folder is missing)."""
+def background_pictures(size: int | tuple[int, int]) -> tuple[np.ndarray, ...]:
+    """The background photos at ``size`` × ``size`` or (height, width) (none if the folder is missing)."""
     from explainers.images import decode
     from explainers.models import prepare_image
 
@@ -90,8 +90,8 @@ class ExpectedGradients(MultiPassMethod):
         sigma = settings["smoothing"] * passes.model.input_range()
         picture = passes.pictures[index].astype(np.float32)
         x = passes.inputs[index]
-        pool = list(background_pictures(passes.model.input_size)) if picture.shape[0] == picture.shape[1] else []
-        pool = [p for p in pool if p.shape == picture.shape] + blurred_copies(picture)
+        pool = [p for p in background_pictures(picture.shape[:2]) if p.shape == picture.shape]
+        pool += blurred_copies(picture)
         background = passes.preprocess(np.stack(pool))
         rng = np.random.default_rng(settings["seed"])
         count = settings["n_samples"]

@@ -69,14 +69,16 @@ class Occlusion(MultiPassMethod):
     def warm_up(self, model):
         from explainers.engine import engine_for
 
-        size = min(self.settings["patch"], model.input_size)
-        starts = positions(model.input_size, size, self.settings["stride"])
-        engine_for(model).warm_local((size, size), starts, starts)
+        height, width = model.input_shape
+        size = min(self.settings["patch"], height, width)
+        stride = self.settings["stride"]
+        engine_for(model).warm_local((size, size), positions(height, size, stride), positions(width, size, stride))
 
     def work(self, input_size):
         # an over-estimate: each covered copy runs its first layers on a crop only
-        side = len(positions(input_size, min(self.settings["patch"], input_size), self.settings["stride"]))
-        return side * side, 0
+        height, width = (input_size, input_size) if isinstance(input_size, int) else input_size
+        size, stride = min(self.settings["patch"], height, width), self.settings["stride"]
+        return len(positions(height, size, stride)) * len(positions(width, size, stride)), 0
 
     def explain_one(self, passes, index, target, span, layer):
         patch, stride = self.settings["patch"], self.settings["stride"]

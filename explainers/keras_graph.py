@@ -1,0 +1,238 @@
+"""Turning the Keras image classifiers people train into one flat functional model that outputs scores.
+
+What people train rarely looks like ``keras.applications(classifier_activation=None)``: a base network
+nested inside a ``Sequential`` (transfer learning), a softmax or sigmoid at the end, augmentation
+layers at the front, one output unit for a yes/no question. ``adapt`` rebuilds such a model as one
+functional graph whose every layer (inner ones included) can be watched, that stops before the final
+softmax or sigmoid, and that has at least two outputs.
+
+Why rebuilt from fresh layers: a Keras layer called in two graphs answers ``layer.output`` with the
+tensor of the first graph it was called in, so a model built from the original layers and asked for an
+inner layer's output mixes the two graphs ("Graph disconnected"). Each layer is therefore re-made from
+its config and given the original's weights; the new graph owns its layers alone.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from explainers.errors import ModelFileError
+
+#: augmentation layers that change nothing at inference; dropped from the rebuilt graph (RandomCrop is
+#: kept: it crops at inference too)
+_AUGMENTATION_KEPT = {"RandomCrop"}
+_FLATTENING = {"Flatten", "GlobalAveragePooling2D", "GlobalMaxPooling2D", "Reshape", "GlobalAveragePooling1D"}
+
+
+@dataclass
+class Adapted:
+    """The rebuilt model and what its output means (``explaining``, in words; ``binary``: one unit widened)."""
+
+    keras: Any
+    explaining: str
+    binary: bool
+
+
+def check_image_input(keras_model: Any) -> tuple[int, int, int]:
+    """(height, width, channels) of the model's one image input; ModelFileError in words otherwise."""
+    inputs = getattr(keras_model, "inputs", None)
+    if not inputs:
+        raise ModelFileError("The model has no input yet: build it (call it once, or give it an Input) and save it.")
+    if len(inputs) != 1:
+        raise ModelFileError(f"The model takes {len(inputs)} inputs; only models with one picture as input work here.")
+    shape = tuple(inputs[0].shape)
+    if len(shape) == 2:
+        raise ModelFileError(
+            f"The model's input is a vector of {shape[1]} numbers, not a picture: only image classifiers "
+            f"(input height × width × channels) can be explained here."
+        )
+    if len(shape) == 5:
+        raise ModelFileError(
+            f"The model's input is a video or a 3-D volume {shape[1:]}: only 2-D image classifiers "
+            f"(height × width × channels) can be explained here."
+        )
+    if len(shape) != 4:
+        raise ModelFileError(
+            f"The model's input has shape {shape[1:]}; only pictures (height × width × channels) work here."
+        )
+    height, width, channels = shape[1:]
+    if height is None or width is None:
+        raise ModelFileError(
+            "The model accepts pictures of any size, so it is not known what size to show it: save it with a "
+            "fixed input size, e.g. keras.Input(shape=(224, 224, 3))."
+        )
+    if channels not in (1, 3):
+        raise ModelFileError(
+            f"The model expects pictures with {channels} channels; only colour (3) or grey (1) pictures work here."
+        )
+    return int(height), int(width), int(channels)
+
+
+def _fresh(layer: Any, **changes: Any) -> Any:
+    """A new layer like ``layer`` (its config with ``changes``), not yet built."""
+    return type(layer).from_config({**layer.get_config(), **changes})
+
+
+def _is_model(layer: Any) -> bool:
+    from explainers._tf import keras
+
+    return isinstance(layer, keras.Model)
+
+
+def _flat_call(layer: Any, args: tuple, kwargs: dict, made: list) -> Any:
+    """Call ``layer`` (or, for a nested model, each of its layers in turn) on symbolic tensors, with
+    fresh layers; ``made`` collects (fresh layer, original layer) to copy the weights once built."""
+    from explainers._tf import keras
+
+    if isinstance(layer, keras.Sequential):
+        x = args[0]
+        for inner in layer.layers:
+            x = _flat_call(inner, (x,), {}, made)
+        return x
+    if _is_model(layer):  # functional: its own graph, each operation called flat in turn
+        inputs = args[0] if len(args) == 1 else list(args)
+        outputs = layer._run_through_graph(inputs, operation_fn=lambda op: lambda *a, **k: _flat_call(op, a, k, made))
+        return outputs[0] if isinstance(outputs, (list, tuple)) and len(outputs) == 1 else outputs
+    kind = type(layer).__name__
+    if kind == "InputLayer":
+        return args[0]
+    if kind.startswith("Random") and kind not in _AUGMENTATION_KEPT:
+        return args[0]  # data augmentation: the identity at inference
+    if isinstance(layer, keras.layers.Lambda):
+        raise ModelFileError(LAMBDA_MESSAGE)
+    try:
+        fresh = _fresh(layer)
+    except Exception as error:  # noqa: BLE001 - any layer that cannot be re-made from its config
+        raise ModelFileError(
+            f"The layer {layer.name!r} ({kind}) cannot be rebuilt from its settings, so the model cannot be "
+            f"explained here ({_short(error)})."
+        ) from None
+    kwargs = {k: v for k, v in kwargs.items() if k not in {"training", "mask"}}
+    out = fresh(*args, **kwargs)
+    made.append((fresh, layer))
+    return out
+
+
+LAMBDA_MESSAGE = (
+    "This model contains a Lambda layer, which could run arbitrary code; save it without Lambda layers, "
+    "or ask the admin to add it to the model folder."
+)
+
+
+def _short(error: BaseException) -> str:
+    text = " ".join(str(error).split())
+    return text[:200] + ("…" if len(text) > 200 else "")
+
+
+def _producer(tensor: Any) -> tuple[Any, Any]:
+    """(the layer that made ``tensor``, that layer's input tensor) in a symbolic graph."""
+    history = tensor._keras_history
+    node = history.operation._inbound_nodes[history.node_index]
+    return history.operation, node.input_tensors[0] if node.input_tensors else None
+
+
+def adapt(keras_model: Any) -> Adapted:
+    """``keras_model`` rebuilt flat, ending in scores before any softmax/sigmoid, with ≥ 2 outputs.
+
+    A single output unit (a binary classifier, sigmoid or not) becomes two scores [−z/2, z/2]: their
+    softmax is [1 − σ(z), σ(z)], exactly the model's own probabilities for "not X" and "X", and the map
+    of "not X" is the mirror of the map of "X" (evidence for one is evidence against the other). [0, z]
+    would give the same probabilities, but a constant score for "not X", hence a blank map.
+    """
+    from explainers._tf import keras
+
+    height, width, channels = check_image_input(keras_model)
+    outputs = keras_model.outputs
+    if len(outputs) != 1 or len(outputs[0].shape) != 2:
+        raise ModelFileError(
+            "The model must give one list of class scores (one output of shape (classes,)); "
+            f"it gives {len(outputs)} output(s) of shape {', '.join(str(tuple(o.shape[1:])) for o in outputs)}."
+        )
+    made: list = []
+    x = keras.Input(shape=(height, width, channels), name=keras_model.inputs[0].name or "picture")
+    try:
+        out = _flat_call(keras_model, (x,), {}, made)
+    except ModelFileError:
+        raise
+    except Exception as error:  # noqa: BLE001 - a graph this code does not know how to open
+        raise ModelFileError(f"The model's layers could not be put together again ({_short(error)}).") from None
+    explaining = "the logits"
+    last, before = _producer(out)
+    activation = getattr(last, "activation", None)
+    if isinstance(last, keras.layers.Softmax) or (
+        type(last).__name__ == "Activation" and activation in (keras.activations.softmax, keras.activations.sigmoid)
+    ):
+        out = before
+        explaining = "the score before " + (
+            "softmax" if isinstance(last, keras.layers.Softmax) else activation.__name__
+        )
+    elif activation in (keras.activations.softmax, keras.activations.sigmoid):
+        original = next(orig for fresh, orig in made if fresh is last)
+        linear = _fresh(original, activation="linear")
+        out = linear(before)
+        made.append((linear, original))
+        explaining = f"the score before {activation.__name__}"
+    for fresh, original in made:
+        if fresh.weights or original.weights:
+            fresh.set_weights(original.get_weights())
+    binary = int(out.shape[-1]) == 1
+    if binary:
+        out = keras.layers.Concatenate(name="not_and_yes")(
+            [keras.layers.Rescaling(-0.5, name="not_score")(out), keras.layers.Rescaling(0.5, name="yes_score")(out)]
+        )
+        explaining += " (one output: shown as two classes, 'not' and 'yes')"
+    try:
+        rebuilt = keras.Model(x, out, name=keras_model.name)
+    except ValueError as error:
+        raise ModelFileError(
+            f"Once the inner models are opened, the model's layers cannot form one network ({_short(error)}). "
+            f"Give every layer, inner ones included, its own name."
+        ) from None
+    return Adapted(rebuilt, explaining, binary)
+
+
+def _output_shape(layer: Any) -> tuple | None:
+    try:
+        return tuple(layer.output.shape)
+    except (AttributeError, ValueError):
+        return None
+
+
+def recommended_layer(keras_model: Any) -> str:
+    """The last layer with a spatial output of at least 2 × 2 before the model pools or flattens it.
+
+    Deep layers see whole objects, but below 2 × 2 a map cannot point anywhere; this is the layer
+    Grad-CAM's authors use (the last convolutional block). ModelFileError if there is none."""
+    chosen = None
+    for layer in keras_model.layers:
+        if type(layer).__name__ in _FLATTENING:
+            break
+        shape = _output_shape(layer)
+        if type(layer).__name__ == "InputLayer" or shape is None or len(shape) != 4:
+            continue
+        if shape[1] >= 2 and shape[2] >= 2:
+            chosen = layer.name
+    if chosen is None:
+        raise ModelFileError(
+            "The model has no image-shaped layer (height × width × channels, at least 2 × 2) to explain: "
+            "maps need a convolutional network."
+        )
+    return chosen
+
+
+def cam_applicable(keras_model: Any) -> str | None:
+    """None if the model ends in global average pooling + one Dense layer (what CAM needs); else why not."""
+    from explainers._tf import keras
+
+    last, before = _producer(keras_model.outputs[0])
+    if type(last).__name__ == "Concatenate":  # a widened single unit: look at the dense layer under it
+        last, before = _producer(_producer(last._inbound_nodes[0].input_tensors[1])[1])
+    if not isinstance(last, keras.layers.Dense):
+        return f"the model's last layer is {type(last).__name__}, not one dense layer"
+    pool, under = _producer(before)
+    while isinstance(pool, keras.layers.Dropout):
+        pool, under = _producer(under)
+    if not isinstance(pool, keras.layers.GlobalAveragePooling2D):
+        return f"its dense layer follows {type(pool).__name__}, not global average pooling"
+    return None
