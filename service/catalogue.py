@@ -201,18 +201,10 @@ class ModelCatalogue:
             return model
 
     def _build(self, entry: OwnModel) -> Any:
-        from explainers.own_models import from_keras, load_keras_model  # TensorFlow
+        from explainers.own_models import load_keras_model  # TensorFlow
 
-        if entry.source == "notebook":
-            return from_keras(
-                entry.keras_model,
-                labels=entry.labels,
-                preprocessing=entry.preprocessing,
-                name=entry.name,
-                title=entry.title,
-                default_layer=entry.default_layer,
-                weights_id=self.identity(entry),
-            )
+        if entry.source == "notebook":  # wrapped by dashboard() already, in this process
+            return entry.keras_model
         path = entry.path if entry.source == "folder" else self.files.path(entry.digest)
         return load_keras_model(
             path,

@@ -57,7 +57,7 @@ def upload_limit_bytes() -> int:
         megabytes = float(os.environ.get(UPLOAD_MB_ENV, "") or DEFAULT_UPLOAD_MB)
     except ValueError:
         megabytes = DEFAULT_UPLOAD_MB
-    return int(max(1.0, megabytes) * 1024 * 1024)
+    return int(max(0.001, megabytes) * 1024 * 1024)
 
 
 def models_dir() -> Path | None:
