@@ -96,6 +96,7 @@ class ExplainerService:
         redis_url: str | None = None,
         images: ImageStore | None = None,
         shared_cache: Any = None,
+        model_files: Any = None,
     ):
         """``backend="local"`` computes in this process (the embedded default, no other service);
         ``"celery"`` sends work to Celery workers through Redis at ``redis_url`` (see service.backends)."""
@@ -124,7 +125,7 @@ class ExplainerService:
         self._resident: set[str] = set()  # models this service has loaded (their first use is over)
         self.speeds = SpeedLog()  # how fast this server's long maps were, for the estimate before the next
         # the admin's model folder, uploads and a notebook's model, beside the registry (service.catalogue)
-        self.catalogue = ModelCatalogue(data_dir, self.model_facts, getattr(chosen, "model_files", None))
+        self.catalogue = ModelCatalogue(data_dir, self.model_facts, model_files or chosen.model_files)
 
     # ---- catalogue (no TensorFlow) -------------------------------------------------------------
     def models(self, client: str | None = None) -> list[dict[str, Any]]:
