@@ -21,7 +21,9 @@ def _parser() -> argparse.ArgumentParser:
 
     ex = commands.add_parser("explain", help="compute a saliency map for a picture and save it as an overlay")
     ex.add_argument("image", help="a JPEG, PNG, WebP or GIF file")
-    ex.add_argument("--model", default="vgg16", help=f"one of {', '.join(MODELS)} (default vgg16)")
+    ex.add_argument("--model", default="vgg16", help=f"one of {', '.join(MODELS)}, or a .keras file (default vgg16)")
+    ex.add_argument("--labels", default=None, help="with a .keras model: a .txt (one name a line) or .json file")
+    ex.add_argument("--preprocessing", default="unit", help="with a .keras model: caffe, tf, torch, unit or none")
     ex.add_argument("--method", default="grad_cam", help="a method name (see 'models'); default grad_cam")
     ex.add_argument("--target", default=None, help="class number or name, e.g. 281 or tabby (default: top-1)")
     ex.add_argument("--layer", default=None, help="layer name (default: the model's recommended layer)")
@@ -78,7 +80,7 @@ def _explain(args) -> int:
 
     from explainers.api import explain
     from explainers.images import decode
-    from explainers.models import load_model
+    from explainers.models import is_keras_path, load_model
     from explainers.render import encode_png, overlay
 
     path = Path(args.image)
@@ -88,7 +90,10 @@ def _explain(args) -> int:
     params = _params(args.param)
     if not 0.0 <= args.opacity <= 1.0:
         raise ExplainerError(f"--opacity must be between 0 and 1. Received: {args.opacity}.")
-    model = load_model(args.model, weights=args.weights, weights_dir=args.weights_dir)
+    if is_keras_path(args.model):  # one's own model file
+        model = load_model(args.model, labels=args.labels, preprocessing=args.preprocessing)
+    else:
+        model = load_model(args.model, weights=args.weights, weights_dir=args.weights_dir)
     result = explain(model, image, method=args.method, target=args.target, layer=args.layer, **params)
     from explainers.api import heatmap_to_image_size
 

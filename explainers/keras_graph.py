@@ -22,6 +22,8 @@ from explainers.errors import ModelFileError
 #: augmentation layers that change nothing at inference; dropped from the rebuilt graph (RandomCrop is
 #: kept: it crops at inference too)
 _AUGMENTATION_KEPT = {"RandomCrop"}
+#: layers that are the identity at inference, dropped too (CAM then sees its dense layer right after pooling)
+_INFERENCE_IDENTITY = {"Dropout", "SpatialDropout2D", "GaussianNoise", "GaussianDropout", "AlphaDropout"}
 _FLATTENING = {"Flatten", "GlobalAveragePooling2D", "GlobalMaxPooling2D", "Reshape", "GlobalAveragePooling1D"}
 
 
@@ -74,6 +76,16 @@ def _fresh(layer: Any, **changes: Any) -> Any:
     return type(layer).from_config({**layer.get_config(), **changes})
 
 
+def _fresh_lambda(layer: Any) -> Any:
+    """A Lambda layer with the same function (its config would need Keras's unsafe mode to be read back).
+    Only models from Python, or an admin's folder with safe mode off, get this far with one."""
+    from explainers._tf import keras
+
+    return keras.layers.Lambda(
+        layer.function, output_shape=layer._output_shape, mask=layer.mask, arguments=layer.arguments, name=layer.name
+    )
+
+
 def _is_model(layer: Any) -> bool:
     from explainers._tf import keras
 
@@ -97,12 +109,10 @@ def _flat_call(layer: Any, args: tuple, kwargs: dict, made: list) -> Any:
     kind = type(layer).__name__
     if kind == "InputLayer":
         return args[0]
-    if kind.startswith("Random") and kind not in _AUGMENTATION_KEPT:
-        return args[0]  # data augmentation: the identity at inference
-    if isinstance(layer, keras.layers.Lambda):
-        raise ModelFileError(LAMBDA_MESSAGE)
+    if (kind.startswith("Random") and kind not in _AUGMENTATION_KEPT) or kind in _INFERENCE_IDENTITY:
+        return args[0]  # data augmentation, dropout, noise: the identity at inference
     try:
-        fresh = _fresh(layer)
+        fresh = _fresh_lambda(layer) if isinstance(layer, keras.layers.Lambda) else _fresh(layer)
     except Exception as error:  # noqa: BLE001 - any layer that cannot be re-made from its config
         raise ModelFileError(
             f"The layer {layer.name!r} ({kind}) cannot be rebuilt from its settings, so the model cannot be "
@@ -226,13 +236,11 @@ def cam_applicable(keras_model: Any) -> str | None:
     from explainers._tf import keras
 
     last, before = _producer(keras_model.outputs[0])
-    if type(last).__name__ == "Concatenate":  # a widened single unit: look at the dense layer under it
-        last, before = _producer(_producer(last._inbound_nodes[0].input_tensors[1])[1])
+    if type(last).__name__ == "Concatenate":
+        return "the model has one output unit (shown as two classes), and CAM needs one dense weight per class"
     if not isinstance(last, keras.layers.Dense):
         return f"the model's last layer is {type(last).__name__}, not one dense layer"
-    pool, under = _producer(before)
-    while isinstance(pool, keras.layers.Dropout):
-        pool, under = _producer(under)
+    pool, _ = _producer(before)
     if not isinstance(pool, keras.layers.GlobalAveragePooling2D):
         return f"its dense layer follows {type(pool).__name__}, not global average pooling"
     return None

@@ -46,12 +46,13 @@ __all__ = [
 
 
 # ---- the file ------------------------------------------------------------------------------------
-def check_keras_file(path: str | os.PathLike, *, max_bytes: int = DEFAULT_MAX_BYTES) -> None:
+def check_keras_file(path: str | os.PathLike, *, max_bytes: int = DEFAULT_MAX_BYTES, safe_mode: bool = True) -> None:
     """Raise ModelFileError in plain words unless ``path`` looks like a sound ``.keras`` zip, before
     Keras reads it: size at most ``max_bytes``; a zip whose central directory is whole (a truncated
     upload has none); at most MAX_MEMBERS members, none with an absolute or ``..`` path; unpacked, at most
     UNPACKED_PER_PACKED × ``max_bytes`` (a zip bomb declares far more); a readable ``config.json``.
-    An HDF5 file (``.h5``, weights only or the old format) gets told what to upload instead."""
+    An HDF5 file (``.h5``, weights only or the old format) gets told what to upload instead. In
+    ``safe_mode``, a config naming a Lambda layer is refused here already, in the words Keras's would be."""
     path = Path(path)
     try:
         size = path.stat().st_size
@@ -87,7 +88,7 @@ def check_keras_file(path: str | os.PathLike, *, max_bytes: int = DEFAULT_MAX_BY
         raise ModelFileError(
             f"The model's config.json is not readable JSON: the file is damaged. {SAVE_HINT}"
         ) from None
-    if "Lambda" in _class_names(config):
+    if safe_mode and "Lambda" in _class_names(config):
         raise ModelFileError(LAMBDA_MESSAGE)
 
 
@@ -194,7 +195,8 @@ def _names_from(text: str) -> list[str]:
 # ---- models --------------------------------------------------------------------------------------
 def cam_applicable(model: Any) -> str | None:
     """None if CAM applies (the model ends in global average pooling + one Dense layer); else the
-    reason in words. ``model``: an ExplainableModel or a Keras model."""
+    reason in words. ``model``: an ExplainableModel or a Keras model rebuilt by ``from_keras`` (its
+    dropout layers are gone, as at inference)."""
     return _cam_reason(getattr(model, "keras", model))
 
 
@@ -213,7 +215,7 @@ def from_keras(
     ``preprocessing``: one of PREPROCESSING. ``labels``: see ``parse_labels``; a binary model (one
     output unit) may get one name "X", shown as "not X" / "X", or two. ``weights_id``: the identity of
     the weights in caches (default: a hash of the weights' values). The given model is not changed."""
-    from explainers.models import ExplainableModel
+    from explainers.explainable import ExplainableModel
 
     preprocessing = check_preprocessing(preprocessing)
     adapted = adapt(keras_model)
@@ -246,7 +248,6 @@ def from_keras(
         title=title or name,
         explaining=adapted.explaining,
     )
-    model.preprocessing = preprocessing
     return model
 
 
@@ -283,9 +284,7 @@ def load_keras_model(
     it off. The model's ``weights_id`` is "keras:" + the sha256 of the file. Any failure is a
     ModelFileError in words and leaves no model and no temporary file behind."""
     path = Path(path)
-    check_keras_file(path, max_bytes=max_bytes)
-    if not safe_mode:
-        pass  # an admin's trusted folder model: Lambda layers allowed
+    check_keras_file(path, max_bytes=max_bytes, safe_mode=safe_mode)
     digest = file_hash(path)
     preprocessing = check_preprocessing(preprocessing)
     if path.suffix.lower() != ".keras":  # Keras picks the format by the name's ending
@@ -338,8 +337,8 @@ def _load_failure(error: BaseException) -> str:
     lowered = text.lower()
     if "lambda" in lowered and ("safe_mode" in lowered or "unsafe" in lowered):
         return LAMBDA_MESSAGE
-    if "could not locate" in lowered or "unknown layer" in lowered or "not a known" in lowered:
-        found = text.split("'")[1] if text.count("'") >= 2 else "a custom layer"
+    if any(words in lowered for words in ("could not locate", "unknown layer", "could not deserialize")):
+        found = text.split("'")[1].rsplit(".", 1)[-1] if text.count("'") >= 2 else "a custom layer"
         return (
             f"The model uses a layer type this program does not know ({found}): custom layers cannot be loaded "
             f"from an upload. Rebuild the model from Keras's own layers, or ask the admin to add it to the model "
