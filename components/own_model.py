@@ -83,13 +83,19 @@ def _answer(body: dict[str, Any], status: int) -> flask.Response:
     return response
 
 
+def upload_body_limit() -> int:
+    """The largest request body ``POST /model-upload`` reads: the model file, a labels file and the form
+    (the reverse proxy's limit for that address, deploy/nginx_conf.py, is the same)."""
+    return upload_limit_bytes() + LABELS_MAX_BYTES + FORM_ALLOWANCE
+
+
 def receive_model() -> flask.Response:
     """``POST /model-upload`` (multipart: ``model``, optional ``labels``, ``preprocessing``): keep the file
     once by its hash, build the model once to check it, and note it as this browser session's own."""
     if not upload_allowed():
         return _answer({"error": OFF_MESSAGE}, 403)
     limit = upload_limit_bytes()
-    allowance = limit + LABELS_MAX_BYTES + FORM_ALLOWANCE
+    allowance = upload_body_limit()
     too_large = TooLarge(limit)
     if flask.request.content_length is not None and flask.request.content_length > allowance:
         return _answer({"error": str(too_large)}, 413)  # refused before a byte of the body is read
