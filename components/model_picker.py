@@ -90,7 +90,7 @@ def show_status(model, weights):
     own = own_model.describe(svc, model)  # a brought model: its facts in words, whatever the weights choice
     if weights == "random":
         options = own_model.model_options(models, {m["name"]: "random weights" for m in models})
-        banner = random_banner()
+        banner = None if own else random_banner()  # a brought model always runs on its own weights
         text = own or html.Span("Seeded random weights: the predictions and maps say nothing about real pictures.")
         return text, options, banner
     statuses = svc.weights_status()

@@ -293,7 +293,11 @@ class ExplainerService:
     def model_input(self, key: str, model: str) -> np.ndarray:
         """The exact picture the model sees: the upload resized to the model's input size."""
         facts = self.model_facts(model)
-        return prepare_image(self.images.get(key), (facts["input_height"], facts["input_width"]))
+        picture = prepare_image(self.images.get(key), (facts["input_height"], facts["input_width"]))
+        if facts.get("channels") == 1:  # a grey model sees the picture in grey (ITU-R BT.601 weights)
+            grey = np.round(picture @ np.array([0.299, 0.587, 0.114])).astype(np.uint8)
+            picture = np.repeat(grey[..., None], 3, axis=-1)
+        return picture
 
     # ---- computing ----------------------------------------------------------------------------
     def names(self, model: str, weights: str | None, client: str | None = None) -> tuple[str, str]:

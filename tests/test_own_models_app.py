@@ -280,3 +280,60 @@ def test_dashboard_outside_a_notebook_serves_and_opens_a_browser(monkeypatch):
     monkeypatch.setattr(notebook_app, "in_notebook", lambda: True)
     notebook_app.dashboard(tiny_keras(softmax=False, seed=6), labels=CLASSES, port=port)
     assert served[1]["jupyter_mode"] == "inline"
+
+
+def flat_keras(path):
+    """A CNN whose head flattens (no global average pooling): CAM does not apply to it."""
+    from explainers._tf import keras
+
+    keras.utils.set_random_seed(7)
+    inputs = keras.Input((12, 12, 3))
+    x = keras.layers.Conv2D(4, 3, padding="same", activation="relu", name="conv")(inputs)
+    outputs = keras.layers.Dense(2, name="scores")(keras.layers.Flatten()(x))
+    keras.Model(inputs, outputs).save(str(path))
+
+
+def test_every_piece_works_with_a_folder_model(web, folder):
+    """Downloads, the grid compared with a built-in model, the report, a trust check, and CAM refused in words
+    for a model it does not fit, said on the page and by the API."""
+    flat_keras(folder / "flat.keras")
+    (folder / "flat.toml").write_text('labels = ["no", "yes"]\n', encoding="utf-8")
+    svc = web.server.extensions["saliency_service"]
+    svc.catalogue.folder_models(rescan=True)
+    client = _client(web)
+    key = svc.add_image(png_bytes(seed=3))
+    card = client.get(f"/download/card.png?image={key}&model=pets&method=grad_cam&target=2")
+    assert card.status_code == 200 and card.data[:8] == b"\x89PNG\r\n\x1a\n"
+    grid = client.get(f"/download/grid.png?image={key}&model=pets&compare=shapes&methods=grad_cam")
+    assert grid.status_code == 200, grid.data[:200]
+    report = client.get(f"/download/report.html?image={key}&model=pets&methods=grad_cam,vanilla_gradient")
+    assert report.status_code == 200 and b"Pets" in report.data and b"score before softmax" in report.data
+    job = svc.request_check("sanity", key, "pets", "grad_cam", target=1)
+    assert job.wait(120) and job.status == "done", job.error
+    assert svc.explain(key, "pets", "cam").heatmap.shape == (12, 16)
+    refused = _explain(client, model="flat", method="cam")
+    assert refused.status_code == 400 and "global average pooling" in refused.get_json()["error"]
+    from components import model_picker
+
+    with web.server.test_request_context("/"):
+        status = json.dumps(model_picker.show_status("flat", "imagenet")[0].to_plotly_json(), default=str)
+    assert "CAM does not apply" in status
+
+
+def test_the_page_shows_a_grey_model_its_picture_in_grey_at_its_own_size(web, folder):
+    from explainers._tf import keras
+
+    keras.utils.set_random_seed(8)
+    inputs = keras.Input((20, 10, 1))
+    x = keras.layers.Conv2D(2, 3, activation="relu", name="conv")(inputs)
+    outputs = keras.layers.Dense(2, name="scores")(keras.layers.GlobalAveragePooling2D()(x))
+    keras.Model(inputs, outputs).save(str(folder / "grey.keras"))
+    (folder / "grey.json").write_text('{"labels": ["dark", "light"], "preprocessing": "unit"}', encoding="utf-8")
+    svc = web.server.extensions["saliency_service"]
+    svc.catalogue.folder_models(rescan=True)
+    key = svc.add_image(png_bytes(seed=3))
+    shown = np.asarray(Image.open(io.BytesIO(web.server.test_client().get(f"/image/{key}/input/grey.png").data)))
+    assert shown.shape[:2] == (20, 10)
+    assert (shown[..., 0] == shown[..., 1]).all() and (shown[..., 1] == shown[..., 2]).all()
+    colour = np.asarray(Image.open(io.BytesIO(web.server.test_client().get(f"/image/{key}/input/pets.png").data)))
+    assert colour.shape[:2] == (12, 16) and not (colour[..., 0] == colour[..., 1]).all()
