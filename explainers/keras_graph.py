@@ -186,6 +186,8 @@ def adapt(keras_model: Any) -> Adapted:
     for fresh, original in made:
         if fresh.weights or original.weights:
             fresh.set_weights(original.get_weights())
+            if hasattr(fresh, "finalize_state"):  # an adapted Normalization reads its statistics here
+                fresh.finalize_state()
     binary = int(out.shape[-1]) == 1
     if binary:
         out = keras.layers.Concatenate(name="not_and_yes")(

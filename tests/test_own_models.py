@@ -493,3 +493,15 @@ def test_randomizable_copy_of_an_own_model_gives_the_same_scores(keras, photo):
     x = model.preprocess(model.prepare(photo)[None])
     np.testing.assert_allclose(copy.keras(x).numpy(), model.keras(x).numpy(), rtol=1e-6)
     assert copy.input_shape == model.input_shape
+
+
+def test_adapted_normalization_inside_keeps_its_statistics(keras, tmp_path):
+    keras.utils.set_random_seed(8)
+    norm = keras.layers.Normalization(name="norm")
+    norm.adapt(np.random.default_rng(0).uniform(0, 255, (20, 10, 10, 3)).astype("float32"))
+    inputs = keras.Input((10, 10, 3))
+    x = keras.layers.GlobalAveragePooling2D()(_conv(keras, 3, "c1")(norm(inputs)))
+    original = keras.Model(inputs, keras.layers.Dense(2)(x))
+    model = load_keras_model(_save(original, tmp_path), preprocessing="none")
+    pixels = np.random.default_rng(1).uniform(0, 255, (2, 10, 10, 3)).astype("float32")
+    np.testing.assert_allclose(model.keras(pixels).numpy(), original(pixels).numpy(), rtol=1e-5, atol=1e-6)
