@@ -230,3 +230,13 @@ def describe(svc, model: str) -> html.Div | None:
     if row.get("blurb") and row["family"] == "folder":
         parts.insert(0, html.Div(row["blurb"], className="hint"))
     return html.Div(parts, className="own-model-facts")
+
+
+@callback(
+    Output("compare-model", "options", allow_duplicate=True),
+    Input("model", "options"),
+    prevent_initial_call=True,
+)
+def compare_options(_options):
+    """The second model's list follows the first's: this session's uploads included."""
+    return model_options(service().models(client_id()), plain=True)
