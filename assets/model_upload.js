@@ -15,7 +15,16 @@
         var model = element("input", {type: "file", id: "own-model-file", accept: ".keras", "class": "form-control form-control-sm"});
         var labels = element("input", {type: "file", id: "own-labels-file", accept: ".txt,.json", "class": "form-control form-control-sm"});
         var select = element("select", {id: "own-preprocessing", "class": "form-select form-select-sm"});
-        choices.forEach(function (choice) { select.appendChild(element("option", {value: choice[0]}, choice[1])); });
+        choices.forEach(function (choice) {
+            select.appendChild(element("option", {value: choice[0], title: choice[2] || choice[1]}, choice[1]));
+        });
+        var words = element("div", {id: "own-preprocessing-words", "class": "hint"});
+        function explain() {
+            var chosen = choices.filter(function (choice) { return choice[0] === select.value; })[0];
+            words.textContent = chosen ? (chosen[2] || chosen[1]) : "";
+        }
+        select.addEventListener("change", explain);
+        explain();
         var send = element("button", {type: "button", id: "own-model-send", "class": "btn btn-primary btn-sm mt-2"}, "Upload and explain");
         var bar = element("div", {"class": "progress-bar", role: "progressbar", id: "own-model-bar", style: "width: 0%"});
         var progress = element("div", {"class": "progress mt-2", id: "own-model-progress", hidden: ""});
@@ -24,7 +33,7 @@
         [
             element("label", {"for": "own-model-file", "class": "hint"}, "Model file (.keras)"), model,
             element("label", {"for": "own-labels-file", "class": "hint mt-1"}, "Labels (optional: .txt or .json)"), labels,
-            element("label", {"for": "own-preprocessing", "class": "hint mt-1"}, "How the model expects its pixels"), select,
+            element("label", {"for": "own-preprocessing", "class": "hint mt-1"}, "How the model expects its pixels"), select, words,
             send, progress, message
         ].forEach(function (node) { form.appendChild(node); });
         send.addEventListener("click", function () { upload(form, model, labels, select, send, progress, bar, message); });

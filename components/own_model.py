@@ -60,7 +60,9 @@ def layout() -> html.Details:
                 **{
                     "data-url": UPLOAD_URL,
                     "data-limit": str(limit),
-                    "data-choices": json.dumps([[name, f"{name}: {text}"] for name, text in words.items()]),
+                    "data-choices": json.dumps(
+                        [[name, f"{name}: {SHORT_WORDS.get(name, name)}", text] for name, text in words.items()]
+                    ),
                 },
             ),
             html.Div(
@@ -73,6 +75,16 @@ def layout() -> html.Details:
         id="own-model",
         className="own-model mt-2",
     )
+
+
+#: a few words per preprocessing for the list; its whole sentence (explainers' PREPROCESSING) is shown below it
+SHORT_WORDS = {
+    "unit": "pixels 0…1",
+    "tf": "pixels −1…1",
+    "caffe": "VGG/ResNet style (BGR, mean subtracted)",
+    "torch": "PyTorch style (ImageNet mean and std)",
+    "none": "pixels 0–255 as they are",
+}
 
 
 def _answer(body: dict[str, Any], status: int) -> flask.Response:

@@ -136,7 +136,7 @@ def own_model_json(svc: ExplainerService, model: dict[str, Any]) -> dict[str, An
     if not problem:
         try:
             facts = svc.model_facts(model["name"])
-        except ExplainerError as error:
+        except Exception as error:  # noqa: BLE001 - a model that cannot be built is listed with why, never a 500
             problem = describe_error(error)
     return {
         **model,

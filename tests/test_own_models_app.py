@@ -37,6 +37,17 @@ def tiny_keras(path=None, softmax=True, seed=5):
     return model
 
 
+def lambda_keras(path):
+    """A model with a Lambda layer (Python code inside): safe mode refuses it."""
+    from explainers._tf import keras
+
+    inputs = keras.Input((12, 12, 3))
+    x = keras.layers.Lambda(lambda t: t * 2.0, name="double")(inputs)
+    x = keras.layers.Conv2D(2, 3, name="conv")(x)
+    outputs = keras.layers.Dense(2)(keras.layers.GlobalAveragePooling2D()(x))
+    keras.Model(inputs, outputs).save(str(path))
+
+
 @pytest.fixture(scope="module")
 def keras_file(tmp_path_factory):
     path = tmp_path_factory.mktemp("model") / "pets.keras"
@@ -181,7 +192,7 @@ def test_an_upload_is_kept_once_and_private_to_its_session(web, keras_file):
         svc.request_map(key, mine["model"], "grad_cam", client=bob_id)
 
 
-def test_bad_uploads_get_a_sentence_and_the_server_goes_on(web, keras_file):
+def test_bad_uploads_get_a_sentence_and_the_server_goes_on(web, keras_file, tmp_path):
     client = _client(web)
     not_zip = _upload(client, b"this is not a model at all")
     assert not_zip.status_code == 400 and "zip" in not_zip.get_json()["error"].lower()
@@ -197,6 +208,10 @@ def test_bad_uploads_get_a_sentence_and_the_server_goes_on(web, keras_file):
     assert wrong_labels.status_code == 400 and "2 names but the model has 3 outputs" in wrong_labels.get_json()["error"]
     wrong_pre = _upload(client, keras_file.read_bytes(), preprocessing="bgr")
     assert wrong_pre.status_code == 400 and "expects its pixels" in wrong_pre.get_json()["error"]
+    lambda_file = tmp_path / "lambda.keras"
+    lambda_keras(lambda_file)
+    refused = _upload(client, lambda_file.read_bytes())
+    assert refused.status_code == 400 and "Lambda layer" in refused.get_json()["error"]
     missing = client.post("/model-upload", data={}, content_type="multipart/form-data")
     assert missing.status_code == 400 and "Choose a .keras" in missing.get_json()["error"]
     svc = web.server.extensions["saliency_service"]
