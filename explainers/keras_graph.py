@@ -38,7 +38,10 @@ class Adapted:
 
 def check_image_input(keras_model: Any) -> tuple[int, int, int]:
     """(height, width, channels) of the model's one image input; ModelFileError in words otherwise."""
-    inputs = getattr(keras_model, "inputs", None)
+    try:
+        inputs = keras_model.inputs
+    except (AttributeError, ValueError):  # a Sequential model never built
+        inputs = None
     if not inputs:
         raise ModelFileError("The model has no input yet: build it (call it once, or give it an Input) and save it.")
     if len(inputs) != 1:
@@ -92,6 +95,11 @@ def _is_model(layer: Any) -> bool:
     return isinstance(layer, keras.Model)
 
 
+def _is_functional(layer: Any) -> bool:
+    """A functional model: one whose graph of operations can be run through (a subclassed one has none)."""
+    return hasattr(layer, "_run_through_graph")
+
+
 def _flat_call(layer: Any, args: tuple, kwargs: dict, made: list) -> Any:
     """Call ``layer`` (or, for a nested model, each of its layers in turn) on symbolic tensors, with
     fresh layers; ``made`` collects (fresh layer, original layer) to copy the weights once built."""
@@ -102,6 +110,11 @@ def _flat_call(layer: Any, args: tuple, kwargs: dict, made: list) -> Any:
         for inner in layer.layers:
             x = _flat_call(inner, (x,), {}, made)
         return x
+    if _is_model(layer) and not _is_functional(layer):
+        raise ModelFileError(
+            f"The model {layer.name!r} is a subclassed Keras model (its own Python class with a call method), "
+            f"whose layers cannot be followed one by one; build it as a functional or Sequential model."
+        )
     if _is_model(layer):  # functional: its own graph, each operation called flat in turn
         inputs = args[0] if len(args) == 1 else list(args)
         outputs = layer._run_through_graph(inputs, operation_fn=lambda op: lambda *a, **k: _flat_call(op, a, k, made))
@@ -123,6 +136,10 @@ def _flat_call(layer: Any, args: tuple, kwargs: dict, made: list) -> Any:
     made.append((fresh, layer))
     return out
 
+
+WIDENED_HEAD = "not_and_yes"  # the layer that shows a single output unit as two classes
+#: the scores [−z/2, z/2] as a matrix: a layer's weights times this give the two classes' weights
+WIDENING = ((-0.5, 0.5),)
 
 LAMBDA_MESSAGE = (
     "This model contains a Lambda layer, which could run arbitrary code; save it without Lambda layers, "
@@ -190,7 +207,7 @@ def adapt(keras_model: Any) -> Adapted:
                 fresh.finalize_state()
     binary = int(out.shape[-1]) == 1
     if binary:
-        out = keras.layers.Concatenate(name="not_and_yes")(
+        out = keras.layers.Concatenate(name=WIDENED_HEAD)(
             [keras.layers.Rescaling(-0.5, name="not_score")(out), keras.layers.Rescaling(0.5, name="yes_score")(out)]
         )
         explaining += " (one output: shown as two classes, 'not' and 'yes')"
@@ -233,13 +250,22 @@ def recommended_layer(keras_model: Any) -> str:
     return chosen
 
 
+def widened_layer(keras_model: Any) -> Any | None:
+    """The layer whose single unit ``adapt`` widened into two scores (times WIDENING), or None."""
+    last, _ = _producer(keras_model.outputs[0])
+    if type(last).__name__ != "Concatenate" or last.name != WIDENED_HEAD:
+        return None
+    return _producer(_producer(last._inbound_nodes[0].input_tensors[1])[1])[0]
+
+
 def cam_applicable(keras_model: Any) -> str | None:
     """None if the model ends in global average pooling + one Dense layer (what CAM needs); else why not."""
     from explainers._tf import keras
 
     last, before = _producer(keras_model.outputs[0])
-    if type(last).__name__ == "Concatenate":
-        return "the model has one output unit (shown as two classes), and CAM needs one dense weight per class"
+    widened = widened_layer(keras_model)
+    if widened is not None:  # one unit z shown as [−z/2, z/2]: the dense layer under it
+        last, before = _producer(widened.output)
     if not isinstance(last, keras.layers.Dense):
         return f"the model's last layer is {type(last).__name__}, not one dense layer"
     pool, _ = _producer(before)

@@ -37,6 +37,7 @@ __all__ = [
     "ModelFileError",
     "cam_applicable",
     "check_keras_file",
+    "describe",
     "from_keras",
     "load_keras_bytes",
     "load_keras_model",
@@ -198,6 +199,25 @@ def cam_applicable(model: Any) -> str | None:
     reason in words. ``model``: an ExplainableModel or a Keras model rebuilt by ``from_keras`` (its
     dropout layers are gone, as at inference)."""
     return _cam_reason(getattr(model, "keras", model))
+
+
+def describe(model: Any) -> dict[str, Any]:
+    """What a page or an API shows about a model, as plain JSON-ready values (no TensorFlow objects)."""
+    return {
+        "name": model.name,
+        "title": model.title,
+        "explaining": model.explaining,
+        "input_shape": list(model.input_shape),
+        "channels": model.channels,
+        "preprocessing": model.preprocessing,
+        "preprocessing_words": PREPROCESSING.get(model.preprocessing or "", ""),
+        "classes": len(model.labels),
+        "labels": model.labels.names,
+        "layers": [info.name for info in model.layers],
+        "default_layer": model.default_layer,
+        "cam_not_applicable": cam_applicable(model),  # None: CAM is offered; else why not, in words
+        "weights_id": model.weights_id,
+    }
 
 
 def from_keras(

@@ -273,7 +273,7 @@ def test_cam_is_offered_only_for_a_pooling_head(keras):
     assert cam_applicable(from_keras(functional(keras))) is None
     assert cam_applicable(from_keras(nested_sequential(keras))) is None  # dropout between pooling and dense
     assert "Flatten" in cam_applicable(from_keras(sequential(keras)))
-    assert "one output unit" in cam_applicable(from_keras(binary(keras)))
+    assert cam_applicable(from_keras(binary(keras))) is None  # one unit shown as two classes
     model = from_keras(functional(keras), labels=["a", "b", "c"])
     explain(model, np.zeros((10, 10, 3), np.uint8), "cam")
 
@@ -425,6 +425,9 @@ def test_lambda_layer_is_refused_in_safe_mode(keras, tmp_path):
         from explainers.own_models import _keras_load
 
         _keras_load(path, safe_mode=True)
+    trusted = load_keras_model(path, safe_mode=False)  # an admin's folder model may allow it
+    assert "double" in [layer.name for layer in trusted.keras.layers]
+    assert explain(trusted, np.zeros((32, 32, 3), np.uint8), "grad_cam").heatmap.shape == (10, 10)
 
 
 def test_h5_weights_only_says_what_to_upload(keras, tmp_path):
@@ -505,3 +508,80 @@ def test_adapted_normalization_inside_keeps_its_statistics(keras, tmp_path):
     model = load_keras_model(_save(original, tmp_path), preprocessing="none")
     pixels = np.random.default_rng(1).uniform(0, 255, (2, 10, 10, 3)).astype("float32")
     np.testing.assert_allclose(model.keras(pixels).numpy(), original(pixels).numpy(), rtol=1e-5, atol=1e-6)
+
+
+def test_trust_checks_on_a_non_square_grey_model(grey_wide, photo):
+    from explainers.evaluation.faithfulness import faithfulness, random_map_auc
+    from explainers.evaluation.sanity import cascading_randomization, random_logit
+    from explainers.evaluation.stability import stability
+
+    heatmap = explain(grey_wide, photo, "grad_cam", target=1).heatmap
+    assert np.isfinite(faithfulness(grey_wide, photo, heatmap, target=1, steps=4).auc)
+    assert np.isfinite(random_map_auc(grey_wide, photo, target=1, steps=4, n=2).mean)
+    assert cascading_randomization(grey_wide, photo, "grad_cam", target=1).steps
+    random_logit(grey_wide, photo, "grad_cam", target=1)
+    stability(grey_wide, photo, "smoothgrad", n=2, target=1, params={"n_samples": 4})
+
+
+def test_subclassed_model_is_refused_in_words(keras):
+    class Tiny(keras.Model):
+        def __init__(self):
+            super().__init__()
+            self.conv = keras.layers.Conv2D(2, 3)
+            self.pool = keras.layers.GlobalAveragePooling2D()
+            self.head = keras.layers.Dense(2)
+
+        def call(self, x):
+            return self.head(self.pool(self.conv(x)))
+
+    inputs = keras.Input((10, 10, 3))
+    outer = keras.Model(inputs, Tiny()(inputs))
+    with pytest.raises(ModelFileError, match="subclassed Keras model"):
+        from_keras(outer)
+
+
+def test_describe_is_plain_json(keras):
+    from explainers.own_models import describe
+
+    keras.utils.set_random_seed(0)
+    facts = describe(from_keras(sequential(keras), labels=["a", "b", "c"], preprocessing="tf", title="Mine"))
+    assert json.loads(json.dumps(facts)) == facts
+    assert facts["title"] == "Mine" and facts["input_shape"] == [10, 10] and facts["default_layer"] == "c2"
+    assert facts["preprocessing_words"] == PREPROCESSING["tf"] and "Flatten" in facts["cam_not_applicable"]
+
+
+def test_cam_on_a_binary_model_splits_the_one_unit(keras, photo):
+    """CAM of "cat" is Σₖ (wₖ/2)·Aₖ and of "not cat" Σₖ (−wₖ/2)·Aₖ, w the single unit's dense weights."""
+    keras.utils.set_random_seed(9)
+    original = binary(keras)
+    model = from_keras(original, labels=["cat"])
+    assert cam_applicable(model) is None
+    pictures = model.prepare(photo)[None]
+    inputs = model.preprocess(pictures)
+    activations = original.get_layer("c1")(inputs).numpy()
+    weights = original.get_layer("head").kernel.numpy()[:, 0]
+    for target, sign in ((1, 0.5), (0, -0.5)):
+        passes = Passes(model, inputs, np.array([target], np.int32), pictures=pictures)
+        cam = get_method("cam")(relu=False).compute(passes, "c1").heatmap[0]
+        np.testing.assert_allclose(cam, np.einsum("hwk,k->hw", activations[0], sign * weights), rtol=1e-4, atol=1e-6)
+
+
+def test_a_file_stored_under_its_hash_loads_and_leaves_no_copy(keras, tmp_path):
+    stored = tmp_path / "0f3a9c"  # an upload kept by content hash, without the .keras ending
+    stored.write_bytes(_save(functional(keras), tmp_path).read_bytes())
+    before = _left_behind()
+    assert load_keras_model(stored).weights_id.startswith("keras:")
+    assert _left_behind() == before
+
+
+@pytest.mark.parametrize("ending", ["softmax", "sigmoid"])
+def test_separate_activation_layer_is_taken_off(keras, ending, photo):
+    keras.utils.set_random_seed(10)
+    inputs = keras.Input((10, 10, 3))
+    x = keras.layers.GlobalAveragePooling2D()(_conv(keras, 3, "c1")(inputs))
+    scores = keras.layers.Dense(3, name="head")(x)
+    original = keras.Model(inputs, keras.layers.Activation(ending, name="probabilities")(scores))
+    model = from_keras(original)
+    assert model.explaining == f"the score before {ending}"
+    x = model.preprocess(model.prepare(photo)[None])
+    np.testing.assert_allclose(model.keras(x).numpy(), keras.Model(inputs, scores)(x).numpy(), rtol=1e-5)

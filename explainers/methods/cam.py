@@ -11,6 +11,7 @@ def cam_head(model) -> tuple[str, np.ndarray] | None:
     CAM needs a model that ends in: 4-D feature maps -> global average pooling -> one dense layer.
     """
     from explainers._tf import keras
+    from explainers.keras_graph import WIDENING, widened_layer
 
     net = model.keras
     producers = {}
@@ -19,6 +20,8 @@ def cam_head(model) -> tuple[str, np.ndarray] | None:
             for tensor in node.output_tensors:
                 producers[id(tensor)] = layer
     last = net.get_layer(net.output_names[0]) if hasattr(net, "output_names") else net.layers[-1]
+    widened = widened_layer(net)  # one's own binary model: one unit shown as two classes
+    last = widened if widened is not None else last
     if not isinstance(last, keras.layers.Dense):
         return None
     pool = producers.get(id(last.input))
@@ -27,7 +30,8 @@ def cam_head(model) -> tuple[str, np.ndarray] | None:
     features = producers.get(id(pool.input))
     if features is None or len(features.output.shape) != 4:
         return None
-    return features.name, np.asarray(last.kernel)
+    kernel = np.asarray(last.kernel)
+    return features.name, kernel @ np.asarray(WIDENING) if widened is not None else kernel
 
 
 @register
