@@ -28,6 +28,29 @@ from service.own_models import OwnModel
 _served: list[str] = []  # the notebook models of this process, so each gets its own name
 
 
+#: who may show the page in a frame: Jupyter shows it inline from its own address (another port)
+NOTEBOOK_ANCESTORS = "'self' http://localhost:* http://127.0.0.1:* https://localhost:* https://127.0.0.1:*"
+
+
+class FramedByNotebook:
+    """WSGI middleware: the page may be framed by a notebook on this computer (the served app forbids any
+    other origin to frame it, as a defence against clickjacking; Jupyter's output is another origin)."""
+
+    def __init__(self, wsgi_app: Any):
+        self.wsgi_app = wsgi_app
+
+    def __call__(self, environ: dict, start_response: Any) -> Any:
+        def start(status: str, headers: list[tuple[str, str]], *info: Any) -> Any:
+            headers = [
+                (key, value.replace("frame-ancestors 'self'", f"frame-ancestors {NOTEBOOK_ANCESTORS}"))
+                for key, value in headers
+                if key.lower() != "x-frame-options"
+            ]
+            return start_response(status, headers, *info)
+
+        return self.wsgi_app(environ, start)
+
+
 def in_notebook() -> bool:
     """True inside a Jupyter kernel (where the page can be shown inline), False in a plain Python."""
     shell = sys.modules.get("IPython")
@@ -89,6 +112,7 @@ def dashboard(
         )
     )
     app = create_app({"service": service, "model": name, "data_dir": data_dir, "backend": "local"})
+    app.server.wsgi_app = FramedByNotebook(app.server.wsgi_app)
     if not run:
         return app
     if in_notebook():

@@ -270,7 +270,11 @@ def test_dashboard_builds_the_page_for_a_notebook_model_without_serving():
     [row] = [m for m in svc.models() if m["family"] == "notebook"]
     assert row["title"] == "My pets"
     client = app.server.test_client()
-    assert client.get("/").status_code == 200
+    page = client.get("/")
+    assert page.status_code == 200
+    # Jupyter frames the page from its own address: allowed for local notebooks, still nobody else
+    assert "X-Frame-Options" not in page.headers
+    assert "frame-ancestors 'self' http://localhost:*" in page.headers["Content-Security-Policy"]
     [picker] = [c for c in app.layout()._traverse() if getattr(c, "id", None) == "model"]
     assert picker.value == row["name"]  # picked on the page
     key = svc.add_image(png_bytes(seed=4))
