@@ -5,7 +5,7 @@ from __future__ import annotations
 import dash_bootstrap_components as dbc
 from dash import Input, Output, dcc, html, no_update
 
-from components.common import service
+from components.common import client_id, service
 from components.registry import callback
 
 
@@ -31,9 +31,9 @@ def layer_options(model):
         return [], None
     svc = service()
     try:
-        layers = svc.layers(model)
-        default = next(m["default_layer"] for m in svc.models() if m["name"] == model)
-    except Exception:  # noqa: BLE001 - a forged model name: leave the picker as it is
+        facts = svc.model_facts(model, client_id())  # a brought model's: found when it was built
+        layers, default = facts["layers"], facts["default_layer"]
+    except Exception:  # noqa: BLE001 - a forged model name, or a model that cannot be built: said by its status
         return no_update, no_update
     options = [
         {"label": (f"{row['label']} (recommended)" if row["name"] == default else row["label"]), "value": row["name"]}

@@ -126,7 +126,7 @@ def card(method: dict, slot: str, badge: str, paired: bool = False, placeholder:
 def build_cards(selected, model, compare, image=None):
     svc = service()
     known = {m["name"]: m for m in svc.methods()}
-    titles = {m["name"]: m["title"] for m in svc.models()}
+    titles = {m["name"]: m["title"] for m in svc.models(client_id())}
     chosen = [name for name in (selected or []) if name in known]
     if not chosen:
         return [dbc.Col(html.Div("Pick at least one method above.", className="hint p-3"))]

@@ -6,7 +6,8 @@ from __future__ import annotations
 import dash_bootstrap_components as dbc
 from dash import Input, Output, dcc, html
 
-from components.common import service
+from components import own_model
+from components.common import client_id, service
 from components.registry import callback
 
 STATUS_WORDS = {"ready": "ready", "download": "downloads on first use", "missing": "weights missing"}
@@ -33,7 +34,7 @@ def weights_options(allow_random: bool = True) -> list[dict]:
 
 
 def layout(models: list[dict], default_model: str, default_weights: str, allow_random: bool = True) -> dbc.Card:
-    options = [{"label": m["title"], "value": m["name"]} for m in models]
+    options = own_model.model_options(models, plain=True)
     return dbc.Card(
         dbc.CardBody(
             [
@@ -47,6 +48,7 @@ def layout(models: list[dict], default_model: str, default_weights: str, allow_r
                     options=weights_options(allow_random),
                 ),
                 html.Div(id="model-status", className="status mt-1"),
+                own_model.layout(),
                 html.Label("Compare with a second model", htmlFor="compare-model", className="hint mt-2"),
                 dcc.Dropdown(
                     id="compare-model", options=options, value=None, placeholder="no second model", searchable=False
@@ -84,17 +86,16 @@ def random_banner() -> html.Div:
 )
 def show_status(model, weights):
     svc = service()
-    models = svc.models()
+    models = svc.models(client_id())
+    own = own_model.describe(svc, model)  # a brought model: its facts in words, whatever the weights choice
     if weights == "random":
-        options = [{"label": f"{m['title']} · random weights", "value": m["name"]} for m in models]
-        banner = random_banner()
-        text = html.Span("Seeded random weights: the predictions and maps say nothing about real pictures.")
+        options = own_model.model_options(models, {m["name"]: "random weights" for m in models})
+        banner = None if own else random_banner()  # a brought model always runs on its own weights
+        text = own or html.Span("Seeded random weights: the predictions and maps say nothing about real pictures.")
         return text, options, banner
     statuses = svc.weights_status()
-    options = [
-        {"label": f"{m['title']} · {STATUS_WORDS[statuses[m['name']].state]}", "value": m["name"]} for m in models
-    ]
-    return _status_text(svc, model, statuses), options, None
+    options = own_model.model_options(models, {name: STATUS_WORDS[state.state] for name, state in statuses.items()})
+    return own or _status_text(svc, model, statuses), options, None
 
 
 @callback(
@@ -107,9 +108,12 @@ def show_status(model, weights):
 def show_compare_status(compare, weights, model):
     """The second model's own weights choice and their status, shown while a second model is picked."""
     svc = service()
-    titles = {m["name"]: m["title"] for m in svc.models()}
+    titles = {m["name"]: m["title"] for m in svc.models(client_id())}
     if compare not in titles or compare == model:
         return "", True
+    own = own_model.describe(svc, compare)
+    if own is not None:
+        return own, False
     if weights == "random":
         return html.Span(f"{titles[compare]}: seeded random weights, its maps are meaningless."), False
     return html.Div([html.Strong(f"{titles[compare]}: "), _status_text(svc, compare, svc.weights_status())]), False

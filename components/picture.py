@@ -7,7 +7,7 @@ from __future__ import annotations
 import dash_bootstrap_components as dbc
 from dash import Input, Output, html, no_update
 
-from components.common import service
+from components.common import client_id, service
 from components.registry import callback
 
 
@@ -56,15 +56,19 @@ def show_pictures(image, model):
     svc = service()
     try:
         height, width = svc.image(image["key"]).shape[:2]
-        info = next(m for m in svc.models() if m["name"] == model)
-    except Exception:  # noqa: BLE001 - the picture is gone or the model name is forged
+    except Exception:  # noqa: BLE001 - the picture is gone or its key is forged
         return no_update, "This picture is no longer on the server; please upload it again.", None, ""
-    size = info["input_size"]
+    try:
+        info = svc.model_facts(model, client_id())
+    except Exception:  # noqa: BLE001 - a forged model name, or one that cannot be built: said by its status
+        return f"/image/{image['key']}/display.jpg", f"Your picture ({width} × {height})", None, ""
+    size_h, size_w = info["input_height"], info["input_width"]
+    shape = "squashed to a square" if size_h == size_w else "squashed to its shape"
     return (
         f"/image/{image['key']}/display.jpg",
         f"Your picture ({width} × {height})",
         f"/image/{image['key']}/input/{model}.png",
-        f"What {info['title']} sees ({size} × {size}, squashed to a square)",
+        f"What {info['title']} sees ({size_w} × {size_h}, {shape})",
     )
 
 

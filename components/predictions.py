@@ -7,7 +7,7 @@ from __future__ import annotations
 import dash_bootstrap_components as dbc
 from dash import Input, Output, State, ctx, dcc, html, no_update
 
-from components.common import error_alert, service
+from components.common import client_id, error_alert, service
 from components.figures import message_figure, predictions_figure
 from components.registry import callback
 from service import WeightsError, class_name, counterpart_class, describe_error, model_title
@@ -114,7 +114,7 @@ def update_predictions(image, model, weights, click, target):
 )
 def titles(model, compare):
     """Each chart names its model once a second one is compared."""
-    names = {m["name"]: m["title"] for m in service().models()}
+    names = {m["name"]: m["title"] for m in service().models(client_id())}
     if compare not in names or compare == model:
         return "What the model thinks it sees", "", "", True
     return (

@@ -196,7 +196,7 @@ def open_panel(clicks, page_data):
     if method not in known or slot not in {"a", "b"}:
         raise PreventUpdate
     info = known[method]
-    titles = {m["name"]: m["title"] for m in service().models()}
+    titles = {m["name"]: m["title"] for m in service().models(client_id())}
     which = Page.from_store(page_data).model_for(slot)
     title = f"Can I trust this map? {info['title']} on {titles.get(which, which)}"
     spec = {"method": method, "slot": slot}

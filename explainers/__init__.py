@@ -62,6 +62,7 @@ __all__ = sorted(
         "UnknownNameError",
         "WeightsError",
         "__version__",
+        "dashboard",
     ]
 )
 
@@ -73,3 +74,23 @@ def __getattr__(name: str) -> Any:
     value = getattr(importlib.import_module(module), name)
     globals()[name] = value
     return value
+
+
+def dashboard(keras_model: Any, labels: Any = None, preprocessing: str = "unit", **options: Any) -> Any:
+    """Serve the saliency dashboard for ``keras_model``: inline in a Jupyter notebook, else in a browser tab.
+
+        from explainers import dashboard
+        dashboard(my_keras_model, labels=["cat", "dog"], preprocessing="unit")
+
+    A forwarder: the page is Dash, which the explainers never import, so it lives on the app's side
+    (``notebook_app.dashboard``, at the top of the checkout, which documents every option).
+    """
+    import sys
+    from pathlib import Path
+
+    checkout = str(Path(__file__).resolve().parent.parent)  # the project runs from its checkout
+    if checkout not in sys.path:
+        sys.path.append(checkout)
+    import notebook_app
+
+    return notebook_app.dashboard(keras_model, labels=labels, preprocessing=preprocessing, **options)

@@ -26,6 +26,7 @@ class Backend:
     images: ImageStore | None  # None: the service keeps the pictures in its own data folder
     shared_cache: Any  # None: the service's own disk cache; else a get/set store every process reads
     device: str  # what /readyz names as the computing device until a model is loaded in this process
+    model_files: Any = None  # None: uploaded models in the service's data folder; else a store every process reads
 
 
 def local(run: RunRequest, *, workers: int, max_queue: int, redis_url: str | None) -> Backend:
@@ -41,6 +42,7 @@ def celery(run: RunRequest, *, workers: int, max_queue: int, redis_url: str | No
         remote.RedisImageStore(url),
         remote.RedisStore(url),
         "Celery workers",
+        remote.RedisModelFiles(url, remote.local_model_folder()),
     )
 
 

@@ -12,7 +12,9 @@ import numpy as np
 
 from explainers.errors import ExplainerError
 from explainers.labels import Labels
-from explainers.models import MODELS, model_labels, resolve_model_name, softmax
+from explainers.models import softmax
+from service.catalogue import labels as model_labels
+from service.catalogue import title as catalogue_title
 
 
 @dataclass(frozen=True)
@@ -31,10 +33,7 @@ class ClassChoice:
 
 def model_title(model: Any) -> str:
     """A model's name as people read it ("VGG16", "Shapes (offline demo)"); an unknown name comes back as given."""
-    try:
-        return MODELS[resolve_model_name(model)].title
-    except ExplainerError:
-        return str(model)
+    return catalogue_title(model)
 
 
 def matching_class(source: Labels, target: int, other: Labels) -> int | None:
@@ -95,7 +94,7 @@ def choose_class(
             target if picked else None, "the class chosen in “Class to explain”" if picked else "its top class", True
         )
     try:
-        title = MODELS[resolve_model_name(compare)].title
+        title = model_title(compare)
         if isinstance(compare_target, int) and not isinstance(compare_target, bool):
             return ClassChoice(compare_target, f"picked on {title}'s chart", False)
         return counterpart_class(model, target, compare)

@@ -46,6 +46,8 @@ from explainers.models import (
 from explainers.versions import MAP_CORE, method_version, source_version
 from service.backends import make_backend
 from service.cache import ResultCache
+from service.catalogue import ModelCatalogue, facts_of
+from service.catalogue import labels as catalogue_labels
 from service.classes import picture_probabilities, standing
 from service.errors import describe_error
 from service.estimates import Estimate, SpeedLog
@@ -94,6 +96,7 @@ class ExplainerService:
         redis_url: str | None = None,
         images: ImageStore | None = None,
         shared_cache: Any = None,
+        model_files: Any = None,
     ):
         """``backend="local"`` computes in this process (the embedded default, no other service);
         ``"celery"`` sends work to Celery workers through Redis at ``redis_url`` (see service.backends)."""
@@ -121,20 +124,67 @@ class ExplainerService:
         self._truth_index: dict[str, Path] | None = None
         self._resident: set[str] = set()  # models this service has loaded (their first use is over)
         self.speeds = SpeedLog()  # how fast this server's long maps were, for the estimate before the next
+        # the admin's model folder, uploads and a notebook's model, beside the registry (service.catalogue)
+        self.catalogue = ModelCatalogue(data_dir, self.model_facts, model_files or chosen.model_files)
 
     # ---- catalogue (no TensorFlow) -------------------------------------------------------------
-    def models(self) -> list[dict[str, Any]]:
+    def models(self, client: str | None = None) -> list[dict[str, Any]]:
+        """The built-in models, then the brought ones ``client`` may pick (service.catalogue)."""
         return [
-            {
+            *(
+                {
+                    "name": spec.name,
+                    "title": spec.title,
+                    "input_size": spec.input_size,
+                    "default_layer": spec.default_layer,
+                    "blurb": spec.blurb,
+                    "family": spec.family,
+                }
+                for spec in MODELS.values()
+            ),
+            *self.catalogue.listing(client),
+        ]
+
+    def add_uploaded_model(self, entry, client: str | None) -> dict[str, Any]:
+        """Keep an uploaded model (``service.own_models.OwnModel``) as ``client``'s own, once it was built
+        here: a file that is no usable model raises its ExplainerError in words and stays unlisted."""
+        self.catalogue.add_upload(entry)
+        facts = self.model_facts(entry.name, client)
+        self.catalogue.files.add_owned(entry.owner, entry.name)
+        return facts
+
+    def model_facts(self, model: str, client: str | None = None) -> dict[str, Any]:
+        """What the page shows about a model: input height and width, layers, recommended layer, what is
+        explained ("the score before softmax" for a model ending in a softmax), and why CAM does not apply
+        (None where it may). A brought model's facts come from building it once, as a job; cached."""
+        entry = self.catalogue.own(model, client)
+        if entry is None:
+            spec = MODELS[resolve_model_name(model)]
+            return {
                 "name": spec.name,
                 "title": spec.title,
-                "input_size": spec.input_size,
+                "input_height": spec.input_size,
+                "input_width": spec.input_size,
+                "channels": 3,
+                "layers": self.layers(spec.name),
                 "default_layer": spec.default_layer,
-                "blurb": spec.blurb,
+                "explaining": None,
+                "cam": None,
                 "family": spec.family,
             }
-            for spec in MODELS.values()
-        ]
+        known = self.catalogue.facts_known.get(entry.name)
+        identity = self.catalogue.identity(entry)
+        if known is None or known.get("identity") != identity:
+            cache_key = ("facts", entry.name, identity, source_version(*MAP_CORE))
+            known = self.cache.get(cache_key)
+            if known is None:
+                job = self.jobs.submit(
+                    cache_key, {"kind": "facts", "model": entry.name}, deadline=600.0, title="loading"
+                )
+                known = self._wait(job, 660.0)
+            known = {**known, "name": entry.name, "title": entry.title, "family": entry.source, "identity": identity}
+            self.catalogue.facts_known[entry.name] = known
+        return known
 
     @staticmethod
     def random_allowed() -> bool:
@@ -151,12 +201,12 @@ class ExplainerService:
 
     def labels(self, model: str = "vgg16") -> list[dict[str, Any]]:
         """A model's classes for a picker: value = index, label = "281 · tabby cat (tabby)"."""
-        return [{"label": label.display, "value": label.index} for label in model_labels(model)]
+        return [{"label": label.display, "value": label.index} for label in catalogue_labels(model)]
 
     def search_labels(self, query: str, limit: int = 20, model: str = "vgg16") -> list[dict[str, Any]]:
         return [
             {"index": label.index, "name": label.name, "synonyms": list(label.synonyms)}
-            for label in model_labels(model).search(query, limit)
+            for label in catalogue_labels(model).search(query, limit)
         ]
 
     @staticmethod
@@ -186,11 +236,13 @@ class ExplainerService:
         method_cls = get_method(method)
         if not method_cls.efforts:
             return None
-        model = resolve_model_name(model)
-        work = method_cls(**dict(params or {})).work(MODELS[model].input_size)
-        return self.speeds.estimate(model, method_cls.name, work)
+        facts = self.model_facts(model)
+        work = method_cls(**dict(params or {})).work(max(facts["input_height"], facts["input_width"]))
+        return self.speeds.estimate(facts["name"], method_cls.name, work)
 
     def layers(self, model: str) -> list[dict[str, Any]]:
+        if self.catalogue.own(model) is not None:
+            return list(self.model_facts(model)["layers"])
         return [
             {"name": info.name, "label": info.display, "height": info.height, "width": info.width}
             for info in static_layers(model)
@@ -240,9 +292,21 @@ class ExplainerService:
 
     def model_input(self, key: str, model: str) -> np.ndarray:
         """The exact picture the model sees: the upload resized to the model's input size."""
-        return prepare_image(self.images.get(key), MODELS[resolve_model_name(model)].input_size)
+        facts = self.model_facts(model)
+        picture = prepare_image(self.images.get(key), (facts["input_height"], facts["input_width"]))
+        if facts.get("channels") == 1:  # a grey model sees the picture in grey (ITU-R BT.601 weights)
+            grey = np.round(picture @ np.array([0.299, 0.587, 0.114])).astype(np.uint8)
+            picture = np.repeat(grey[..., None], 3, axis=-1)
+        return picture
 
     # ---- computing ----------------------------------------------------------------------------
+    def names(self, model: str, weights: str | None, client: str | None = None) -> tuple[str, str]:
+        """(model, weights) checked: a built-in model's name resolved and its weights choice allowed; a brought
+        model's name (``client``: who asks, refused another session's upload) with its own weights."""
+        if self.catalogue.own(model, client) is not None:
+            return self.catalogue.resolve(model), "imagenet"
+        return resolve_model_name(model), self._weights(weights)
+
     def _weights(self, weights: str | None) -> str:
         weights = weights or self.default_weights
         if weights not in WEIGHT_MODES:
@@ -259,11 +323,17 @@ class ExplainerService:
         (``Engine.autotune``); requests meanwhile run with the model table's guess."""
         from explainers.engine import engine_for  # imports TensorFlow
 
-        weights = self._weights(weights)
-        loaded = load_model(
-            resolve_model_name(model), weights=None if weights == "random" else "imagenet", weights_dir=self.weights_dir
-        )
-        self._resident.add(resolve_model_name(model))
+        entry = self.catalogue.own(model)
+        if entry is not None:  # a brought model: its own weights, whatever the page's weights choice
+            loaded = self.catalogue.build(entry)
+        else:
+            weights = self._weights(weights)
+            loaded = load_model(
+                resolve_model_name(model),
+                weights=None if weights == "random" else "imagenet",
+                weights_dir=self.weights_dir,
+            )
+        self._resident.add(loaded.name)
         self.device = loaded.device
         if tune:
             engine_for(loaded).autotune(background=True)
@@ -272,15 +342,23 @@ class ExplainerService:
     def loading_message(self, model: str) -> str | None:
         """What to say while ``model`` is loaded on its first use here ("Loading InceptionV3 (first use, about
         a minute)…"), or None once it is resident, or when models load elsewhere (Celery workers)."""
-        if not isinstance(model, str) or model not in MODELS or model in self._resident or self.backend != "local":
+        if not isinstance(model, str) or model in self._resident or self.backend != "local":
             return None
+        if model not in MODELS:
+            try:
+                return f"Loading {self.catalogue.own(model).title} (first use)…"
+            except ExplainerError:
+                return None
         spec = MODELS[model]
         title = spec.title.split(" (")[0]  # "Shapes (offline demo)" -> "Shapes": one pair of brackets
         return f"Loading {title} (first use, {'a few seconds' if spec.family == 'shapes' else 'about a minute'})…"
 
-    @staticmethod
-    def weights_identity(model: str, weights: str) -> str:
-        """Which weights a result came from, without loading them (part of every cache key)."""
+    def weights_identity(self, model: str, weights: str) -> str:
+        """Which weights a result came from, without loading them (part of every cache key); a brought
+        model's is its file's hash and its settings'."""
+        entry = self.catalogue.own(model)
+        if entry is not None:
+            return self.catalogue.identity(entry)
         if weights == "random":
             return "random:0"
         if MODELS[model].family == "shapes":
@@ -294,8 +372,7 @@ class ExplainerService:
         class (the page's first card), so this joins that job, or starts it: one forward pass and a
         backward pass to the last convolutions give both (see ``first_map``). The job's outcome is a
         MapResult whose ``meta["predictions"]`` holds the top-5; ``predict`` unpacks it."""
-        weights = self._weights(weights)
-        model = resolve_model_name(model)
+        model, weights = self.names(model, weights, client)
         self.images.get(key)  # refuse an unknown or forged key before queueing anything
         cached = self.cache.get(self._predict_key(key, model, weights))
         if cached is not None:
@@ -333,14 +410,14 @@ class ExplainerService:
     def class_standing(self, key: str, model: str, target: int, weights: str | None = None) -> tuple[float, int] | None:
         """(probability, rank from 1) of class ``target`` for picture ``key``, once its predictions are known
         (None before, or where they came without every class's probability)."""
-        model, weights = resolve_model_name(model), self._weights(weights)
+        model, weights = self.names(model, weights)
         return standing(self.cache.get(("ranking", *self._predict_key(key, model, weights)[1:])), target)
 
     def familiarity(self, key: str, model: str, weights: str | None = None) -> dict[str, Any] | None:
         """Whether picture ``key`` looks like the pictures ``model`` was trained on (see
         explainers.familiarity), with the classes it knows; None for a model that ships no statistics of
         its training pictures, or with random weights. One forward pass, as a job where maps run; cached."""
-        weights, model = self._weights(weights), resolve_model_name(model)
+        model, weights = self.names(model, weights)
         statistics = familiarity_statistics(model)
         if statistics is None or weights == "random":
             return None
@@ -381,6 +458,7 @@ class ExplainerService:
         ``client``: who asks (a browser's session cookie, an API caller), the job's owner or a joiner;
         ``session``: the browser tab, whose expensive jobs run one at a time.
         """
+        self.names(model, weights, client)  # another session's upload is unknown to this client
         cache_key, request = self._map_request(key, model, method, target, layer, weights, params)
         cached = self.cache.get(cache_key)
         if cached is not None:
@@ -407,12 +485,11 @@ class ExplainerService:
     def _validated(self, key, model, method, target, layer, weights, params):
         """Every name checked against its allow-list and every setting validated and clamped:
         (weights, model, method class, layer, settings, target index or None)."""
-        weights = self._weights(weights)
-        model = resolve_model_name(model)
+        model, weights = self.names(model, weights)
         method_cls = get_method(method)
         layer_name = self._check_layer(model, layer)
         settings = method_cls(**dict(params or {})).settings
-        target = None if target is None or target == "" else model_labels(model).resolve(target)
+        target = None if target is None or target == "" else catalogue_labels(model).resolve(target)
         self.images.get(key)  # refuse an unknown or forged key before queueing anything
         return weights, model, method_cls, layer_name, settings, target
 
@@ -482,6 +559,7 @@ class ExplainerService:
     ) -> Job:
         """Start (or find in the cache, or join) one trust check of a map: "sanity", "faithfulness" or
         "stability" (see ``service.trust``). Everything is validated as for ``request_map``."""
+        self.names(model, weights, client)  # another session's upload is unknown to this client
         cache_key, request = self._check_request(check, key, model, method, target, layer, weights, params, options)
         cached = self.cache.get(cache_key)
         if cached is not None:
@@ -699,6 +777,18 @@ class ExplainerService:
             self.cache.put(cache_key, value)
         return value
 
+    def _compute_facts(
+        self,
+        request: Mapping[str, Any],
+        progress: Callable[[float], None] | None,
+        cache_key,
+        preview: Callable[[np.ndarray], None] | None,
+    ) -> dict[str, Any]:
+        value = facts_of(self.load(request["model"], tune=False))
+        if cache_key is not None:
+            self.cache.put(cache_key, value)
+        return value
+
     #: request kind -> how it is computed: the one dispatch of the local job runner and the Celery worker
     HANDLERS: ClassVar[dict[str, Callable[..., Any]]] = {
         "map": _compute_map,
@@ -706,6 +796,7 @@ class ExplainerService:
         "familiarity": _compute_familiarity,
         "activations": compute_activations,  # the layer views (service/views.py)
         "sweep": compute_sweep,
+        "facts": _compute_facts,
     }
 
     @staticmethod
@@ -770,7 +861,8 @@ class ExplainerService:
                 engine = engine_for(loaded)
                 # XLA or not for the one-picture passes: measured here, before they are traced for the first user
                 self.warm.update(engine.autotune(kinds=(ONE_PICTURE,)))
-                blank = np.full((loaded.input_size, loaded.input_size, 3), 127, np.uint8)
+                height, width = getattr(loaded, "input_shape", None) or (loaded.input_size, loaded.input_size)
+                blank = np.full((height, width, 3), 127, np.uint8)
                 api.explain_all(loaded, blank, ["grad_cam", "vanilla_gradient", "guided_backprop"])
                 self.warm.update(state="ready", model=model)
             except Exception as error:  # noqa: BLE001 - reported by /readyz, the server still serves
@@ -818,11 +910,12 @@ class ExplainerService:
         }
 
     def _check_layer(self, model: str, layer: str | None) -> str:
-        names = [info.name for info in static_layers(model)]
+        facts = self.model_facts(model)
+        names = [row["name"] for row in facts["layers"]]
         if layer in (None, ""):
-            return MODELS[model].default_layer
+            return facts["default_layer"]
         if layer not in names:
-            raise UnknownNameError(f"{MODELS[model].title} has no layer called {layer!r} that can be explained.")
+            raise UnknownNameError(f"{facts['title']} has no layer called {layer!r} that can be explained.")
         return layer
 
     # ---- display --------------------------------------------------------------------------------

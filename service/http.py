@@ -131,6 +131,28 @@ def _job_json(job: Job, client: str, notes: list[str] = ()) -> dict[str, Any]:
     return body
 
 
+def own_model_json(svc: ExplainerService, model: dict[str, Any]) -> dict[str, Any]:
+    """A brought model in the model list: its facts (built once, as a job), or its problem in words."""
+    problem = model.get("problem")
+    facts: dict[str, Any] = {}
+    if not problem:
+        try:
+            facts = svc.model_facts(model["name"])
+        except Exception as error:  # noqa: BLE001 - a model that cannot be built is listed with why, never a 500
+            problem = describe_error(error)
+    return {
+        **model,
+        "input_size": facts.get("input_height"),
+        "input_width": facts.get("input_width"),
+        "default_layer": facts.get("default_layer", model.get("default_layer")),
+        "layers": [layer["name"] for layer in facts.get("layers", [])],
+        "explaining": facts.get("explaining"),
+        "cam": facts.get("cam"),
+        "problem": without_paths(problem) if problem else None,
+        "weights": {"state": "problem" if problem else "ready", "message": without_paths(problem or "its own file")},
+    }
+
+
 def create_blueprint() -> flask.Blueprint:
     api = flask.Blueprint("api", __name__)
 
@@ -148,6 +170,9 @@ def create_blueprint() -> flask.Blueprint:
         statuses = svc.weights_status()
         listed = []
         for model in svc.models():
+            if model["name"] not in statuses:  # a brought model (service.catalogue): its own file
+                listed.append(own_model_json(svc, model))
+                continue
             state = statuses[model["name"]]
             listed.append(
                 {

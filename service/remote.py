@@ -16,6 +16,8 @@ When Redis cannot be reached the web tier answers within about two seconds with 
 from __future__ import annotations
 
 import gc
+import io
+import json
 import logging
 import os
 import threading
@@ -31,6 +33,7 @@ from celery.exceptions import WorkerLostError
 from explainers.errors import ExplainerError
 from service.errors import ServiceUnavailableError
 from service.jobs import BusyError, Cancelled, Job, JobBook, Work, client_queue_default
+from service.own_models import ModelFiles
 from service.store import ImageStore
 from service.wire import WireFormatError, decode, encode, from_wire
 
@@ -124,6 +127,61 @@ class RedisImageStore(ImageStore):
             return operation(*args, **kwargs)
         except redis.RedisError:
             raise ServiceUnavailableError(UNREACHABLE) from None
+
+
+class RedisModelFiles(ModelFiles):
+    """Uploaded model files and their records in Redis as well as in a local folder, so a Celery worker on
+    another machine finds an upload by its hash: it copies the file from Redis on first use."""
+
+    def __init__(self, url: str, root, ttl: int = 7 * 24 * 3600):
+        super().__init__(root)
+        self.client, self.ttl = connect(url), ttl
+
+    def keep(self, stream, max_bytes: int) -> str:
+        digest = super().keep(stream, max_bytes)
+        key = PREFIX + "modelfile:" + digest
+        if not RedisImageStore._call(self.client.exists, key):
+            RedisImageStore._call(self.client.set, key, super().path(digest).read_bytes(), ex=self.ttl)
+        return digest
+
+    def path(self, digest: str):
+        try:
+            return super().path(digest)
+        except ExplainerError:
+            data = RedisImageStore._call(self.client.get, PREFIX + "modelfile:" + str(digest))
+            if data is None:
+                raise
+            super().keep(io.BytesIO(data), len(data))
+            return super().path(digest)
+
+    def count(self) -> int:
+        return sum(1 for _ in self.client.scan_iter(PREFIX + "modelfile:*", count=1000))
+
+    def put_record(self, kind: str, name: str, record: Any) -> None:
+        RedisImageStore._call(self.client.set, f"{PREFIX}model:{kind}:{name}", json.dumps(record), ex=self.ttl)
+
+    def get_record(self, kind: str, name: str) -> Any:
+        data = RedisImageStore._call(self.client.get, f"{PREFIX}model:{kind}:{name}")
+        try:
+            return None if data is None else json.loads(data)
+        except ValueError:
+            return None
+
+    def add_owned(self, owner: str, name: str) -> None:
+        RedisImageStore._call(self.client.sadd, f"{PREFIX}model:owned:{owner}", name)
+        self.client.expire(f"{PREFIX}model:owned:{owner}", self.ttl)
+
+    def owned(self, owner: str) -> list[str]:
+        found = RedisImageStore._call(self.client.smembers, f"{PREFIX}model:owned:{owner}") or ()
+        return sorted(name.decode() if isinstance(name, bytes) else name for name in found)
+
+
+def local_model_folder():
+    """Where this process keeps its copies of uploaded model files (Keras opens files, not Redis values)."""
+    from pathlib import Path
+
+    base = os.environ.get("EXPLAINERS_DATA_DIR") or Path.home() / ".cache" / "saliency"
+    return Path(base) / "models"
 
 
 def received(info: Any) -> Any:

@@ -18,7 +18,6 @@ import numpy as np
 from explainers import evaluation
 from explainers.api import Explanation
 from explainers.errors import ExplainerError, UnknownNameError
-from explainers.models import MODELS, resolve_model_name
 from explainers.render import colourise, encode_png, normalise
 from explainers.report import render_report, report_filename
 from service.results import MapResult, is_empty, shrink
@@ -253,8 +252,7 @@ def report_html(
 ) -> tuple[str, str]:
     """The one-click report of a page: every method's map (from the cache, or computed now), its method
     card, and every score known so far. Returns (HTML text, suggested file name)."""
-    model = resolve_model_name(model)
-    weights = svc._weights(weights)
+    model, weights = svc.names(model, weights)
     predictions = svc.predict(key, model, weights)
     explanations, scores, images = [], {}, []
     for method in methods:
@@ -280,18 +278,20 @@ def report_html(
             scores[result.method] = found
         images.extend(pictures)
     images.extend(report_figures(svc, key, model, target, layer, weights))  # the layer views opened on the page
-    spec = MODELS[model]
+    facts = svc.model_facts(model)
     described = (
         "random (seed 0): maps are meaningless"
         if weights == "random"
         else "trained, shipped with the app"
-        if spec.family == "shapes"
+        if facts["family"] == "shapes"
         else "ImageNet"
+        if facts["family"] == "imagenet"
+        else "its own file" + (f", explaining {facts['explaining']}" if facts.get("explaining") else "")
     )
     text = render_report(
         svc.model_input(key, model),
         explanations,
-        model=spec.title,
+        model=facts["title"],
         weights=described,
         random_weights=weights == "random",
         scores=scores or None,

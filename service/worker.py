@@ -21,7 +21,17 @@ from celery.signals import worker_process_init
 from explainers.errors import ExplainerError
 from service.core import ExplainerService
 from service.jobs import Cancelled
-from service.remote import PREFIX, TASK, RedisImageStore, RedisStore, connect, make_celery, redis_url
+from service.remote import (
+    PREFIX,
+    TASK,
+    RedisImageStore,
+    RedisModelFiles,
+    RedisStore,
+    connect,
+    local_model_folder,
+    make_celery,
+    redis_url,
+)
 from service.wire import to_wire
 
 celery_app = make_celery()
@@ -47,6 +57,7 @@ def worker_service() -> ExplainerService:
             _worker_service = ExplainerService(
                 images=RedisImageStore(url),
                 shared_cache=RedisStore(url),
+                model_files=RedisModelFiles(url, local_model_folder()),  # uploads travel by hash through Redis
                 weights=os.environ.get("EXPLAINERS_WEIGHTS", "imagenet"),
                 weights_dir=os.environ.get("EXPLAINERS_WEIGHTS_DIR") or None,
             )

@@ -243,7 +243,7 @@ def test_a_model_first_loaded_after_start_gets_its_passes_timed(svc, monkeypatch
 
 
 def test_requests_are_dispatched_by_kind_through_one_table(svc):
-    assert set(svc.HANDLERS) == {"map", "check", "familiarity", "activations", "sweep"}
+    assert set(svc.HANDLERS) == {"map", "check", "familiarity", "activations", "sweep", "facts"}
     with pytest.raises(UnknownNameError, match="Unknown request kind 'bogus'"):
         svc.compute({"kind": "bogus"})
 
