@@ -126,10 +126,13 @@ def _recording_pass(model: ExplainableModel, layers: tuple[str, ...]):
             return known[layers]
         net = model.keras
         recorder = keras.Model(net.inputs, [*(net.get_layer(name).output for name in layers), net.outputs[0]])
-        size = model.input_size
+        height, width = model.input_shape
 
         @tf.function(
-            input_signature=[tf.TensorSpec([None, size, size, 3], tf.float32), tf.TensorSpec([None], tf.int32)]
+            input_signature=[
+                tf.TensorSpec([None, height, width, model.channels], tf.float32),
+                tf.TensorSpec([None], tf.int32),
+            ]
         )
         def run(inputs, targets):
             with tf.GradientTape(watch_accessed_variables=False) as tape:
@@ -191,7 +194,7 @@ def sweep(
     for layer in layers:
         cam = instance.compute(recorded, layer).heatmap
         resolutions.append((int(cam.shape[1]), int(cam.shape[2])))
-        heatmaps.append(upsample(cam, model.input_size)[0])
+        heatmaps.append(upsample(cam, model.input_shape)[0])
     return Sweep(
         method=cls.name,
         model=model.name,

@@ -15,10 +15,10 @@ import numpy as np
 
 from explainers.errors import ExplainerError, ParameterError
 from explainers.feature_maps import ORDERS, check_paging
-from explainers.layer_sweep import sweep_layers, sweep_methods
-from explainers.models import model_labels, resolve_model_name
+from explainers.layer_sweep import sweep_methods
 from explainers.versions import MAP_CORE, source_version
 from explainers.view_pictures import channel_caption as channel_caption  # the page's words under a channel
+from service.catalogue import labels as catalogue_labels
 from service.jobs import Job
 from service.results import shrink
 
@@ -31,9 +31,8 @@ DEADLINE = 120.0
 
 def _common(svc: ExplainerService, key: str, model: str, weights: str | None, target: Any) -> tuple:
     """(weights, model, target index or None), every name checked against its allow-list."""
-    weights = svc._weights(weights)
-    model = resolve_model_name(model)
-    target = None if target is None or target == "" else model_labels(model).resolve(target)
+    model, weights = svc.names(model, weights)
+    target = None if target is None or target == "" else catalogue_labels(model).resolve(target)
     svc.images.get(key)  # refuse an unknown or forged key before queueing anything
     return weights, model, target
 
@@ -161,11 +160,6 @@ def cards() -> dict[str, dict[str, Any]]:
         "activations": {"title": "Activations", "paper": "Zeiler & Fergus 2014", **feature_maps.CARD.to_dict()},
         "sweep": {"title": "Layer sweep", "paper": "Selvaraju et al. 2017", **layer_sweep.CARD.to_dict()},
     }
-
-
-def blocks(model: str) -> list[str]:
-    """The sweep's layers of a registry model (no TensorFlow)."""
-    return sweep_layers(resolve_model_name(model))
 
 
 def activations_image(svc: ExplainerService, key: str, found: Mapping[str, Any]) -> np.ndarray:

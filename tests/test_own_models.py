@@ -306,6 +306,15 @@ def test_every_method_on_a_non_square_grey_model(name, grey_wide, photo):
         assert e.attributions.shape == (12, 20, 1)
 
 
+def test_the_layer_views_on_a_non_square_grey_model(grey_wide, photo):
+    from explainers import activations, sweep
+
+    strip = sweep(grey_wide, photo, target=2)
+    assert strip.heatmaps.shape[1:] == (12, 20) and np.isfinite(strip.heatmaps).all()
+    page = activations(grey_wide, photo, "c2", top=4, target=2)
+    assert len(page.channels) == 4
+
+
 # ---- preprocessing and labels (no model) --------------------------------------------------------
 def test_preprocessing_by_name_on_paper():
     red = np.array([[[[255, 0, 0]]]], np.float32)
