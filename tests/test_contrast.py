@@ -78,3 +78,32 @@ def test_the_cli_names_both_classes(tmp_path, capsys):
     assert f"why {names[0]} and not {names[1]}" in capsys.readouterr().out
     assert main([*argv[:-2], "--top-k", "2", "--out", str(tmp_path / "o.png")]) == 1
     assert "not both" in capsys.readouterr().err
+
+
+def test_the_service_keys_a_contrast_apart_and_names_both_classes(tmp_path):
+    from helpers import png_bytes
+    from service import ExplainerService
+
+    svc = ExplainerService(tmp_path)
+    key = svc.add_image(png_bytes(64, 64, seed=2))
+    plain = svc.explain(key, "shapes", "vanilla_gradient", target=0)
+    both = svc.explain(key, "shapes", "vanilla_gradient", target=0, contrast=1)
+    assert not both.cached and "title" not in plain.meta
+    assert both.meta["contrast"] == 1 and both.meta["title"].startswith("why ")
+    assert svc.explain(key, "shapes", "vanilla_gradient", target=0, contrast=1).cached
+    with pytest.raises(NotApplicableError, match="class probability"):
+        svc.request_map(key, "shapes", "rise", target=0, contrast=1)
+
+
+def test_a_layer_source_keys_the_layer(tmp_path):
+    from helpers import png_bytes
+    from service import ExplainerService
+
+    svc = ExplainerService(tmp_path)
+    key = svc.add_image(png_bytes(64, 64, seed=3))
+    layers = [info["name"] for info in svc.layers("shapes")][-2:]
+    maps = [
+        svc.explain(key, "shapes", "gradient_x_input", target=0, layer=layer, params={"source": "layer"})
+        for layer in layers
+    ]
+    assert [m.layer for m in maps] == layers and not maps[1].cached

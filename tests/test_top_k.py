@@ -62,3 +62,21 @@ def test_the_cli_writes_one_overlay_per_class(tmp_path, capsys):
     printed = capsys.readouterr().out
     assert printed.count("grad_cam on Shapes") == 3
     assert all(Image.open(tmp_path / f"row-{rank}.png").size == (80, 60) for rank in (1, 2, 3))
+
+
+def test_the_service_caches_each_class_of_the_row_as_its_own_map(tmp_path):
+    from helpers import png_bytes
+    from service import ExplainerService
+
+    svc = ExplainerService(tmp_path)
+    key = svc.add_image(png_bytes(64, 64, seed=1))
+    job = svc.request_map(key, "shapes", "grad_cam", top_k=3)
+    assert job.wait(120)
+    first = job.outcome()
+    row = first.meta["top_k_row"]
+    assert len(row) == 3 and first.target == row[0][0]
+    for target, label in row[1:]:
+        again = svc.request_map(key, "shapes", "grad_cam", target=target)
+        assert again.done and again.outcome().cached and again.outcome().label == label
+    with pytest.raises(ParameterError, match="between 1 and 10"):
+        svc.request_map(key, "shapes", "grad_cam", top_k=12)
