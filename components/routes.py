@@ -65,13 +65,24 @@ def _card_params(args: Any) -> dict[str, Any]:
         "mode": "signed" if args.get("mode") == "signed" else "absolute",
         "percentile": number("percentile", 99.0, 50.0, 100.0),
         "opacity": number("opacity", 0.5, 0.0, 1.0),
+        "contrast": args.get("contrast") or None,
+        "params": {"source": "layer"} if args.get("source") == "layer" else None,
     }
 
 
 def _overlay(p: dict[str, Any], max_side: int = DOWNLOAD_MAX_SIDE, legend: bool = True):
     """A map over its picture; with ``legend``, titled in words and with its colour bar below it."""
     svc = _service()
-    result = svc.explain(p["key"], p["model"], p["method"], target=p["target"], layer=p["layer"], weights=p["weights"])
+    result = svc.explain(
+        p["key"],
+        p["model"],
+        p["method"],
+        target=p["target"],
+        layer=p["layer"],
+        weights=p["weights"],
+        params=p.get("params"),
+        contrast=p.get("contrast"),
+    )
     picture = svc.overlay(
         p["key"],
         result,
@@ -89,7 +100,7 @@ def _title(result) -> str:
     """A map's title in words, as a person reads it: "Grad-CAM — Shapes — star"."""
     svc = _service()
     method = next((m["title"] for m in svc.methods() if m["name"] == result.method), result.method)
-    return f"{method} — {model_title(result.model)} — {result.label}"
+    return f"{method} — {model_title(result.model)} — {result.meta.get('title') or result.label}"
 
 
 def _png(picture: np.ndarray, described: Any, title: str) -> bytes:
