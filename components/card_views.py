@@ -17,6 +17,7 @@ from dash import ALL, MATCH, Input, Output, State, ctx, dcc, html, no_update
 from components.common import service
 from components.page_state import Page
 from components.registry import callback
+from service.views import view_cards
 
 VIEWS = {"one": "This class", "top_k": "Top 3 classes", "contrast": "Why A and not B"}
 TOP_K = 3
@@ -122,6 +123,19 @@ def title_line(result) -> list:
         lines.append(html.Div(result.meta["title"], className="view-title"))
     if result.meta.get("source") == "layer":
         lines.append(html.Div(f"from the layer {result.layer}, not the pixels", className="view-title"))
+    for card in view_cards(result.meta):
+        lines.append(
+            html.Details(
+                [
+                    html.Summary(f"About this view: {card['title']}", className="hint"),
+                    html.P(card["computes"]),
+                    html.P(card["colours"]),
+                    html.Ul([html.Li(pitfall) for pitfall in card["pitfalls"]]),
+                    html.A(card["paper"], href=card["paper_url"], target="_blank", rel="noopener noreferrer"),
+                ],
+                className="view-card",
+            )
+        )
     return lines
 
 

@@ -73,6 +73,21 @@ def compute_top_k(
     return first
 
 
+def view_cards(meta: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """The cards of the views a map was computed in (title, paper and the card's texts), for the page."""
+    from explainers.view_cards import VIEW_CARDS, views_of
+
+    return [
+        {
+            "name": name,
+            "title": VIEW_CARDS[name].title,
+            "paper": VIEW_CARDS[name].paper,
+            **VIEW_CARDS[name].card.to_dict(),
+        }
+        for name in views_of(meta)
+    ]
+
+
 def view_meta(meta: Mapping[str, Any]) -> dict[str, Any]:
     """The view's entries of an Explanation's meta, for the MapResult."""
     found = {name: meta[name] for name in VIEW_META if name in meta}
@@ -81,4 +96,4 @@ def view_meta(meta: Mapping[str, Any]) -> dict[str, Any]:
     return found
 
 
-__all__ = ["VIEW_META", "clean_view", "compute_top_k", "key_extras", "uses_layer", "view_meta"]
+__all__ = ["VIEW_META", "clean_view", "compute_top_k", "key_extras", "uses_layer", "view_cards", "view_meta"]

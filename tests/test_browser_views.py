@@ -9,21 +9,16 @@ import time
 
 import pytest
 
-from test_browser import _DRIVER, _card_state, _info_text, _pick, _wait
+from test_browser import _card_state, _info_text, _pick, _wait
+from test_browser_effort import shapes_page  # noqa: F401 - the fixture
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
 
 @pytest.fixture
-def shapes_page(dash_duo, browser_available, tmp_path):
-    import explainers._tf  # noqa: F401 - TensorFlow imported once here, not by two request threads at once (issue 21)
-    from app import create_app
-
-    app = create_app({"weights": "random", "model": "shapes", "data_dir": str(tmp_path / "data")})
-    dash_duo.start_server(app)
-    _DRIVER["driver"] = dash_duo.driver
-    dash_duo.driver.set_window_size(1600, 1200)
-    dash_duo.wait_for_text_to_equal("h1", "Saliency maps", timeout=30)
+def views_page(shapes_page):  # noqa: F811
+    """The Shapes page with an example picture and its Grad-CAM map."""
+    dash_duo, app = shapes_page
     dash_duo.driver.execute_script("document.querySelector('.examples:not([hidden]) button.example').click();")
     _wait(lambda: _card_state(dash_duo, "a-grad_cam").get("ready"), message="the Grad-CAM map")
     return dash_duo, app
@@ -38,8 +33,8 @@ def _click_option(dash_duo, card: str, value: str) -> None:
     )
 
 
-def test_contrast_with_a_second_class_names_both_on_the_card(shapes_page):
-    dash_duo, app = shapes_page
+def test_contrast_with_a_second_class_names_both_on_the_card(views_page):
+    dash_duo, app = views_page
     svc = app.server.extensions["saliency_service"]
     key = dash_duo.find_element("#original-image").get_attribute("src").split("/image/")[1].split("/")[0]
     (_, first, _), (_, second, _) = svc.predict(key, "shapes")[:2]
@@ -50,10 +45,11 @@ def test_contrast_with_a_second_class_names_both_on_the_card(shapes_page):
         message="the card to name both classes",
     )
     assert _card_state(dash_duo, "a-grad_cam").get("ready") or "Empty map" in dash_duo.find_element("body").text
+    assert "About this view: Why A and not B" in _info_text(dash_duo, "a-grad_cam")
 
 
-def test_top_3_classes_show_a_row_of_three_maps(shapes_page):
-    dash_duo, _ = shapes_page
+def test_top_3_classes_show_a_row_of_three_maps(views_page):
+    dash_duo, _ = views_page
     _click_option(dash_duo, "a-grad_cam", "top_k")
     _wait(
         lambda: dash_duo.driver.execute_script("return document.querySelectorAll('.top-k-row img').length;") == 3,

@@ -107,3 +107,14 @@ def test_a_layer_source_keys_the_layer(tmp_path):
         for layer in layers
     ]
     assert [m.layer for m in maps] == layers and not maps[1].cached
+
+
+def test_the_report_names_both_classes_and_prints_the_views_card(relu_model, rng_image):
+    from explainers.report import render_report
+    from explainers.view_cards import VIEW_CARDS
+
+    image = rng_image(seed=26)
+    e = explain(relu_model, image, "vanilla_gradient", target=0, contrast=1)
+    page = render_report(image, [e], model=relu_model)
+    assert "why class 0 and not class 1" in page
+    assert VIEW_CARDS["contrast"].card.computes.replace("'", "&#39;") in page

@@ -161,3 +161,13 @@ def test_the_rest_of_the_network_on_shapes(rng_image):
     own = keras.Model(net.inputs, net.get_layer(layer).output)([x]).numpy()
     logits, _ = rest_of_network(net, layer)(x, own, np.array([0], np.int32))
     np.testing.assert_allclose(logits.numpy()[0], logits_of(model, image), rtol=1e-4, atol=1e-4)
+
+
+def test_the_report_prints_the_layer_views_card(tiny_cnn, rng_image):
+    from explainers.report import render_report
+    from explainers.view_cards import VIEW_CARDS
+
+    image = rng_image(16, 16, seed=12)
+    e = explain(tiny_cnn, image, "gradient_x_input", layer="conv2", source="layer")
+    page = render_report(image, [e], model=tiny_cnn)
+    assert VIEW_CARDS["layer"].card.computes.replace("'", "&#39;") in page and "conv2" in page
