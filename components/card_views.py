@@ -12,18 +12,18 @@ from __future__ import annotations
 import base64
 from typing import Any
 
-from dash import ALL, MATCH, Input, Output, State, ctx, dcc, html, no_update
+from dash import ALL, MATCH, Input, Output, State, dcc, html, no_update
 
 from components.common import service
 from components.page_state import Page
 from components.registry import callback
-from service.views import view_cards
+from service.views import SEED_EXAMPLE, view_cards
 
 VIEWS = {"one": "This class", "top_k": "Top 3 classes", "contrast": "Why A and not B"}
 TOP_K = 3
 SOURCES = {"pixels": "the pixels", "layer": "the picked layer"}
 #: the seed's example: expected gradients from the input of VGG16's 7th layer (layers[7] is block3_conv1)
-SEED_LAYER = "block2_pool"
+SEED_LAYER = SEED_EXAMPLE["layer"]
 ROW_SIDE = 160  # each map of a top-k row, at most this many pixels on a side
 
 
@@ -231,6 +231,6 @@ def show_contrast(contrast, views):
 )
 def seed_example(clicks):
     """One click: expected gradients from VGG16's block2_pool, for the top 3 classes."""
-    if not clicks or ctx.triggered_id is None:
+    if not clicks:
         return no_update, no_update, no_update
     return "top_k", "layer", SEED_LAYER

@@ -14,7 +14,7 @@ from typing import Any
 
 from explainers.contrast import check_contrast
 from explainers.errors import ParameterError
-from explainers.layer_attribution import from_layer
+from explainers.layer_attribution import SEED_EXAMPLE, from_layer
 from explainers.methods import get_method
 from explainers.models import model_labels
 from explainers.top_k import check_k
@@ -96,4 +96,13 @@ def view_meta(meta: Mapping[str, Any]) -> dict[str, Any]:
     return found
 
 
-__all__ = ["VIEW_META", "clean_view", "compute_top_k", "key_extras", "uses_layer", "view_cards", "view_meta"]
+__all__ = [
+    "SEED_EXAMPLE",
+    "VIEW_META",
+    "clean_view",
+    "compute_top_k",
+    "key_extras",
+    "uses_layer",
+    "view_cards",
+    "view_meta",
+]

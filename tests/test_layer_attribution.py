@@ -171,3 +171,30 @@ def test_the_report_prints_the_layer_views_card(tiny_cnn, rng_image):
     e = explain(tiny_cnn, image, "gradient_x_input", layer="conv2", source="layer")
     page = render_report(image, [e], model=tiny_cnn)
     assert VIEW_CARDS["layer"].card.computes.replace("'", "&#39;") in page and "conv2" in page
+
+
+def test_the_seed_example_is_one_click_away():
+    from components import card_views
+    from explainers.layer_attribution import SEED_EXAMPLE
+
+    assert card_views.seed_example(1) == ("top_k", "layer", SEED_EXAMPLE["layer"])
+    assert SEED_EXAMPLE == {
+        "model": "vgg16",
+        "method": "expected_gradients",
+        "layer": "block2_pool",
+        "settings": {"source": "layer"},
+        "top_k": 3,
+    }
+
+
+@pytest.mark.slow
+def test_the_seed_example_on_vgg16_is_expected_gradients_from_the_input_of_layer_7(registry_models, rng_image):
+    from explainers.top_k import explain_top_k
+
+    model = registry_models("vgg16")
+    seventh = model.keras.layers[7]
+    assert seventh.name == "block3_conv1" and seventh.input is model.keras.get_layer("block2_pool").output
+    row = explain_top_k(
+        model, rng_image(64, 64, seed=13), "expected_gradients", k=3, layer="block2_pool", source="layer", n_samples=2
+    )
+    assert [e.layer for e in row] == ["block2_pool"] * 3 and all(e.heatmap.shape == (224, 224) for e in row)
