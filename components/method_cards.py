@@ -503,7 +503,7 @@ clientside_callback(  # remember which cards a person set apart from the global 
 # the "download all" links are plain strings built in the browser (so the opacity slider stays local)
 clientside_callback(
     """
-    function(page, methods, opacity) {
+    function(page, methods, opacity, contrast) {
         if (!page || !page.image || !methods || !methods.length || !page.model) { return [null, null, null]; }
         const target = page.target;
         const query = new URLSearchParams({
@@ -515,7 +515,8 @@ clientside_callback(
             target: target === null || target === undefined ? "" : String(target), layer: page.layer || "",
             colormap: page.colormap || "viridis", mode: page.mode || "absolute",
             percentile: String(page.percentile || 99),
-            opacity: String(opacity === null || opacity === undefined ? 0.5 : opacity)
+            opacity: String(opacity === null || opacity === undefined ? 0.5 : opacity),
+            contrast: contrast === null || contrast === undefined ? "" : String(contrast)
         }).toString();
         return ["/download/grid.png?" + query, "/download/params.json?" + query, "/download/report.html?" + query];
     }
@@ -526,4 +527,5 @@ clientside_callback(
     Input("page", "data"),
     Input("methods", "value"),
     Input("opacity-all", "value"),
+    Input("contrast-with", "value"),
 )

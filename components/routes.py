@@ -18,6 +18,7 @@ from PIL import Image, PngImagePlugin
 
 from components.common import SERVICE_KEY
 from service import ExplainerError, counterpart_class, describe_error, model_title
+from service.views import accepts_contrast
 
 DISPLAY_IMAGE_SIDE = 640
 DOWNLOAD_MAX_SIDE = 2048
@@ -258,6 +259,7 @@ def _grid(args: Any, render: bool = True):
     for method in methods:
         for slot in slots:
             p = _card_params({**args.to_dict(), **slot, "method": method})
+            p["contrast"] = p["contrast"] if accepts_contrast(method) else None
             if render:
                 result, picture = _overlay(p, max_side=GRID_TILE, legend=False)
                 title = _title(result)
@@ -266,7 +268,13 @@ def _grid(args: Any, render: bool = True):
                 )
             else:
                 result = svc.explain(
-                    p["key"], p["model"], p["method"], target=p["target"], layer=p["layer"], weights=p["weights"]
+                    p["key"],
+                    p["model"],
+                    p["method"],
+                    target=p["target"],
+                    layer=p["layer"],
+                    weights=p["weights"],
+                    contrast=p["contrast"],
                 )
                 title = _title(result)
             described.append({"title": title, **_describe(result, p)})
@@ -303,6 +311,7 @@ def _report(args: Any) -> tuple[str, str]:
         opacity=p["opacity"],
         percentile=p["percentile"],
         name=args.get("name") or None,
+        contrast=p["contrast"],
     )
 
 

@@ -37,6 +37,13 @@ def clean_view(model: str, method: str, target: int | None, contrast: Any, top_k
     return contrast, (None if top_k == 1 else top_k)
 
 
+def accepts_contrast(method: str) -> bool:
+    """True if ``method`` can explain "why A and not B" (it reads the class score)."""
+    from explainers.contrast import REFUSED
+
+    return get_method(method).name not in REFUSED
+
+
 def uses_layer(method_cls: type, settings: Mapping[str, Any]) -> bool:
     """True if the map depends on the picked layer (the cache key then holds it)."""
     return bool(method_cls.uses_layer or from_layer(settings))
@@ -99,6 +106,7 @@ def view_meta(meta: Mapping[str, Any]) -> dict[str, Any]:
 __all__ = [
     "SEED_EXAMPLE",
     "VIEW_META",
+    "accepts_contrast",
     "clean_view",
     "compute_top_k",
     "key_extras",

@@ -118,3 +118,23 @@ def test_the_report_names_both_classes_and_prints_the_views_card(relu_model, rng
     page = render_report(image, [e], model=relu_model)
     assert "why class 0 and not class 1" in page
     assert VIEW_CARDS["contrast"].card.computes.replace("'", "&#39;") in page
+
+
+def test_the_downloads_carry_the_contrast(tmp_path):
+    import io
+
+    from PIL import Image
+
+    from app import create_app
+    from components.common import SERVICE_KEY
+    from helpers import png_bytes
+
+    app = create_app({"weights": "random", "model": "shapes", "data_dir": str(tmp_path / "data")})
+    key = app.server.extensions[SERVICE_KEY].add_image(png_bytes(64, 64, seed=4))
+    client = app.server.test_client()
+    card = client.get(f"/download/card.png?image={key}&model=shapes&method=vanilla_gradient&target=0&contrast=1")
+    assert card.status_code == 200
+    assert Image.open(io.BytesIO(card.data)).text["Title"].endswith("why circle and not square")
+    report = client.get(f"/download/report.html?image={key}&model=shapes&methods=grad_cam,rise&target=0&contrast=1")
+    page = report.get_data(as_text=True)
+    assert report.status_code == 200 and "why circle and not square" in page and "RISE" in page
