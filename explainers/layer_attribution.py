@@ -56,17 +56,20 @@ _functions: weakref.WeakKeyDictionary[Any, dict[str, Any]] = weakref.WeakKeyDict
 _lock = threading.Lock()
 
 
-def rest_of_network(keras_model: Any, layer: str):
-    """A compiled function (x, z, targets) -> (logits, d logit[target] / dz): ``keras_model`` run on
-    inputs ``x`` with ``layer``'s output replaced by ``z`` (batch N each). Traced once per (model, layer)."""
+def rest_of_network(model: Any, layer: str):
+    """A compiled function (x, z, targets) -> (logits, d logit[target] / dz): ``model`` (an
+    ``ExplainableModel``) run on inputs ``x`` with ``layer``'s output replaced by ``z`` (batch N each).
+    Traced once per (model, layer) and kept while the model lives (the function holds only its Keras
+    model, so an unloaded model is freed)."""
     with _lock:
-        found = _functions.setdefault(keras_model, {}).get(layer)
+        found = _functions.setdefault(model, {}).get(layer)
         if found is not None:
             return found
         from keras.src.models.functional import operation_fn
 
         from explainers._tf import tf
 
+        keras_model = model.keras
         replaced = keras_model.get_layer(layer)
         if len(getattr(replaced, "_inbound_nodes", [])) > 1:
             raise NotApplicableError(
@@ -94,7 +97,7 @@ def rest_of_network(keras_model: Any, layer: str):
             tf.TensorSpec([None, *shape], tf.float32),
             tf.TensorSpec([None], tf.int32),
         ]
-        found = _functions[keras_model][layer] = tf.function(run, input_signature=signature)
+        found = _functions[model][layer] = tf.function(run, input_signature=signature)
         return found
 
 
@@ -104,7 +107,7 @@ def rest_gradients(passes, layer: str, x: np.ndarray, z: np.ndarray, target: int
     from explainers._tf import tf
     from explainers.batching import default_chunk_size, run_in_chunks
 
-    function = rest_of_network(passes.model.keras, layer)
+    function = rest_of_network(passes.model, layer)
     start, end = span
 
     def compute(a: int, b: int):

@@ -62,7 +62,7 @@ def jacobian_pass(model: ExplainableModel, key: PassKey):
     """A compiled function (one model input, k) -> the logits, the top k classes, the layer's
     activations and the k scores' gradients (to the layer and/or the input) from one forward pass."""
     with _lock:
-        kept = _functions.setdefault(model.keras, {})
+        kept = _functions.setdefault(model, {})  # the functions hold the Keras model only: no cycle
         if key in kept:
             return kept[key]
         from explainers._tf import keras, tf

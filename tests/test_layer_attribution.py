@@ -88,10 +88,10 @@ def test_the_rest_of_the_network_gives_the_models_own_logits(residual_model, rng
     net = residual_model.keras
     x = residual_model.preprocess(residual_model.prepare(image)[None].astype(np.float32)).astype(np.float32)
     own = keras.Model(net.inputs, net.get_layer("b").output)([x]).numpy()
-    logits, gradients = rest_of_network(net, "b")(x, own, np.array([0], np.int32))
+    logits, gradients = rest_of_network(residual_model, "b")(x, own, np.array([0], np.int32))
     np.testing.assert_allclose(logits.numpy()[0], logits_of(residual_model, image), rtol=1e-5, atol=1e-5)
     assert gradients.shape == own.shape
-    changed, _ = rest_of_network(net, "b")(x, own * 0, np.array([0], np.int32))
+    changed, _ = rest_of_network(residual_model, "b")(x, own * 0, np.array([0], np.int32))
     assert not np.allclose(changed.numpy(), logits.numpy())
 
 
@@ -145,7 +145,7 @@ def test_the_rest_of_the_network_on_registry_models(registry_models, rng_image, 
     net = model.keras
     x = model.preprocess(model.prepare(image)[None].astype(np.float32)).astype(np.float32)
     own = keras.Model(net.inputs, net.get_layer(layer).output)([x]).numpy()
-    logits, _ = rest_of_network(net, layer)(x, own, np.array([0], np.int32))
+    logits, _ = rest_of_network(model, layer)(x, own, np.array([0], np.int32))
     np.testing.assert_allclose(logits.numpy()[0], logits_of(model, image), rtol=1e-3, atol=1e-3)
 
 
@@ -159,7 +159,7 @@ def test_the_rest_of_the_network_on_shapes(rng_image):
     net, layer = model.keras, model.default_layer
     x = model.preprocess(model.prepare(image)[None].astype(np.float32)).astype(np.float32)
     own = keras.Model(net.inputs, net.get_layer(layer).output)([x]).numpy()
-    logits, _ = rest_of_network(net, layer)(x, own, np.array([0], np.int32))
+    logits, _ = rest_of_network(model, layer)(x, own, np.array([0], np.int32))
     np.testing.assert_allclose(logits.numpy()[0], logits_of(model, image), rtol=1e-4, atol=1e-4)
 
 
@@ -198,3 +198,27 @@ def test_the_seed_example_on_vgg16_is_expected_gradients_from_the_input_of_layer
         model, rng_image(64, 64, seed=13), "expected_gradients", k=3, layer="block2_pool", source="layer", n_samples=2
     )
     assert [e.layer for e in row] == ["block2_pool"] * 3 and all(e.heatmap.shape == (224, 224) for e in row)
+
+
+def test_a_model_is_freed_with_its_layer_and_top_k_functions(rng_image):
+    import gc
+    import weakref
+
+    from explainers import explain_top_k
+    from explainers._tf import keras
+    from explainers.labels import Labels
+    from explainers.models import ExplainableModel
+
+    inputs = keras.Input((8, 8, 3))
+    features = keras.layers.Conv2D(2, 3, padding="same", name="features")(inputs)
+    logits = keras.layers.Dense(3)(keras.layers.GlobalAveragePooling2D()(features))
+    model = ExplainableModel(
+        keras.Model(inputs, logits), "freed", labels=Labels.from_names(["a", "b", "c"]), preprocess=lambda x: x / 255.0
+    )
+    image = rng_image(seed=14)
+    explain(model, image, "integrated_gradients", layer="features", source="layer", steps=2)
+    explain_top_k(model, image, "vanilla_gradient", k=2)
+    alive = weakref.ref(model.keras)  # what holds the memory: the weights
+    del model
+    gc.collect()
+    assert alive() is None
