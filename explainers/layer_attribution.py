@@ -70,6 +70,8 @@ def rest_of_network(model: Any, layer: str):
         from explainers._tf import tf
 
         keras_model = model.keras
+        # a Sequential model runs its layers through the functional graph it builds of them
+        graph = getattr(keras_model, "_functional", None) or keras_model
         replaced = keras_model.get_layer(layer)
         if len(getattr(replaced, "_inbound_nodes", [])) > 1:
             raise NotApplicableError(
@@ -87,7 +89,7 @@ def rest_of_network(model: Any, layer: str):
                         return lambda *args, **kwargs: z
                     return operation_fn(op, training=False)
 
-                logits = keras_model._run_through_graph([x], operation_fn=swap)
+                logits = graph._run_through_graph([x], operation_fn=swap)
                 logits = logits[0] if isinstance(logits, (list, tuple)) else logits
                 score = tf.reduce_sum(tf.gather(logits, targets, axis=1, batch_dims=1))
             return logits, tape.gradient(score, z)

@@ -222,3 +222,23 @@ def test_a_model_is_freed_with_its_layer_and_top_k_functions(rng_image):
     del model
     gc.collect()
     assert alive() is None
+
+
+def test_integrated_gradients_at_a_layer_of_a_sequential_model(rng_image):
+    from explainers._tf import keras
+    from explainers.labels import Labels
+    from explainers.models import ExplainableModel
+
+    keras.utils.set_random_seed(8)
+    net = keras.Sequential(
+        [
+            keras.Input((8, 8, 3)),
+            keras.layers.Conv2D(3, 3, padding="same", activation="relu", name="first"),
+            keras.layers.Conv2D(3, 3, padding="same", activation="relu", name="second"),
+            keras.layers.GlobalAveragePooling2D(),
+            keras.layers.Dense(2),
+        ]
+    )
+    model = ExplainableModel(net, "sequential", labels=Labels.from_names(["a", "b"]), preprocess=lambda x: x / 255.0)
+    e = explain(model, rng_image(seed=15), "integrated_gradients", target=1, layer="first", source="layer", steps=64)
+    assert e.meta["completeness_error"] < 0.02
