@@ -14,7 +14,7 @@ from urllib.parse import urlencode
 import dash_bootstrap_components as dbc
 from dash import ALL, MATCH, Input, Output, State, dcc, html, no_update
 
-from components import effort
+from components import card_views, effort
 from components.common import client_id, service
 from components.figures import add_points, message_figure, overlay_figure
 from components.long_job import LongJob, stopped_words
@@ -78,6 +78,7 @@ def card(method: dict, slot: str, badge: str, paired: bool = False, placeholder:
                         *LONG_JOB.layout(cid),
                         html.P(method["description"], className="description"),
                         note,
+                        *card_views.layout(method, cid),
                         *effort.layout(method, cid),
                         html.Div(id={"type": "card-info", "card": cid}, className="card-info"),
                         html.Label("Opacity", className="hint"),
@@ -182,6 +183,11 @@ def _answer(figure=no_update, info=no_update, href=no_update, widget: tuple | No
     return (figure, info, href, *(widget or LONG_JOB.unchanged()))
 
 
+def _with_source(params: dict | None, source: str | None) -> dict | None:
+    """The card's settings with the "From:" choice (methods without that setting never get it)."""
+    return {**(params or {}), "source": source} if source else params
+
+
 def _waiting() -> tuple:
     return _answer(message_figure(WAITING_FOR_PICTURE), "", None)
 
@@ -195,11 +201,27 @@ def _waiting() -> tuple:
     State("methods", "value"),
     LONG_JOB.again_input(),
     effort.settings_input(),
+    *card_views.inputs(),
 )
-def render_card(page_data, spec, opacity, previous_job, selected=None, _again=None, settings=None):
+def render_card(
+    page_data,
+    spec,
+    opacity,
+    previous_job,
+    selected=None,
+    _again=None,
+    settings=None,
+    view=None,
+    contrast=None,
+    source=None,
+    layer_override=None,
+):
     page = Page.from_store(page_data)
     if not page.image_key or not isinstance(spec, dict):
         return _waiting()
+    if card_views.waiting_for_contrast(view, contrast):
+        return _answer(message_figure("Pick a class under “Contrast with…” by the top-5 chart."), "", None)
+    extra = card_views.request(view, contrast, source, layer_override)
     which = page.model_for(spec.get("slot"))
     if not which:
         return _answer()
@@ -211,12 +233,14 @@ def render_card(page_data, spec, opacity, previous_job, selected=None, _again=No
             which,
             spec.get("method"),
             target=page.class_for(slot).target,
-            layer=page.layer_for(slot),
+            layer=extra.get("layer") or page.layer_for(slot),
             weights=page.weights_for(slot),
             session=page.session_id,
-            params=effort.params(settings),
+            params=_with_source(effort.params(settings), extra.get("source")),
             together=selected if isinstance(selected, list) else (),
             client=client_id(),
+            contrast=extra.get("contrast"),
+            top_k=extra.get("top_k"),
         )
     except Exception as error:  # noqa: BLE001 - shown on the card in plain words
         job = None
@@ -346,7 +370,8 @@ def _finished(job, page: Page, spec: dict, opacity) -> tuple:
     slot = spec.get("slot")
     href = _download_href(page, slot, spec.get("method"), result, percentile, opacity)
     choice = page.class_for(slot) if page.compare and page.compare != page.model else None
-    return _answer(figure, _info(result, choice), href, widget=LONG_JOB.ended())
+    info = [*_info(result, choice), *card_views.top_k_row(page, slot, result, opacity)]
+    return _answer(figure, info, href, widget=LONG_JOB.ended())
 
 
 def _empty_text(result) -> str:
@@ -379,6 +404,7 @@ def _info(result, choice: ClassChoice | None = None) -> list:
     if choice is not None and choice.reason:
         why = [html.Div(f"Class: {choice.describe(result.label)}", className="class-reason")]
     parts = [
+        *card_views.title_line(result),
         *why,
         html.Span(f"{result.label} (class {result.target})", className="nowrap"),
         html.Span(f" · layer {result.layer}" if result.layer else "", className="nowrap"),
@@ -403,6 +429,7 @@ def _download_href(page: Page, slot, method, result, percentile, opacity) -> str
         "mode": page.mode or "absolute",
         "percentile": percentile,
         "opacity": opacity if opacity is not None else 0.5,
+        **{name: result.meta[name] for name in ("contrast", "source") if result.meta.get(name) is not None},
     }
     return "/download/card.png?" + urlencode(query)
 
@@ -478,7 +505,7 @@ clientside_callback(  # remember which cards a person set apart from the global 
 # the "download all" links are plain strings built in the browser (so the opacity slider stays local)
 clientside_callback(
     """
-    function(page, methods, opacity) {
+    function(page, methods, opacity, contrast) {
         if (!page || !page.image || !methods || !methods.length || !page.model) { return [null, null, null]; }
         const target = page.target;
         const query = new URLSearchParams({
@@ -490,7 +517,8 @@ clientside_callback(
             target: target === null || target === undefined ? "" : String(target), layer: page.layer || "",
             colormap: page.colormap || "viridis", mode: page.mode || "absolute",
             percentile: String(page.percentile || 99),
-            opacity: String(opacity === null || opacity === undefined ? 0.5 : opacity)
+            opacity: String(opacity === null || opacity === undefined ? 0.5 : opacity),
+            contrast: contrast === null || contrast === undefined ? "" : String(contrast)
         }).toString();
         return ["/download/grid.png?" + query, "/download/params.json?" + query, "/download/report.html?" + query];
     }
@@ -501,4 +529,5 @@ clientside_callback(
     Input("page", "data"),
     Input("methods", "value"),
     Input("opacity-all", "value"),
+    Input("contrast-with", "value"),
 )

@@ -7,6 +7,7 @@ from __future__ import annotations
 import dash_bootstrap_components as dbc
 from dash import Input, Output, State, ctx, dcc, html, no_update
 
+from components import card_views
 from components.common import client_id, error_alert, service
 from components.figures import message_figure, predictions_figure
 from components.registry import callback
@@ -29,6 +30,7 @@ def layout() -> dbc.Card:
                     type="dot",
                 ),
                 html.Div(CLICK_HINT, className="hint"),
+                card_views.contrast_picker(),
                 dcc.Store(id="compare-target"),  # a class picked on the second model's chart, else None
                 html.Div(
                     [

@@ -19,6 +19,7 @@ from PIL import Image, PngImagePlugin
 from components import view_routes
 from components.common import SERVICE_KEY
 from service import ExplainerError, counterpart_class, describe_error, model_title
+from service.card_views import accepts_contrast
 
 DISPLAY_IMAGE_SIDE = 640
 DOWNLOAD_MAX_SIDE = 2048
@@ -66,13 +67,24 @@ def _card_params(args: Any) -> dict[str, Any]:
         "mode": "signed" if args.get("mode") == "signed" else "absolute",
         "percentile": number("percentile", 99.0, 50.0, 100.0),
         "opacity": number("opacity", 0.5, 0.0, 1.0),
+        "contrast": args.get("contrast") or None,
+        "params": {"source": "layer"} if args.get("source") == "layer" else None,
     }
 
 
 def _overlay(p: dict[str, Any], max_side: int = DOWNLOAD_MAX_SIDE, legend: bool = True):
     """A map over its picture; with ``legend``, titled in words and with its colour bar below it."""
     svc = _service()
-    result = svc.explain(p["key"], p["model"], p["method"], target=p["target"], layer=p["layer"], weights=p["weights"])
+    result = svc.explain(
+        p["key"],
+        p["model"],
+        p["method"],
+        target=p["target"],
+        layer=p["layer"],
+        weights=p["weights"],
+        params=p.get("params"),
+        contrast=p.get("contrast"),
+    )
     picture = svc.overlay(
         p["key"],
         result,
@@ -90,7 +102,7 @@ def _title(result) -> str:
     """A map's title in words, as a person reads it: "Grad-CAM — Shapes — star"."""
     svc = _service()
     method = next((m["title"] for m in svc.methods() if m["name"] == result.method), result.method)
-    return f"{method} — {model_title(result.model)} — {result.label}"
+    return f"{method} — {model_title(result.model)} — {result.meta.get('title') or result.label}"
 
 
 def _png(picture: np.ndarray, described: Any, title: str) -> bytes:
@@ -250,6 +262,7 @@ def _grid(args: Any, render: bool = True):
     for method in methods:
         for slot in slots:
             p = _card_params({**args.to_dict(), **slot, "method": method})
+            p["contrast"] = p["contrast"] if accepts_contrast(method) else None
             if render:
                 result, picture = _overlay(p, max_side=GRID_TILE, legend=False)
                 title = _title(result)
@@ -258,7 +271,13 @@ def _grid(args: Any, render: bool = True):
                 )
             else:
                 result = svc.explain(
-                    p["key"], p["model"], p["method"], target=p["target"], layer=p["layer"], weights=p["weights"]
+                    p["key"],
+                    p["model"],
+                    p["method"],
+                    target=p["target"],
+                    layer=p["layer"],
+                    weights=p["weights"],
+                    contrast=p["contrast"],
                 )
                 title = _title(result)
             described.append({"title": title, **_describe(result, p)})
@@ -295,6 +314,7 @@ def _report(args: Any) -> tuple[str, str]:
         opacity=p["opacity"],
         percentile=p["percentile"],
         name=args.get("name") or None,
+        contrast=p["contrast"],
     )
 
 

@@ -42,6 +42,7 @@ _LAZY = {
     "heatmap_to_image_size": "explainers.api",
     "predict": "explainers.api",
     "logits_of": "explainers.api",
+    "explain_top_k": "explainers.top_k",
     "METHODS": "explainers.methods",
     "decode": "explainers.images",
     "IMAGENET_LABELS": "explainers.labels",

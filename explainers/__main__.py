@@ -37,6 +37,11 @@ def _parser() -> argparse.ArgumentParser:
     ex.add_argument("--npy", default=None, help="also save the raw heatmap (model input size) as .npy")
     views_cli.add_sweep_flag(ex)
     views_cli.add_activations(commands)
+    ex.add_argument("--top-k", type=int, default=None, metavar="K", help="the map for each of the top K classes (1-10)")
+    ex.add_argument("--contrast", default=None, metavar="A,B", help="why class A and not class B (logit A - logit B)")
+    ex.add_argument(
+        "--source", default=None, help="pixels or layer: where the attributions are taken (methods with it)"
+    )
 
     ev = commands.add_parser("evaluate", help="score a method on generated Shapes pictures whose outlines are known")
     ev.add_argument("--model", default="shapes", help="shapes (the only model with known outlines)")
@@ -97,35 +102,64 @@ def _explain(args) -> int:
     params = _params(args.param)
     if not 0.0 <= args.opacity <= 1.0:
         raise ExplainerError(f"--opacity must be between 0 and 1. Received: {args.opacity}.")
+    if args.source:
+        params["source"] = args.source
+    target, contrast = _contrast(args.target, args.contrast)
+    if args.top_k is not None and contrast is not None:
+        raise ExplainerError("Give either --top-k or --contrast, not both.")
     from explainers.models import is_keras_path
 
     if is_keras_path(args.model):  # one's own model file
         model = load_model(args.model, labels=args.labels, preprocessing=args.preprocessing)
     else:
         model = load_model(args.model, weights=args.weights, weights_dir=args.weights_dir)
-    result = explain(model, image, method=args.method, target=args.target, layer=args.layer, **params)
+    if args.top_k is not None:
+        from explainers.top_k import explain_top_k
+
+        results = explain_top_k(model, image, args.method, k=args.top_k, layer=args.layer, **params)
+        outs = [Path(args.out).with_stem(f"{Path(args.out).stem}-{e.meta['rank']}") for e in results]
+    else:
+        results = [explain(model, image, args.method, target=target, layer=args.layer, contrast=contrast, **params)]
+        outs = [Path(args.out)]
     from explainers.api import heatmap_to_image_size
 
-    picture = overlay(
-        image,
-        heatmap_to_image_size(result.heatmap, image.shape),
-        opacity=args.opacity,
-        colormap=args.colormap,
-        signed=result.signed,
-    )
-    if result.meta.get("points"):  # a method's points (CNN Fixations) as dots, as its card shows them
-        picture = draw_points(picture, result.meta["points"], result.meta["points_size"])
-    Path(args.out).write_bytes(encode_png(picture))
-    if args.npy:
-        np.save(args.npy, result.heatmap)
     warning = "  (random weights: the map is meaningless)" if model.random_weights else ""
-    print(
-        f"{result.method} on {model.title}, class {result.target} ({result.label}), "
-        f"layer {result.layer or '-'}, {result.seconds:.2f} s -> {args.out}{warning}"
-    )
-    for note in result.meta.get("notes", []):
-        print(f"note: {note}")
+    for result, out in zip(results, outs):
+        picture = overlay(
+            image,
+            heatmap_to_image_size(result.heatmap, image.shape),
+            opacity=args.opacity,
+            colormap=args.colormap,
+            signed=result.signed,
+        )
+        if result.meta.get("points"):  # a method's points (CNN Fixations) as dots, as its card shows them
+            picture = draw_points(picture, result.meta["points"], result.meta["points_size"])
+        out.write_bytes(encode_png(picture))
+        if args.npy:
+            np.save(
+                Path(args.npy).with_stem(Path(args.npy).stem + out.stem[len(Path(args.out).stem) :]), result.heatmap
+            )
+        what = result.meta.get("title", f"class {result.target} ({result.label})")
+        print(
+            f"{result.method} on {model.title}, {what}, layer {result.layer or '-'}, {result.seconds:.2f} s -> {out}{warning}"
+        )
+        for note in result.meta.get("notes", []):
+            print(f"note: {note}")
     return 0
+
+
+def _contrast(target: str | None, contrast: str | None) -> tuple[str | None, str | None]:
+    """(target, contrast) from ``--target`` and ``--contrast A,B`` (or ``--contrast B`` with ``--target A``)."""
+    if contrast is None:
+        return target, None
+    first, comma, second = contrast.partition(",")
+    if not comma:
+        return target, first.strip()
+    if target is not None and target.strip() != first.strip():
+        raise ExplainerError(f"--target {target} and --contrast {contrast} name two different first classes.")
+    if not first.strip() or not second.strip():
+        raise ExplainerError(f"--contrast must look like A,B (two classes). Received: {contrast!r}.")
+    return first.strip(), second.strip()
 
 
 def _params(items: list[str]) -> dict[str, str]:

@@ -13,6 +13,7 @@ from typing import Any
 
 import numpy as np
 
+from explainers.contrast import contrasted, name_contrast
 from explainers.errors import ExplainerError, NotApplicableError
 from explainers.methods import METHODS, get_method
 from explainers.methods.base import Method, upsample
@@ -163,6 +164,7 @@ def explain(
     layer: str | None = None,
     progress: Callable[[float], None] | None = None,
     preview: Callable[[np.ndarray], None] | None = None,
+    contrast: int | str | None = None,
     **params: Any,
 ) -> Explanation:
     """Explain why ``model`` gives ``target`` (default: its top-1 class) for ``image`` with ``method``.
@@ -173,13 +175,19 @@ def explain(
     fraction done (0..1) as long methods go; it may raise to stop the work. ``preview``: called with a
     partial map (H, W at the model's input size) after each chunk of the methods that average many
     samples (SmoothGrad and its siblings, integrated gradients, RISE, occlusion), so a slow map can be
-    shown while it sharpens.
+    shown while it sharpens. ``contrast``: a second class B; the map then explains logit ``target`` −
+    logit B, "why A and not B" (``explainers.contrast``).
     """
     started = time.perf_counter()
+    original = model
+    if contrast is not None and contrast != "":
+        model, contrast = contrasted(model, method, target, contrast)
     instance = _instantiate(model, method, params)
     layer = model.check_layer(layer)
     passes = _passes(model, image, target, progress, preview)
     explanation = _finish(model, instance, passes, layer, time.perf_counter() - started)
+    if model is not original:
+        name_contrast(explanation, original, contrast)
     passes.report(1.0)
     return explanation
 

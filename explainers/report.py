@@ -352,8 +352,8 @@ def _notes(e) -> list[str]:
     return notes
 
 
-def _method_card(cls) -> dict[str, Any]:
-    card = getattr(cls, "card", None)
+def _method_card(cls, card=None) -> dict[str, Any]:
+    card = card or getattr(cls, "card", None)
     if card is None:
         return {"missing": True}
     url = str(card.paper_url)
@@ -374,7 +374,7 @@ def _method(
 ) -> dict[str, Any]:
     """One method's card: its map over the picture and its facts, or the error that stopped it."""
     cls = methods.get(name if isinstance(e, BaseException) else e.method)
-    shown = {"title": getattr(cls, "title", None) or name, "card": _method_card(cls), "error": None}
+    shown = {"title": getattr(cls, "title", None) or name, "card": _method_card(cls), "error": None, **_views({})}
     if isinstance(e, BaseException):
         return {**shown, "error": str(e)}
     heatmap = np.asarray(e.heatmap, np.float32)
@@ -399,6 +399,18 @@ def _method(
         "layer": e.layer,
         "seconds": f"{float(e.seconds):.2f}",
         "notes": _notes(e),
+        **_views(e.meta or {}),
+    }
+
+
+def _views(meta: dict[str, Any]) -> dict[str, Any]:
+    """A map's views (issue 24): its title in words ("why tabby and not tiger cat") and each view's card."""
+    from explainers.view_cards import VIEW_CARDS, views_of
+
+    views = [VIEW_CARDS[name] for name in views_of(meta)]
+    return {
+        "view_title": meta.get("title") or (f"rank {meta['rank']}" if meta.get("rank") else None),
+        "views": [{"title": view.title, "card": _method_card(view, view.card)} for view in views],
     }
 
 

@@ -46,6 +46,7 @@ from explainers.models import (
 from explainers.versions import MAP_CORE, method_version, source_version
 from service.backends import make_backend
 from service.cache import ResultCache
+from service.card_views import clean_view, compute_top_k, key_extras, uses_layer, view_meta
 from service.catalogue import ModelCatalogue, facts_of
 from service.catalogue import labels as catalogue_labels
 from service.classes import picture_probabilities, standing
@@ -448,6 +449,8 @@ class ExplainerService:
         session: str | None = None,
         together: list[str] | tuple[str, ...] = (),
         client: str | None = None,
+        contrast: int | str | None = None,
+        top_k: int | None = None,
     ) -> Job:
         """Start (or find in the cache, or join) the computation of one map; returns its job at once.
 
@@ -456,17 +459,19 @@ class ExplainerService:
         other methods on the same page; the one-pass ones among them are computed in the same job with
         shared forward and backward passes (``explain_all``), so their cards then come from the cache.
         ``client``: who asks (a browser's session cookie, an API caller), the job's owner or a joiner;
-        ``session``: the browser tab, whose expensive jobs run one at a time.
+        ``session``: the browser tab, whose expensive jobs run one at a time. ``contrast``: a second class,
+        the map then explains "why ``target`` and not it"; ``top_k``: the maps of the top k classes, one
+        job, each cached as its class's own map; the result is the first (``service.views``).
         """
         self.names(model, weights, client)  # another session's upload is unknown to this client
-        cache_key, request = self._map_request(key, model, method, target, layer, weights, params)
+        cache_key, request = self._map_request(key, model, method, target, layer, weights, params, contrast, top_k)
         cached = self.cache.get(cache_key)
         if cached is not None:
             return self.jobs.completed(
                 cache_key, MapResult(**{**cached.__dict__, "cached": True, "seconds": 0.0}), client
             )
         cheap = one_pass(request["method"])
-        if not params and cheap:
+        if not params and cheap and not (request["contrast"] is not None or request["top_k"]):
             request["together"] = [
                 name
                 for name in dict.fromkeys(together or ())
@@ -493,11 +498,14 @@ class ExplainerService:
         self.images.get(key)  # refuse an unknown or forged key before queueing anything
         return weights, model, method_cls, layer_name, settings, target
 
-    def _map_request(self, key, model, method, target, layer, weights, params):
+    def _map_request(self, key, model, method, target, layer, weights, params, contrast=None, top_k=None):
         weights, model, method_cls, layer_name, settings, target = self._validated(
             key, model, method, target, layer, weights, params
         )
-        if target is not None:  # the top class asked by number is the same map as "the top class"
+        contrast, top_k = clean_view(model, method_cls.name, target, contrast, top_k)
+        if top_k:  # the row starts at the top class whatever class the card shows
+            target = None
+        if target is not None and contrast is None:  # the top class asked by number is the same map as "the top class"
             known = self.cache.get(self._predict_key(key, model, weights))
             if known and int(known[0][0]) == target:
                 target = None
@@ -508,9 +516,10 @@ class ExplainerService:
             self.weights_identity(model, weights),
             method_cls.name,
             target,
-            layer_name if method_cls.uses_layer else None,
+            layer_name if uses_layer(method_cls, settings) else None,
             tuple(sorted(settings.items())),
             method_version(method_cls),
+            *key_extras(contrast, top_k),
         )
         request = {
             "kind": "map",
@@ -521,6 +530,8 @@ class ExplainerService:
             "target": target,
             "layer": layer_name,
             "settings": settings,
+            "contrast": contrast,
+            "top_k": top_k,
         }
         return cache_key, request
 
@@ -600,7 +611,7 @@ class ExplainerService:
             self.weights_identity(model, weights),
             method_cls.name,
             target,
-            layer_name if method_cls.uses_layer else None,
+            layer_name if uses_layer(method_cls, settings) else None,
             tuple(sorted(settings.items())),
             tuple(sorted(options.items())),
             check_version(method_cls),
@@ -735,6 +746,25 @@ class ExplainerService:
             e = found[request["method"]]
             if isinstance(e, Exception):
                 raise e
+        elif request.get("top_k"):
+            e = compute_top_k(
+                loaded,
+                image,
+                request,
+                progress,
+                lambda found, target: self.cache.put(
+                    self._map_request(
+                        request["key"],
+                        request["model"],
+                        request["method"],
+                        target,
+                        request["layer"],
+                        request["weights"],
+                        request["settings"],
+                    )[0],
+                    self._map_result(found, request, loaded),
+                ),
+            )
         else:
             e = api.explain(
                 loaded,
@@ -744,6 +774,7 @@ class ExplainerService:
                 layer=request["layer"],
                 progress=progress,
                 preview=preview,
+                contrast=request.get("contrast"),
             )
             if method.efforts:  # the next estimate before starting learns from this one
                 self.speeds.record(request["model"], method.name, method.work(loaded.input_size), e.seconds)
@@ -821,6 +852,7 @@ class ExplainerService:
                 **({"shared_passes": e.meta["shared_passes"]} if "shared_passes" in e.meta else {}),
                 # a method's points (CNN Fixations), drawn as dots by the card: (row, column) at points_size
                 **{name: e.meta[name] for name in ("points", "points_size") if name in e.meta},
+                **view_meta(e.meta),
             },
         )
 
@@ -835,9 +867,12 @@ class ExplainerService:
         params: Mapping[str, Any] | None = None,
         session: str | None = None,
         client: str | None = None,
+        contrast: int | str | None = None,
     ) -> MapResult:
         """One map, waiting for it (from the cache when it was computed before: ``cached=True``)."""
-        job = self.request_map(key, model, method, target, layer, weights, params, session, client=client)
+        job = self.request_map(
+            key, model, method, target, layer, weights, params, session, client=client, contrast=contrast
+        )
         return with_notes(
             self._wait(job, get_method(method).deadline + 30.0, client), self.setting_notes(method, params)
         )

@@ -42,7 +42,7 @@ from service.uploads import UploadTooLarge, uploaded_bytes
 if TYPE_CHECKING:  # pragma: no cover - for annotations only: the app hands the service to the routes
     from service.core import ExplainerService
 
-RESERVED_FIELDS = {"model", "method", "target", "layer", "weights", "wait", "image"}
+RESERVED_FIELDS = {"model", "method", "target", "layer", "weights", "wait", "image", "contrast"}
 WAIT_MARGIN = 30.0  # seconds a waiting request gives a job beyond its deadline (it may queue first)
 
 
@@ -113,8 +113,12 @@ def _result_json(result: MapResult, notes: list[str] = ()) -> dict[str, Any]:
         "signed": result.signed,
         "notes": notes,
         "heatmap": _heatmap_png(result),
-        # a method's points (CNN Fixations' fixations): (row, column) on a points_size grid
-        **{name: result.meta[name] for name in ("points", "points_size") if name in result.meta},
+        # a method's points (CNN Fixations' fixations): (row, column) on a points_size grid; a view's classes
+        **{
+            name: result.meta[name]
+            for name in ("points", "points_size", "contrast", "contrast_label", "title")
+            if name in result.meta
+        },
     }
 
 
@@ -220,6 +224,7 @@ def create_blueprint() -> flask.Blueprint:
                 weights=form.get("weights") or None,
                 params=params,
                 client=client,
+                contrast=form.get("contrast") or None,
             )
             notes = svc.setting_notes(form.get("method", "grad_cam"), params)  # valid: request_map took them
         except UploadTooLarge as error:

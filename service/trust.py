@@ -249,14 +249,26 @@ def report_html(
     opacity: float = 0.5,
     percentile: float = 99.0,
     name: str | None = None,
+    contrast=None,
 ) -> tuple[str, str]:
     """The one-click report of a page: every method's map (from the cache, or computed now), its method
-    card, and every score known so far. Returns (HTML text, suggested file name)."""
+    card, and every score known so far; ``contrast``: the page's "why A and not B" class, for the methods
+    that can explain it. Returns (HTML text, suggested file name)."""
+    from service.card_views import accepts_contrast
+
     model, weights = svc.names(model, weights)
     predictions = svc.predict(key, model, weights)
     explanations, scores, images = [], {}, []
     for method in methods:
-        result = svc.explain(key, model, method, target=target, layer=layer, weights=weights)
+        result = svc.explain(
+            key,
+            model,
+            method,
+            target=target,
+            layer=layer,
+            weights=weights,
+            contrast=contrast if accepts_contrast(method) else None,
+        )
         explanations.append(
             Explanation(
                 method=result.method,

@@ -163,8 +163,9 @@ class Method:
         """Raise NotApplicableError (plain words) if this method cannot explain ``model``."""
 
     def layer_for(self, model, layer: str) -> str | None:
-        """The layer this method will actually use (None for pixel-space methods)."""
-        return layer if self.uses_layer else None
+        """The layer this method will actually use (None for pixel-space methods, unless their
+        attributions are taken at the layer: setting ``source="layer"``)."""
+        return layer if self.uses_layer or self.settings.get("source") == "layer" else None
 
     def needs(self, model, layer: str) -> list[PassKey]:
         raise NotImplementedError

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
+from explainers import layer_attribution
 from explainers.batching import LazyRows
 from explainers.methods.base import Attribution, MethodCard, MultiPassMethod, Param, register, seed_param
 from explainers.ops import blur
@@ -80,6 +81,7 @@ class ExpectedGradients(MultiPassMethod):
             0.0, "Noise added to each sample, as a fraction of the input range.", minimum=0.0, maximum=1.0
         ),
         "seed": seed_param("the sampling"),
+        "source": Param("pixels", layer_attribution.SOURCE_HELP, choices=layer_attribution.SOURCES),
     }
 
     def work(self, input_size):
@@ -97,6 +99,11 @@ class ExpectedGradients(MultiPassMethod):
         count = settings["n_samples"]
         chosen = rng.integers(0, len(background), count)
         alphas = rng.random(count).astype(np.float32)[:, None, None, None]
+        if layer_attribution.from_layer(settings):  # the paths run in the layer's space (the smoothing is not used)
+            heatmap, meta = layer_attribution.expected_at_layer(
+                passes, index, target, layer, np.stack(pool), chosen, alphas, span
+            )
+            return Attribution(heatmap, None, {**meta, "background": len(pool)})
         noise = NoiseRows(rng, sigma, x.shape)
 
         def points(start: int, stop: int) -> np.ndarray:

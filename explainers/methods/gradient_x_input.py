@@ -1,4 +1,6 @@
-from explainers.methods.base import MethodCard, PixelGradientMethod, register
+from explainers import layer_attribution
+from explainers.methods.base import Attribution, MethodCard, Param, PixelGradientMethod, register
+from explainers.passes import PassKey
 
 
 @register
@@ -36,6 +38,20 @@ class GradientXInput(PixelGradientMethod):
     )
     signed = True
     order = 40
+
+    params = {"source": Param("pixels", layer_attribution.SOURCE_HELP, choices=layer_attribution.SOURCES)}
+
+    def needs(self, model, layer):
+        if layer_attribution.from_layer(self.settings):  # gradient × activation (Ancona et al. 2018)
+            return [PassKey(layer, layer_grads=True)]
+        return super().needs(model, layer)
+
+    def compute(self, passes, layer):
+        if not layer_attribution.from_layer(self.settings):
+            return super().compute(passes, layer)
+        result = passes.get(PassKey(layer, layer_grads=True))
+        heatmap = layer_attribution.gradient_times_activation(result.activations, result.layer_grads)
+        return Attribution(heatmap, None, {"source": "layer", "layer_resolution": list(heatmap.shape[1:])})
 
     def from_gradients(self, gradients, inputs):
         return gradients * inputs

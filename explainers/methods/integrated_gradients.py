@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from explainers import layer_attribution
 from explainers.methods.base import Attribution, MethodCard, MultiPassMethod, Param, register, seed_param
 from explainers.ops import blur, integrate
 
@@ -74,6 +75,7 @@ class IntegratedGradients(MultiPassMethod):
         ),
         "quadrature": Param("gauss_legendre", "How the path integral is summed.", choices=QUADRATURES),
         "seed": seed_param("the noise baseline"),
+        "source": Param("pixels", layer_attribution.SOURCE_HELP, choices=layer_attribution.SOURCES),
     }
 
     def work(self, input_size):
@@ -82,6 +84,14 @@ class IntegratedGradients(MultiPassMethod):
 
     def explain_one(self, passes, index, target, span, layer):
         settings = self.settings
+        if layer_attribution.from_layer(
+            settings
+        ):  # the path runs in the layer's space, from the baseline's activations
+            pictures = baseline_pictures(passes.pictures[index], settings["baseline"], settings["seed"])
+            heatmap, meta = layer_attribution.integrated_at_layer(
+                passes, index, target, layer, pictures, settings["quadrature"], settings["steps"], span
+            )
+            return Attribution(heatmap, None, {**meta, "baseline": settings["baseline"]})
         x = passes.inputs[index]
         bases = [
             passes.preprocess(b[None])[0]

@@ -11,6 +11,7 @@ from typing import ClassVar
 
 import numpy as np
 
+from explainers import layer_attribution
 from explainers.methods.base import (
     Attribution,
     MethodCard,
@@ -22,6 +23,7 @@ from explainers.methods.base import (
     seed_param,
 )
 from explainers.ops import Mean, MeanOfSquares, SampleStatistic, Variance
+from explainers.passes import PassKey
 
 BASES = ("vanilla_gradient", "gradient_x_input", "guided_backprop")
 
@@ -51,6 +53,7 @@ class NoisyGradients(MultiPassMethod):
             0.15, "Noise level as a fraction of the input range (black to white).", minimum=0.0, maximum=1.0
         ),
         "seed": seed_param("the noise"),
+        "source": Param("pixels", layer_attribution.SOURCE_HELP, choices=layer_attribution.SOURCES),
     }
 
     def work(self, input_size):
@@ -72,6 +75,18 @@ class NoisyGradients(MultiPassMethod):
             self.statistic.update(state, attributions)
             passes.preview(self.heatmap(base, self.statistic.finish(state)))
 
+        if layer_attribution.from_layer(self.settings):  # the base method's attributions of the layer's activations
+            gradients, activations = passes.batch(
+                PassKey(layer, layer_grads=True, relu=base.relu_rule),
+                noisy,
+                target,
+                field=("layer_grads", "activations"),
+                progress=span,
+            )
+            value = self.statistic.of(base.from_gradients(gradients, activations))
+            return Attribution(
+                self.heatmap(base, value), None, {"noise_sigma": sigma, "base": base.name, "source": "layer"}
+            )
         samples = base.attribute(
             passes, noisy, target, progress=span, on_chunk=running if passes.wants_preview else None
         )

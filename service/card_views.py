@@ -1,0 +1,116 @@
+"""The service side of the views on a card: "why A and not B" (``contrast``), the top k classes
+(``top_k``) and attributions taken at the picked layer (the ``source`` setting). Plain data in and out,
+no TensorFlow at import; ``service.core`` wires these in with a few lines.
+
+A top-k request is one job: its k maps come from one batched pass (``explainers.top_k``), each is
+cached under the key of the single map of its class, and the job's result is the first class's map
+with the row's classes in its meta, so the card reads the other k − 1 maps from the cache.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from explainers.contrast import check_contrast
+from explainers.errors import ParameterError
+from explainers.layer_attribution import SEED_EXAMPLE, from_layer
+from explainers.methods import get_method
+from explainers.top_k import check_k
+from service.catalogue import labels as model_labels
+
+#: what the map results of a view carry from an Explanation's meta to the card and the report
+VIEW_META = ("contrast", "contrast_label", "title", "source", "source_layer", "top_k", "rank")
+
+
+def clean_view(model: str, method: str, target: int | None, contrast: Any, top_k: Any) -> tuple[int | None, int | None]:
+    """(contrast class index or None, k or None) checked in words, as a request may send anything."""
+    if contrast is not None and contrast != "":
+        if top_k not in (None, "", 0, 1):
+            raise ParameterError("A card shows either the top classes or 'why A and not B', not both at once.")
+        contrast = model_labels(model).resolve(contrast)
+        cls = get_method(method)
+        check_contrast(cls.name, cls.title, target, contrast)
+    else:
+        contrast = None
+    top_k = None if top_k in (None, "", 0) else check_k(top_k)
+    return contrast, (None if top_k == 1 else top_k)
+
+
+def accepts_contrast(method: str) -> bool:
+    """True if ``method`` can explain "why A and not B" (it reads the class score)."""
+    from explainers.contrast import REFUSED
+
+    return get_method(method).name not in REFUSED
+
+
+def uses_layer(method_cls: type, settings: Mapping[str, Any]) -> bool:
+    """True if the map depends on the picked layer (the cache key then holds it)."""
+    return bool(method_cls.uses_layer or from_layer(settings))
+
+
+def key_extras(contrast: int | None, top_k: int | None) -> tuple:
+    """What a view adds to a map's cache key (nothing for the plain map, so its key stays as it was)."""
+    return ((("contrast", contrast),) if contrast is not None else ()) + ((("top_k", top_k),) if top_k else ())
+
+
+def compute_top_k(
+    loaded,
+    image,
+    request: Mapping[str, Any],
+    progress: Callable[[float], None] | None,
+    keep: Callable[[Any, Any], None],
+):
+    """The top-k row of ``request``: ``keep(explanation, target)`` caches each class's map; returns the
+    first class's Explanation with the row's classes (target, label) in ``meta["top_k_row"]``."""
+    from explainers.top_k import explain_top_k
+
+    row = explain_top_k(
+        loaded,
+        image,
+        get_method(request["method"])(**request["settings"]),
+        k=request["top_k"],
+        layer=request["layer"],
+        progress=progress,
+    )
+    for explanation in row:
+        keep(explanation, explanation.target)
+    first = row[0]
+    first.meta["top_k_row"] = [[e.target, e.label] for e in row]
+    return first
+
+
+def view_cards(meta: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """The cards of the views a map was computed in (title, paper and the card's texts), for the page."""
+    from explainers.view_cards import VIEW_CARDS, views_of
+
+    return [
+        {
+            "name": name,
+            "title": VIEW_CARDS[name].title,
+            "paper": VIEW_CARDS[name].paper,
+            **VIEW_CARDS[name].card.to_dict(),
+        }
+        for name in views_of(meta)
+    ]
+
+
+def view_meta(meta: Mapping[str, Any]) -> dict[str, Any]:
+    """The view's entries of an Explanation's meta, for the MapResult."""
+    found = {name: meta[name] for name in VIEW_META if name in meta}
+    if "top_k_row" in meta:
+        found["top_k_row"] = meta["top_k_row"]
+    return found
+
+
+__all__ = [
+    "SEED_EXAMPLE",
+    "VIEW_META",
+    "accepts_contrast",
+    "clean_view",
+    "compute_top_k",
+    "key_extras",
+    "uses_layer",
+    "view_cards",
+    "view_meta",
+]

@@ -1,0 +1,140 @@
+"""'Why A and not B': a method explains logit A − logit B. For gradients the map is the difference of
+the two maps (a gradient is linear); the predictions stay the model's own; methods that read a
+probability or one class's weights refuse in words."""
+
+import numpy as np
+import pytest
+
+from explainers import explain
+from explainers.api import logits_of
+from explainers.errors import NotApplicableError, ParameterError
+
+
+def test_contrast_of_vanilla_gradient_is_the_difference_of_the_two_gradients(relu_model, rng_image):
+    image = rng_image(seed=21)
+    a = explain(relu_model, image, "vanilla_gradient", target=0)
+    b = explain(relu_model, image, "vanilla_gradient", target=1)
+    both = explain(relu_model, image, "vanilla_gradient", target=0, contrast=1)
+    np.testing.assert_allclose(both.attributions, a.attributions - b.attributions, rtol=1e-5, atol=1e-7)
+    assert both.target == 0 and both.meta["contrast"] == 1
+    assert both.meta["title"] == "why class 0 and not class 1"
+
+
+def test_contrast_of_a_linear_model_is_the_difference_of_its_weights(linear_model, rng_image):
+    kernel = linear_model.keras.get_layer("logits").weights[0].numpy()
+    e = explain(linear_model, rng_image(seed=22), "vanilla_gradient", target=2, contrast=0)
+    # the gradient of (w₂ − w₀) · x + (b₂ − b₀) with respect to the preprocessed input x is w₂ − w₀
+    np.testing.assert_allclose(e.attributions, (kernel[:, 2] - kernel[:, 0]).reshape(8, 8, 3), rtol=1e-5, atol=1e-6)
+
+
+def test_contrast_keeps_the_models_own_predictions(tiny_cnn, rng_image):
+    image = rng_image(16, 16, seed=23)
+    plain = explain(tiny_cnn, image, "grad_cam", target=1, relu=False)
+    both = explain(tiny_cnn, image, "grad_cam", target=1, contrast=3, relu=False)
+    assert [p[0] for p in both.predictions] == [p[0] for p in plain.predictions]
+    np.testing.assert_allclose([p[2] for p in both.predictions], [p[2] for p in plain.predictions], rtol=1e-5)
+    assert not np.allclose(both.heatmap, plain.heatmap)
+
+
+def test_contrast_of_integrated_gradients_adds_up_to_the_score_difference(tiny_cnn, rng_image):
+    image = rng_image(16, 16, seed=24)
+    e = explain(tiny_cnn, image, "integrated_gradients", target=0, contrast=2, steps=64)
+    logits, black = logits_of(tiny_cnn, image), logits_of(tiny_cnn, np.zeros_like(image))
+    expected = (logits[0] - logits[2]) - (black[0] - black[2])
+    np.testing.assert_allclose(e.meta["score_difference"], expected, rtol=1e-4, atol=1e-5)
+    assert e.meta["completeness_error"] < 0.02
+
+
+def test_occlusion_explains_the_score_difference(linear_model, rng_image):
+    image = rng_image(seed=25)
+    a = explain(linear_model, image, "occlusion", target=1)
+    b = explain(linear_model, image, "occlusion", target=2)
+    both = explain(linear_model, image, "occlusion", target=1, contrast=2)
+    np.testing.assert_allclose(both.heatmap, a.heatmap - b.heatmap, rtol=1e-4, atol=1e-5)
+
+
+@pytest.mark.parametrize("method", ["lime", "rise", "score_cam"])
+def test_methods_that_read_a_probability_refuse_in_words(tiny_cnn, rng_image, method):
+    with pytest.raises(NotApplicableError, match="class probability"):
+        explain(tiny_cnn, rng_image(16, 16), method, target=0, contrast=1)
+
+
+def test_the_same_class_twice_is_refused(tiny_cnn, rng_image):
+    with pytest.raises(ParameterError, match="the same"):
+        explain(tiny_cnn, rng_image(16, 16), "grad_cam", target=2, contrast="class 2")
+
+
+def test_the_cli_names_both_classes(tmp_path, capsys):
+    from PIL import Image
+
+    from explainers.__main__ import main
+    from explainers.models import model_labels
+
+    photo = tmp_path / "photo.png"
+    Image.fromarray(np.random.default_rng(0).integers(0, 256, (60, 80, 3), dtype=np.uint8)).save(photo)
+    names = [label.name for label in model_labels("shapes")]
+    argv = ["explain", str(photo), "--model", "shapes", "--contrast", "0,1", "--out", str(tmp_path / "o.png")]
+    assert main(argv) == 0
+    assert f"why {names[0]} and not {names[1]}" in capsys.readouterr().out
+    assert main([*argv[:-2], "--top-k", "2", "--out", str(tmp_path / "o.png")]) == 1
+    assert "not both" in capsys.readouterr().err
+
+
+def test_the_service_keys_a_contrast_apart_and_names_both_classes(tmp_path):
+    from helpers import png_bytes
+    from service import ExplainerService
+
+    svc = ExplainerService(tmp_path)
+    key = svc.add_image(png_bytes(64, 64, seed=2))
+    plain = svc.explain(key, "shapes", "vanilla_gradient", target=0)
+    both = svc.explain(key, "shapes", "vanilla_gradient", target=0, contrast=1)
+    assert not both.cached and "title" not in plain.meta
+    assert both.meta["contrast"] == 1 and both.meta["title"].startswith("why ")
+    assert svc.explain(key, "shapes", "vanilla_gradient", target=0, contrast=1).cached
+    with pytest.raises(NotApplicableError, match="class probability"):
+        svc.request_map(key, "shapes", "rise", target=0, contrast=1)
+
+
+def test_a_layer_source_keys_the_layer(tmp_path):
+    from helpers import png_bytes
+    from service import ExplainerService
+
+    svc = ExplainerService(tmp_path)
+    key = svc.add_image(png_bytes(64, 64, seed=3))
+    layers = [info["name"] for info in svc.layers("shapes")][-2:]
+    maps = [
+        svc.explain(key, "shapes", "gradient_x_input", target=0, layer=layer, params={"source": "layer"})
+        for layer in layers
+    ]
+    assert [m.layer for m in maps] == layers and not maps[1].cached
+
+
+def test_the_report_names_both_classes_and_prints_the_views_card(relu_model, rng_image):
+    from explainers.report import render_report
+    from explainers.view_cards import VIEW_CARDS
+
+    image = rng_image(seed=26)
+    e = explain(relu_model, image, "vanilla_gradient", target=0, contrast=1)
+    page = render_report(image, [e], model=relu_model)
+    assert "why class 0 and not class 1" in page
+    assert VIEW_CARDS["contrast"].card.computes.replace("'", "&#39;") in page
+
+
+def test_the_downloads_carry_the_contrast(tmp_path):
+    import io
+
+    from PIL import Image
+
+    from app import create_app
+    from components.common import SERVICE_KEY
+    from helpers import png_bytes
+
+    app = create_app({"weights": "random", "model": "shapes", "data_dir": str(tmp_path / "data")})
+    key = app.server.extensions[SERVICE_KEY].add_image(png_bytes(64, 64, seed=4))
+    client = app.server.test_client()
+    card = client.get(f"/download/card.png?image={key}&model=shapes&method=vanilla_gradient&target=0&contrast=1")
+    assert card.status_code == 200
+    assert Image.open(io.BytesIO(card.data)).text["Title"].endswith("why circle and not square")
+    report = client.get(f"/download/report.html?image={key}&model=shapes&methods=grad_cam,rise&target=0&contrast=1")
+    page = report.get_data(as_text=True)
+    assert report.status_code == 200 and "why circle and not square" in page and "RISE" in page
