@@ -14,9 +14,24 @@ from pathlib import Path
 import numpy as np
 
 from explainers.batching import LazyRows
-from explainers.methods.base import Attribution, MethodCard, MultiPassMethod, Param, register, seed_param
+from explainers.convergence import chunk_bounds, sub_span
+from explainers.methods.base import (
+    Attribution,
+    MethodCard,
+    Param,
+    SamplingMethod,
+    register,
+    sampler_param,
+    seed_param,
+    stable_params,
+)
 from explainers.ops import blur
 from explainers.passes import PassKey
+from explainers.samplers import uniform_points
+
+#: plain: baselines and points on the path drawn independently; stratified: from a 2-D scrambled Sobol
+#: sequence, so every background picture and every stretch of the path gets its even share of samples
+BASELINE_SAMPLERS = ("plain", "stratified")
 
 BACKGROUND_DIR = Path(
     os.environ.get("EXPLAINERS_BACKGROUND_DIR") or Path(__file__).resolve().parents[2] / "assets" / "examples"
@@ -44,7 +59,7 @@ def blurred_copies(picture: np.ndarray) -> list[np.ndarray]:
 
 
 @register
-class ExpectedGradients(MultiPassMethod):
+class ExpectedGradients(SamplingMethod):
     name = "expected_gradients"
     title = "Expected gradients"
     description = "Integrated gradients averaged over many everyday baselines instead of one blank picture."
@@ -80,12 +95,18 @@ class ExpectedGradients(MultiPassMethod):
             0.0, "Noise added to each sample, as a fraction of the input range.", minimum=0.0, maximum=1.0
         ),
         "seed": seed_param("the sampling"),
+        "sampler": sampler_param(
+            "stratified", BASELINE_SAMPLERS, "stratified (each background picture and stretch of the path evenly often)"
+        ),
+        **stable_params("n_samples"),
     }
 
     def work(self, input_size):
         return 0, self.settings["n_samples"]
 
-    def explain_one(self, passes, index, target, span, layer):
+    def sampling(self, passes, index: int):
+        """The input, its background (preprocessed), and ``points(start, stop)``: samples start..stop-1
+        (baseline + α (x − baseline), plus noise if smoothing), with ``chosen``: each sample's baseline."""
         settings = self.settings
         sigma = settings["smoothing"] * passes.model.input_range()
         picture = passes.pictures[index].astype(np.float32)
@@ -95,8 +116,13 @@ class ExpectedGradients(MultiPassMethod):
         background = passes.preprocess(np.stack(pool))
         rng = np.random.default_rng(settings["seed"])
         count = settings["n_samples"]
-        chosen = rng.integers(0, len(background), count)
-        alphas = rng.random(count).astype(np.float32)[:, None, None, None]
+        if settings["sampler"] == "plain":
+            chosen = rng.integers(0, len(background), count)
+            alphas = rng.random(count).astype(np.float32)[:, None, None, None]
+        else:
+            spread = uniform_points(count, 2, "sobol", settings["seed"])
+            chosen = np.minimum((spread[:, 0] * len(background)).astype(int), len(background) - 1)
+            alphas = spread[:, 1].astype(np.float32)[:, None, None, None]
         noise = NoiseRows(rng, sigma, x.shape)
 
         def points(start: int, stop: int) -> np.ndarray:
@@ -107,12 +133,27 @@ class ExpectedGradients(MultiPassMethod):
                 rows = rows + noise.rows(start, stop).astype(np.float32)
             return rows.astype(np.float32)
 
+        return x, background, chosen, points, len(pool)
+
+    def steps(self, passes, index, target, span, chunk):
+        x, background, chosen, points, pool = self.sampling(passes, index)
+        count, total = len(chosen), 0.0
+        for start, stop in chunk_bounds(count, chunk):
+            progress = sub_span(span, start, stop, count)
+            gradients = passes.batch(PassKey(None, input_grads=True), points(start, stop), target, progress=progress)
+            total = total + ((x[None] - background[chosen[start:stop]]) * gradients).sum(axis=0)
+            attributions = (total / np.float32(stop)).astype(np.float32)
+            yield stop, Attribution(attributions.sum(axis=-1), attributions, {"background": pool})
+
+    def explain_count(self, passes, index, target, span, layer):
+        x, background, chosen, points, pool = self.sampling(passes, index)
+        count = len(chosen)
         gradients = passes.batch(PassKey(None, input_grads=True), LazyRows(count, points), target, progress=span)
         total = (x - background[chosen[0]]) * gradients[0]
         for row in range(1, count):  # the mean over samples, in the order np.mean adds them, one sample at a time
             total += (x - background[chosen[row]]) * gradients[row]
         attributions = (total / np.float32(count)).astype(np.float32)
-        return Attribution(attributions.sum(axis=-1), attributions, {"background": len(pool)})
+        return Attribution(attributions.sum(axis=-1), attributions, {"background": pool})
 
 
 class NoiseRows:
