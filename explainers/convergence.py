@@ -85,7 +85,8 @@ def describe(meta: dict[str, Any], unit: str = "samples") -> str:
         return f"Stable after {done}."
     rho = meta.get("rho")
     agreement = f" (its last two maps agreed at ρ = {rho:.3f})" if rho is not None else ""
-    return f"Stopped at the {meta['budget']} budget before the map was stable: {done}{agreement}."
+    budget = unit if meta["budget"] == "samples" else "time"
+    return f"Stopped at the {budget} budget before the map was stable: {done}{agreement}."
 
 
 def run_until_stable(
