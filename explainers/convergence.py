@@ -106,22 +106,25 @@ def run_until_stable(
     """
     began = clock()
     previous = result = None
-    streak, rho, samples, chunks, last_chunk = 0, None, 0, 0, 0.0
+    streak, rho, samples, chunks, next_chunk = 0, None, 0, 0, 0.0
+    sizes = [0, 0]  # the last two chunks' sizes, for the next one's: the same, or growing as they grew
     iterator = iter(steps)
     stopped, budget = "budget", "samples"
     while True:
         if rule.max_samples is not None and samples >= rule.max_samples:
             break
         elapsed = clock() - began
-        if chunks and rule.max_seconds is not None and elapsed + last_chunk > rule.max_seconds:
+        if chunks and rule.max_seconds is not None and elapsed + next_chunk > rule.max_seconds:
             budget = "seconds"
             break
         chunk_began = clock()
         try:
-            samples, result = next(iterator)
+            before, (samples, result) = samples, next(iterator)
         except StopIteration:
             break
-        last_chunk = clock() - chunk_began
+        sizes = [sizes[1], max(1, samples - before)]
+        growth = sizes[1] / sizes[0] if sizes[0] else 1.0
+        next_chunk = (clock() - chunk_began) * growth  # seconds the next chunk should take at this one's speed
         chunks += 1
         if on_step is not None:
             on_step(result)
