@@ -111,8 +111,8 @@ def plans(quick: bool, model: str) -> list[Plan]:
     ``--quick`` (their references alone cost hundreds of gradient passes)."""
     noise = lambda setup: 0.15 * setup["input_range"]  # noqa: E731 - a per-model setting
     small = model == "shapes"
-    grads = [2, 4, 8, 16, 32, 64] if small else ([2, 4, 8, 16] if quick else [2, 4, 8, 16, 32])
-    masks = [32, 64, 128, 256, 512] if small else [64, 128, 256, 512]
+    grads = [2, 4, 8, 16, 32] + ([] if quick else [64]) if small else [2, 4, 8, 16] + ([] if quick else [32])
+    masks = [32, 64, 128, 256] + ([] if quick else [512])
     every = [
         Plan(
             "smoothgrad",
@@ -186,7 +186,6 @@ def main() -> None:
     parser.add_argument("--write", action="store_true", help="write the table into docs/benchmarks.md")
     args = parser.parse_args()
 
-    from benchmarks.doc_table import replace_section
     from explainers import explain, load_model
     from explainers.convergence import rank_agreement
     from explainers.images import decode
@@ -205,7 +204,8 @@ def main() -> None:
     photo = decode((ROOT / "assets" / "examples" / "chelsea.jpg").read_bytes())
     rows = []
     for name in args.models:
-        model = load_model(name, weights=None) if name != "shapes" else load_model(name)
+        small = name == "shapes"
+        model = load_model(name) if small else load_model(name, weights=None)
         target = int(explain(model, photo, "vanilla_gradient").target)
         setup = {"keras": model.keras, "target": target, "input_range": model.input_range()}
         setup["inputs"] = model.preprocess(model.prepare(photo)[None])
@@ -237,8 +237,9 @@ def main() -> None:
             fixed_better = converge(lambda c: ours(c, 0, better), plan.counts, reference, goal)
             fixed_plain = converge(lambda c: ours(c, 0, "plain"), plan.counts, reference, goal)
             peers = []
+            skip = "not measured here: --quick measures the peers on Shapes only" if args.quick and not small else None
             for peer, build in plan.peers.items():
-                if peer_error is not None:
+                if peer_error is not None or skip:
                     break
                 try:
                     peer_reference, peer_floor = reference_of(
@@ -250,8 +251,8 @@ def main() -> None:
                     peers.append((peer, found, peer_floor))
                 except Exception as error:  # noqa: BLE001 - a peer that fails gets its error in its cell
                     peers.append((peer, f"failed: {type(error).__name__}: {str(error)[:80]}", None))
-            if peer_error is not None:
-                peer_cells = peer_error if plan.peers else "no peer has it"
+            if peer_error is not None or skip:
+                peer_cells = (peer_error or skip) if plan.peers else "no peer has it"
             else:
                 peer_cells = (
                     "; ".join(
@@ -266,6 +267,15 @@ def main() -> None:
             )
             print(row, flush=True)
             rows.append(row)
+            if args.write:  # after every row, so a long run that is stopped keeps what it measured
+                write(args, began, clock, factor, rows)
+    print(write(args, began, clock, factor, rows, to_docs=args.write))
+
+
+def write(args, began: str, clock: float, factor: int, rows: list[str], to_docs: bool = True) -> str:
+    """The table (with how it was made) as markdown, also put into docs/benchmarks.md if ``to_docs``."""
+    from benchmarks.doc_table import replace_section
+
     minutes = (time.perf_counter() - clock) / 60
     flags = " --quick" if args.quick else ""
     text = "\n".join(
@@ -285,9 +295,9 @@ def main() -> None:
             *rows,
         ]
     )
-    print(text)
-    if args.write:
+    if to_docs:
         replace_section(ROOT / "docs" / "benchmarks.md", "quality", text)
+    return text
 
 
 def model_default_sampler(method: str) -> str:

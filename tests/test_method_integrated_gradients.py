@@ -175,6 +175,8 @@ def test_adaptive_steps_stop_early_when_the_parts_add_up(linear_model, rng_image
     # two agreeing levels in a row need 31 steps: with 20 it stops at 15, as 31 would pass the budget
     capped = explain(linear_model, rng_image(seed=1), "integrated_gradients", until="stable", steps=20)
     assert capped.meta["steps"] == 15 and capped.meta["budget_reached"] is True
+    tiny = explain(linear_model, rng_image(seed=1), "integrated_gradients", until="stable", steps=4).meta
+    assert tiny["steps"] == 4 and tiny["budget_reached"] is True  # too few for a level: the fixed rule
 
 
 @pytest.mark.slow

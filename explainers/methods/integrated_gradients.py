@@ -118,7 +118,9 @@ class IntegratedGradients(SamplingMethod):
         score = float(passes.logits[index, target])
         baseline_scores = passes.remembered_logits(np.stack(bases), target, progress=(span[0], span[0]))[:, target]
         if budget < 7:  # too few for even the first level: the fixed rule at that count
-            yield budget, self.explain_count(passes, index, target, span, None)
+            result = self.explain_count(passes, index, target, span, None)
+            result.meta["steps"] = budget
+            yield budget, result
             return
         paths = [NestedPath(first_level=3) for _ in bases]
         while 2 ** (paths[0].level + 1) - 1 <= budget:
