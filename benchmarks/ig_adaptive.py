@@ -37,8 +37,9 @@ def main() -> None:
     lines = [
         f"Run {began} with `.venv/bin/python benchmarks/ig_adaptive.py --budget {args.budget} "
         f"--seconds {args.seconds:g} --write`: seeded **random weights**, a seeded random picture, the top-1 "
-        f"class, black baseline. Adaptive: `until=\"stable\"` (nested open-trapezoid nodes 3, 7, 15, 31, ... "
-        f"with one Richardson step, every gradient reused; stops at ≤ 1 % completeness error and a stable map, "
+        f"class, black baseline. Adaptive: `until=\"stable\"` (nested open-trapezoid nodes 7, 15, 31, 63, ... "
+        f"with one Richardson step, every gradient reused; stops at ≤ 1 % completeness error with a map "
+        f"agreeing with the previous level's at ρ ≥ 0.99 (32 × 32), "
         f"or at the budget of {args.budget} steps / {args.seconds:g} s).",
         "",
         "| model | adaptive: steps used | adaptive: completeness error | stopped | seconds | "

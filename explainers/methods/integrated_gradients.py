@@ -11,7 +11,8 @@ is reported in ``meta["completeness_error"]`` (the axiom says it should be 0).
 
 ``until="stable"`` makes the step count adaptive: the path's nodes double level by level (7, 15, 31, 63,
 ... points; ``explainers.ops.NestedPath``, so every earlier gradient is reused) until the completeness
-error is at most ``tolerance`` (1 %) and the map is stable, or the budget (``steps``, seconds) is spent;
+error is at most ``tolerance`` (1 %) and the map agrees with the previous level's (ρ ≥ 0.99 at 32 × 32),
+or the budget (``steps``, seconds) is spent;
 ``meta`` then says ``steps``, ``completeness_error`` and ``budget_reached``.
 """
 
@@ -82,6 +83,8 @@ class IntegratedGradients(SamplingMethod):
         "quadrature": Param("gauss_legendre", "How the path integral is summed.", choices=QUADRATURES),
         "seed": seed_param("the noise baseline"),
         **stable_params("steps"),
+        # one agreeing level is enough here: the completeness error is this method's own test of being done
+        "patience": Param(1, "Stable mode: how many levels in a row must agree.", minimum=1, maximum=10),
         "tolerance": Param(
             0.01,
             "Stable mode: the largest completeness error accepted (0.01: the parts add up to within 1 %).",
