@@ -7,7 +7,7 @@ which stops when the map, average-pooled to the card's display grid (32 × 32: f
 noise), has a Spearman rank correlation ≥ ``agreement`` with the map one chunk earlier, ``patience``
 chunks in a row, or when the budget of samples or seconds is spent.
 
-Plain numpy (scipy for ranks), no TensorFlow: the stopping rule is tested on hand-made maps.
+Plain numpy (OpenCV for pooling), no TensorFlow: the stopping rule is tested on hand-made maps.
 """
 
 from __future__ import annotations
@@ -42,14 +42,20 @@ def rank_agreement(first: np.ndarray, second: np.ndarray, grid: int = DISPLAY_GR
 
     Two flat maps agree (1.0); a flat map and a varied one do not (0.0), as no ranking is shared.
     """
-    from scipy.stats import rankdata
-
     a, b = display_map(first, grid).ravel(), display_map(second, grid).ravel()
     flat_a, flat_b = bool(np.ptp(a) == 0), bool(np.ptp(b) == 0)
     if flat_a or flat_b:
         return 1.0 if flat_a and flat_b else 0.0
-    ra, rb = rankdata(a) - (len(a) + 1) / 2, rankdata(b) - (len(b) + 1) / 2
+    ra, rb = ranks(a) - (len(a) + 1) / 2, ranks(b) - (len(b) + 1) / 2
     return float(np.dot(ra, rb) / math.sqrt(float(np.dot(ra, ra)) * float(np.dot(rb, rb))))
+
+
+def ranks(values: np.ndarray) -> np.ndarray:
+    """Ranks 1..n of ``values`` (1-D), tied values sharing their average rank (as Spearman's ρ needs:
+    LIME's patches make many equal cells)."""
+    _, inverse, counts = np.unique(values, return_inverse=True, return_counts=True)
+    last = np.cumsum(counts)  # the rank of each distinct value's last copy
+    return (last - (counts - 1) / 2.0)[inverse]
 
 
 def chunk_bounds(total: int, chunk: int) -> Iterator[tuple[int, int]]:

@@ -85,3 +85,9 @@ def test_stable_mode_ends_on_the_map_it_shows_last(relu_model, rng_image):
     )
     assert len(previews) == e.meta["chunks"]
     np.testing.assert_array_equal(previews[-1], e.heatmap)
+
+
+def test_ranks_share_their_average_when_tied():
+    from explainers.convergence import ranks
+
+    np.testing.assert_array_equal(ranks(np.array([3.0, 1, 2, 2, 5, 1, 1])), [6, 2, 4.5, 4.5, 7, 2, 2])
