@@ -224,6 +224,9 @@ def main() -> None:
             better = model_default_sampler(plan.method)
             reference, floor = reference_of(lambda c, s: ours(c, s, better), factor * plan.counts[-1])
             goal = TARGET_SHARE * floor
+            fixed_better = converge(lambda c: ours(c, 0, better), plan.counts, reference, goal)
+            fixed_plain = converge(lambda c: ours(c, 0, "plain"), plan.counts, reference, goal)
+            # after the fixed counts, so its chunk sizes are compiled already, as on a server that has run a while
             began_stable = time.perf_counter()
             stable = explain(
                 model, photo, plan.method, target=target, until="stable", **{plan.setting: plan.counts[-1]}
@@ -234,8 +237,6 @@ def main() -> None:
                 f"{stable.meta['samples']}, {stable_seconds:.1f} s ({stable.meta['stopped']}); "
                 f"ρ/floor {rho / floor:.2f}, IoU {top_overlap(stable.heatmap, reference):.2f}"
             )
-            fixed_better = converge(lambda c: ours(c, 0, better), plan.counts, reference, goal)
-            fixed_plain = converge(lambda c: ours(c, 0, "plain"), plan.counts, reference, goal)
             peers = []
             skip = "not measured here: --quick measures the peers on Shapes only" if args.quick and not small else None
             for peer, build in plan.peers.items():
@@ -287,7 +288,8 @@ def write(args, began: str, clock: float, factor: int, rows: list[str], to_docs:
             f"{TARGET_SHARE} × floor. Counts tried: doubling up to the largest. A cell: samples (masks) to reach "
             "the target and the seconds of that run, then ρ/floor and the top-10 % IoU with the reference. "
             "Stable: `until=\"stable\"` with the largest count as its budget and the better sampler (antithetic "
-            "noise, Sobol masks and patterns, stratified baselines).",
+            "noise, Sobol masks and patterns, stratified baselines), run after the fixed counts so that every "
+            "batch size it uses is compiled, as on a server that has been running.",
             "",
             "| model | method | noise floor ρ | ours, stable + better sampler | ours, fixed count, better sampler "
             "| ours, fixed count, plain sampler | peers (own reference, fixed counts) |",
