@@ -54,7 +54,8 @@ def main() -> None:
             model, picture, "integrated_gradients", until="stable", steps=args.budget, max_seconds=args.seconds
         )
         meta = adaptive.meta
-        stopped = "budget (" + meta.get("budget", "") + ")" if meta["budget_reached"] else "≤ 1 % and stable"
+        reached = "steps" if meta.get("budget") == "samples" else "time"
+        stopped = f"budget ({reached})" if meta["budget_reached"] else "≤ 1 % and stable"
         lines.append(
             f"| {model.title} | {meta['steps']} | {meta['completeness_error']:.2%} | {stopped} | "
             f"{adaptive.seconds:.0f} | {fixed.meta['completeness_error']:.2%} | {fixed.seconds:.0f} |"
