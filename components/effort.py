@@ -22,6 +22,9 @@ from service import describe_error
 
 EFFORTS = {"quick": "Quick", "standard": "Standard", "thorough": "Thorough"}
 DEFAULT_EFFORT = "standard"
+#: where the page's default differs from the method's (the API keeps a fixed count, repeatable as in the
+#: papers; on the page a sampling map stops once it stops changing, its count then the most it may use)
+PAGE_DEFAULTS = {"until": "stable"}
 
 
 def _id(part: str, card: str | Any = MATCH, **more: Any) -> dict:
@@ -48,7 +51,7 @@ def layout(method: dict, card: str) -> list:
     if not efforts:
         return [dcc.Store(id=_id("settings", card))]
     settings = service().method_settings(method["name"])
-    values = {name: setting["default"] for name, setting in settings.items()}
+    values = {name: PAGE_DEFAULTS.get(name, setting["default"]) for name, setting in settings.items()}
     return [
         html.Div(
             [
@@ -70,7 +73,7 @@ def layout(method: dict, card: str) -> list:
                 html.Details(
                     [
                         html.Summary("Settings", className="hint"),
-                        *[_field(card, name, setting) for name, setting in settings.items()],
+                        *[_field(card, name, setting, values[name]) for name, setting in settings.items()],
                         html.Div(
                             "An empty box means the default; a value out of range is capped (the card says so).",
                             className="hint",
@@ -85,14 +88,14 @@ def layout(method: dict, card: str) -> list:
     ]
 
 
-def _field(card: str, name: str, setting: dict) -> html.Div:
-    """One setting: a number box, or a choice; its help line as the label's tooltip and below it."""
+def _field(card: str, name: str, setting: dict, value: Any) -> html.Div:
+    """One setting (at ``value``): a number box, or a choice; its help line as the label's tooltip and below it."""
     field_id = _id("setting", card, name=name)
     if setting["choices"]:
         control = dcc.Dropdown(
             id=field_id,
             options=[{"label": str(c), "value": c} for c in setting["choices"]],
-            value=setting["default"],
+            value=value,
             clearable=False,
             searchable=False,
             className="setting-choice",
@@ -101,7 +104,7 @@ def _field(card: str, name: str, setting: dict) -> html.Div:
         control = dcc.Dropdown(
             id=field_id,
             options=[{"label": "yes", "value": True}, {"label": "no", "value": False}],
-            value=setting["default"],
+            value=value,
             clearable=False,
             searchable=False,
             className="setting-choice",
@@ -111,7 +114,7 @@ def _field(card: str, name: str, setting: dict) -> html.Div:
         control = dcc.Input(
             id=field_id,
             type="number",
-            value=setting["default"],
+            value=value,
             step=step,
             debounce=True,
             className="form-control form-control-sm setting-number",
@@ -192,5 +195,6 @@ def explain_choice(settings, page_data, spec, effort):
     except Exception as error:  # noqa: BLE001 - a bad value typed in the panel: said in plain words
         return "", html.Div(describe_error(error), className="setting-note card-error", role="alert")
     said = EFFORTS.get(effort, "Your settings") if isinstance(effort, str) else "Your settings"
-    words = f"{said}: {estimate.words()}" if estimate is not None else ""
+    bound = "at most " if (chosen or {}).get("until") == "stable" else ""  # it may stop sooner
+    words = f"{said}: {bound}{estimate.words()}" if estimate is not None else ""
     return words, [html.Div(note, className="setting-note") for note in notes]

@@ -51,7 +51,7 @@ from service.catalogue import ModelCatalogue, facts_of
 from service.catalogue import labels as catalogue_labels
 from service.classes import picture_probabilities, standing
 from service.errors import describe_error
-from service.estimates import Estimate, SpeedLog
+from service.estimates import Estimate, SpeedLog, work_done
 from service.jobs import Job
 from service.results import MapResult, is_empty, shrink
 from service.store import MAX_UPLOAD_BYTES, ImageStore
@@ -777,7 +777,9 @@ class ExplainerService:
                 contrast=request.get("contrast"),
             )
             if method.efforts:  # the next estimate before starting learns from this one
-                self.speeds.record(request["model"], method.name, method.work(loaded.input_size), e.seconds)
+                budget = method.settings.get(getattr(method, "budget", ""))  # stable mode may stop before it
+                work = work_done(method.work(loaded.input_size), e.meta, budget)
+                self.speeds.record(request["model"], method.name, work, e.seconds)
         # every map's pass also yields the logits: keep the top-5, so the predictions cost nothing more;
         # where they are known already, a method whose passes never saw the picture itself needs none
         predict_key = self._predict_key(request["key"], request["model"], request["weights"])

@@ -45,6 +45,16 @@ def units(work: tuple[int, int]) -> float:
     return max(1.0, forward + GRADIENT_COST * gradients)
 
 
+def work_done(work: tuple[int, int], meta: dict, budget: int | None) -> tuple[int, int]:
+    """The pictures a finished map really had the model see: ``work`` (its settings' count), scaled down
+    when stable mode stopped before its ``budget`` (``meta["samples"]``), so the speed learnt stays true."""
+    samples = meta.get("samples") if "stopped" in meta else None
+    if not samples or not budget or samples >= budget:
+        return work
+    share = samples / budget
+    return max(1, round(work[0] * share)) if work[0] else 0, max(1, round(work[1] * share)) if work[1] else 0
+
+
 class SpeedLog:
     """Seconds per picture (in forward passes) that this server's finished maps took, per model and method."""
 

@@ -83,7 +83,7 @@ def _text(dash_duo, card: str, kind: str) -> str:
 
 def _cached(svc, key: str, **settings) -> bool:
     """Whether the SmoothGrad map of ``key`` at these settings was computed (by the card) already."""
-    return svc.explain(key, "shapes", "smoothgrad", params=settings).cached
+    return svc.explain(key, "shapes", "smoothgrad", params={"until": "stable", **settings}).cached
 
 
 def test_a_long_method_offers_a_choice_of_effort_with_its_time_before_it_starts(shapes_page):
@@ -118,7 +118,15 @@ def test_a_long_method_offers_a_choice_of_effort_with_its_time_before_it_starts(
     dash_duo.driver.execute_script("document.querySelector('.examples:not([hidden]) button.example').click();")
     _wait(lambda: _card_state(dash_duo, card).get("ready"), message="the SmoothGrad map at standard effort")
     key = dash_duo.find_element("#original-image").get_attribute("src").split("/image/")[1].split("/")[0]
-    assert _cached(svc, key, n_samples=16)
+    assert _cached(svc, key, n_samples=16)  # the page's default: stable mode, n_samples the most it may use
+
+    def said() -> str:  # textContent: the card's words may sit in a folded part of the card
+        return dash_duo.driver.execute_script(
+            "const e = document.getElementById(arguments[0]); return e ? e.textContent : '';",
+            _dom_id(card, "card-info"),
+        )
+
+    _wait(lambda: "Stable after" in said() or "Stopped at the samples budget" in said(), message="how it stopped")
 
     # Quick: its settings fill in, the card computes anew, and the estimate is now this server's own
     dash_duo.driver.execute_script(

@@ -2,6 +2,7 @@
 they should, and on the real architectures (random weights) ≤ 5 % completeness error at the default
 step count, shrinking as steps grow."""
 
+import math
 from pathlib import Path
 
 import numpy as np
@@ -12,7 +13,7 @@ from explainers.engine import engine_for
 from explainers.images import decode
 from explainers.methods.integrated_gradients import BASELINES, QUADRATURES, baseline_pictures
 from explainers.models import ExplainableModel
-from explainers.ops import quadrature
+from explainers.ops import NestedPath, quadrature
 from explainers.passes import LogitsMemo
 
 CAT = Path(__file__).resolve().parent.parent / "assets" / "examples" / "chelsea.jpg"
@@ -149,3 +150,42 @@ def test_completeness_on_the_real_architectures(name, registry_models):
     few = explain(model, cat, "integrated_gradients", target=281, steps=8).meta["completeness_error"]
     many = explain(model, cat, "integrated_gradients", target=281, steps=64).meta["completeness_error"]
     assert many < few / 3  # and it keeps falling as steps grow
+
+
+def test_nested_path_reuses_every_node_and_converges_on_known_integrals():
+    """∫₀¹ of 1 + α is 1.5 exactly at every level; ∫₀¹ e^{3α} = (e³ − 1) / 3 gets closer as nodes double."""
+    line, curve, seen = NestedPath(), NestedPath(), set()
+    errors = []
+    for level in range(2, 8):
+        nodes = line.next_nodes()
+        assert not seen & set(nodes.tolist()) and len(seen) + len(nodes) == 2**level - 1  # only new nodes
+        seen |= set(nodes.tolist())
+        line.add((1 + nodes)[:, None])
+        curve.add(np.exp(3 * curve.next_nodes())[:, None])
+        assert line.mean()[0] == pytest.approx(1.5, abs=1e-12) and line.evaluations == 2**level - 1
+        errors.append(abs(curve.mean()[0] - (np.exp(3) - 1) / 3))
+    assert all(b < a / 3 for a, b in zip(errors, errors[1:])) and errors[-1] < 1e-3
+
+
+def test_adaptive_steps_stop_early_when_the_parts_add_up(linear_model, rng_image):
+    """A linear model's path gradient is constant: complete and stable at the fewest levels (7, 15)."""
+    e = explain(linear_model, rng_image(seed=1), "integrated_gradients", target=0, until="stable", steps=256)
+    assert e.meta["steps"] == 15 and e.meta["completeness_error"] < 1e-4 and e.meta["budget_reached"] is False
+    assert any(note.startswith("Completeness error") for note in e.meta["notes"])
+    # two agreeing levels in a row need 31 steps: with 20 it stops at 15, as 31 would pass the budget
+    capped = explain(linear_model, rng_image(seed=1), "integrated_gradients", until="stable", steps=20, patience=2)
+    assert capped.meta["steps"] == 15 and capped.meta["budget_reached"] is True
+    tiny = explain(linear_model, rng_image(seed=1), "integrated_gradients", until="stable", steps=4).meta
+    assert tiny["steps"] == 4 and tiny["budget_reached"] is True  # too few for a level: the fixed rule
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", ["vgg16", "resnet50", "inception_v3"])
+def test_adaptive_steps_meet_one_percent_or_say_the_budget_was_reached(name, registry_models):
+    model = registry_models(name)
+    side = model.input_size
+    picture = np.random.default_rng(0).integers(0, 256, (side, side, 3), dtype=np.uint8)
+    meta = explain(model, picture, "integrated_gradients", until="stable", steps=63).meta
+    assert meta["steps"] <= 63 and math.isfinite(meta["completeness_error"])
+    assert meta["completeness_error"] <= 0.01 or meta["budget_reached"], meta
+    assert any(f"{100 * meta['completeness_error']:.2f} %" in note for note in meta["notes"])

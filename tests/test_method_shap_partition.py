@@ -46,3 +46,11 @@ def test_without_the_package_it_says_how_to_install(region_model, region_picture
     monkeypatch.setitem(sys.modules, "shap", None)  # import shap -> ImportError
     with pytest.raises(NotApplicableError, match="requirements-extra.txt"):
         explain(region_model, region_picture, "shap_partition")
+
+
+def test_stable_mode_deepens_the_split_reusing_every_scored_copy(region_model, region_picture):
+    e = explain(region_model, region_picture, "shap_partition", target=0, max_evals=256, until="stable")
+    assert e.meta["samples"] <= 256 and e.meta["stopped"] in {"stable", "budget"}
+    levels = [64, 128, 256][: e.meta["chunks"]]
+    assert e.meta["evaluations"] < sum(levels) + 2 * len(levels)  # a deeper level re-scores no copy
+    assert mass_inside_region(e.heatmap) > 0.6

@@ -3,7 +3,8 @@
 Every module in this package is imported here, so a new method is one new file with a class decorated
 by ``@register``: the UI, the CLI, the HTTP API and the contract tests pick it up from ``METHODS``. A
 family's base class leaves one hook to write: ``channel_weights`` for a CAM (``CamMethod``),
-``explain_one`` for a method that runs its own batches per picture (``MultiPassMethod``). Numerics two
+``explain_one`` for a method that runs its own batches per picture (``MultiPassMethod``), and for a
+sampling method also ``steps``, its chunks for the stable mode (``SamplingMethod``). Numerics two
 methods share live in ``explainers.ops``.
 """
 

@@ -268,6 +268,83 @@ class MultiPassMethod(PerPictureMethod):
         return [PassKey()]
 
 
+#: when a sampling method stops: after its count of samples, or once its map stops changing
+UNTIL = ("count", "stable")
+
+
+def stable_params(count: str) -> dict[str, Param]:
+    """The settings of ``until="stable"`` (``explainers.convergence``); ``count`` names the method's own
+    count setting, which in stable mode is the most it may use."""
+    return {
+        "until": Param(
+            "count",
+            f"When to stop: after {count} (count, repeatable as in the papers), or once the map stops changing "
+            f"(stable; {count} is then the most it may use).",
+            choices=UNTIL,
+        ),
+        "agreement": Param(
+            0.99,
+            "Stable mode: how alike two maps one chunk apart must be (Spearman ρ on a 32 × 32 grid).",
+            minimum=0.5,
+            maximum=1.0,
+        ),
+        "patience": Param(2, "Stable mode: how many chunks in a row must agree.", minimum=1, maximum=10),
+        "max_seconds": Param(120.0, "Stable mode: the most seconds it may take.", minimum=0.1, maximum=3600.0),
+    }
+
+
+class SamplingMethod(MultiPassMethod):
+    """A multi-pass method whose map is an estimate from random samples (SmoothGrad, RISE, LIME, ...).
+
+    With ``until="count"`` it runs ``explain_count`` (its fixed count of samples); with ``until="stable"``
+    it runs ``steps``, the one hook: a lazy sequence of (samples so far, running Attribution), one item per
+    chunk, that ``explainers.convergence.run_until_stable`` stops when the map stops changing or at the
+    budget. What happened goes into ``meta`` and one line of the card's notes."""
+
+    #: the setting that counts samples (in stable mode: the most it may use), and what a sample is called
+    budget: ClassVar[str] = "n_samples"
+    unit: ClassVar[str] = "samples"
+    #: samples per chunk in stable mode (fewer if the budget would give fewer than four chunks)
+    chunk: ClassVar[int] = 8
+
+    def explain_count(self, passes: Passes, index: int, target: int, span, layer) -> Attribution:
+        raise NotImplementedError
+
+    def steps(self, passes: Passes, index: int, target: int, span, chunk: int):
+        """Yield (samples so far, Attribution of the samples so far) after each chunk of ``chunk`` samples,
+        up to ``self.settings[self.budget]`` samples; each chunk reports progress within ``span``."""
+        raise NotImplementedError
+
+    def done(self, result: Attribution) -> bool:
+        """A method's own condition for stopping, besides a stable map (integrated gradients: completeness)."""
+        return True
+
+    def explain_one(self, passes, index, target, span, layer):
+        from explainers.convergence import StopRule, describe, run_until_stable
+
+        settings = self.settings
+        # attributions at a layer (``source="layer"``) run their fixed count: stable mode samples the pixels
+        if settings.get("until") != "stable" or settings.get("source") == "layer":
+            return self.explain_count(passes, index, target, span, layer)
+        total = int(settings[self.budget])
+        chunk = max(2, min(self.chunk, total // 4)) // 2 * 2  # even: antithetic pairs stay whole
+        rule = StopRule(settings["agreement"], settings["patience"], total, settings["max_seconds"])
+        on_step = (lambda result: passes.preview(result.heatmap)) if passes.wants_preview else None
+        result, stop = run_until_stable(
+            self.steps(passes, index, target, span, chunk), rule, done=self.done, on_step=on_step
+        )
+        result.meta.update(stop)
+        result.meta["notes"] = [*result.meta.get("notes", []), describe(stop, self.unit)]
+        return result
+
+
+def sampler_param(default: str, choices: tuple[str, ...], better: str) -> Param:
+    """How a sampling method draws its random numbers: ``plain`` as in its paper, or ``better``."""
+    return Param(
+        default, f"How the random numbers are drawn: plain (independent, as in the paper) or {better}.", choices=choices
+    )
+
+
 def seed_param(what: str) -> Param:
     return Param(0, f"Seed of {what}: the same seed gives the same map.", minimum=0, maximum=2**31 - 1)
 

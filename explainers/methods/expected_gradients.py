@@ -15,9 +15,24 @@ import numpy as np
 
 from explainers import layer_attribution
 from explainers.batching import LazyRows
-from explainers.methods.base import Attribution, MethodCard, MultiPassMethod, Param, register, seed_param
+from explainers.convergence import chunk_bounds, sub_span
+from explainers.methods.base import (
+    Attribution,
+    MethodCard,
+    Param,
+    SamplingMethod,
+    register,
+    sampler_param,
+    seed_param,
+    stable_params,
+)
 from explainers.ops import blur
 from explainers.passes import PassKey
+from explainers.samplers import uniform_points
+
+#: plain: baselines and points on the path drawn independently; stratified: from a 2-D scrambled Sobol
+#: sequence, so every background picture and every stretch of the path gets its even share of samples
+BASELINE_SAMPLERS = ("plain", "stratified")
 
 BACKGROUND_DIR = Path(
     os.environ.get("EXPLAINERS_BACKGROUND_DIR") or Path(__file__).resolve().parents[2] / "assets" / "examples"
@@ -45,7 +60,7 @@ def blurred_copies(picture: np.ndarray) -> list[np.ndarray]:
 
 
 @register
-class ExpectedGradients(MultiPassMethod):
+class ExpectedGradients(SamplingMethod):
     name = "expected_gradients"
     title = "Expected gradients"
     description = "Integrated gradients averaged over many everyday baselines instead of one blank picture."
@@ -82,28 +97,40 @@ class ExpectedGradients(MultiPassMethod):
         ),
         "seed": seed_param("the sampling"),
         "source": Param("pixels", layer_attribution.SOURCE_HELP, choices=layer_attribution.SOURCES),
+        "sampler": sampler_param(
+            "stratified", BASELINE_SAMPLERS, "stratified (each background picture and stretch of the path evenly often)"
+        ),
+        **stable_params("n_samples"),
     }
 
     def work(self, input_size):
         return 0, self.settings["n_samples"]
 
-    def explain_one(self, passes, index, target, span, layer):
+    def draws(self, passes, index: int):
+        """(background pictures, each sample's baseline, each sample's α along its path, the generator
+        for what is drawn next)."""
         settings = self.settings
-        sigma = settings["smoothing"] * passes.model.input_range()
         picture = passes.pictures[index].astype(np.float32)
-        x = passes.inputs[index]
         pool = [p for p in background_pictures(picture.shape[:2]) if p.shape == picture.shape]
         pool += blurred_copies(picture)
-        background = passes.preprocess(np.stack(pool))
         rng = np.random.default_rng(settings["seed"])
         count = settings["n_samples"]
-        chosen = rng.integers(0, len(background), count)
-        alphas = rng.random(count).astype(np.float32)[:, None, None, None]
-        if layer_attribution.from_layer(settings):  # the paths run in the layer's space (the smoothing is not used)
-            heatmap, meta = layer_attribution.expected_at_layer(
-                passes, index, target, layer, np.stack(pool), chosen, alphas, span
-            )
-            return Attribution(heatmap, None, {**meta, "background": len(pool)})
+        if settings["sampler"] == "plain":
+            chosen = rng.integers(0, len(pool), count)
+            alphas = rng.random(count).astype(np.float32)[:, None, None, None]
+        else:
+            spread = uniform_points(count, 2, "sobol", settings["seed"])
+            chosen = np.minimum((spread[:, 0] * len(pool)).astype(int), len(pool) - 1)
+            alphas = spread[:, 1].astype(np.float32)[:, None, None, None]
+        return pool, chosen, alphas, rng
+
+    def sampling(self, passes, index: int):
+        """The input, its background (preprocessed), and ``points(start, stop)``: samples start..stop-1
+        (baseline + α (x − baseline), plus noise if smoothing), with ``chosen``: each sample's baseline."""
+        sigma = self.settings["smoothing"] * passes.model.input_range()
+        x = passes.inputs[index]
+        pool, chosen, alphas, rng = self.draws(passes, index)
+        background = passes.preprocess(np.stack(pool))
         noise = NoiseRows(rng, sigma, x.shape)
 
         def points(start: int, stop: int) -> np.ndarray:
@@ -114,12 +141,33 @@ class ExpectedGradients(MultiPassMethod):
                 rows = rows + noise.rows(start, stop).astype(np.float32)
             return rows.astype(np.float32)
 
+        return x, background, chosen, points, len(pool)
+
+    def steps(self, passes, index, target, span, chunk):
+        x, background, chosen, points, pool = self.sampling(passes, index)
+        count, total = len(chosen), 0.0
+        for start, stop in chunk_bounds(count, chunk):
+            progress = sub_span(span, start, stop, count)
+            gradients = passes.batch(PassKey(None, input_grads=True), points(start, stop), target, progress=progress)
+            total = total + ((x[None] - background[chosen[start:stop]]) * gradients).sum(axis=0)
+            attributions = (total / np.float32(stop)).astype(np.float32)
+            yield stop, Attribution(attributions.sum(axis=-1), attributions, {"background": pool})
+
+    def explain_count(self, passes, index, target, span, layer):
+        if layer_attribution.from_layer(self.settings):  # the paths run in the layer's space (no smoothing)
+            pool, chosen, alphas, _ = self.draws(passes, index)
+            heatmap, meta = layer_attribution.expected_at_layer(
+                passes, index, target, layer, np.stack(pool), chosen, alphas, span
+            )
+            return Attribution(heatmap, None, {**meta, "background": len(pool)})
+        x, background, chosen, points, pool = self.sampling(passes, index)
+        count = len(chosen)
         gradients = passes.batch(PassKey(None, input_grads=True), LazyRows(count, points), target, progress=span)
         total = (x - background[chosen[0]]) * gradients[0]
         for row in range(1, count):  # the mean over samples, in the order np.mean adds them, one sample at a time
             total += (x - background[chosen[row]]) * gradients[row]
         attributions = (total / np.float32(count)).astype(np.float32)
-        return Attribution(attributions.sum(axis=-1), attributions, {"background": len(pool)})
+        return Attribution(attributions.sum(axis=-1), attributions, {"background": pool})
 
 
 class NoiseRows:

@@ -11,9 +11,20 @@ from __future__ import annotations
 import numpy as np
 
 from explainers.batching import LazyRows
-from explainers.methods.base import Attribution, MethodCard, MultiPassMethod, Param, register, seed_param
+from explainers.convergence import chunk_bounds, sub_span
+from explainers.methods.base import (
+    Attribution,
+    MethodCard,
+    Param,
+    SamplingMethod,
+    register,
+    sampler_param,
+    seed_param,
+    stable_params,
+)
 from explainers.ops import FILLS, fill_picture, softmax
 from explainers.passes import PassKey
+from explainers.samplers import POINT_SAMPLERS, uniform_points
 
 
 def superpixels(picture: np.ndarray, segments: int) -> np.ndarray:
@@ -48,7 +59,7 @@ def weighted_ridge(features: np.ndarray, targets: np.ndarray, weights: np.ndarra
 
 
 @register
-class Lime(MultiPassMethod):
+class Lime(SamplingMethod):
     name = "lime"
     title = "LIME"
     description = "Switches patches of the picture on and off at random and fits which patches raise the class."
@@ -91,20 +102,54 @@ class Lime(MultiPassMethod):
             0.25, "How fast a sample's weight falls as more patches are off.", minimum=0.01, maximum=10.0
         ),
         "seed": seed_param("the patterns"),
+        "sampler": sampler_param(
+            "sobol", POINT_SAMPLERS, "sobol (a scrambled Sobol sequence: every patch on and off evenly often)"
+        ),
+        **stable_params("n_samples"),
     }
+    chunk = 32
 
     def work(self, input_size):
         return self.settings["n_samples"], 0
 
-    def explain_one(self, passes, index, target, span, layer):
+    def patterns(self, picture: np.ndarray):
+        """The superpixels, the on/off patterns (n, patches; row 0 is the picture itself) and what covers
+        a switched-off patch."""
         settings = self.settings
-        picture = passes.pictures[index].astype(np.float32)
         labels = superpixels(picture, settings["segments"])
         count = int(labels.max()) + 1
-        rng = np.random.default_rng(settings["seed"])
-        on = (rng.random((settings["n_samples"], count)) < 0.5).astype(np.float32)
+        on = (uniform_points(settings["n_samples"], count, settings["sampler"], settings["seed"]) < 0.5).astype(
+            np.float32
+        )
         on[0] = 1.0  # the picture itself
         cover = fill_picture(picture, settings["fill"])
+        return labels, on, cover
+
+    def fit(self, labels: np.ndarray, on: np.ndarray, logits: np.ndarray, target: int) -> Attribution:
+        """The weighted linear model of the class probability on the patterns ``on`` (one per row of logits)."""
+        count = on.shape[1]
+        probabilities = softmax(logits)[:, target].astype(np.float64)
+        distance = 1.0 - on.sum(axis=1) / np.sqrt(count * np.maximum(on.sum(axis=1), 1e-12))  # cosine to all-on
+        weights = np.sqrt(np.exp(-(distance**2) / self.settings["kernel_width"] ** 2))
+        coefficients, intercept, r2 = weighted_ridge(on.astype(np.float64), probabilities, weights)
+        heatmap = coefficients[labels].astype(np.float32)
+        return Attribution(heatmap, None, {"segments": count, "r2": r2, "intercept": intercept})
+
+    def steps(self, passes, index, target, span, chunk):
+        picture = passes.pictures[index].astype(np.float32)
+        labels, on, cover = self.patterns(picture)
+        parts = []
+        for start, stop in chunk_bounds(len(on), chunk):
+            keep = on[start:stop, labels][..., None]
+            inputs = passes.preprocess(picture[None] * keep + cover[None] * (1.0 - keep))
+            parts.append(
+                passes.batch(PassKey(), inputs, target, field="logits", progress=sub_span(span, start, stop, len(on)))
+            )
+            yield stop, self.fit(labels, on[:stop], np.concatenate(parts), target)
+
+    def explain_count(self, passes, index, target, span, layer):
+        picture = passes.pictures[index].astype(np.float32)
+        labels, on, cover = self.patterns(picture)
 
         def samples(start: int, stop: int) -> np.ndarray:
             """Samples start..stop-1, made when their chunk runs (thousands at once would take gigabytes)."""
@@ -112,9 +157,4 @@ class Lime(MultiPassMethod):
             return passes.preprocess(picture[None] * keep + cover[None] * (1.0 - keep))
 
         logits = passes.batch(PassKey(), LazyRows(len(on), samples), target, field="logits", progress=span)
-        probabilities = softmax(logits)[:, target].astype(np.float64)
-        distance = 1.0 - on.sum(axis=1) / np.sqrt(count * np.maximum(on.sum(axis=1), 1e-12))  # cosine to all-on
-        weights = np.sqrt(np.exp(-(distance**2) / settings["kernel_width"] ** 2))
-        coefficients, intercept, r2 = weighted_ridge(on.astype(np.float64), probabilities, weights)
-        heatmap = coefficients[labels].astype(np.float32)
-        return Attribution(heatmap, None, {"segments": count, "r2": r2, "intercept": intercept})
+        return self.fit(labels, on, logits, target)

@@ -9,9 +9,20 @@ from __future__ import annotations
 import numpy as np
 
 from explainers.batching import LazyRows, weighted_sum
-from explainers.methods.base import Attribution, MethodCard, MultiPassMethod, Param, register, seed_param
+from explainers.convergence import chunk_bounds, sub_span
+from explainers.methods.base import (
+    Attribution,
+    MethodCard,
+    Param,
+    SamplingMethod,
+    register,
+    sampler_param,
+    seed_param,
+    stable_params,
+)
 from explainers.ops import softmax
 from explainers.passes import PassKey
+from explainers.samplers import POINT_SAMPLERS, uniform_points
 
 
 class RandomMasks:
@@ -19,17 +30,24 @@ class RandomMasks:
     slice at a time (``masks[a:b]``), so thousands of them never sit in memory at once.
 
     Every random number is drawn up front (the grids, then each mask's offset, from one seed), so a
-    slice is the same whichever slices were made before it.
+    slice is the same whichever slices were made before it. ``sampler="sobol"`` takes each mask's grid
+    and offset from one point of a scrambled Sobol sequence (``explainers.samplers``), so the masks
+    cover every cell being hidden and shown evenly.
     """
 
-    def __init__(self, count: int, shape: tuple[int, int], cells: int, keep: float, seed: int):
-        rng = np.random.default_rng(seed)
+    def __init__(self, count: int, shape: tuple[int, int], cells: int, keep: float, seed: int, sampler: str = "plain"):
         self.shape = (int(shape[0]), int(shape[1]))
         height, width = self.shape
         self.cell = int(np.ceil(height / cells)), int(np.ceil(width / cells))
         self.big = ((cells + 1) * self.cell[0], (cells + 1) * self.cell[1])
-        self.grids = rng.random((count, cells, cells)) < keep
-        self.offsets = [(rng.integers(0, self.cell[0]), rng.integers(0, self.cell[1])) for _ in range(count)]
+        if sampler == "plain":
+            rng = np.random.default_rng(seed)
+            self.grids = rng.random((count, cells, cells)) < keep
+            self.offsets = [(rng.integers(0, self.cell[0]), rng.integers(0, self.cell[1])) for _ in range(count)]
+            return
+        points = uniform_points(count, cells * cells + 2, sampler, seed)
+        self.grids = points[:, : cells * cells].reshape(count, cells, cells) < keep
+        self.offsets = list(zip((points[:, -2] * self.cell[0]).astype(int), (points[:, -1] * self.cell[1]).astype(int)))
 
     def __len__(self) -> int:
         return len(self.grids)
@@ -49,13 +67,15 @@ class RandomMasks:
         return masks
 
 
-def random_masks(count: int, shape: tuple[int, int], cells: int, keep: float, seed: int) -> np.ndarray:
+def random_masks(
+    count: int, shape: tuple[int, int], cells: int, keep: float, seed: int, sampler: str = "plain"
+) -> np.ndarray:
     """All ``count`` masks of ``RandomMasks`` at once (small counts: tests, previews)."""
-    return RandomMasks(count, shape, cells, keep, seed)[:]
+    return RandomMasks(count, shape, cells, keep, seed, sampler)[:]
 
 
 @register
-class Rise(MultiPassMethod):
+class Rise(SamplingMethod):
     name = "rise"
     title = "RISE"
     description = "Hides random parts of the picture many times and sees which parts keep the class probable."
@@ -90,17 +110,42 @@ class Rise(MultiPassMethod):
         "cells": Param(7, "Grid cells per side of a mask (fewer: coarser blobs).", minimum=2, maximum=32),
         "keep": Param(0.5, "Fraction of each mask left visible.", minimum=0.05, maximum=0.95),
         "seed": seed_param("the masks"),
+        "sampler": sampler_param("sobol", POINT_SAMPLERS, "sobol (a scrambled Sobol sequence: evenly spread masks)"),
+        **stable_params("n_masks"),
     }
+    budget, unit, chunk = "n_masks", "masks", 64
 
     def work(self, input_size):
         return self.settings["n_masks"], 0
 
-    def explain_one(self, passes, index, target, span, layer):
+    def masks(self, picture: np.ndarray) -> RandomMasks:
+        settings = self.settings
+        return RandomMasks(
+            settings["n_masks"],
+            picture.shape[:2],
+            settings["cells"],
+            settings["keep"],
+            settings["seed"],
+            settings["sampler"],
+        )
+
+    def steps(self, passes, index, target, span, chunk):
+        picture = passes.pictures[index].astype(np.float32)
+        masks, total = self.masks(picture), 0.0
+        for start, stop in chunk_bounds(len(masks), chunk):
+            part = masks[start:stop]
+            inputs = passes.preprocess(picture[None] * part[..., None])
+            logits = passes.batch(
+                PassKey(), inputs, target, field="logits", progress=sub_span(span, start, stop, len(masks))
+            )
+            total = total + np.tensordot(softmax(logits)[:, target], part, axes=1)
+            heatmap = (total / (stop * self.settings["keep"])).astype(np.float32)
+            yield stop, Attribution(heatmap, None, {"n_masks": stop})
+
+    def explain_count(self, passes, index, target, span, layer):
         settings = self.settings
         picture = passes.pictures[index].astype(np.float32)
-        masks = RandomMasks(
-            settings["n_masks"], picture.shape[:2], settings["cells"], settings["keep"], settings["seed"]
-        )
+        masks = self.masks(picture)
         # the masked copies are made a chunk at a time, as the passes ask for them
         inputs = LazyRows(len(masks), lambda a, b: passes.preprocess(picture[None] * masks[a:b][..., None]))
         total = {"sum": 0.0}

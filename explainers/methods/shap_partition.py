@@ -15,7 +15,7 @@ from __future__ import annotations
 import numpy as np
 
 from explainers.errors import NotApplicableError
-from explainers.methods.base import Attribution, MethodCard, MultiPassMethod, Param, register
+from explainers.methods.base import Attribution, MethodCard, Param, SamplingMethod, register, stable_params
 from explainers.passes import PassKey
 
 MASKERS = ("inpaint_telea", "inpaint_ns", "blur")
@@ -43,7 +43,7 @@ def masker_value(kind: str, size: int) -> str:
 
 
 @register
-class ShapPartition(MultiPassMethod):
+class ShapPartition(SamplingMethod):
     name = "shap_partition"
     title = "SHAP (partition)"
     description = (
@@ -88,7 +88,9 @@ class ShapPartition(MultiPassMethod):
             "How a hidden region is filled: inpainted from its surroundings (Telea, or Navier–Stokes) or blurred.",
             choices=MASKERS,
         ),
+        **stable_params("max_evals"),
     }
+    budget, unit = "max_evals", "evaluations"
 
     def check_applicable(self, model) -> None:
         shap_module()
@@ -96,28 +98,55 @@ class ShapPartition(MultiPassMethod):
     def work(self, input_size):
         return self.settings["max_evals"] + 2, 0
 
-    def explain_one(self, passes, index, target, span, layer):
+    def steps(self, passes, index, target, span, chunk):
+        """Partition explanations at 64, 128, 256, ... evaluations (up to max_evals): a deeper budget splits
+        the picture further. Each hidden copy already scored is remembered, so a level pays only for the
+        copies the coarser ones did not score."""
+        memo: dict = {"scores": {}, "done": 0}
+        budget = self.settings["max_evals"]
+        levels = [n for n in (2**k for k in range(6, 13)) if n < budget] + [budget]
+        for evaluations in levels:
+            yield evaluations, self.partition(passes, index, target, span, evaluations, memo)
+
+    def explain_count(self, passes, index, target, span, layer):
+        return self.partition(passes, index, target, span, self.settings["max_evals"], {"scores": {}, "done": 0})
+
+    def partition(self, passes, index, target, span, max_evals: int, memo: dict) -> Attribution:
+        """The Partition explainer's map at ``max_evals`` evaluations. ``memo``: the hidden copies scored so
+        far (by their bytes) and how many, shared between calls on the same picture."""
+        import hashlib
+
         shap = shap_module()
         settings = self.settings
         picture = passes.pictures[index].astype(np.float32)
         start, end = span
-        done = [0]
-        budget = settings["max_evals"] + 2  # the explainer also scores the full and the fully hidden picture
+        scores = memo["scores"]
+        budget = self.settings["max_evals"] + 2  # the explainer also scores the full and the fully hidden picture
 
         def score(images: np.ndarray) -> np.ndarray:
             images = np.asarray(images, np.float32)
-            span_of_call = tuple(
-                start + (end - start) * min(1.0, count / budget) for count in (done[0], done[0] + len(images))
-            )
-            logits = passes.batch(PassKey(), passes.preprocess(images), target, field="logits", progress=span_of_call)
-            done[0] += len(images)
-            return logits[:, target : target + 1].astype(np.float64)
+            keys = [hashlib.blake2b(image.tobytes(), digest_size=16).digest() for image in images]
+            new = [i for i, key in enumerate(keys) if key not in scores]
+            if new:
+                done = memo["done"]
+                span_of_call = tuple(start + (end - start) * min(1.0, n / budget) for n in (done, done + len(new)))
+                logits = passes.batch(
+                    PassKey(), passes.preprocess(images[new]), target, field="logits", progress=span_of_call
+                )
+                for i, row in zip(new, logits[:, target : target + 1].astype(np.float64)):
+                    scores[keys[i]] = row
+                memo["done"] += len(new)
+            return np.stack([scores[key] for key in keys])
 
         masker = shap.maskers.Image(masker_value(settings["masker"], picture.shape[0]), picture.shape)
         explainer = shap.PartitionExplainer(score, masker)
-        result = explainer(picture[None], max_evals=settings["max_evals"], batch_size=64, silent=True)
+        result = explainer(picture[None], max_evals=max_evals, batch_size=64, silent=True)
         values = np.asarray(result.values, np.float32).reshape(picture.shape)  # one output: (H, W, 3)
         base = float(np.ravel(result.base_values)[0])
         heatmap = values.sum(axis=-1)
-        meta = {"evaluations": done[0], "base_value": base, "full_value": float(base + values.sum(dtype=np.float64))}
+        meta = {
+            "evaluations": memo["done"],
+            "base_value": base,
+            "full_value": float(base + values.sum(dtype=np.float64)),
+        }
         return Attribution(heatmap, None, meta)

@@ -12,18 +12,22 @@ from typing import ClassVar
 import numpy as np
 
 from explainers import layer_attribution
+from explainers.convergence import chunk_bounds, sub_span
 from explainers.methods.base import (
     Attribution,
     MethodCard,
-    MultiPassMethod,
     Param,
     PixelGradientMethod,
+    SamplingMethod,
     get_method,
     register,
+    sampler_param,
     seed_param,
+    stable_params,
 )
 from explainers.ops import Mean, MeanOfSquares, SampleStatistic, Variance
 from explainers.passes import PassKey
+from explainers.samplers import NOISE_SAMPLERS, gaussian_noise
 
 BASES = ("vanilla_gradient", "gradient_x_input", "guided_backprop")
 
@@ -36,7 +40,7 @@ NOISE_PITFALLS = (
 )
 
 
-class NoisyGradients(MultiPassMethod):
+class NoisyGradients(SamplingMethod):
     """The shared machinery: n noisy copies, their attributions under the base method, one statistic.
 
     A sibling picks its ``statistic`` (``explainers.ops.SampleStatistic``: kept chunk by chunk for the
@@ -54,19 +58,26 @@ class NoisyGradients(MultiPassMethod):
         ),
         "seed": seed_param("the noise"),
         "source": Param("pixels", layer_attribution.SOURCE_HELP, choices=layer_attribution.SOURCES),
+        # antithetic pairs measured no better than plain noise here (docs/benchmarks.md): plain stays the default
+        "sampler": sampler_param(
+            "plain",
+            NOISE_SAMPLERS,
+            "antithetic (each noise ε is used with −ε as well, so their odd effects cancel)",
+        ),
+        **stable_params("n_samples"),
     }
 
     def work(self, input_size):
         return 0, self.settings["n_samples"]
 
-    def explain_one(self, passes, index, target, span, layer):
+    def explain_count(self, passes, index, target, span, layer):
         base = get_method(self.settings["base"])()
         assert isinstance(base, PixelGradientMethod)
         sigma = self.settings["noise"] * passes.model.input_range()
         rng = np.random.default_rng(self.settings["seed"])
         x = passes.inputs[index]
         # float32 noise drawn as such and shifted in place: no float64 draw and copy of every sample
-        noisy = rng.standard_normal((self.settings["n_samples"], *x.shape), dtype=np.float32)
+        noisy = gaussian_noise(rng, self.settings["n_samples"], x.shape, self.settings["sampler"])
         noisy *= np.float32(sigma)
         noisy += x[None]
         state = self.statistic.start()
@@ -92,6 +103,22 @@ class NoisyGradients(MultiPassMethod):
         )
         value = self.statistic.of(samples)
         return Attribution(self.heatmap(base, value), value, {"noise_sigma": sigma, "base": base.name})
+
+    def steps(self, passes, index, target, span, chunk):
+        base = get_method(self.settings["base"])()
+        sigma = self.settings["noise"] * passes.model.input_range()
+        rng = np.random.default_rng(self.settings["seed"])
+        x, total = passes.inputs[index], self.settings["n_samples"]
+        state = self.statistic.start()
+        for start, stop in chunk_bounds(total, chunk):
+            noisy = gaussian_noise(rng, stop - start, x.shape, self.settings["sampler"])
+            noisy *= np.float32(sigma)
+            noisy += x[None]
+            self.statistic.update(
+                state, base.attribute(passes, noisy, target, progress=sub_span(span, start, stop, total))
+            )
+            value = self.statistic.finish(state)
+            yield stop, Attribution(self.heatmap(base, value), value, {"noise_sigma": sigma, "base": base.name})
 
     def heatmap(self, base: PixelGradientMethod, value: np.ndarray) -> np.ndarray:
         """The map (H, W) of the statistic's value (H, W, 3): the sum over colour channels (squares and

@@ -1,0 +1,93 @@
+"""Stable mode (``until="stable"``): the stopping rule on hand-made maps, then on models whose map is
+known on paper (a linear model's SmoothGrad is its weights at every sample: stable at once)."""
+
+import itertools
+
+import numpy as np
+import pytest
+
+from explainers import explain
+from explainers.convergence import StopRule, describe, display_map, rank_agreement, run_until_stable
+from explainers.methods.base import Attribution
+
+
+def test_rank_agreement_on_maps_known_on_paper():
+    ramp = np.arange(64 * 64, dtype=np.float32).reshape(64, 64)
+    assert rank_agreement(ramp, ramp) == pytest.approx(1.0)
+    assert rank_agreement(ramp, -ramp) == pytest.approx(-1.0)
+    assert rank_agreement(ramp, ramp**3) == pytest.approx(1.0)  # ranks only: any increasing change agrees
+    assert rank_agreement(np.zeros((8, 8)), np.zeros((8, 8))) == 1.0
+    assert rank_agreement(np.zeros((8, 8)), ramp[:8, :8]) == 0.0
+    assert display_map(ramp).shape == (32, 32)
+    np.testing.assert_allclose(display_map(ramp)[0, 0], ramp[:2, :2].mean())  # average-pooled
+
+
+def _steps(maps, chunk=4):
+    """(samples so far, Attribution) for each map in turn."""
+    for i, heatmap in enumerate(maps, start=1):
+        yield i * chunk, Attribution(np.asarray(heatmap, np.float32))
+
+
+def test_an_unchanging_map_stops_after_patience_chunks_in_a_row():
+    same = itertools.repeat(np.arange(16.0).reshape(4, 4))
+    for patience in (1, 2, 3):
+        _, meta = run_until_stable(_steps(same), StopRule(patience=patience, max_samples=400))
+        assert meta["stopped"] == "stable" and meta["chunks"] == patience + 1 and meta["samples"] == 4 * (patience + 1)
+        assert meta["rho"] == pytest.approx(1.0)
+
+
+def test_a_map_that_keeps_changing_stops_at_the_sample_budget_never_past_it():
+    rng = np.random.default_rng(0)
+    noise = (rng.random((8, 8)) for _ in itertools.count())
+    result, meta = run_until_stable(_steps(noise, chunk=4), StopRule(max_samples=40))
+    assert meta == {**meta, "stopped": "budget", "budget": "samples", "samples": 40, "chunks": 10}
+    assert "budget" in describe(meta) and "40 samples" in describe(meta)
+
+
+def test_the_seconds_budget_is_not_overrun_by_starting_a_chunk_that_would_end_past_it():
+    now = [0.0]
+    rng = np.random.default_rng(1)
+
+    def slow_steps():
+        for i in itertools.count(1):
+            now[0] += 1.0  # every chunk takes one second
+            yield i, Attribution(rng.random((8, 8)).astype(np.float32))
+
+    _, meta = run_until_stable(slow_steps(), StopRule(max_seconds=3.5), clock=lambda: now[0])
+    assert meta["stopped"] == "budget" and meta["budget"] == "seconds"
+    assert meta["chunks"] == 3 and meta["seconds"] <= 3.5
+
+
+def test_a_methods_own_condition_must_hold_too():
+    same = itertools.repeat(np.ones((4, 4)))
+    results = (Attribution(h, None, {"ok": i >= 5}) for i, h in enumerate(same))
+    numbered = ((i + 1, r) for i, r in enumerate(results))
+    result, meta = run_until_stable(numbered, StopRule(max_samples=100), done=lambda r: r.meta["ok"])
+    assert meta["stopped"] == "stable" and meta["samples"] == 6
+
+
+@pytest.mark.parametrize("name", ["smoothgrad", "squaregrad", "vargrad"])
+def test_stable_mode_stops_at_once_on_a_linear_model_and_later_on_a_nonlinear_one(
+    name, linear_model, tiny_cnn, rng_image
+):
+    settings = {"until": "stable", "n_samples": 64, "noise": 0.5, "seed": 3}
+    easy = explain(linear_model, rng_image(seed=2), name, target=1, **settings)
+    assert easy.meta["stopped"] == "stable" and easy.meta["samples"] == 3 * 8  # the fewest: 1 + patience chunks
+    hard = explain(tiny_cnn, rng_image(16, 16, seed=4), name, target=0, **settings)
+    assert hard.meta["samples"] > easy.meta["samples"] and hard.meta["samples"] <= 64
+    assert any(note.startswith(("Stable after", "Stopped at")) for note in hard.meta["notes"])
+
+
+def test_stable_mode_ends_on_the_map_it_shows_last(relu_model, rng_image):
+    previews = []
+    e = explain(
+        relu_model, rng_image(seed=4), "smoothgrad", target=0, until="stable", n_samples=32, preview=previews.append
+    )
+    assert len(previews) == e.meta["chunks"]
+    np.testing.assert_array_equal(previews[-1], e.heatmap)
+
+
+def test_ranks_share_their_average_when_tied():
+    from explainers.convergence import ranks
+
+    np.testing.assert_array_equal(ranks(np.array([3.0, 1, 2, 2, 5, 1, 1])), [6, 2, 4.5, 4.5, 7, 2, 2])
