@@ -73,7 +73,9 @@ def rest_of_network(model: Any, layer: str):
         # a Sequential model runs its layers through the functional graph it builds of them
         graph = getattr(keras_model, "_functional", None) or keras_model
         replaced = keras_model.get_layer(layer)
-        if len(getattr(replaced, "_inbound_nodes", [])) > 1:
+        # calls of the layer in this graph only: another graph built on the same layer objects adds its own
+        in_graph = {id(node) for nodes in graph._nodes_by_depth.values() for node in nodes}
+        if sum(1 for node in getattr(replaced, "_inbound_nodes", []) if id(node) in in_graph) > 1:
             raise NotApplicableError(
                 f"The layer {layer!r} is used more than once in the network, so it cannot be "
                 "replaced on its own; pick another layer."

@@ -242,3 +242,29 @@ def test_integrated_gradients_at_a_layer_of_a_sequential_model(rng_image):
     model = ExplainableModel(net, "sequential", labels=Labels.from_names(["a", "b"]), preprocess=lambda x: x / 255.0)
     e = explain(model, rng_image(seed=15), "integrated_gradients", target=1, layer="first", source="layer", steps=64)
     assert e.meta["completeness_error"] < 0.02
+
+
+def test_a_layer_also_called_in_another_graph_can_still_be_replaced():
+    """Building another model on a network's layers (a probe, a wrapper) calls them again; that must not
+    make a layer look shared inside the network. A layer called twice in the network itself is refused."""
+    from explainers._tf import keras
+    from explainers.errors import NotApplicableError
+    from tests.conftest import _tiny_model
+
+    keras.utils.set_random_seed(3)
+    inputs = keras.Input((8, 8, 3))
+    conv = keras.layers.Conv2D(4, 3, padding="same", activation="relu", name="conv")
+    pool = keras.layers.MaxPooling2D(name="pool")
+    head = keras.layers.Dense(2, name="head")
+    net = keras.Model(inputs, head(keras.layers.Flatten()(pool(conv(inputs)))))
+    pool(conv(keras.Input((8, 8, 3))))  # the same layers in a second graph
+    model = _tiny_model(net, "called_elsewhere", 2)
+    image = np.random.default_rng(0).integers(0, 256, (8, 8, 3), dtype=np.uint8)
+    e = explain(model, image, "integrated_gradients", target=1, layer="pool", source="layer", steps=16)
+    assert np.isfinite(e.heatmap).all()
+
+    twice_in = keras.Input((8, 8, 3))
+    same = keras.layers.Conv2D(3, 1, name="same")
+    shared = keras.Model(twice_in, keras.layers.Dense(2)(keras.layers.Flatten()(same(same(twice_in)))))
+    with pytest.raises(NotApplicableError, match="used more than once"):
+        explain(_tiny_model(shared, "shared", 2), image, "integrated_gradients", layer="same", source="layer", steps=4)
