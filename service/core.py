@@ -48,6 +48,7 @@ from explainers.versions import MAP_CORE, method_version, source_version
 from service.backends import make_backend
 from service.cache import ResultCache
 from service.classes import picture_probabilities, standing
+from service.coalesce import Coalescer, explain_together
 from service.errors import describe_error
 from service.estimates import Estimate, SpeedLog
 from service.jobs import Job
@@ -121,6 +122,7 @@ class ExplainerService:
         self._truth_index: dict[str, Path] | None = None
         self._resident: set[str] = set()  # models this service has loaded (their first use is over)
         self.speeds = SpeedLog()  # how fast this server's long maps were, for the estimate before the next
+        self.coalescer = Coalescer()  # one-pass maps of many users in one batch (EXPLAINERS_COALESCE_MS)
 
     # ---- catalogue (no TensorFlow) -------------------------------------------------------------
     def models(self) -> list[dict[str, Any]]:
@@ -641,16 +643,24 @@ class ExplainerService:
             )
             if self.cache.get(sibling_key) is None:
                 siblings[name] = sibling_key
-        if siblings:  # one-pass methods of the same page: shared forward/backward passes, one job
+        names, together = [request["method"], *siblings], {request["method"]: request["settings"]}
+        if self.coalescer.on and one_pass(request["method"]):  # with other users' pictures, in one batch
+            found = explain_together(
+                self.coalescer, loaded, image, names, request["target"], request["layer"], together, progress
+            )
+        elif siblings:  # one-pass methods of the same page: shared forward/backward passes, one job
             found = api.explain_all(
                 loaded,
                 image,
-                [request["method"], *siblings],
+                names,
                 target=request["target"],
                 layer=request["layer"],
-                params={request["method"]: request["settings"]},
+                params=together,
                 on_error="return",
             )
+        else:
+            found = None
+        if found is not None:
             for name, sibling_key in siblings.items():
                 if not isinstance(found[name], Exception):
                     self.cache.put(sibling_key, self._map_result(found[name], request, loaded))
@@ -810,6 +820,7 @@ class ExplainerService:
             "one_picture_passes": self.warm.get("one_picture_passes"),
             "gradient_batches": self.warm.get("gradient_batches"),
             "max_queue": self.jobs.max_queue,
+            "coalescing": self.coalescer.stats(),
             "cache": self.cache.stats(),
         }
 
