@@ -28,7 +28,9 @@ from explainers.many_pictures import PictureRequest, explain_many
 WINDOW_ENV = "EXPLAINERS_COALESCE_MS"
 MAX_ENV = "EXPLAINERS_COALESCE_MAX"
 DEFAULT_WINDOW_MS = 15.0  # a lone request waits this long more: a few percent of a one-pass map on a CPU
-DEFAULT_MAX = 8  # on a CPU a picture cost least in batches of 4 to 8 (docs/benchmarks.md)
+DEFAULT_MAX = (
+    8  # a CPU gains little more per picture beyond it, while a batch's wait grows with it (docs/benchmarks.md)
+)
 POLL_SECONDS = 0.2  # how often a waiting request checks its own cancel
 
 Compute = Callable[[list[Any]], Sequence[Any]]
