@@ -13,6 +13,7 @@ equal separate requests' maps up to float rounding (a batched convolution may su
 
 from __future__ import annotations
 
+import hashlib
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -57,39 +58,45 @@ class _Prepared:
 def explain_many(model: ExplainableModel, requests: list[PictureRequest]) -> list[Answer]:
     """Each request's ``explain_all(..., on_error="return")``, its passes run in batches with the others'.
 
+    Requests for the same picture, class and layer (one person's two cards, sent apart) share a row of
+    the batch: its passes yield what each of them needs, as ``explain_all`` gives the page's methods.
+
     Returns one answer per request, in order: a dict of method name -> Explanation (or that method's
     NotApplicableError), or the exception that stopped the request. If a batched pass fails, its
     requests are computed one by one, so that a failure stays with the request that caused it.
     """
     started = time.perf_counter()
     answers: list[Answer | None] = [None] * len(requests)
-    groups: dict[frozenset, list[_Prepared]] = {}
+    rows: dict[tuple, list[_Prepared]] = {}  # the requests for one picture, class and layer: one row of a batch
     for index, request in enumerate(requests):
         try:
             prepared = _prepare(model, index, request)
         except Exception as error:  # noqa: BLE001 - this request's own error, answered to it alone
             answers[index] = error
             continue
-        needs = frozenset(key for m in prepared.instances.values() for key in m.needs(model, prepared.layer))
-        groups.setdefault(needs, []).append(prepared)
+        picture = hashlib.blake2b(prepared.picture.tobytes(), digest_size=16).digest()
+        rows.setdefault((picture, int(prepared.target[0]), prepared.layer), []).append(prepared)
+    groups: dict[frozenset, list[list[_Prepared]]] = {}  # rows whose requests need the same passes
+    for row in rows.values():
+        needs = frozenset(key for item in row for m in item.instances.values() for key in m.needs(model, item.layer))
+        groups.setdefault(needs, []).append(row)
     for needs, group in _pieces(model, groups):
         try:
-            pictures = np.stack([item.picture for item in group])
-            batch = Passes(
-                model, model.preprocess(pictures), np.concatenate([item.target for item in group]), pictures=pictures
-            )
+            pictures = np.stack([row[0].picture for row in group])
+            targets = np.concatenate([row[0].target for row in group])
+            batch = Passes(model, model.preprocess(pictures), targets, pictures=pictures)
             batch.prepare(list(needs))
-            shared = [(item, batch.picture(row)) for row, item in enumerate(group)]
+            shared = [(item, batch.picture(i)) for i, row in enumerate(group) for item in row]
         except Exception:  # noqa: BLE001 - run them one by one: an error then reaches only its own request
-            shared = [(item, None) for item in group]
+            shared = [(item, None) for row in group for item in row]
         seconds = (time.perf_counter() - started) / max(1, len(requests))
         for item, passes in shared:
             answers[item.index] = _answer(model, item, passes, seconds, len(group))
     return answers
 
 
-def _pieces(model: ExplainableModel, groups: dict[frozenset, list[_Prepared]]):
-    """(passes needed, requests) to run as one batch each: a group whole where passes are graphs (any batch
+def _pieces(model: ExplainableModel, groups: dict[frozenset, list[list[_Prepared]]]):
+    """(passes needed, rows) to run as one batch each: a group whole where passes are graphs (any batch
     size runs the same trace); where XLA compiles them, which it does once per batch size, in pieces whose
     sizes are powers of two (7 = 4 + 2 + 1), so that only a few sizes are ever compiled."""
     from explainers.engine import engine_for  # TensorFlow: only once something computes

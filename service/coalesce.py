@@ -28,9 +28,7 @@ from explainers.many_pictures import PictureRequest, explain_many
 WINDOW_ENV = "EXPLAINERS_COALESCE_MS"
 MAX_ENV = "EXPLAINERS_COALESCE_MAX"
 DEFAULT_WINDOW_MS = 15.0  # a lone request waits this long more: a few percent of a one-pass map on a CPU
-DEFAULT_MAX = (
-    8  # a CPU gains little more per picture beyond it, while a batch's wait grows with it (docs/benchmarks.md)
-)
+DEFAULT_MAX = 8  # a CPU gains little per picture beyond it; every picture waits for its whole batch
 POLL_SECONDS = 0.2  # how often a waiting request checks its own cancel
 
 Compute = Callable[[list[Any]], Sequence[Any]]

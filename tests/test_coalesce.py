@@ -96,6 +96,28 @@ def test_batched_maps_equal_separate_maps_on_tiny_models(tiny_cnn, gap_model, rn
                 assert answer[name].meta["batch"] == 4
 
 
+def test_requests_for_one_picture_share_its_row_of_the_batch(shapes, monkeypatch):
+    from explainers.passes import Passes
+
+    prepared, prepare = [], Passes.prepare
+    monkeypatch.setattr(Passes, "prepare", lambda self, keys: prepared.append(len(self.inputs)) or prepare(self, keys))
+    first, second, third = pictures(3, seed=7)
+    requests = [  # one person's two cards, sent apart, for each of two pictures; a third asks Grad-CAM only
+        PictureRequest(first, ("grad_cam",), target=1),
+        PictureRequest(first, ("vanilla_gradient",), target=1),
+        PictureRequest(second, ("grad_cam",)),
+        PictureRequest(second, ("vanilla_gradient",)),
+        PictureRequest(third, ("grad_cam",), target=1),
+    ]
+    answers = explain_many(shapes, requests)
+    assert sorted(prepared) == [1, 2]  # two pictures, both cards each, in one pass; the Grad-CAM-only one apart
+    assert [next(iter(answer.values())).meta["batch"] for answer in answers] == [2, 2, 2, 2, 1]
+    prepared.clear()
+    for request, answer in zip(requests, answers):
+        (name,) = request.methods
+        assert_same_maps(answer[name], api.explain(shapes, request.image, name, target=request.target))
+
+
 def test_an_error_answers_only_its_own_request(shapes):
     images = pictures(4)
     requests = [
