@@ -102,8 +102,10 @@ def serve(args) -> tuple[list[str], dict]:
                     break
                 time.sleep(1.0)
             print(f"coalescing {name}: ready and warm after {time.time() - started:.1f} s", flush=True)
-        for name, (_server, base) in servers.items():  # untimed: traces each request's passes on first use
-            classroom(base, min(4, args.students), seed=900 + len(name), model=args.model)
+        # untimed, a whole class: each kind of pass a batch may need (one card's, both cards' of a picture) is
+        # traced on its first use, which must not fall into a timed round of one setting only
+        for name, (_server, base) in servers.items():
+            classroom(base, args.students, seed=900 + len(name), model=args.model)
         order = ["on", "off", "off", "on"] * args.rounds  # ABBA: a drift in the machine's load hits both alike
         order = order[: 2 * args.rounds]
         for index, name in enumerate(order):
@@ -224,7 +226,7 @@ def run(args) -> None:
             f"nothing from the cache) and asking for Grad-CAM and vanilla gradient on {args.model} (random weights) "
             "through the HTTP API at the same moment; two gunicorn servers (1 worker each, the local backend, "
             f"`EXPLAINERS_JIT={args.jit}`), one coalescing and one not, taking turns round by round after an "
-            "untimed round of 4 students each. Maps per second: the round's maps over its wall time (median of "
+            "untimed round each. Maps per second: the round's maps over its wall time (median of "
             "the rounds); "
             "latencies: every request's, from sending the upload to its answer.",
             "",
