@@ -28,7 +28,7 @@ from explainers.many_pictures import PictureRequest, explain_many
 WINDOW_ENV = "EXPLAINERS_COALESCE_MS"
 MAX_ENV = "EXPLAINERS_COALESCE_MAX"
 DEFAULT_WINDOW_MS = 15.0  # a lone request waits this long more: a few percent of a one-pass map on a CPU
-DEFAULT_MAX = 8  # a CPU gains little per picture beyond it; every picture waits for its whole batch
+DEFAULT_MAX = 8  # every request waits for its whole batch; a larger one gains a CPU little (docs/benchmarks.md)
 POLL_SECONDS = 0.2  # how often a waiting request checks its own cancel
 
 Compute = Callable[[list[Any]], Sequence[Any]]
