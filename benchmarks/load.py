@@ -1,11 +1,22 @@
 """A classroom on one machine: N simulated students against gunicorn on loopback.
 
     .venv/bin/python benchmarks/load.py [--students 30] [--images 5] [--method grad_cam] [--rounds 2]
+    .venv/bin/python benchmarks/load.py --coalesce [--students 30] [--rounds 2] [--out docs/benchmarks.md]
 
 Starts gunicorn (random weights, the local backend) on a free loopback port, waits for /readyz, then
 each student, all at once, uploads one of ``--images`` shared pictures and asks for a map through the
 HTTP API, ``--rounds`` times. Prints errors (must be 0), p50/p95 latency, the cache hit rate reported
 by /readyz, and the peak memory of the server processes. A benchmark, not a test: run it by hand.
+
+``--coalesce``: many users, one batch (``service.coalesce``). Two servers, one coalescing requests
+(``EXPLAINERS_COALESCE_MS``, default) and one not (``0``); every student uploads a picture of its own
+(new ones every round: nothing comes from the cache) and asks for Grad-CAM and vanilla gradient at once,
+as the page's two cards do. After an untimed round on each, the servers take turns (on, off, off, on,
+...) so a change in the machine's load hits both alike; maps per second and latencies per setting.
+Then the passes alone, in this process: one Grad-CAM + vanilla-gradient pass over batches of 1, 2, 4,
+8 and 16 pictures, seconds per picture (what batching gains, the figure to size a GPU's batches by).
+Both parts run with ``EXPLAINERS_JIT`` = ``--jit`` (default 0: graph mode, which the server's timing
+picks for VGG16 on this CPU; XLA would compile once per batch size). The tables go into ``--out``.
 """
 
 from __future__ import annotations
@@ -64,8 +75,55 @@ class MemoryWatch(threading.Thread):
             time.sleep(0.1)
 
 
+def start_server(extra: dict[str, str]) -> tuple[subprocess.Popen, str]:
+    """gunicorn (one worker, random weights, the local backend) on a free loopback port, its own data folder;
+    ``extra``: more environment variables. Returns the process and its base URL."""
+    port = free_port()
+    env = {
+        **os.environ,
+        "EXPLAINERS_WEIGHTS": "random",
+        "EXPLAINERS_DATA_DIR": tempfile.mkdtemp(prefix="saliency-load-"),
+        "HOST": "127.0.0.1",
+        "PORT": str(port),
+        "WEB_WORKERS": "1",
+        **extra,
+    }
+    server = subprocess.Popen(
+        [sys.executable, "-m", "gunicorn", "--config", "gunicorn.conf.py", "app:server"],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    return server, f"http://127.0.0.1:{port}"
+
+
+def wait_ready(base: str, limit: float = 300.0) -> float:
+    """Wait until ``base``'s /readyz answers 200; returns when the wait began (SystemExit after ``limit`` s)."""
+    started = time.time()
+    while time.time() - started < limit:
+        try:
+            if requests.get(f"{base}/readyz", timeout=2).status_code == 200:
+                return started
+        except requests.RequestException:
+            pass
+        time.sleep(0.5)
+    raise SystemExit("the server did not become ready")
+
+
+def stop(server: subprocess.Popen) -> None:
+    server.terminate()
+    try:
+        server.wait(20)
+    except subprocess.TimeoutExpired:
+        server.kill()
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--coalesce", action="store_true", help="coalescing on against off (see above)")
+    parser.add_argument("--jit", default="0", choices=["0", "1"], help="--coalesce: EXPLAINERS_JIT everywhere")
+    parser.add_argument("--out", default=str(ROOT / "docs" / "benchmarks.md"), help="--coalesce: markdown ('' = none)")
     parser.add_argument("--students", type=int, default=30)
     parser.add_argument("--images", type=int, default=5)
     parser.add_argument("--method", default="grad_cam")
@@ -77,37 +135,15 @@ def main() -> None:
         help="start the students once /readyz says the multi-pass batches are warm too",
     )
     args = parser.parse_args()
+    if args.coalesce:
+        from coalescing import run as run_coalescing  # benchmarks/coalescing.py
 
-    port = free_port()
-    data_dir = tempfile.mkdtemp(prefix="saliency-load-")
-    env = {
-        **os.environ,
-        "EXPLAINERS_WEIGHTS": "random",
-        "EXPLAINERS_DATA_DIR": data_dir,
-        "HOST": "127.0.0.1",
-        "PORT": str(port),
-        "WEB_WORKERS": "1",
-        "WEB_THREADS": "32",
-    }
-    server = subprocess.Popen(
-        [sys.executable, "-m", "gunicorn", "--config", "gunicorn.conf.py", "app:server"],
-        cwd=ROOT,
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    base = f"http://127.0.0.1:{port}"
+        run_coalescing(args)
+        return
+
+    server, base = start_server({"WEB_THREADS": "32"})
     try:
-        started = time.time()
-        while time.time() - started < 300:
-            try:
-                if requests.get(f"{base}/readyz", timeout=2).status_code == 200:
-                    break
-            except requests.RequestException:
-                pass
-            time.sleep(0.5)
-        else:
-            raise SystemExit("the server did not become ready")
+        started = wait_ready(base)
         print(f"server ready after {time.time() - started:.1f} s (warm-up included)")
         if args.after_batches:  # a class starts minutes after the server: its multi-pass warm-up is over
             while time.time() - started < 600:
@@ -167,11 +203,7 @@ def main() -> None:
         for error in errors[:5]:
             print("error:", error)
     finally:
-        server.terminate()
-        try:
-            server.wait(20)
-        except subprocess.TimeoutExpired:
-            server.kill()
+        stop(server)
 
 
 if __name__ == "__main__":

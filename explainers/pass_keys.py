@@ -7,7 +7,7 @@ needs the other at import time.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 
 import numpy as np
 
@@ -56,3 +56,14 @@ class PassResult:
         """This pass as a pass of another ReLU rule of its ``also`` sees it: the same logits, that rule's
         input gradients."""
         return PassResult(self.logits, self.targets, input_grads=self.rule_input_grads[rule])
+
+    def row(self, index: int) -> PassResult:
+        """Picture ``index``'s share of this pass (its rows of every array), as if it had run alone: a
+        batch of several requests' pictures ran it (``explainers.many_pictures``)."""
+
+        def part(value):
+            if isinstance(value, dict):
+                return {name: array[index : index + 1] for name, array in value.items()}
+            return None if value is None else value[index : index + 1]
+
+        return PassResult(**{item.name: part(getattr(self, item.name)) for item in fields(self)})

@@ -121,6 +121,24 @@ class Passes:
             self._remember(result.logits)
         return result
 
+    def picture(self, index: int) -> Passes:
+        """The passes of picture ``index`` alone, holding its rows of every pass run so far: several
+        requests' pictures ran as one batch (``explainers.many_pictures``), each request's methods then
+        read their own picture's share; a pass not run yet runs for this picture only."""
+        pictures = None if self.pictures is None else self.pictures[index : index + 1]
+        alone = Passes(
+            self.model,
+            self.inputs[index : index + 1],
+            self._resolved_targets()[index : index + 1],
+            pictures=pictures,
+            engine=self.engine,
+        )
+        with self._lock:
+            for key, result in self._results.items():
+                alone._results[key] = result.row(index)
+                alone.passes_run.append(key)
+        return alone
+
     def _remember(self, logits: np.ndarray) -> None:
         """Keep the pictures' logits in the model's memo, for later requests on the same photos."""
         memo = getattr(self.model, "logits_memo", None)

@@ -11,6 +11,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from service.coalesce import worker_threads
 from service.jobs import Job, JobBook, JobRunner
 from service.store import ImageStore
 
@@ -30,7 +31,10 @@ class Backend:
 
 
 def local(run: RunRequest, *, workers: int, max_queue: int, redis_url: str | None) -> Backend:
-    return Backend(JobRunner(workers=workers, max_queue=max_queue, run=run), None, None, "not started yet")
+    express = worker_threads()  # with coalescing, enough threads for one-pass maps to gather into a batch
+    return Backend(
+        JobRunner(workers=workers, max_queue=max_queue, run=run, express=express), None, None, "not started yet"
+    )
 
 
 def celery(run: RunRequest, *, workers: int, max_queue: int, redis_url: str | None) -> Backend:

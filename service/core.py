@@ -50,6 +50,7 @@ from service.card_views import clean_view, compute_top_k, key_extras, uses_layer
 from service.catalogue import ModelCatalogue, facts_of
 from service.catalogue import labels as catalogue_labels
 from service.classes import picture_probabilities, standing
+from service.coalesce import Coalescer, explain_together
 from service.errors import describe_error
 from service.estimates import Estimate, SpeedLog, work_done
 from service.jobs import Job
@@ -127,6 +128,7 @@ class ExplainerService:
         self.speeds = SpeedLog()  # how fast this server's long maps were, for the estimate before the next
         # the admin's model folder, uploads and a notebook's model, beside the registry (service.catalogue)
         self.catalogue = ModelCatalogue(data_dir, self.model_facts, model_files or chosen.model_files)
+        self.coalescer = Coalescer()  # one-pass maps of many users in one batch (EXPLAINERS_COALESCE_MS)
 
     # ---- catalogue (no TensorFlow) -------------------------------------------------------------
     def models(self, client: str | None = None) -> list[dict[str, Any]]:
@@ -730,16 +732,24 @@ class ExplainerService:
             )
             if self.cache.get(sibling_key) is None:
                 siblings[name] = sibling_key
-        if siblings:  # one-pass methods of the same page: shared forward/backward passes, one job
+        names, together = [request["method"], *siblings], {request["method"]: request["settings"]}
+        if self.coalescer.on and one_pass(request["method"]):  # with other users' pictures, in one batch
+            found = explain_together(
+                self.coalescer, loaded, image, names, request["target"], request["layer"], together, progress
+            )
+        elif siblings:  # one-pass methods of the same page: shared forward/backward passes, one job
             found = api.explain_all(
                 loaded,
                 image,
-                [request["method"], *siblings],
+                names,
                 target=request["target"],
                 layer=request["layer"],
-                params={request["method"]: request["settings"]},
+                params=together,
                 on_error="return",
             )
+        else:
+            found = None
+        if found is not None:
             for name, sibling_key in siblings.items():
                 if not isinstance(found[name], Exception):
                     self.cache.put(sibling_key, self._map_result(found[name], request, loaded))
@@ -943,6 +953,7 @@ class ExplainerService:
             "one_picture_passes": self.warm.get("one_picture_passes"),
             "gradient_batches": self.warm.get("gradient_batches"),
             "max_queue": self.jobs.max_queue,
+            "coalescing": self.coalescer.stats(),
             "cache": self.cache.stats(),
         }
 

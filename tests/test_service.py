@@ -102,6 +102,7 @@ def test_explain_caches_and_validates(svc):
 @pytest.mark.slow
 def test_concurrent_requests_compute_once(svc, monkeypatch):
     import explainers.api as api
+    import service.coalesce as coalesce
 
     key = svc.add_image(png_bytes(70, 50, seed=3))
     calls = []
@@ -112,6 +113,8 @@ def test_concurrent_requests_compute_once(svc, monkeypatch):
         return real(*args, **kwargs)
 
     monkeypatch.setattr(api, "explain", counting)
+    real_many = coalesce.explain_many  # with coalescing on, one-pass maps are computed there, one call per batch
+    monkeypatch.setattr(coalesce, "explain_many", lambda model, asked: calls.extend(asked) or real_many(model, asked))
     results = []
     threads = [
         threading.Thread(target=lambda: results.append(svc.explain(key, "vgg16", "layer_cam", target=7)))

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import datetime
 import gc
+import re
 import shlex
 import sys
 import time
@@ -132,8 +133,17 @@ def main() -> None:
         if ig_text is None:
             ig_text = IG_HEADING + old_ig if old_ig else ""
         out.parent.mkdir(parents=True, exist_ok=True)
-        out.write_text(comparison.rstrip() + "\n\n" + ig_text if ig_text else comparison, encoding="utf-8")
+        text = comparison.rstrip() + "\n\n" + ig_text if ig_text else comparison
+        out.write_text(text + other_scripts_sections(out, text), encoding="utf-8")
         run.log(f"wrote {out}")
+
+
+def other_scripts_sections(out: Path, text: str) -> str:
+    """The sections other scripts wrote into ``out`` between their ``<!-- begin: ... -->`` and ``<!-- end:
+    ... -->`` markers (``benchmarks/load.py --coalesce``) that ``text`` lacks, to keep after it."""
+    old = out.read_text(encoding="utf-8") if out.is_file() else ""
+    blocks = re.findall(r"<!-- begin: .*? -->.*?<!-- end: .*? -->", old, flags=re.S)
+    return "".join("\n" + block + "\n" for block in blocks if block not in text)
 
 
 def compare(
