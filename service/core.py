@@ -733,7 +733,10 @@ class ExplainerService:
             if self.cache.get(sibling_key) is None:
                 siblings[name] = sibling_key
         names, together = [request["method"], *siblings], {request["method"]: request["settings"]}
-        if self.coalescer.on and one_pass(request["method"]):  # with other users' pictures, in one batch
+        plain = (
+            request.get("contrast") is None and not request.get("top_k") and method.settings.get("source") != "layer"
+        )
+        if self.coalescer.on and plain and one_pass(request["method"]):  # with other users' pictures, one batch
             found = explain_together(
                 self.coalescer, loaded, image, names, request["target"], request["layer"], together, progress
             )
