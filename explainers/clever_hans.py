@@ -39,6 +39,11 @@ DEMO_SEED = 2025  # the demo set's seed: never used for training
 DEMO_SIZE = 24
 
 
+def shipped_weights(name: str) -> Path:
+    """The weights file that ships with a model of the Shapes family: this one's or the honest one's."""
+    return WEIGHTS_PATH if name == NAME else shapes.WEIGHTS_PATH
+
+
 def mark_mask(size: int = shapes.IMAGE_SIZE) -> np.ndarray:
     """Bool (size, size): True on the mark's pixels."""
     mask = np.zeros((size, size), bool)

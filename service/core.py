@@ -51,6 +51,7 @@ from service.errors import describe_error
 from service.estimates import Estimate, SpeedLog
 from service.jobs import Job
 from service.results import MapResult, is_empty, shrink
+from service.sets import SetRuns, compute_chunk
 from service.store import MAX_UPLOAD_BYTES, ImageStore
 from service.trust import DEADLINES, check_options, compute_check
 
@@ -120,6 +121,7 @@ class ExplainerService:
         self._truth_index: dict[str, Path] | None = None
         self._resident: set[str] = set()  # models this service has loaded (their first use is over)
         self.speeds = SpeedLog()  # how fast this server's long maps were, for the estimate before the next
+        self.sets = SetRuns(self)  # sets of pictures: one job per few pictures (service.sets)
 
     # ---- catalogue (no TensorFlow) -------------------------------------------------------------
     def models(self) -> list[dict[str, Any]]:
@@ -283,7 +285,7 @@ class ExplainerService:
         if weights == "random":
             return "random:0"
         if MODELS[model].family == "shapes":
-            return shapes_weights_id()
+            return shapes_weights_id(model)
         return "imagenet:" + weights_mod.IMAGENET_WEIGHTS[model].md5
 
     def request_predictions(
@@ -703,6 +705,7 @@ class ExplainerService:
         "map": _compute_map,
         "check": _compute_check,
         "familiarity": _compute_familiarity,
+        "set_chunk": compute_chunk,
     }
 
     @staticmethod
