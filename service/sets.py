@@ -117,6 +117,19 @@ class SetRuns:
     def __init__(self, svc: Any):
         self.svc = svc
 
+    @staticmethod
+    def max_bytes() -> int:
+        """The most one set may hold, in bytes (``EXPLAINER_SET_MAX_MB``)."""
+        return SetLimits.from_env().max_bytes
+
+    def start_demo(self, kind: str, model: str, client: str | None = None) -> str:
+        """Start a demo set drawn on the fly ("clever_hans" or "shapes", see ``explainers.sets.demo``)."""
+        from explainers.sets.demo import DEMO_SETS, demo_zip
+
+        if kind not in DEMO_SETS:
+            raise ExplainerError(f"There is no demo set called {kind!r}. Choose one of: {', '.join(DEMO_SETS)}.")
+        return self.start([(f"{kind}.zip", demo_zip(kind))], model, client=client)
+
     def start(
         self,
         files: Iterable[tuple[str, bytes]],

@@ -33,7 +33,9 @@ def demo_zip(kind: str = "clever_hans", n: int = 24, seed: int | None = None) ->
         for i, (image, name, mask) in enumerate(zip(made.images, made.names, made.masks)):
             file = f"picture_{i:02d}.png"
             archive.writestr(file, encode_png(image))
-            archive.writestr(f"masks/picture_{i:02d}.png", encode_png(np.repeat(mask[..., None] * 255, 3, axis=2)))
+            archive.writestr(
+                f"masks/picture_{i:02d}.png", encode_png(np.repeat(mask[..., None], 3, axis=2).astype(np.uint8) * 255)
+            )
             lines.append(f"{file},{name}")
         archive.writestr("labels.csv", "\n".join(lines) + "\n")
     return buffer.getvalue()
