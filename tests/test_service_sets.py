@@ -78,3 +78,24 @@ def test_cancel_stops_waiting_jobs_and_resume_finishes_the_set(svc, monkeypatch)
     svc.sets.resume(set_id, "alice")
     assert _wait(svc, set_id, "alice")["done"] == 6
     assert np.isfinite([row["concentration"] for row in svc.sets.status(set_id, "alice")["rows"]]).all()
+
+
+def test_the_http_api_runs_a_set_of_twelve_and_refuses_bad_input_plainly(client):
+    import io
+
+    body = {"model": "shapes", "weights": "imagenet", "set": (io.BytesIO(demo_zip("shapes", 12)), "mine.zip")}
+    answer = client.post("/api/v1/sets", data=body, content_type="multipart/form-data")
+    assert answer.status_code == 202, answer.json
+    url = answer.json["status_url"]
+    deadline = time.monotonic() + 300
+    while not (status := client.get(url).json)["finished"]:
+        assert not status["errors"] and time.monotonic() < deadline
+        time.sleep(0.3)
+    assert status["done"] == 12 and len(status["rows"]) == 12 and "picture" not in status["rows"][0]
+    assert client.get(url + "?thumbnails=1").json["rows"][0]["map"].startswith("data:image/png")
+    assert client.post(url + "/resume").status_code == 200
+    evil = {"model": "shapes", "set": (io.BytesIO(b"not a zip"), "evil.zip")}
+    refused = client.post("/api/v1/sets", data=evil, content_type="multipart/form-data")
+    assert refused.status_code == 400 and "not a zip archive" in refused.json["error"]
+    assert client.get("/api/v1/sets/" + "0" * 32).status_code == 404
+    assert client.post("/api/v1/sets", data={"model": "shapes"}).status_code == 400
