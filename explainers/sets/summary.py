@@ -67,13 +67,13 @@ class SetSummary:
         if regions:
             low = sum(row.energy_in_region < LOW_ENERGY for row in regions)
             out.append(
-                f"In {low} of {len(regions)} pictures with a marked object, less than {LOW_ENERGY:.0%} "
+                f"In {low} of {len(regions)} pictures with a marked object, less than {LOW_ENERGY * 100:.0f} % "
                 f"of the map falls on the object."
             )
             hits = sum(bool(row.pointing_game) for row in regions)
             out.append(f"The map's brightest point lies on the object in {hits} of {len(regions)} pictures.")
             mean_energy = float(np.mean([row.energy_in_region for row in regions]))
-            out.append(f"On average {mean_energy:.0%} of a map falls on the object.")
+            out.append(f"On average {mean_energy * 100:.0f} % of a map falls on the object.")
         border = sum(row.border_share > HIGH_BORDER for row in rows)
         out.append(
             f"In {border} of {len(rows)} pictures, more than half of the map lies on the border band "
@@ -86,7 +86,7 @@ class SetSummary:
             sentence = f"The mean map is brightest at the {place}"
             if place != "centre" and on_border > HIGH_BORDER:
                 sentence += (
-                    f", with {on_border:.0%} of it on the border band: the model may read something that "
+                    f", with {on_border * 100:.0f} % of it on the border band: the model may read something that "
                     f"sits at the same place in every picture (a mark, a watermark, a frame) instead of the object."
                 )
             else:
