@@ -107,7 +107,8 @@ class ExplainerService:
         self.default_weights = weights
         self.weights_dir = weights_dir
         self.jobs = chosen.jobs
-        shared_cache = shared_cache or chosen.shared_cache
+        # "is None", not "or": an empty Redis store has length 0, so it would read as false
+        shared_cache = shared_cache if shared_cache is not None else chosen.shared_cache
         self.images = images or chosen.images or ImageStore(data_dir / "images")
         self.cache = ResultCache(
             None if shared_cache is not None else data_dir / "results",

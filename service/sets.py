@@ -104,6 +104,7 @@ def compute_chunk(
             "picture": _uri(small),
             "map": _uri(heat),
             "small_map": cv2.resize(heatmap, (side, side), interpolation=cv2.INTER_AREA).astype(np.float32),
+            "process": os.getpid(),  # which worker computed it (tests/test_remote_sets.py reads it)
         }
         svc.cache.put(_picture_key(svc, request, picture), value)
     if progress is not None:
