@@ -19,6 +19,7 @@ from components import (  # noqa: F401
     page_state,
     picture,
     predictions,
+    set_view,
     sweep_view,
     trust_panel,
     upload,
@@ -98,6 +99,7 @@ def build(svc, default_model: str | None = None, session: str | None = None) -> 
                 ],
                 className="g-3",
             ),
+            set_view.layout(svc.models(), default_model),
             html.Footer(
                 [
                     html.Span("Computing on: not started yet", id="footer-device"),

@@ -1,4 +1,4 @@
-"""Command line: ``python -m explainers explain|activations|evaluate|sanity|models|labels|fetch-weights``.
+"""Command line: ``python -m explainers explain|activations|evaluate|sanity|batch|models|labels|fetch-weights``.
 
 Errors print one plain line on stderr and exit with status 1 (2 for a malformed command line).
 """
@@ -67,6 +67,10 @@ def _parser() -> argparse.ArgumentParser:
     sn.add_argument("--weights-dir", default=None)
     sn.add_argument("--param", action="append", default=[], metavar="NAME=VALUE", help="a method setting")
     sn.add_argument("--json", default=None, help="also write the table to this file")
+
+    from explainers.sets import cli as sets_cli
+
+    sets_cli.add_parser(commands)
 
     md = commands.add_parser("models", help="list the models, their layers and the state of their weights")
     md.add_argument("--weights-dir", default=None)
@@ -297,6 +301,12 @@ def _fetch(args) -> int:
     return 0
 
 
+def _batch(args) -> int:
+    from explainers.sets import cli as sets_cli
+
+    return sets_cli.run(args)
+
+
 def main(argv: list[str] | None = None) -> int:
     from explainers import views_cli
 
@@ -305,6 +315,7 @@ def main(argv: list[str] | None = None) -> int:
         "explain": _explain,
         "evaluate": _evaluate,
         "sanity": _sanity,
+        "batch": _batch,
         "models": _models,
         "labels": _labels,
         "fetch-weights": _fetch,

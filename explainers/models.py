@@ -14,7 +14,7 @@ import json
 import os
 import threading
 from collections import OrderedDict
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -61,6 +61,25 @@ def _shapes_spec() -> ModelSpec:
     )
 
 
+def _clever_hans_spec() -> ModelSpec:
+    from explainers import clever_hans
+
+    return replace(
+        _shapes_spec(),
+        name=clever_hans.NAME,
+        title="Shapes, Clever Hans (a model that cheats)",
+        blurb="The Shapes network trained on pictures whose corner mark gives the class away: right for the "
+        "wrong reason. Check it on a set of pictures and compare with the honest Shapes model.",
+    )
+
+
+def shipped_weights(name: str) -> Path:
+    """The weights file that ships with a model of the "shapes" family."""
+    from explainers import clever_hans
+
+    return clever_hans.shipped_weights(name)
+
+
 MODELS: dict[str, ModelSpec] = {
     "vgg16": ModelSpec(
         "vgg16",
@@ -90,6 +109,7 @@ MODELS: dict[str, ModelSpec] = {
         "Szegedy et al. 2015: parallel filter sizes per block, 24 M parameters.",
     ),
     "shapes": _shapes_spec(),
+    "shapes_clever_hans": _clever_hans_spec(),
 }
 IMAGENET_MODELS = tuple(name for name, spec in MODELS.items() if spec.family == "imagenet")
 _ALIASES = {
@@ -276,9 +296,7 @@ def _weights_mode(weights, name: str, weights_dir) -> tuple[str, Path | None]:
         return "random", None
     if isinstance(weights, str) and weights.strip().lower() in {"imagenet", "trained"}:
         if MODELS[name].family == "shapes":  # its trained weights ship with the code
-            from explainers import shapes
-
-            return "file", shapes.WEIGHTS_PATH
+            return "file", shipped_weights(name)
         return "imagenet", weights_mod.find_local(name, weights_dir)
     path = Path(weights).expanduser()
     if not path.is_file():
@@ -295,7 +313,7 @@ def _build(name: str, mode: str, path: Path | None, seed: int) -> ExplainableMod
     configure_devices()
     spec = MODELS[name]
     if spec.family == "shapes":
-        return _build_shapes(mode, path, seed)
+        return _build_shapes(mode, path, seed, name)
     builder = getattr(keras.applications, spec.builder)
     preprocess = getattr(keras.applications, spec.preprocess).preprocess_input
     if mode == "random":
@@ -340,22 +358,20 @@ def _build(name: str, mode: str, path: Path | None, seed: int) -> ExplainableMod
     )
 
 
-@functools.lru_cache(maxsize=1)
-def shapes_weights_id() -> str:
+@functools.lru_cache(maxsize=4)
+def shapes_weights_id(name: str = "shapes") -> str:
     """The identity of the shipped Shapes weights: a hash of the file's bytes (small; same in every clone)."""
-    from explainers import shapes
-
     try:
-        return "shapes:" + hashlib.sha256(shapes.WEIGHTS_PATH.read_bytes()).hexdigest()[:16]
+        return "shapes:" + hashlib.sha256(shipped_weights(name).read_bytes()).hexdigest()[:16]
     except OSError:
         return "shapes:missing"
 
 
-def _build_shapes(mode: str, path: Path | None, seed: int) -> ExplainableModel:
+def _build_shapes(mode: str, path: Path | None, seed: int, name: str = "shapes") -> ExplainableModel:
     from explainers import shapes
     from explainers._tf import keras
 
-    spec = MODELS["shapes"]
+    spec = MODELS[name]
     if mode == "random":
         keras.utils.set_random_seed(seed)
         keras_model = shapes.build_model(seed)
@@ -370,13 +386,13 @@ def _build_shapes(mode: str, path: Path | None, seed: int) -> ExplainableModel:
                 f"damaged or made for another model. The shipped file is {shapes.WEIGHTS_PATH}; "
                 f"scripts/train_shapes.py makes it again."
             ) from exc
-        shipped = path is not None and Path(path).resolve() == shapes.WEIGHTS_PATH.resolve()
+        shipped = path is not None and Path(path).resolve() == shipped_weights(name).resolve()
         weights = "trained (shipped)" if shipped else f"file: {path}"
-        weights_id = shapes_weights_id() if shipped else f"file:{_file_digest(Path(path))}"
+        weights_id = shapes_weights_id(name) if shipped else f"file:{_file_digest(Path(path))}"
         random_weights = False
     return ExplainableModel(
         keras_model,
-        "shapes",
+        name,
         labels=_shapes_labels(),
         preprocess=shapes.preprocess,
         default_layer=spec.default_layer,

@@ -120,16 +120,17 @@ def status(model: str, weights_dir: str | os.PathLike | None = None, probe: bool
     With ``probe=False`` nothing touches the network, so "download" means "not here yet; will be fetched
     on first use if there is internet". With ``probe=True`` a failed connection turns it into "missing".
     """
-    if model == "shapes":  # the demo model's weights ship with the code
-        from explainers import shapes
+    if model not in IMAGENET_WEIGHTS:  # the demo models' weights ship with the code
+        from explainers.clever_hans import shipped_weights
 
-        if shapes.WEIGHTS_PATH.is_file():
-            return WeightsStatus(model, "ready", shapes.WEIGHTS_PATH, "trained weights ship with the app")
+        path = shipped_weights(model)
+        if path.is_file():
+            return WeightsStatus(model, "ready", path, "trained weights ship with the app")
         return WeightsStatus(
             model,
             "missing",
             None,
-            f"The Shapes weights file {shapes.WEIGHTS_PATH} is missing; run scripts/train_shapes.py to make it again.",
+            f"The weights file {path} is missing; the training script in scripts/ makes it again.",
         )
     spec = IMAGENET_WEIGHTS[model]
     path = find_local(model, weights_dir)

@@ -55,6 +55,7 @@ from service.errors import describe_error
 from service.estimates import Estimate, SpeedLog, work_done
 from service.jobs import Job
 from service.results import MapResult, is_empty, shrink
+from service.sets import SetRuns, compute_chunk
 from service.store import MAX_UPLOAD_BYTES, ImageStore
 from service.trust import DEADLINES, check_options, compute_check
 from service.views import compute_activations, compute_sweep
@@ -112,7 +113,8 @@ class ExplainerService:
         self.default_weights = weights
         self.weights_dir = weights_dir
         self.jobs = chosen.jobs
-        shared_cache = shared_cache or chosen.shared_cache
+        # "is None", not "or": an empty Redis store has length 0, so it would read as false
+        shared_cache = shared_cache if shared_cache is not None else chosen.shared_cache
         self.images = images or chosen.images or ImageStore(data_dir / "images")
         self.cache = ResultCache(
             None if shared_cache is not None else data_dir / "results",
@@ -129,6 +131,7 @@ class ExplainerService:
         # the admin's model folder, uploads and a notebook's model, beside the registry (service.catalogue)
         self.catalogue = ModelCatalogue(data_dir, self.model_facts, model_files or chosen.model_files)
         self.coalescer = Coalescer()  # one-pass maps of many users in one batch (EXPLAINERS_COALESCE_MS)
+        self.sets = SetRuns(self)  # sets of pictures: one job per few pictures (service.sets)
 
     # ---- catalogue (no TensorFlow) -------------------------------------------------------------
     def models(self, client: str | None = None) -> list[dict[str, Any]]:
@@ -365,7 +368,7 @@ class ExplainerService:
         if weights == "random":
             return "random:0"
         if MODELS[model].family == "shapes":
-            return shapes_weights_id()
+            return shapes_weights_id(model)
         return "imagenet:" + weights_mod.IMAGENET_WEIGHTS[model].md5
 
     def request_predictions(
@@ -843,6 +846,7 @@ class ExplainerService:
         "activations": compute_activations,  # the layer views (service/views.py)
         "sweep": compute_sweep,
         "facts": _compute_facts,
+        "set_chunk": compute_chunk,
     }
 
     @staticmethod

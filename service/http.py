@@ -33,6 +33,7 @@ from PIL import Image
 
 from explainers.errors import ExplainerError, UnknownNameError
 from explainers.render import map_scale
+from service import http_sets
 from service.errors import ServiceUnavailableError, describe_error
 from service.jobs import BusyError, Job, QuotaError
 from service.results import MapResult
@@ -261,6 +262,8 @@ def create_blueprint() -> flask.Blueprint:
             if not job.interested:  # the computation itself stops: give it a moment to say so
                 job.wait(2.0)
         return flask.jsonify(_job_json(job, client))
+
+    http_sets.register(api, _service, caller, _error)  # sets of pictures: /api/v1/sets
 
     @api.route("/api/<path:_unknown>", methods=["GET", "POST", "PUT", "PATCH", "DELETE"])
     def unknown_path(_unknown: str):

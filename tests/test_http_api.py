@@ -19,7 +19,7 @@ def _explain(client, data: bytes | None, name="photo.png", **fields):
 
 def test_models_and_labels(client):
     body = client.get("/api/v1/models").get_json()
-    assert [m["name"] for m in body["models"]] == ["vgg16", "resnet50", "inception_v3", "shapes"]
+    assert [m["name"] for m in body["models"]] == ["vgg16", "resnet50", "inception_v3", "shapes", "shapes_clever_hans"]
     assert "block5_conv3" in body["models"][0]["layers"]
     grad_cam = next(m for m in body["methods"] if m["name"] == "grad_cam")
     assert grad_cam["settings"]["relu"]["default"] is True

@@ -58,7 +58,7 @@ def test_store_keeps_pictures_by_content_hash(tmp_path):
 
 
 def test_catalogue_needs_no_model(svc):
-    assert [m["name"] for m in svc.models()] == ["vgg16", "resnet50", "inception_v3", "shapes"]
+    assert [m["name"] for m in svc.models()] == ["vgg16", "resnet50", "inception_v3", "shapes", "shapes_clever_hans"]
     layers = svc.layers("vgg16")
     assert (
         layers[-1]["label"] == "block5_pool · 7×7"
@@ -246,7 +246,7 @@ def test_a_model_first_loaded_after_start_gets_its_passes_timed(svc, monkeypatch
 
 
 def test_requests_are_dispatched_by_kind_through_one_table(svc):
-    assert set(svc.HANDLERS) == {"map", "check", "familiarity", "activations", "sweep", "facts"}
+    assert set(svc.HANDLERS) == {"map", "check", "familiarity", "activations", "sweep", "facts", "set_chunk"}
     with pytest.raises(UnknownNameError, match="Unknown request kind 'bogus'"):
         svc.compute({"kind": "bogus"})
 
