@@ -35,8 +35,8 @@ def contrast_picker() -> html.Div:
     """Under the top-5 chart: the class B of "why A and not B" (the cards then show that view)."""
     return html.Div(
         [
-            html.Label("Contrast with…", htmlFor="contrast-with", className="hint"),
-            dcc.Dropdown(id="contrast-with", options=[], placeholder="a second class: why A and not B"),
+            html.Label("Contrast with… (why A and not B)", htmlFor="contrast-with", className="hint"),
+            dcc.Dropdown(id="contrast-with", options=[], placeholder="a second class"),
         ],
         className="contrast-picker",
     )

@@ -124,8 +124,9 @@ def test_a_model_loading_on_first_use_is_said_on_every_card(shapes_page, monkeyp
 
 
 def _hold(svc, gate: threading.Event, at_start: bool = False) -> None:
-    """The held methods stop at their first progress report (``at_start``: before they begin) until
-    ``gate`` is set (a cancel still stops them there); everything else computes as usual."""
+    """The held methods stop at their first progress report after a partial map (``at_start``: before
+    they begin) until ``gate`` is set (a cancel still stops them there); everything else computes as
+    usual. After a partial map: in stable mode a map is sent after a whole chunk's progress reports."""
     compute = svc.compute
 
     def held(request, progress=None, cache_key=None, preview=None):
@@ -134,14 +135,19 @@ def _hold(svc, gate: threading.Event, at_start: bool = False) -> None:
         while at_start and not gate.is_set():
             time.sleep(0.1)
             progress(0.0)  # stops here once cancelled
+        previews = []
+
+        def previewing(heatmap) -> None:
+            preview(heatmap)
+            previews.append(True)
 
         def report(fraction: float) -> None:
             progress(fraction)  # stops here once cancelled
-            while 0 < fraction < 1 and not gate.is_set():
+            while 0 < fraction < 1 and (previews or preview is None) and not gate.is_set():
                 time.sleep(0.1)
                 progress(fraction)
 
-        return compute(request, report, cache_key, preview)
+        return compute(request, report, cache_key, previewing if preview is not None else None)
 
     svc.compute = held
 
