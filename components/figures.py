@@ -135,7 +135,8 @@ def predictions_figure(
         name="probability",
     )
     row = go.Bar(
-        x=[names + span] * len(rows),
+        # ends a little short of the axis's right end: a bar past it by a rounding error has its text hidden
+        x=[names + span * 0.999] * len(rows),
         base=-names,
         y=labels,
         orientation="h",

@@ -1,6 +1,7 @@
 """The pure figure builders: arrays in, Plotly figures out."""
 
 import numpy as np
+import pytest
 
 from components.figures import message_figure, overlay_figure, predictions_figure
 
@@ -43,6 +44,16 @@ def test_predictions_figure_most_probable_on_top_and_target_highlighted():
     assert bars.marker.color[1] != bars.marker.color[0] == bars.marker.color[2]
     np.testing.assert_allclose(bars.x, [10, 20, 60])
     assert figure.layout.xaxis.range[1] >= 60 * 1.2
+
+
+@pytest.mark.parametrize("top", [0.44084394, 0.6, 0.999, 0.05, 0.3331])
+def test_the_clickable_class_rows_end_inside_the_axis(top):
+    """Plotly hides the text of a bar that ends past the axis, even by a rounding error: the class names
+    went missing for a model whose top probability was 44.1 %."""
+    figure = predictions_figure([(0, "bird", top), (1, "cat", (1 - top) / 2), (2, "dog", (1 - top) / 2)])
+    row = figure.data[1]
+    low, high = figure.layout.xaxis.range
+    assert row.base == low and all(row.base + x < high for x in row.x)
 
 
 def test_message_figure_says_its_message():
