@@ -22,12 +22,12 @@ from typing import Any
 from explainers.errors import ExplainerError, UnknownNameError
 from explainers.labels import Labels
 from explainers.models import _ALIASES, MODELS, max_resident_models, model_labels, resolve_model_name
+from explainers.own_models import file_hash
 from service.own_models import (
     UPLOAD_NAME,
     ModelFiles,
     OwnModel,
     check_name_for,
-    file_digest,
     models_dir,
     owner_of,
     scan_folder,
@@ -173,7 +173,7 @@ class ModelCatalogue:
         stat = Path(entry.path).stat()
         stamp = (entry.path, stat.st_size, stat.st_mtime_ns)
         if stamp not in self._digests:
-            self._digests[stamp] = file_digest(entry.path)
+            self._digests[stamp] = file_hash(entry.path)
         return self._digests[stamp]
 
     def identity(self, entry: OwnModel) -> str:

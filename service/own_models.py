@@ -241,15 +241,6 @@ def scan_folder(folder: Path | None, builtin: set[str] | frozenset[str] = frozen
     return [read_sidecar(path, builtin) for path in paths]
 
 
-def file_digest(path: str | os.PathLike) -> str:
-    """SHA-256 of a file, read in chunks."""
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for chunk in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
-
-
 # ---- uploaded files and records ---------------------------------------------------------------
 class TooLarge(ExplainerError):
     """A model file over the upload limit (HTTP 413)."""

@@ -5,16 +5,12 @@ from __future__ import annotations
 
 import io
 import os
-import signal
-import subprocess
-import sys
-import time
 
 import pytest
 
 from helpers import png_bytes
 from test_own_models_app import CLASSES, tiny_keras
-from test_remote import ROOT, redis_url  # noqa: F401 - the module's Redis fixture
+from test_remote import ROOT, redis_url, run_worker  # noqa: F401 - the module's Redis fixture
 
 pytestmark = pytest.mark.slow
 
@@ -37,25 +33,7 @@ def own_worker(redis_url, models_folder, tmp_path_factory):  # noqa: F811
         "EXPLAINERS_DATA_DIR": str(tmp_path_factory.mktemp("worker")),  # not the web tier's: uploads come by Redis
         "PYTHONPATH": str(ROOT),
     }
-    command = [sys.executable, "-m", "celery", "-A", "service.worker", "worker", "--pool", "prefork"]
-    command += ["--concurrency", "1", "-Q", "saliency", "--loglevel", "warning", "--without-gossip", "--without-mingle"]
-    process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    from service.remote import make_celery
-
-    app = make_celery(redis_url)
-    for _ in range(120):
-        if app.control.ping(timeout=0.5):
-            break
-        time.sleep(0.5)
-    else:
-        process.kill()
-        pytest.fail("the Celery worker did not start")
-    yield process
-    process.send_signal(signal.SIGTERM)
-    try:
-        process.wait(20)
-    except subprocess.TimeoutExpired:
-        process.kill()
+    yield from run_worker(redis_url, env)
 
 
 def test_folder_and_uploaded_models_are_explained_by_a_worker(

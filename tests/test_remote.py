@@ -14,6 +14,7 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -63,42 +64,13 @@ def redis_url():
     process.wait(10)
 
 
-@pytest.fixture(scope="module")
-def worker(redis_url, tmp_path_factory):
-    env = {
-        **os.environ,
-        "REDIS_URL": redis_url,
-        "EXPLAINERS_WEIGHTS": "random",
-        "EXPLAINERS_WARM_UP": "0",
-        "EXPLAINERS_DATA_DIR": str(tmp_path_factory.mktemp("worker")),
-        "PYTHONPATH": str(ROOT),
-    }
-    process = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "celery",
-            "-A",
-            "service.worker",
-            "worker",
-            "--pool",
-            "prefork",
-            "--concurrency",
-            "1",
-            "--prefetch-multiplier",
-            "1",
-            "-Q",
-            "saliency",
-            "--loglevel",
-            "warning",
-            "--without-gossip",
-            "--without-mingle",
-        ],
-        cwd=ROOT,
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
+def run_worker(redis_url: str, env: dict) -> Iterator[subprocess.Popen]:
+    """A Celery worker process (one prefork child, the saliency queue) with ``env``: yielded once it answers
+    a ping, stopped with SIGTERM afterwards (the body of a worker fixture)."""
+    command = [sys.executable, "-m", "celery", "-A", "service.worker", "worker", "--pool", "prefork"]
+    command += ["--concurrency", "1", "--prefetch-multiplier", "1", "-Q", "saliency", "--loglevel", "warning"]
+    command += ["--without-gossip", "--without-mingle"]
+    process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     from service.remote import make_celery
 
     app = make_celery(redis_url)
@@ -115,6 +87,19 @@ def worker(redis_url, tmp_path_factory):
         process.wait(20)
     except subprocess.TimeoutExpired:
         process.kill()
+
+
+@pytest.fixture(scope="module")
+def worker(redis_url, tmp_path_factory):
+    env = {
+        **os.environ,
+        "REDIS_URL": redis_url,
+        "EXPLAINERS_WEIGHTS": "random",
+        "EXPLAINERS_WARM_UP": "0",
+        "EXPLAINERS_DATA_DIR": str(tmp_path_factory.mktemp("worker")),
+        "PYTHONPATH": str(ROOT),
+    }
+    yield from run_worker(redis_url, env)
 
 
 @pytest.fixture
