@@ -94,7 +94,9 @@ def test_the_activations_grid_and_the_sweep_strip(shapes_page):  # noqa: F811
     _press(dash_duo, ".layer-views .accordion-button", "Layer sweep")
     strip = _wait(
         lambda: dash_duo.driver.execute_script(
-            "return [...document.querySelectorAll('#sweep-strips .view-tile')].map(t => t.innerText);"
+            # innerText is empty while the accordion item still opens: wait for every tile's words
+            "const t = [...document.querySelectorAll('#sweep-strips .view-tile')].map(t => t.innerText.trim());"
+            "return t.length && t.every(Boolean) ? t : null;"
         ),
         timeout=60,
         message="the sweep's strip",
