@@ -18,6 +18,7 @@ import os
 import threading
 import time
 from collections.abc import Callable, Mapping
+from dataclasses import replace
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -46,7 +47,7 @@ from explainers.models import (
 from explainers.versions import MAP_CORE, method_version, source_version
 from service.backends import make_backend
 from service.cache import ResultCache
-from service.card_views import clean_view, compute_top_k, key_extras, uses_layer, view_meta
+from service.card_views import clean_view, compute_top_k, key_extras, view_meta
 from service.catalogue import ModelCatalogue, facts_of
 from service.catalogue import labels as catalogue_labels
 from service.classes import picture_probabilities, standing
@@ -54,6 +55,7 @@ from service.coalesce import Coalescer, explain_together
 from service.errors import describe_error
 from service.estimates import Estimate, SpeedLog, work_done
 from service.jobs import Job
+from service.request_keys import Asked, keyed_request
 from service.results import MapResult, is_empty, shrink
 from service.sets import SetRuns, compute_chunk
 from service.store import MAX_UPLOAD_BYTES, ImageStore
@@ -492,53 +494,28 @@ class ExplainerService:
             title=get_method(method).title,
         )
 
-    def _validated(self, key, model, method, target, layer, weights, params):
-        """Every name checked against its allow-list and every setting validated and clamped:
-        (weights, model, method class, layer, settings, target index or None)."""
+    def _validated(self, key, model, method, target, layer, weights, params) -> Asked:
+        """Every name checked against its allow-list and every setting validated and clamped."""
         model, weights = self.names(model, weights)
         method_cls = get_method(method)
         layer_name = self._check_layer(model, layer)
         settings = method_cls(**dict(params or {})).settings
         target = None if target is None or target == "" else catalogue_labels(model).resolve(target)
         self.images.get(key)  # refuse an unknown or forged key before queueing anything
-        return weights, model, method_cls, layer_name, settings, target
+        return Asked(key, model, weights, method_cls, layer_name, settings, target)
 
     def _map_request(self, key, model, method, target, layer, weights, params, contrast=None, top_k=None):
-        weights, model, method_cls, layer_name, settings, target = self._validated(
-            key, model, method, target, layer, weights, params
-        )
-        contrast, top_k = clean_view(model, method_cls.name, target, contrast, top_k)
+        asked = self._validated(key, model, method, target, layer, weights, params)
+        contrast, top_k = clean_view(asked.model, asked.method.name, asked.target, contrast, top_k)
         if top_k:  # the row starts at the top class whatever class the card shows
-            target = None
-        if target is not None and contrast is None:  # the top class asked by number is the same map as "the top class"
-            known = self.cache.get(self._predict_key(key, model, weights))
-            if known and int(known[0][0]) == target:
-                target = None
-        cache_key = (
-            "map",
-            key,
-            model,
-            self.weights_identity(model, weights),
-            method_cls.name,
-            target,
-            layer_name if uses_layer(method_cls, settings) else None,
-            tuple(sorted(settings.items())),
-            method_version(method_cls),
-            *key_extras(contrast, top_k),
-        )
-        request = {
-            "kind": "map",
-            "key": key,
-            "model": model,
-            "weights": weights,
-            "method": method_cls.name,
-            "target": target,
-            "layer": layer_name,
-            "settings": settings,
-            "contrast": contrast,
-            "top_k": top_k,
-        }
-        return cache_key, request
+            asked = replace(asked, target=None)
+        if asked.target is not None and contrast is None:  # the top class asked by number is "the top class"
+            known = self.cache.get(self._predict_key(key, asked.model, asked.weights))
+            if known and int(known[0][0]) == asked.target:
+                asked = replace(asked, target=None)
+        tail = (method_version(asked.method), *key_extras(contrast, top_k))
+        identity = self.weights_identity(asked.model, asked.weights)
+        return keyed_request("map", asked, identity, key_tail=tail, contrast=contrast, top_k=top_k)
 
     def map_here(
         self,
@@ -605,35 +582,10 @@ class ExplainerService:
 
     def _check_request(self, check, key, model, method, target, layer, weights, params, options):
         options = check_options(check, options)
-        weights, model, method_cls, layer_name, settings, target = self._validated(
-            key, model, method, target, layer, weights, params
-        )
-        cache_key = (
-            "check",
-            check,
-            key,
-            model,
-            self.weights_identity(model, weights),
-            method_cls.name,
-            target,
-            layer_name if uses_layer(method_cls, settings) else None,
-            tuple(sorted(settings.items())),
-            tuple(sorted(options.items())),
-            check_version(method_cls),
-        )
-        request = {
-            "kind": "check",
-            "check": check,
-            "key": key,
-            "model": model,
-            "weights": weights,
-            "method": method_cls.name,
-            "target": target,
-            "layer": layer_name,
-            "settings": settings,
-            "options": options,
-        }
-        return cache_key, request
+        asked = self._validated(key, model, method, target, layer, weights, params)
+        tail = (tuple(sorted(options.items())), check_version(asked.method))
+        identity = self.weights_identity(asked.model, asked.weights)
+        return keyed_request("check", asked, identity, key_head=(check,), key_tail=tail, check=check, options=options)
 
     def perturbed(
         self,
