@@ -201,11 +201,16 @@ class ModelCatalogue:
             return model
 
     def _build(self, entry: OwnModel) -> Any:
-        from explainers.own_models import load_keras_model  # TensorFlow
-
         if entry.source == "notebook":  # wrapped by dashboard() already, in this process
             return entry.keras_model
-        path = entry.path if entry.source == "folder" else self.files.path(entry.digest)
+        if entry.source == "upload":  # the store keeps the file while it is read
+            with self.files.using(entry.digest) as path:
+                return self._load(entry, path)
+        return self._load(entry, entry.path)
+
+    def _load(self, entry: OwnModel, path: Any) -> Any:
+        from explainers.own_models import load_keras_model  # TensorFlow
+
         return load_keras_model(
             path,
             labels=entry.labels,

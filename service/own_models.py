@@ -24,11 +24,15 @@ import re
 import tempfile
 import threading
 import tomllib
+from collections import Counter
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import IO, Any
 
 from explainers.errors import ExplainerError, UnknownNameError
+from service.store import bound_folder, megabytes
 
 log = logging.getLogger(__name__)
 
@@ -36,11 +40,14 @@ MODELS_DIR_ENV = "EXPLAINERS_MODELS_DIR"  # the admin's model folder (none by de
 UPLOAD_ENV = "EXPLAINERS_MODEL_UPLOAD"  # "0": no model uploads in the page
 UPLOAD_MB_ENV = "EXPLAINERS_MODEL_UPLOAD_MB"  # the largest .keras upload, in MB
 DEFAULT_UPLOAD_MB = 300
+MODEL_STORE_ENV = "EXPLAINERS_MODEL_STORE_MB"  # uploaded model files kept on disk, in MB
+DEFAULT_MODEL_STORE_MB = 2000
 LABELS_MAX_BYTES = 2 * 1024 * 1024  # a labels file (one name a line, or JSON)
 MAX_LABELS = 100_000
 NAME_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")  # a file name without folders
 UPLOAD_NAME = re.compile(r"^upload-[0-9a-f]{16}$")
 DIGEST_PATTERN = re.compile(r"^[0-9a-f]{64}$")
+STORED_FILE = re.compile(r"^[0-9a-f]{64}\.keras$")
 SIDECAR_KEYS = {"title", "labels", "preprocessing", "default_layer", "description", "safe_mode"}
 #: the preprocessing choices, in the order the page offers them (their words: explainers.own_models.PREPROCESSING)
 PREPROCESSING_CHOICES = ("unit", "tf", "caffe", "torch", "none")
@@ -255,11 +262,17 @@ class TooLarge(ExplainerError):
 class ModelFiles:
     """Uploaded ``.keras`` files by SHA-256 (one copy whoever uploads it) and small JSON records (uploaded
     models, who owns which), in a folder every process of this server reads. ``service.remote`` keeps
-    them in Redis too, so Celery workers on other machines find them."""
+    them in Redis too, so Celery workers on other machines find them.
 
-    def __init__(self, root: str | os.PathLike):
+    The files are bounded by bytes (``max_bytes``, ``EXPLAINERS_MODEL_STORE_MB``), least recently used
+    out, as the picture store is; a file being read (``using``) stays. An upload whose file went asks to
+    be uploaded again, in words."""
+
+    def __init__(self, root: str | os.PathLike, max_bytes: int | None = None):
         self.root = Path(root)
+        self.max_bytes = max_bytes or megabytes(os.environ.get(MODEL_STORE_ENV), DEFAULT_MODEL_STORE_MB)
         self._lock = threading.Lock()
+        self._in_use: Counter[str] = Counter()  # files being read in this process, never removed meanwhile
 
     def _folder(self, *parts: str) -> Path:
         path = self.root.joinpath(*parts)
@@ -285,6 +298,9 @@ class ModelFiles:
                 os.utime(target)
             else:
                 os.replace(temporary, target)
+            with self._lock:
+                keep = {target.name, *self._in_use}
+            bound_folder(self.root / "files", self.max_bytes, STORED_FILE, keep)
             return name
         finally:
             if os.path.exists(temporary):
@@ -297,7 +313,25 @@ class ModelFiles:
         path = self.root / "files" / f"{digest}.keras"
         if not path.is_file():
             raise ExplainerError("This uploaded model is no longer on the server. Please upload it again.")
+        try:
+            os.utime(path)  # just used: the last to go when the store is over its bound
+        except OSError:
+            pass
         return path
+
+    @contextmanager
+    def using(self, digest: str) -> Iterator[Path]:
+        """The local file of an uploaded model, kept while the ``with`` block reads it."""
+        name = f"{digest}.keras"
+        with self._lock:
+            self._in_use[name] += 1
+        try:
+            yield self.path(digest)
+        finally:
+            with self._lock:
+                self._in_use[name] -= 1
+                if self._in_use[name] <= 0:
+                    del self._in_use[name]
 
     def count(self) -> int:
         """How many model files are stored (two uploads of one file count once)."""

@@ -16,6 +16,7 @@ import re
 import tempfile
 import threading
 from collections import OrderedDict
+from collections.abc import Container
 from pathlib import Path
 
 import numpy as np
@@ -67,6 +68,34 @@ def megabytes(text: str | None, default: int) -> int:
         return max(1, int(float(text or default))) * 1024 * 1024
     except ValueError:
         return default * 1024 * 1024
+
+
+def bound_folder(folder: Path, max_bytes: int, names: re.Pattern, keep: Container[str] = ()) -> list[str]:
+    """Remove the least recently used files of ``folder`` whose names match ``names`` (their modification
+    time says when they were last used) until those files hold at most ``max_bytes``; the ``keep`` ones
+    stay whatever their age. Returns the names removed. Shared by the picture and the model file stores."""
+    try:
+        entries = [
+            (entry.stat().st_mtime, entry.stat().st_size, entry.name)
+            for entry in os.scandir(folder)
+            if names.match(entry.name)
+        ]
+    except OSError:
+        return []
+    total = sum(size for _, size, _ in entries)
+    removed = []
+    for _, size, name in sorted(entries):
+        if total <= max_bytes:
+            break
+        if name in keep:
+            continue
+        try:
+            (folder / name).unlink()
+        except OSError:
+            continue
+        total -= size
+        removed.append(name)
+    return removed
 
 
 def kept_size(image: np.ndarray, max_side: int = KEPT_MAX_SIDE) -> np.ndarray:
@@ -212,25 +241,7 @@ class ImageStore:
 
     def _bound_disk(self, keep: str) -> None:
         """Remove the least recently used files until the folder holds at most ``disk_bytes``."""
-        try:
-            entries = [
-                (entry.stat().st_mtime, entry.stat().st_size, entry.name)
-                for entry in os.scandir(self.root)
-                if KEY_PATTERN.match(entry.name)
-            ]
-        except OSError:
-            return
-        total = sum(size for _, size, _ in entries)
-        for _, size, name in sorted(entries):
-            if total <= self.disk_bytes:
-                break
-            if name == keep:
-                continue
-            try:
-                (self.root / name).unlink()
-            except OSError:
-                continue
-            total -= size
+        for name in bound_folder(self.root, self.disk_bytes, KEY_PATTERN, keep={keep}):
             with self._lock:
                 self._memory.pop(name, None)
 
