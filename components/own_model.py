@@ -199,12 +199,16 @@ def pick_uploaded(added):
     return added["name"], model_options(models), model_options(models, plain=True)
 
 
+OWN_FAMILIES = ("folder", "upload", "notebook")  # where a brought model comes from (service.catalogue)
+HIDDEN = {"display": "none"}
+
+
 def model_options(models: list[dict], statuses: dict | None = None, plain: bool = False) -> list[dict]:
     """Dropdown options: a built-in model with its weights status, a brought one with where it comes from
     (a broken folder model shown, not pickable, with its problem)."""
     options = []
     for m in models:
-        if m["family"] in {"folder", "upload", "notebook"}:
+        if m["family"] in OWN_FAMILIES:
             where = {"folder": "model folder", "upload": "your upload", "notebook": "your notebook"}[m["family"]]
             if m.get("problem"):
                 options.append({"label": f"{m['title']} · cannot be used", "value": m["name"], "disabled": True})
@@ -221,7 +225,7 @@ def describe(svc, model: str) -> html.Div | None:
     """A brought model's facts in words (what is explained, its input, CAM), or its problem; None for a
     built-in model."""
     row = next((m for m in svc.models(client_id()) if m["name"] == model), None)
-    if row is None or row["family"] not in {"folder", "upload", "notebook"}:
+    if row is None or row["family"] not in OWN_FAMILIES:
         return None
     if row.get("problem"):
         return html.Div(f"{row['title']} cannot be used: {row['problem']}", className="own-model-problem")
@@ -242,6 +246,18 @@ def describe(svc, model: str) -> html.Div | None:
     if row.get("blurb") and row["family"] == "folder":
         parts.insert(0, html.Div(row["blurb"], className="hint"))
     return html.Div(parts, className="own-model-facts")
+
+
+@callback(
+    Output("weights", "style"),
+    Output("compare-weights", "style"),
+    Input("model", "value"),
+    Input("compare-model", "value"),
+)
+def hide_weights_choice(model, compare):
+    """A brought model runs on its own weights: the trained / random choice is hidden while one is picked."""
+    own = {m["name"] for m in service().models(client_id()) if m["family"] in OWN_FAMILIES}
+    return [HIDDEN if name in own else {} for name in (model, compare)]
 
 
 @callback(
