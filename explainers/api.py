@@ -124,10 +124,11 @@ def _finish(
     if notes:
         meta["notes"] = notes
     if passes.has_logits or model.logits_memo is None:  # free, or the weights may change before a later read
-        predictions = top_classes(passes.logits[0], model.labels, 5)
+        predictions = top_classes(passes.logits[0], model.labels, 5, model.output_activation)
     else:  # later, if ever read: one forward pass of the picture, holding on to nothing but its input
         picture, engine = passes.inputs[:1], passes.engine
-        predictions = lambda: top_classes(engine.forward(picture)[0], model.labels, 5)  # noqa: E731
+        activation = model.output_activation
+        predictions = lambda: top_classes(engine.forward(picture)[0], model.labels, 5, activation)  # noqa: E731
     return Explanation(
         method=method.name,
         model=model.name,
@@ -153,7 +154,7 @@ def logits_of(model: ExplainableModel, image: np.ndarray) -> np.ndarray:
 
 def predict(model: ExplainableModel, image: np.ndarray, top: int = 5) -> Top5:
     """The ``top`` classes of ``image`` as (index, label, probability), most probable first."""
-    return top_classes(logits_of(model, image), model.labels, top)
+    return top_classes(logits_of(model, image), model.labels, top, model.output_activation)
 
 
 def explain(

@@ -101,6 +101,7 @@ class ExplainableModel:
         title: str | None = None,
         memo_logits: bool = True,
         explaining: str = "the logits",
+        output_activation: str = "softmax",
     ):
         from explainers._tf import configure_devices
 
@@ -116,6 +117,8 @@ class ExplainableModel:
         self.random_weights = random_weights
         self.device = configure_devices()
         self.explaining = explaining  # what the maps explain, in words: "the logits", "the score before softmax"
+        #: how the scores become the probabilities shown: "softmax", or "sigmoid" per class (multi-label)
+        self.output_activation = output_activation
         shape = keras_model.input_shape
         if len(shape) != 4 or shape[1] is None or shape[2] is None or shape[3] not in (1, 3):
             raise ValueError(f"Expected an image input (batch, height, width, 1 or 3 channels). Received: {shape}.")

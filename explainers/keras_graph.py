@@ -29,11 +29,13 @@ _FLATTENING = {"Flatten", "GlobalAveragePooling2D", "GlobalMaxPooling2D", "Resha
 
 @dataclass
 class Adapted:
-    """The rebuilt model and what its output means (``explaining``, in words; ``binary``: one unit widened)."""
+    """The rebuilt model and what its output means (``explaining``, in words; ``binary``: one unit widened;
+    ``activation``: how its scores become probabilities, "sigmoid" for a multi-label model)."""
 
     keras: Any
     explaining: str
     binary: bool
+    activation: str = "softmax"
 
 
 def check_image_input(keras_model: Any) -> tuple[int, int, int]:
@@ -184,22 +186,22 @@ def adapt(keras_model: Any) -> Adapted:
         raise
     except Exception as error:  # noqa: BLE001 - a graph this code does not know how to open
         raise ModelFileError(f"The model's layers could not be put together again ({_short(error)}).") from None
-    explaining = "the logits"
+    explaining, stripped = "the logits", None
     last, before = _producer(out)
     activation = getattr(last, "activation", None)
     if isinstance(last, keras.layers.Softmax) or (
         type(last).__name__ == "Activation" and activation in (keras.activations.softmax, keras.activations.sigmoid)
     ):
         out = before
-        explaining = "the score before " + (
-            "softmax" if isinstance(last, keras.layers.Softmax) else activation.__name__
-        )
+        stripped = "softmax" if isinstance(last, keras.layers.Softmax) else activation.__name__
+        explaining = f"the score before {stripped}"
     elif activation in (keras.activations.softmax, keras.activations.sigmoid):
         original = next(orig for fresh, orig in made if fresh is last)
         linear = _fresh(original, activation="linear")
         out = linear(before)
         made.append((linear, original))
-        explaining = f"the score before {activation.__name__}"
+        stripped = activation.__name__
+        explaining = f"the score before {stripped}"
     for fresh, original in made:
         if fresh.weights or original.weights:
             fresh.set_weights(original.get_weights())
@@ -218,7 +220,8 @@ def adapt(keras_model: Any) -> Adapted:
             f"Once the inner models are opened, the model's layers cannot form one network ({_short(error)}). "
             f"Give every layer, inner ones included, its own name."
         ) from None
-    return Adapted(rebuilt, explaining, binary)
+    # one sigmoid unit widened to two scores has its probabilities as their softmax; several are multi-label
+    return Adapted(rebuilt, explaining, binary, "sigmoid" if stripped == "sigmoid" and not binary else "softmax")
 
 
 def _output_shape(layer: Any) -> tuple | None:

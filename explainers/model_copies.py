@@ -49,6 +49,7 @@ def randomizable_copy(model):
         random_weights=True,
         title=f"{model.title} (randomized)",
         memo_logits=False,
+        output_activation=model.output_activation,
     )  # its weights change in place
 
 

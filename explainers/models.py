@@ -173,10 +173,20 @@ def softmax(logits: np.ndarray) -> np.ndarray:
     return e / e.sum(axis=-1, keepdims=True)
 
 
-def top_classes(logits: np.ndarray, labels: Labels, top: int = 5) -> list[tuple[int, str, float]]:
-    probabilities = softmax(logits)
-    order = np.argsort(-probabilities, kind="stable")[: max(1, int(top))]
-    return [(int(i), labels[int(i)].name, float(probabilities[i])) for i in order]
+def probabilities(logits: np.ndarray, activation: str = "softmax") -> np.ndarray:
+    """A model's probabilities from its scores (``ExplainableModel.output_activation``): a softmax over the
+    classes, or for a multi-label model each class's own sigmoid (they need not sum to 1)."""
+    if activation == "sigmoid":
+        return 0.5 * (1.0 + np.tanh(0.5 * np.asarray(logits, dtype=np.float64)))  # σ(z), never overflowing
+    return softmax(logits)
+
+
+def top_classes(
+    logits: np.ndarray, labels: Labels, top: int = 5, activation: str = "softmax"
+) -> list[tuple[int, str, float]]:
+    found = probabilities(logits, activation)
+    order = np.argsort(-found, kind="stable")[: max(1, int(top))]
+    return [(int(i), labels[int(i)].name, float(found[i])) for i in order]
 
 
 # ---- loading -------------------------------------------------------------------------------------

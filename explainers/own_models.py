@@ -276,6 +276,7 @@ def from_keras(
         weights_id=weights_id or "keras:" + _weights_digest(keras),
         title=title or name,
         explaining=adapted.explaining,
+        output_activation=adapted.activation,
     )
     return model
 

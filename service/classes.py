@@ -12,7 +12,7 @@ import numpy as np
 
 from explainers.errors import ExplainerError
 from explainers.labels import Labels
-from explainers.models import softmax
+from explainers.models import probabilities
 from service.catalogue import labels as model_labels
 from service.catalogue import title as catalogue_title
 
@@ -80,7 +80,8 @@ def picture_probabilities(loaded: Any, image: np.ndarray) -> np.ndarray | None:
     if memo is None:
         return None
     logits = memo.recall(loaded.preprocess(loaded.prepare(image)[None]))
-    return None if logits is None else softmax(logits[0]).astype(np.float32)
+    activation = getattr(loaded, "output_activation", "softmax")
+    return None if logits is None else probabilities(logits[0], activation).astype(np.float32)
 
 
 def choose_class(

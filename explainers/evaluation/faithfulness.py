@@ -20,7 +20,7 @@ from explainers.evaluation._checks import (
     _shape2,
     _target_index,
 )
-from explainers.models import check_image, softmax
+from explainers.models import check_image, probabilities
 from explainers.ops import fill_picture
 from explainers.passes import TOP1, Passes, PassKey
 
@@ -56,8 +56,8 @@ class Curve:
     probability rise fast, so a *high* area is good. Compare with ``random_map_auc``.
 
     ``fractions``: share of pixels deleted or revealed at each point (0..1); ``probabilities``: the
-    softmax probability of ``target`` there; ``logits``: its logit; ``auc``: area under the probability
-    curve over fraction 0..1 (trapezoid rule).
+    model's probability of ``target`` there (softmax, or its own sigmoid for a multi-label model);
+    ``logits``: its logit; ``auc``: area under the probability curve over fraction 0..1 (trapezoid rule).
     """
 
     fractions: np.ndarray
@@ -179,9 +179,9 @@ def _curves(
     logits = _logits_of(model, pictures, progress).reshape(len(heatmaps), steps + 1, -1)
     if index is None:  # top-1 of the whole picture: first of a deletion curve, last of an insertion curve
         index = int(np.argmax(logits[0, 0 if mode == "deletion" else -1]))
-    probabilities = softmax(logits)[..., index]
-    aucs = np.array([float(np.trapezoid(p, fractions)) for p in probabilities])
-    return fractions, fill, index, logits[..., index], probabilities, aucs
+    chances = probabilities(logits, model.output_activation)[..., index]
+    aucs = np.array([float(np.trapezoid(p, fractions)) for p in chances])
+    return fractions, fill, index, logits[..., index], chances, aucs
 
 
 def faithfulness(

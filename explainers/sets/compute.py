@@ -84,7 +84,7 @@ def explain_batch(
     result = instance.compute(passes, layer)
     heatmaps = upsample(result.heatmap, model.input_size).astype(np.float32)
     logits = passes.logits
-    return heatmaps, [top_classes(row, model.labels, 5) for row in logits]
+    return heatmaps, [top_classes(row, model.labels, 5, model.output_activation) for row in logits]
 
 
 def score_picture(
