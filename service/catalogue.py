@@ -73,7 +73,7 @@ class ModelCatalogue:
         self._facts = facts
         self._notebook: dict[str, OwnModel] = {}
         self._folder_entries: dict[str, OwnModel] = {}
-        self._folder_scanned = False
+        self._folder_stamp: int | None = -1  # the folder's modification time when last read (-1: never read)
         self._resident: OrderedDict[tuple, Any] = OrderedDict()
         self._build_locks: dict[tuple, threading.Lock] = {}
         self._lock = threading.Lock()
@@ -82,12 +82,14 @@ class ModelCatalogue:
 
     # ---- names ------------------------------------------------------------------------------
     def folder_models(self, rescan: bool = False) -> list[OwnModel]:
-        """The admin's folder models (read once; ``rescan`` reads the folder again)."""
-        if rescan or not self._folder_scanned:
+        """The admin's folder models, read again whenever the folder changed: a file added, removed or renamed
+        changes the folder's modification time, one cheap look per call (``rescan`` reads it anyway)."""
+        stamp = folder_stamp(self.folder)
+        if rescan or stamp != self._folder_stamp:
             entries = scan_folder(self.folder, BUILTIN_NAMES)
             with self._lock:
                 self._folder_entries = {entry.name: entry for entry in entries}
-                self._folder_scanned = True
+                self._folder_stamp = stamp
             for entry in entries:
                 _note(entry, self._facts)
         return list(self._folder_entries.values())
@@ -226,6 +228,16 @@ class ModelCatalogue:
     def resident(self) -> list[str]:
         with self._lock:
             return [f"{name} (own file)" for name, _ in self._resident]
+
+
+def folder_stamp(folder: Path | None) -> int | None:
+    """The model folder's modification time in nanoseconds (None without a folder, 0 if it cannot be read)."""
+    if folder is None:
+        return None
+    try:
+        return folder.stat().st_mtime_ns
+    except OSError:
+        return 0
 
 
 def facts_of(loaded: Any) -> dict[str, Any]:
