@@ -189,6 +189,8 @@ def explain(
     explanation = _finish(model, instance, passes, layer, time.perf_counter() - started)
     if model is not original:
         name_contrast(explanation, original, contrast)
+        if original.output_activation != "softmax":  # per-class sigmoids of shifted scores are not the model's
+            explanation.predictions = lambda: predict(original, image)
     passes.report(1.0)
     return explanation
 

@@ -6,7 +6,8 @@ model is wrapped so that each class's logit becomes logit − logit B, and the m
 of the wrapped model. Gradients are linear, so a gradient map of the difference is the difference of
 the two gradient maps; methods that read scores (occlusion, Partition SHAP) explain the score
 difference. The softmax does not change when the same number is taken off every logit, so the
-predictions stay the model's own. Methods that read the class probability (LIME, RISE, Score-CAM) or
+predictions stay the model's own (a multi-label model's sigmoids do change: its top-5 is read from the
+model itself). Methods that read the class probability (LIME, RISE, Score-CAM) or
 one class's output weights (CAM) cannot explain a difference this way and say so.
 
 The wrapped model shares the weights and layers of the model; one is kept per (model, class B), for

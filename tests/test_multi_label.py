@@ -88,3 +88,12 @@ def test_the_ranking_and_the_faithfulness_curve_use_the_sigmoid(multi_label, pic
     heatmap = np.random.default_rng(0).random((8, 8))
     curve = faithfulness(multi_label, picture, heatmap, target="dog", steps=4)
     assert curve.probabilities == pytest.approx([0.5] * 5, abs=1e-6)  # the picture does not move its scores
+
+
+def test_why_a_and_not_b_on_a_multi_label_model_keeps_its_own_top_classes(multi_label, picture):
+    """The contrast wrapper shifts every score by score B; the sigmoids shown must still be the model's."""
+    from explainers import api
+
+    result = api.explain(multi_label, picture, "grad_cam", target="cat", contrast="bird")
+    assert result.meta["contrast_label"] == "bird"
+    assert [p for _, _, p in result.predictions] == pytest.approx([0.75, 0.5, 0.25], abs=1e-6)
