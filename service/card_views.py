@@ -16,7 +16,7 @@ from explainers.contrast import check_contrast
 from explainers.errors import ParameterError
 from explainers.layer_attribution import SEED_EXAMPLE, from_layer
 from explainers.methods import get_method
-from explainers.top_k import check_k
+from explainers.top_k import NOT_WITH_CONTRAST, check_k
 from service.catalogue import labels as model_labels
 
 #: what the map results of a view carry from an Explanation's meta to the card and the report
@@ -24,16 +24,17 @@ VIEW_META = ("contrast", "contrast_label", "title", "source", "source_layer", "t
 
 
 def clean_view(model: str, method: str, target: int | None, contrast: Any, top_k: Any) -> tuple[int | None, int | None]:
-    """(contrast class index or None, k or None) checked in words, as a request may send anything."""
+    """(contrast class index or None, k or None) checked in words, as a request may send anything: k from 1
+    to 10 (1 is the single map), a known class to contrast with other than the target, and not both."""
+    top_k = None if top_k is None or top_k == "" else check_k(top_k)
     if contrast is not None and contrast != "":
-        if top_k not in (None, "", 0, 1):
-            raise ParameterError("A card shows either the top classes or 'why A and not B', not both at once.")
+        if top_k is not None:
+            raise ParameterError(NOT_WITH_CONTRAST)
         contrast = model_labels(model).resolve(contrast)
         cls = get_method(method)
         check_contrast(cls.name, cls.title, target, contrast)
     else:
         contrast = None
-    top_k = None if top_k in (None, "", 0) else check_k(top_k)
     return contrast, (None if top_k == 1 else top_k)
 
 
@@ -75,6 +76,7 @@ def compute_top_k(
     )
     for explanation in row:
         keep(explanation, explanation.target)
+    keep(row[0], None)  # the top class asked as "the top class" (its key once the predictions are known)
     first = row[0]
     first.meta["top_k_row"] = [[e.target, e.label] for e in row]
     return first

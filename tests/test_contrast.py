@@ -138,3 +138,29 @@ def test_the_downloads_carry_the_contrast(tmp_path):
     report = client.get(f"/download/report.html?image={key}&model=shapes&methods=grad_cam,rise&target=0&contrast=1")
     page = report.get_data(as_text=True)
     assert report.status_code == 200 and "why circle and not square" in page and "RISE" in page
+
+
+def test_top_classes_with_a_contrast_are_refused_in_the_same_words_everywhere(tmp_path, tiny_cnn, rng_image, capsys):
+    from PIL import Image
+
+    from components import card_views
+    from explainers import explain_top_k
+    from explainers.__main__ import main
+    from explainers.top_k import NOT_WITH_CONTRAST
+    from helpers import png_bytes
+    from service import ExplainerService
+
+    with pytest.raises(ParameterError) as api_error:
+        explain_top_k(tiny_cnn, rng_image(16, 16), "grad_cam", k=2, contrast=1)
+    svc = ExplainerService(tmp_path)
+    key = svc.add_image(png_bytes(64, 64, seed=4))
+    with pytest.raises(ParameterError) as service_error:  # even k = 1: both were asked for
+        svc.request_map(key, "shapes", "grad_cam", target=0, contrast=1, top_k=1)
+    photo = tmp_path / "photo.png"
+    Image.fromarray(np.zeros((20, 20, 3), np.uint8)).save(photo)
+    assert main(["explain", str(photo), "--model", "shapes", "--contrast", "0,1", "--top-k", "3"]) == 1
+    assert str(api_error.value) == str(service_error.value) == NOT_WITH_CONTRAST
+    assert NOT_WITH_CONTRAST in capsys.readouterr().err
+    # the page: one view per card, so a picked class B never goes with the top classes' row
+    assert card_views.request("top_k", 5, "pixels", None) == {"top_k": card_views.TOP_K}
+    assert card_views.request("contrast", 5, "pixels", None) == {"contrast": 5}
