@@ -17,7 +17,8 @@ from dash import ALL, MATCH, Input, Output, State, dcc, html, no_update
 from components.common import service
 from components.page_state import Page
 from components.registry import callback
-from service.card_views import SEED_EXAMPLE, view_cards
+from service import class_name, model_title
+from service.card_views import SEED_EXAMPLE, contrast_for, view_cards
 
 VIEWS = {"one": "This class", "top_k": "Top 3 classes", "contrast": "Why A and not B"}
 TOP_K = 3
@@ -109,6 +110,20 @@ def request(view: Any, contrast: Any, source: Any, layer_override: Any) -> dict[
     if isinstance(layer_override, str) and layer_override:
         extra["layer"] = layer_override
     return extra
+
+
+def on_model(page: Page, slot: str | None, extra: dict[str, Any]) -> tuple[dict[str, Any], str | None]:
+    """The view's request for the card of ``slot``: the second model contrasts with its own number of the
+    class B picked on the first model's chart; (request, None), or (request, why it cannot) when it lacks B."""
+    if slot != "b" or extra.get("contrast") is None:
+        return extra, None
+    mine = contrast_for(page.model, extra["contrast"], page.model_for(slot))
+    if mine is None:
+        return extra, (
+            f"{model_title(page.model_for(slot))} does not know “{class_name(page.model, extra['contrast'])}”, "
+            "so this card cannot show why A and not B."
+        )
+    return {**extra, "contrast": mine}, None
 
 
 def waiting_for_contrast(view: Any, contrast: Any) -> bool:

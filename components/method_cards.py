@@ -225,6 +225,9 @@ def render_card(
     which = page.model_for(spec.get("slot"))
     if not which:
         return _answer()
+    extra, lacking = card_views.on_model(page, spec.get("slot"), extra)
+    if lacking:
+        return _answer(message_figure(lacking), "", None)
     svc = service()
     slot = spec.get("slot")
     try:

@@ -19,7 +19,7 @@ from PIL import Image, PngImagePlugin
 from components import view_routes
 from components.common import SERVICE_KEY
 from service import ExplainerError, counterpart_class, describe_error, model_title
-from service.card_views import accepts_contrast
+from service.card_views import accepts_contrast, contrast_for
 
 DISPLAY_IMAGE_SIDE = 640
 DOWNLOAD_MAX_SIDE = 2048
@@ -262,7 +262,7 @@ def _grid(args: Any, render: bool = True):
     for method in methods:
         for slot in slots:
             p = _card_params({**args.to_dict(), **slot, "method": method})
-            p["contrast"] = p["contrast"] if accepts_contrast(method) else None
+            p["contrast"] = contrast_for(model, p["contrast"], p["model"]) if accepts_contrast(method) else None
             if render:
                 result, picture = _overlay(p, max_side=GRID_TILE, legend=False)
                 title = _title(result)

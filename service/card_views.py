@@ -13,11 +13,12 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from explainers.contrast import check_contrast
-from explainers.errors import ParameterError
+from explainers.errors import ExplainerError, ParameterError
 from explainers.layer_attribution import SEED_EXAMPLE, from_layer
 from explainers.methods import get_method
 from explainers.top_k import NOT_WITH_CONTRAST, check_k
 from service.catalogue import labels as model_labels
+from service.classes import matching_class
 
 #: what the map results of a view carry from an Explanation's meta to the card and the report
 VIEW_META = ("contrast", "contrast_label", "title", "source", "source_layer", "top_k", "rank")
@@ -36,6 +37,19 @@ def clean_view(model: str, method: str, target: int | None, contrast: Any, top_k
     else:
         contrast = None
     return contrast, (None if top_k == 1 else top_k)
+
+
+def contrast_for(model: str, contrast: Any, other: str | None) -> Any:
+    """The class B that ``other`` (a compared model) contrasts with when ``model`` contrasts with ``contrast``:
+    a class belongs to a model, so B is ``other``'s index of the same class, or None where ``other`` does not
+    know it. An unknown ``contrast`` comes back as given, for the request to refuse in words."""
+    if contrast is None or contrast == "" or not other or other == model:
+        return contrast
+    try:
+        source = model_labels(model)
+        return matching_class(source, source.resolve(contrast), model_labels(other))
+    except ExplainerError:
+        return contrast
 
 
 def accepts_contrast(method: str) -> bool:
@@ -111,6 +125,7 @@ __all__ = [
     "accepts_contrast",
     "clean_view",
     "compute_top_k",
+    "contrast_for",
     "key_extras",
     "uses_layer",
     "view_cards",
