@@ -433,6 +433,7 @@ def _download_href(page: Page, slot, method, result, percentile, opacity) -> str
         "percentile": percentile,
         "opacity": opacity if opacity is not None else 0.5,
         **{name: result.meta[name] for name in ("contrast", "source") if result.meta.get(name) is not None},
+        **({"top_k": len(result.meta["top_k_row"])} if result.meta.get("top_k_row") else {}),
     }
     return "/download/card.png?" + urlencode(query)
 

@@ -10,6 +10,7 @@ with the row's classes in its meta, so the card reads the other k − 1 maps fro
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
+from dataclasses import replace
 from typing import Any
 
 from explainers.contrast import check_contrast
@@ -88,9 +89,11 @@ def compute_top_k(
         layer=request["layer"],
         progress=progress,
     )
-    for explanation in row:
-        keep(explanation, explanation.target)
-    keep(row[0], None)  # the top class asked as "the top class" (its key once the predictions are known)
+    for explanation in row:  # each kept as its class's plain map: without the row's rank, as if asked alone
+        alone = replace(explanation, meta={k: v for k, v in explanation.meta.items() if k not in ("top_k", "rank")})
+        keep(alone, alone.target)
+        if explanation is row[0]:
+            keep(alone, None)  # the top class asked as "the top class" (its key once the predictions are known)
     first = row[0]
     first.meta["top_k_row"] = [[e.target, e.label] for e in row]
     return first

@@ -78,5 +78,6 @@ def test_the_service_caches_each_class_of_the_row_as_its_own_map(tmp_path):
     for target, label in row[1:]:
         again = svc.request_map(key, "shapes", "grad_cam", target=target)
         assert again.done and again.outcome().cached and again.outcome().label == label
+        assert "top_k" not in again.outcome().meta  # kept as its class's plain map: no row's card on it
     with pytest.raises(ParameterError, match="between 1 and 10"):
         svc.request_map(key, "shapes", "grad_cam", top_k=12)
