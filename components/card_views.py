@@ -97,6 +97,16 @@ def inputs() -> list[Input]:
     ]
 
 
+def report_inputs() -> list[Input]:
+    """Every card's view, its id, source and layer: what the report link needs to show each card as it is."""
+    return [
+        Input(_id("view", ALL), "value"),
+        Input(_id("view", ALL), "id"),
+        Input(_id("source", ALL), "value"),
+        Input(_id("layer-override", ALL), "data"),
+    ]
+
+
 def request(view: Any, contrast: Any, source: Any, layer_override: Any) -> dict[str, Any]:
     """What the view adds to the card's request (the service checks every value): contrast, top_k, the
     source setting and a layer."""

@@ -19,7 +19,7 @@ from PIL import Image, PngImagePlugin
 from components import view_routes
 from components.common import SERVICE_KEY
 from service import ExplainerError, counterpart_class, describe_error, model_title
-from service.card_views import accepts_contrast, contrast_for
+from service.card_views import accepts_contrast, contrast_for, report_views
 
 DISPLAY_IMAGE_SIDE = 640
 DOWNLOAD_MAX_SIDE = 2048
@@ -342,6 +342,7 @@ def _report(args: Any) -> tuple[str, str]:
         percentile=p["percentile"],
         name=args.get("name") or None,
         contrast=p["contrast"],
+        views=report_views(args.get("views")),
     )
 
 

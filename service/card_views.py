@@ -9,6 +9,7 @@ with the row's classes in its meta, so the card reads the other k − 1 maps fro
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Mapping
 from dataclasses import replace
 from typing import Any
@@ -17,10 +18,11 @@ from explainers.contrast import check_contrast
 from explainers.errors import ExplainerError, ParameterError
 from explainers.layer_attribution import SEED_EXAMPLE, from_layer
 from explainers.methods import get_method
-from explainers.top_k import NOT_WITH_CONTRAST, check_k
+from explainers.top_k import DEFAULT_K, NOT_WITH_CONTRAST, check_k
 from service.catalogue import labels as model_labels
 from service.classes import matching_class
 
+REPORT_VIEWS_CHARS = 4000  # the longest text of the cards' views a report reads
 #: what the map results of a view carry from an Explanation's meta to the card and the report
 VIEW_META = ("contrast", "contrast_label", "title", "source", "source_layer", "top_k", "rank")
 
@@ -99,6 +101,50 @@ def compute_top_k(
     return first
 
 
+def report_views(text: Any) -> dict[str, dict[str, Any]]:
+    """The page's cards' views for its report, sent as JSON ``{method: {"view": "one"|"top_k"|"contrast",
+    "source": "pixels"|"layer", "layer": name}}`` (the model's cards only): kept to what a view can be,
+    every name then checked by the service. Empty text: no views known (every card as its plain map)."""
+    if text is None or text == "":
+        return {}
+    try:
+        found = json.loads(str(text)[:REPORT_VIEWS_CHARS])
+    except ValueError:
+        found = None
+    if not isinstance(found, dict):
+        raise ParameterError("The cards' views sent with the report could not be read: expected a JSON object.")
+    views = {}
+    for method, view in list(found.items())[:24]:
+        if isinstance(method, str) and isinstance(view, dict):
+            layer = view.get("layer")
+            views[method] = {
+                "view": view.get("view") if view.get("view") in ("one", "top_k", "contrast") else "one",
+                "source": "layer" if view.get("source") == "layer" else "pixels",
+                "layer": layer[:200] if isinstance(layer, str) and layer else None,
+            }
+    return views
+
+
+def report_maps(svc, key: str, model: str, method: str, view: Mapping[str, Any] | None, **common: Any) -> list:
+    """A card's maps for the report, as its card shows them: its one map (of "why A and not B" where the
+    card shows that view, or where no view is known and ``common`` has a contrast), or its top-k row, each
+    class's map with its rank. ``common``: target, layer, weights, contrast."""
+    if view is not None:
+        common = {
+            **common,
+            "contrast": common.get("contrast") if view["view"] == "contrast" else None,
+            "layer": view["layer"] or common.get("layer"),
+            "params": {"source": "layer"} if view["source"] == "layer" else None,
+        }
+    top_k = DEFAULT_K if view is not None and view["view"] == "top_k" else None
+    first = svc.explain(key, model, method, **common, top_k=top_k)  # a top-k view has no contrast (see above)
+    row = first.meta.get("top_k_row")
+    if not row:
+        return [first]
+    found = [first] + [svc.explain(key, model, method, **{**common, "target": t, "contrast": None}) for t, _ in row[1:]]
+    return [replace(m, meta={**m.meta, "top_k": len(row), "rank": rank}) for rank, m in enumerate(found, 1)]
+
+
 def view_cards(meta: Mapping[str, Any]) -> list[dict[str, Any]]:
     """The cards of the views a map was computed in (title, paper and the card's texts), for the page."""
     from explainers.view_cards import VIEW_CARDS, views_of
@@ -130,6 +176,8 @@ __all__ = [
     "compute_top_k",
     "contrast_for",
     "key_extras",
+    "report_maps",
+    "report_views",
     "uses_layer",
     "view_cards",
     "view_meta",

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import time
+from urllib.parse import unquote
 
 import pytest
 
@@ -56,3 +57,15 @@ def test_top_3_classes_show_a_row_of_three_maps(views_page):
         message="a row of three maps",
     )
     assert "Top 3 classes" in _info_text(dash_duo, "a-grad_cam")
+    download = dash_duo.driver.execute_script(
+        "return document.getElementById(arguments[0]).getAttribute('href');",
+        json.dumps({"card": "a-grad_cam", "type": "card-download"}, separators=(",", ":")),
+    )
+    assert "top_k=3" in download  # the card's download is the whole row
+    _wait(
+        lambda: (
+            '"grad_cam":{"view":"top_k"'
+            in unquote(dash_duo.driver.execute_script("return document.getElementById('download-report').href;"))
+        ),
+        message="the report link to carry the card's view",
+    )
