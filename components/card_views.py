@@ -25,6 +25,8 @@ TOP_K = 3
 SOURCES = {"pixels": "the pixels", "layer": "the picked layer"}
 #: the seed's example: expected gradients from the input of VGG16's 7th layer (layers[7] is block3_conv1)
 SEED_LAYER = SEED_EXAMPLE["layer"]
+SEED_MODEL = SEED_EXAMPLE["model"]
+SEED_LABEL = f"Seed's example: from VGG16's {SEED_LAYER}, top 3"
 ROW_SIDE = 160  # each map of a top-k row, at most this many pixels on a side
 
 
@@ -49,7 +51,7 @@ def layout(method: dict, card: str) -> list:
     has_source = "source" in (method.get("settings") or service().method_settings(method["name"]))
     preset = (
         html.Button(
-            "Seed's example: from VGG16's block2_pool, top 3",
+            SEED_LABEL,
             id=_id("seed-example", card),
             className="btn btn-link btn-sm p-0 seed-example",
             title="Expected gradients from the input of VGG16's 7th layer (block3_conv1), for the top 3 classes",
@@ -251,11 +253,18 @@ def show_contrast(contrast, views):
     Output(_id("view"), "value", allow_duplicate=True),
     Output(_id("source"), "value"),
     Output(_id("layer-override"), "data"),
+    Output(_id("seed-example"), "children"),
     Input(_id("seed-example"), "n_clicks"),
+    State(_id("seed-example"), "id"),
+    State("page", "data"),
     prevent_initial_call=True,
 )
-def seed_example(clicks):
-    """One click: expected gradients from VGG16's block2_pool, for the top 3 classes."""
+def seed_example(clicks, button, page_data):
+    """One click: expected gradients from VGG16's block2_pool, for the top 3 classes; on another model
+    the button says what it needs instead of asking for a layer that model lacks."""
     if not clicks:
-        return no_update, no_update, no_update
-    return "top_k", "layer", SEED_LAYER
+        return no_update, no_update, no_update, no_update
+    slot = str((button or {}).get("card", "")).split("-", 1)[0]
+    if Page.from_store(page_data).model_for(slot) != SEED_MODEL:
+        return no_update, no_update, no_update, "The seed's example is on VGG16: pick VGG16 as the model first."
+    return "top_k", "layer", SEED_LAYER, SEED_LABEL
