@@ -9,6 +9,7 @@
                                   weights, wait (default true), contrast, top_classes, and the method's settings -> JSON
                                   with the heatmap (and, for top_classes, each class's)
     GET  /api/v1/jobs/<id>        a job's progress (and its result when done); DELETE cancels it
+    POST /api/v1/activations, /api/v1/sweep   the layer views (service.http_views)
 
 Anything the client sends wrong gets a 4xx with {"error": "<plain sentence>"} (a picture over the limit: 413,
 an unknown path under /api/: 404); a full queue, an unreachable Redis or a lost worker get 503 with
@@ -34,7 +35,7 @@ from PIL import Image
 
 from explainers.errors import ExplainerError, UnknownNameError
 from explainers.render import map_scale
-from service import http_sets
+from service import http_sets, http_views
 from service.errors import ServiceUnavailableError, describe_error
 from service.jobs import BusyError, Job, QuotaError
 from service.results import MapResult
@@ -297,6 +298,7 @@ def create_blueprint() -> flask.Blueprint:
         return flask.jsonify(_job_json(job, client))
 
     http_sets.register(api, _service, caller, _error)  # sets of pictures: /api/v1/sets
+    http_views.register(api, _service, caller, _error)  # the layer views: /api/v1/activations, /api/v1/sweep
 
     @api.route("/api/<path:_unknown>", methods=["GET", "POST", "PUT", "PATCH", "DELETE"])
     def unknown_path(_unknown: str):

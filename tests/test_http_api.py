@@ -439,3 +439,43 @@ def test_score_cam_fast_keeps_its_own_top_k_setting(client):
     answer = _explain(client, png_bytes(seed=7), model="shapes", method="score_cam_fast", top_k="4")
     assert answer.status_code == 200, answer.get_json()
     assert answer.get_json()["params"]["top_k"] == 4 and "top_classes" not in answer.get_json()
+
+
+def test_the_layer_views_over_http_answer_their_numbers_and_picture(client):
+    import base64
+
+    found = client.post(
+        "/api/v1/activations",
+        data={"image": (io.BytesIO(png_bytes(seed=9)), "p.png"), "model": "shapes", "layer": "conv4", "top": "4"},
+        content_type="multipart/form-data",
+    )
+    assert found.status_code == 200, found.get_json()
+    body = found.get_json()
+    assert body["layer"] == "conv4" and body["order"] == "contribution" and len(body["channels"]) == 4
+    contributions = [channel["contribution"] for channel in body["channels"]]
+    assert contributions == sorted(contributions, reverse=True)
+    assert Image.open(io.BytesIO(base64.b64decode(body["png_base64"]))).format == "PNG"
+    strip = client.post(
+        "/api/v1/sweep",
+        data={"image": (io.BytesIO(png_bytes(seed=9)), "p.png"), "model": "shapes", "target": "crescent"},
+        content_type="multipart/form-data",
+    ).get_json()
+    assert strip["method"] == "grad_cam" and strip["target"] == 5 and strip["layers"][-1] == "conv5"
+    assert len(strip["resolutions"]) == len(strip["layers"]) and strip["png_base64"]
+
+
+@pytest.mark.parametrize(
+    ("path", "fields", "words"),
+    [
+        ("/api/v1/activations", {"order": "loudest"}, "order must be one of"),
+        ("/api/v1/activations", {"top": "0"}, "top must be between 1 and 64"),
+        ("/api/v1/activations", {"layer": "nope"}, "nope"),
+        ("/api/v1/sweep", {"method": "lime"}, "CAM-family"),
+        ("/api/v1/sweep", {"target": "no such class"}, "no such class"),
+    ],
+)
+def test_bad_layer_view_requests_are_plain_400s(client, path, fields, words):
+    form = {"image": (io.BytesIO(png_bytes(seed=9)), "p.png"), "model": "shapes", **fields}
+    answer = client.post(path, data=form, content_type="multipart/form-data")
+    assert answer.status_code == 400 and words in answer.get_json()["error"], answer.get_json()
+    assert client.post(path, data={"model": "shapes"}).status_code == 400  # no picture
