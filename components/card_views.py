@@ -17,13 +17,16 @@ from dash import ALL, MATCH, Input, Output, State, dcc, html, no_update
 from components.common import service
 from components.page_state import Page
 from components.registry import callback
-from service.card_views import SEED_EXAMPLE, view_cards
+from service import class_name, model_title
+from service.card_views import SEED_EXAMPLE, contrast_for, view_cards
 
 VIEWS = {"one": "This class", "top_k": "Top 3 classes", "contrast": "Why A and not B"}
 TOP_K = 3
 SOURCES = {"pixels": "the pixels", "layer": "the picked layer"}
 #: the seed's example: expected gradients from the input of VGG16's 7th layer (layers[7] is block3_conv1)
 SEED_LAYER = SEED_EXAMPLE["layer"]
+SEED_MODEL = SEED_EXAMPLE["model"]
+SEED_LABEL = f"Seed's example: from VGG16's {SEED_LAYER}, top 3"
 ROW_SIDE = 160  # each map of a top-k row, at most this many pixels on a side
 
 
@@ -48,7 +51,7 @@ def layout(method: dict, card: str) -> list:
     has_source = "source" in (method.get("settings") or service().method_settings(method["name"]))
     preset = (
         html.Button(
-            "Seed's example: from VGG16's block2_pool, top 3",
+            SEED_LABEL,
             id=_id("seed-example", card),
             className="btn btn-link btn-sm p-0 seed-example",
             title="Expected gradients from the input of VGG16's 7th layer (block3_conv1), for the top 3 classes",
@@ -96,6 +99,16 @@ def inputs() -> list[Input]:
     ]
 
 
+def report_inputs() -> list[Input]:
+    """Every card's view, its id, source and layer: what the report link needs to show each card as it is."""
+    return [
+        Input(_id("view", ALL), "value"),
+        Input(_id("view", ALL), "id"),
+        Input(_id("source", ALL), "value"),
+        Input(_id("layer-override", ALL), "data"),
+    ]
+
+
 def request(view: Any, contrast: Any, source: Any, layer_override: Any) -> dict[str, Any]:
     """What the view adds to the card's request (the service checks every value): contrast, top_k, the
     source setting and a layer."""
@@ -109,6 +122,20 @@ def request(view: Any, contrast: Any, source: Any, layer_override: Any) -> dict[
     if isinstance(layer_override, str) and layer_override:
         extra["layer"] = layer_override
     return extra
+
+
+def on_model(page: Page, slot: str | None, extra: dict[str, Any]) -> tuple[dict[str, Any], str | None]:
+    """The view's request for the card of ``slot``: the second model contrasts with its own number of the
+    class B picked on the first model's chart; (request, None), or (request, why it cannot) when it lacks B."""
+    if slot != "b" or extra.get("contrast") is None:
+        return extra, None
+    mine = contrast_for(page.model, extra["contrast"], page.model_for(slot))
+    if mine is None:
+        return extra, (
+            f"{model_title(page.model_for(slot))} does not know “{class_name(page.model, extra['contrast'])}”, "
+            "so this card cannot show why A and not B."
+        )
+    return {**extra, "contrast": mine}, None
 
 
 def waiting_for_contrast(view: Any, contrast: Any) -> bool:
@@ -226,11 +253,18 @@ def show_contrast(contrast, views):
     Output(_id("view"), "value", allow_duplicate=True),
     Output(_id("source"), "value"),
     Output(_id("layer-override"), "data"),
+    Output(_id("seed-example"), "children"),
     Input(_id("seed-example"), "n_clicks"),
+    State(_id("seed-example"), "id"),
+    State("page", "data"),
     prevent_initial_call=True,
 )
-def seed_example(clicks):
-    """One click: expected gradients from VGG16's block2_pool, for the top 3 classes."""
+def seed_example(clicks, button, page_data):
+    """One click: expected gradients from VGG16's block2_pool, for the top 3 classes; on another model
+    the button says what it needs instead of asking for a layer that model lacks."""
     if not clicks:
-        return no_update, no_update, no_update
-    return "top_k", "layer", SEED_LAYER
+        return no_update, no_update, no_update, no_update
+    slot = str((button or {}).get("card", "")).split("-", 1)[0]
+    if Page.from_store(page_data).model_for(slot) != SEED_MODEL:
+        return no_update, no_update, no_update, "The seed's example is on VGG16: pick VGG16 as the model first."
+    return "top_k", "layer", SEED_LAYER, SEED_LABEL

@@ -225,6 +225,9 @@ def render_card(
     which = page.model_for(spec.get("slot"))
     if not which:
         return _answer()
+    extra, lacking = card_views.on_model(page, spec.get("slot"), extra)
+    if lacking:
+        return _answer(message_figure(lacking), "", None)
     svc = service()
     slot = spec.get("slot")
     try:
@@ -430,6 +433,7 @@ def _download_href(page: Page, slot, method, result, percentile, opacity) -> str
         "percentile": percentile,
         "opacity": opacity if opacity is not None else 0.5,
         **{name: result.meta[name] for name in ("contrast", "source") if result.meta.get(name) is not None},
+        **({"top_k": len(result.meta["top_k_row"])} if result.meta.get("top_k_row") else {}),
     }
     return "/download/card.png?" + urlencode(query)
 
@@ -505,8 +509,13 @@ clientside_callback(  # remember which cards a person set apart from the global 
 # the "download all" links are plain strings built in the browser (so the opacity slider stays local)
 clientside_callback(
     """
-    function(page, methods, opacity, contrast) {
+    function(page, methods, opacity, contrast, views, ids, sources, layers) {
         if (!page || !page.image || !methods || !methods.length || !page.model) { return [null, null, null]; }
+        const cards = {};  // the report shows each of the model's cards as it is: its view, source and layer
+        (ids || []).forEach(function(id, i) {
+            if (!id || typeof id.card !== "string" || id.card.slice(0, 2) !== "a-") { return; }
+            cards[id.card.slice(2)] = {view: views[i] || "one", source: sources[i] || "pixels", layer: layers[i] || ""};
+        });
         const target = page.target;
         const query = new URLSearchParams({
             image: page.image.key, methods: methods.join(","), model: page.model,
@@ -520,7 +529,8 @@ clientside_callback(
             opacity: String(opacity === null || opacity === undefined ? 0.5 : opacity),
             contrast: contrast === null || contrast === undefined ? "" : String(contrast)
         }).toString();
-        return ["/download/grid.png?" + query, "/download/params.json?" + query, "/download/report.html?" + query];
+        const report = query + "&" + new URLSearchParams({views: JSON.stringify(cards)}).toString();
+        return ["/download/grid.png?" + query, "/download/params.json?" + query, "/download/report.html?" + report];
     }
     """,
     Output("download-grid", "href"),
@@ -530,4 +540,5 @@ clientside_callback(
     Input("methods", "value"),
     Input("opacity-all", "value"),
     Input("contrast-with", "value"),
+    *card_views.report_inputs(),
 )

@@ -19,7 +19,7 @@ from PIL import Image, PngImagePlugin
 from components import view_routes
 from components.common import SERVICE_KEY
 from service import ExplainerError, counterpart_class, describe_error, model_title
-from service.card_views import accepts_contrast
+from service.card_views import accepts_contrast, contrast_for, report_views
 
 DISPLAY_IMAGE_SIDE = 640
 DOWNLOAD_MAX_SIDE = 2048
@@ -68,14 +68,14 @@ def _card_params(args: Any) -> dict[str, Any]:
         "percentile": number("percentile", 99.0, 50.0, 100.0),
         "opacity": number("opacity", 0.5, 0.0, 1.0),
         "contrast": args.get("contrast") or None,
+        "top_k": args.get("top_k") or None,
         "params": {"source": "layer"} if args.get("source") == "layer" else None,
     }
 
 
-def _overlay(p: dict[str, Any], max_side: int = DOWNLOAD_MAX_SIDE, legend: bool = True):
-    """A map over its picture; with ``legend``, titled in words and with its colour bar below it."""
-    svc = _service()
-    result = svc.explain(
+def _map(p: dict[str, Any]):
+    """The map the parameters ask for (with ``top_k``: the row's first, the others then cached)."""
+    return _service().explain(
         p["key"],
         p["model"],
         p["method"],
@@ -84,7 +84,14 @@ def _overlay(p: dict[str, Any], max_side: int = DOWNLOAD_MAX_SIDE, legend: bool 
         weights=p["weights"],
         params=p.get("params"),
         contrast=p.get("contrast"),
+        top_k=p.get("top_k"),
     )
+
+
+def _overlay(p: dict[str, Any], max_side: int = DOWNLOAD_MAX_SIDE, legend: bool = True):
+    """A map over its picture; with ``legend``, titled in words and with its colour bar below it."""
+    svc = _service()
+    result = _map(p)
     picture = svc.overlay(
         p["key"],
         result,
@@ -96,6 +103,19 @@ def _overlay(p: dict[str, Any], max_side: int = DOWNLOAD_MAX_SIDE, legend: bool 
         legend=_title(result) if legend else None,
     )
     return result, picture
+
+
+def _top_k_row(p: dict[str, Any]):
+    """A top-classes card's download: (the first class's map, every class's map over the picture, titled,
+    side by side); the row's job caches each class's map, so the tiles come from the cache."""
+    svc = _service()
+    first = _map(p)
+    tiles = []
+    for target, _label in first.meta.get("top_k_row") or [[first.target, first.label]]:
+        result, picture = _overlay({**p, "target": target, "top_k": None}, max_side=GRID_TILE, legend=False)
+        signed = result.signed and p["mode"] == "signed"
+        tiles.append(svc.legend(_fit(picture, GRID_TILE), _title(result), p["colormap"], signed))
+    return first, _compose(tiles, len(tiles))
 
 
 def _title(result) -> str:
@@ -155,10 +175,13 @@ def register_routes(server: flask.Flask) -> None:
     def download_card():
         try:
             p = _card_params(flask.request.args)
-            result, picture = _overlay(p)
+            result, picture = _top_k_row(p) if p["top_k"] else _overlay(p)
         except Exception as error:  # noqa: BLE001 - everything becomes a plain message
             return _plain(describe_error(error), 400 if isinstance(error, ExplainerError) else 500)
-        data = _png(picture, _describe(result, p), _title(result))
+        row = result.meta.get("top_k_row") if p["top_k"] else None
+        described = {**_describe(result, p), **({"top_k": row} if row else {})}
+        title = f"{_title(result)} — top {len(row)} classes: {', '.join(label for _, label in row)}" if row else None
+        data = _png(picture, described, title or _title(result))
         name = _filename(result.method, result.model, result.target, result.label, result.layer) + ".png"
         return flask.Response(
             data, mimetype="image/png", headers={"Content-Disposition": f'attachment; filename="{name}"'}
@@ -262,7 +285,7 @@ def _grid(args: Any, render: bool = True):
     for method in methods:
         for slot in slots:
             p = _card_params({**args.to_dict(), **slot, "method": method})
-            p["contrast"] = p["contrast"] if accepts_contrast(method) else None
+            p["contrast"] = contrast_for(model, p["contrast"], p["model"]) if accepts_contrast(method) else None
             if render:
                 result, picture = _overlay(p, max_side=GRID_TILE, legend=False)
                 title = _title(result)
@@ -283,7 +306,11 @@ def _grid(args: Any, render: bool = True):
             described.append({"title": title, **_describe(result, p)})
     if not render:
         return None, described
-    columns = len(slots) if len(slots) > 1 else min(3, len(tiles))
+    return _compose(tiles, len(slots) if len(slots) > 1 else min(3, len(tiles))), described
+
+
+def _compose(tiles: list[np.ndarray], columns: int) -> np.ndarray:
+    """Tiles on a white page, ``columns`` to a row, each row's maps lined up at the bottom."""
     rows = -(-len(tiles) // columns)
     height, width = max(tile.shape[0] for tile in tiles), max(tile.shape[1] for tile in tiles)
     step_y, step_x = height + GRID_GAP, width + GRID_GAP
@@ -292,7 +319,7 @@ def _grid(args: Any, render: bool = True):
         r, c = divmod(i, columns)
         top = r * step_y + height - tile.shape[0]  # a one-line title sits lower, so the maps of a row line up
         grid[top : top + tile.shape[0], c * step_x : c * step_x + tile.shape[1]] = tile
-    return grid, described
+    return grid
 
 
 def _report(args: Any) -> tuple[str, str]:
@@ -315,6 +342,7 @@ def _report(args: Any) -> tuple[str, str]:
         percentile=p["percentile"],
         name=args.get("name") or None,
         contrast=p["contrast"],
+        views=report_views(args.get("views")),
     )
 
 

@@ -99,6 +99,11 @@ def _explain(args) -> int:
         from explainers.views_cli import sweep_command
 
         return sweep_command(args)
+    target, contrast = _contrast(args.target, args.contrast)
+    if args.top_k is not None and contrast is not None:
+        from explainers.top_k import NOT_WITH_CONTRAST
+
+        raise ExplainerError(NOT_WITH_CONTRAST)
     path = Path(args.image)
     if not path.is_file():
         raise ExplainerError(f"There is no file at {str(path)!r}.")
@@ -108,9 +113,6 @@ def _explain(args) -> int:
         raise ExplainerError(f"--opacity must be between 0 and 1. Received: {args.opacity}.")
     if args.source:
         params["source"] = args.source
-    target, contrast = _contrast(args.target, args.contrast)
-    if args.top_k is not None and contrast is not None:
-        raise ExplainerError("Give either --top-k or --contrast, not both.")
     from explainers.models import is_keras_path
 
     if is_keras_path(args.model):  # one's own model file

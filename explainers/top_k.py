@@ -26,6 +26,11 @@ from explainers.passes import Passes, PassKey, PassResult
 
 MAX_K = 10
 DEFAULT_K = 3
+#: the one answer, in the API, the CLI, the HTTP API and the service, to top k classes asked with a contrast
+NOT_WITH_CONTRAST = (
+    "A map shows either the top classes or 'why A and not B', not both at once: "
+    "ask for the top classes or for a contrast class, not for both."
+)
 
 _functions: weakref.WeakKeyDictionary[Any, dict[tuple, Any]] = weakref.WeakKeyDictionary()
 _lock = threading.Lock()
@@ -161,11 +166,15 @@ def explain_top_k(
     **params: Any,
 ) -> list:
     """The map of ``method`` for each of the model's top ``k`` classes (1..10), most probable first:
-    a list of k Explanations, each equal to ``explain(model, image, method, target=that class)``."""
+    a list of k Explanations, each equal to ``explain(model, image, method, target=that class)``.
+    A ``contrast`` class is refused in words (``NOT_WITH_CONTRAST``): a row of differences against one
+    class would read as a row of plain maps."""
     from explainers import api
 
     started = time.perf_counter()
     k = check_k(k)
+    if params.pop("contrast", None) not in (None, ""):
+        raise ParameterError(NOT_WITH_CONTRAST)
     instance = api._instantiate(model, method, params)
     layer = model.check_layer(layer)
     found = top_k_passes(model, image, instance, layer, k, progress)
@@ -179,4 +188,13 @@ def explain_top_k(
     return explanations
 
 
-__all__ = ["DEFAULT_K", "MAX_K", "check_k", "explain_top_k", "jacobian_pass", "shared_key", "top_k_passes"]
+__all__ = [
+    "DEFAULT_K",
+    "MAX_K",
+    "NOT_WITH_CONTRAST",
+    "check_k",
+    "explain_top_k",
+    "jacobian_pass",
+    "shared_key",
+    "top_k_passes",
+]

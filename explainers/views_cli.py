@@ -67,7 +67,17 @@ def activations_command(args) -> int:
     return 0
 
 
+#: the explain flags a sweep has no use for: it draws one class at its own layers, from the pixels' pass
+NOT_FOR_SWEEP = {"top_k": "--top-k", "contrast": "--contrast", "layer": "--layer", "source": "--source"}
+
+
 def sweep_command(args) -> int:
+    given = [flag for name, flag in NOT_FOR_SWEEP.items() if getattr(args, name, None) is not None]
+    if given:
+        raise ExplainerError(
+            f"--sweep draws one class at every block of the network, so it does not take {', '.join(given)}. "
+            "Drop them, or leave out --sweep."
+        )
     from explainers.layer_sweep import sweep
     from explainers.render import encode_png
     from explainers.view_pictures import sweep_picture

@@ -839,10 +839,12 @@ class ExplainerService:
         session: str | None = None,
         client: str | None = None,
         contrast: int | str | None = None,
+        top_k: int | None = None,
     ) -> MapResult:
-        """One map, waiting for it (from the cache when it was computed before: ``cached=True``)."""
+        """One map, waiting for it (from the cache when it was computed before: ``cached=True``); with
+        ``top_k``, the first map of the row, the others then in the cache (``request_map``)."""
         job = self.request_map(
-            key, model, method, target, layer, weights, params, session, client=client, contrast=contrast
+            key, model, method, target, layer, weights, params, session, client=client, contrast=contrast, top_k=top_k
         )
         return with_notes(
             self._wait(job, get_method(method).deadline + 30.0, client), self.setting_notes(method, params)

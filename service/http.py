@@ -6,8 +6,10 @@
     GET  /api/v1/labels?q=cat     class search
     POST /api/v1/explain          multipart: image file (or a data URL in the field, or the raw picture as the
                                   body with the fields in the query); fields model, method, target, layer,
-                                  weights, wait (default true), and the method's settings -> JSON with the heatmap
+                                  weights, wait (default true), contrast, top_classes, and the method's settings -> JSON
+                                  with the heatmap (and, for top_classes, each class's)
     GET  /api/v1/jobs/<id>        a job's progress (and its result when done); DELETE cancels it
+    POST /api/v1/activations, /api/v1/sweep   the layer views (service.http_views)
 
 Anything the client sends wrong gets a 4xx with {"error": "<plain sentence>"} (a picture over the limit: 413,
 an unknown path under /api/: 404); a full queue, an unreachable Redis or a lost worker get 503 with
@@ -33,7 +35,7 @@ from PIL import Image
 
 from explainers.errors import ExplainerError, UnknownNameError
 from explainers.render import map_scale
-from service import http_sets
+from service import http_sets, http_views
 from service.errors import ServiceUnavailableError, describe_error
 from service.jobs import BusyError, Job, QuotaError
 from service.results import MapResult
@@ -43,7 +45,8 @@ from service.uploads import UploadTooLarge, uploaded_bytes
 if TYPE_CHECKING:  # pragma: no cover - for annotations only: the app hands the service to the routes
     from service.core import ExplainerService
 
-RESERVED_FIELDS = {"model", "method", "target", "layer", "weights", "wait", "image", "contrast"}
+# the top classes' row is asked as top_classes: top_k is a method setting (Score-CAM (fast)), and settings are fields
+RESERVED_FIELDS = {"model", "method", "target", "layer", "weights", "wait", "image", "contrast", "top_classes"}
 WAIT_MARGIN = 30.0  # seconds a waiting request gives a job beyond its deadline (it may queue first)
 
 
@@ -120,6 +123,24 @@ def _result_json(result: MapResult, notes: list[str] = ()) -> dict[str, Any]:
             for name in ("points", "points_size", "contrast", "contrast_label", "title")
             if name in result.meta
         },
+        # a top-k row's classes, most probable first (the waiting answer adds each class's heatmap)
+        **(
+            {"top_classes": [{"rank": rank, "target": t, "label": label} for rank, (t, label) in enumerate(row, 1)]}
+            if (row := result.meta.get("top_k_row"))
+            else {}
+        ),
+    }
+
+
+def _map_fields(form, target: int, params: dict[str, Any]) -> dict[str, Any]:
+    """``map_here``'s arguments for one class of a top-classes row asked with ``form``."""
+    return {
+        "model": form.get("model", "vgg16"),
+        "method": form.get("method", "grad_cam"),
+        "target": target,
+        "layer": form.get("layer") or None,
+        "weights": form.get("weights") or None,
+        "params": params,
     }
 
 
@@ -226,6 +247,7 @@ def create_blueprint() -> flask.Blueprint:
                 params=params,
                 client=client,
                 contrast=form.get("contrast") or None,
+                top_k=form.get("top_classes") or None,
             )
             notes = svc.setting_notes(form.get("method", "grad_cam"), params)  # valid: request_map took them
         except UploadTooLarge as error:
@@ -249,7 +271,19 @@ def create_blueprint() -> flask.Blueprint:
         if job.error is not None:
             status = 400 if isinstance(job.error, ExplainerError) else 500
             return _error(describe_error(job.error), status)
-        return flask.jsonify({**_result_json(job.result, notes), "shared": job.shared_with(client)})
+        body = {**_result_json(job.result, notes), "shared": job.shared_with(client)}
+        for entry in body.get("top_classes", ()):  # the row's other maps: its job cached each as its class's own map
+            try:
+                found = (
+                    job.result
+                    if entry["rank"] == 1
+                    else svc.map_here(key, **_map_fields(form, entry["target"], params))
+                )
+            except Exception as error:  # noqa: BLE001 - one missing map of the row is named, never a 500
+                entry["error"] = without_paths(describe_error(error))
+                continue
+            entry["heatmap"] = _heatmap_png(found)
+        return flask.jsonify(body)
 
     @api.route("/api/v1/jobs/<job_id>", methods=["GET", "DELETE"])
     def job_status(job_id: str):
@@ -264,6 +298,7 @@ def create_blueprint() -> flask.Blueprint:
         return flask.jsonify(_job_json(job, client))
 
     http_sets.register(api, _service, caller, _error)  # sets of pictures: /api/v1/sets
+    http_views.register(api, _service, caller, _error)  # the layer views: /api/v1/activations, /api/v1/sweep
 
     @api.route("/api/<path:_unknown>", methods=["GET", "POST", "PUT", "PATCH", "DELETE"])
     def unknown_path(_unknown: str):

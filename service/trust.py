@@ -250,25 +250,32 @@ def report_html(
     percentile: float = 99.0,
     name: str | None = None,
     contrast=None,
+    views: Mapping[str, Mapping[str, Any]] | None = None,
 ) -> tuple[str, str]:
     """The one-click report of a page: every method's map (from the cache, or computed now), its method
     card, and every score known so far; ``contrast``: the page's "why A and not B" class, for the methods
-    that can explain it. Returns (HTML text, suggested file name)."""
-    from service.card_views import accepts_contrast
+    that can explain it; ``views``: each card's view (``service.card_views.report_views``), a top-k card
+    then giving its whole row. Returns (HTML text, suggested file name)."""
+    from service.card_views import accepts_contrast, report_maps
 
     model, weights = svc.names(model, weights)
     predictions = svc.predict(key, model, weights)
     explanations, scores, images = [], {}, []
-    for method in methods:
-        result = svc.explain(
+    card_maps = (
+        report_maps(
+            svc,
             key,
             model,
             method,
+            (views or {}).get(method),
             target=target,
             layer=layer,
             weights=weights,
             contrast=contrast if accepts_contrast(method) else None,
         )
+        for method in methods
+    )
+    for result in (found for maps in card_maps for found in maps):
         explanations.append(
             Explanation(
                 method=result.method,
@@ -285,6 +292,8 @@ def report_html(
                 meta=dict(result.meta),
             )
         )
+        if result.meta.get("rank", 1) > 1:  # a top-k row's other classes: the card's scores are its first map's
+            continue
         found, pictures = report_scores(svc, key, model, result, weights, target, layer)
         if found:
             scores[result.method] = found

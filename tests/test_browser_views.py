@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import time
+from urllib.parse import unquote
 
 import pytest
 
@@ -56,3 +57,36 @@ def test_top_3_classes_show_a_row_of_three_maps(views_page):
         message="a row of three maps",
     )
     assert "Top 3 classes" in _info_text(dash_duo, "a-grad_cam")
+    download = dash_duo.driver.execute_script(
+        "return document.getElementById(arguments[0]).getAttribute('href');",
+        json.dumps({"card": "a-grad_cam", "type": "card-download"}, separators=(",", ":")),
+    )
+    assert "top_k=3" in download  # the card's download is the whole row
+    _wait(
+        lambda: (
+            '"grad_cam":{"view":"top_k"'
+            in unquote(dash_duo.driver.execute_script("return document.getElementById('download-report').href;"))
+        ),
+        message="the report link to carry the card's view",
+    )
+
+
+def test_the_seed_example_on_another_model_says_it_needs_vgg16(views_page):
+    from test_browser import _dom_id
+    from test_browser_layout import _set
+
+    dash_duo, _ = views_page
+    _set(dash_duo, "methods", {"value": ["grad_cam", "expected_gradients"]})
+    button = _dom_id("a-expected_gradients", "card-seed-example")
+    _wait(lambda: dash_duo.driver.execute_script("return !!document.getElementById(arguments[0]);", button))
+    dash_duo.driver.execute_script("document.getElementById(arguments[0]).click();", button)
+    _wait(
+        lambda: (
+            "pick VGG16"
+            in dash_duo.driver.execute_script("return document.getElementById(arguments[0]).textContent;", button)
+        ),
+        message="the button to say the example needs VGG16",
+    )
+    view = _dom_id("a-expected_gradients", "card-view")
+    checked = "return document.getElementById(arguments[0]).querySelector('input:checked').value;"
+    assert dash_duo.driver.execute_script(checked, view) == "one"  # no layer the model lacks was asked for

@@ -138,3 +138,66 @@ def test_the_downloads_carry_the_contrast(tmp_path):
     report = client.get(f"/download/report.html?image={key}&model=shapes&methods=grad_cam,rise&target=0&contrast=1")
     page = report.get_data(as_text=True)
     assert report.status_code == 200 and "why circle and not square" in page and "RISE" in page
+
+
+def test_top_classes_with_a_contrast_are_refused_in_the_same_words_everywhere(tmp_path, tiny_cnn, rng_image, capsys):
+    from PIL import Image
+
+    from components import card_views
+    from explainers import explain_top_k
+    from explainers.__main__ import main
+    from explainers.top_k import NOT_WITH_CONTRAST
+    from helpers import png_bytes
+    from service import ExplainerService
+
+    with pytest.raises(ParameterError) as api_error:
+        explain_top_k(tiny_cnn, rng_image(16, 16), "grad_cam", k=2, contrast=1)
+    svc = ExplainerService(tmp_path)
+    key = svc.add_image(png_bytes(64, 64, seed=4))
+    with pytest.raises(ParameterError) as service_error:  # even k = 1: both were asked for
+        svc.request_map(key, "shapes", "grad_cam", target=0, contrast=1, top_k=1)
+    photo = tmp_path / "photo.png"
+    Image.fromarray(np.zeros((20, 20, 3), np.uint8)).save(photo)
+    assert main(["explain", str(photo), "--model", "shapes", "--contrast", "0,1", "--top-k", "3"]) == 1
+    assert str(api_error.value) == str(service_error.value) == NOT_WITH_CONTRAST
+    assert NOT_WITH_CONTRAST in capsys.readouterr().err
+    # the page: one view per card, so a picked class B never goes with the top classes' row
+    assert card_views.request("top_k", 5, "pixels", None) == {"top_k": card_views.TOP_K}
+    assert card_views.request("contrast", 5, "pixels", None) == {"contrast": 5}
+
+
+def test_a_compared_model_contrasts_with_its_own_number_of_class_b():
+    from components.card_views import on_model
+    from components.page_state import Page
+    from service.card_views import contrast_for
+
+    assert contrast_for("vgg16", "tiger cat", "resnet50") == 282  # the same labels: the same number
+    assert contrast_for("shapes", 5, "shapes_clever_hans") == 5
+    assert contrast_for("shapes", 5, "vgg16") is None  # VGG16 has no "crescent", and its class 5 is another
+    assert contrast_for("shapes", "no such class", "vgg16") == "no such class"  # refused in words by the request
+    page = Page.from_store({"model": "shapes", "compare": "vgg16"})
+    assert on_model(page, "a", {"contrast": 5}) == ({"contrast": 5}, None)
+    extra, lacking = on_model(page, "b", {"contrast": 5})
+    assert lacking == "VGG16 does not know “crescent”, so this card cannot show why A and not B."
+    both = Page.from_store({"model": "vgg16", "compare": "resnet50"})
+    assert on_model(both, "b", {"contrast": 282, "top_k": None}) == ({"contrast": 282, "top_k": None}, None)
+
+
+@pytest.mark.slow
+def test_the_grid_download_does_not_give_the_compared_model_another_class_b(tmp_path):
+    import json
+
+    from app import create_app
+    from components.common import SERVICE_KEY
+    from helpers import png_bytes
+
+    app = create_app({"weights": "random", "model": "shapes", "data_dir": str(tmp_path / "data")})
+    key = app.server.extensions[SERVICE_KEY].add_image(png_bytes(64, 64, seed=4))
+    for compare, second in (("shapes_clever_hans", "why circle and not crescent"), ("vgg16", None)):
+        query = f"image={key}&model=shapes&compare={compare}&methods=vanilla_gradient&target=0&contrast=5"
+        answer = app.server.test_client().get(f"/download/params.json?{query}")
+        assert answer.status_code == 200, answer.get_data(as_text=True)
+        titles = [entry["title"] for entry in json.loads(answer.data)]
+        assert titles[0].endswith("why circle and not crescent")
+        # VGG16 knows no crescent (its class 5 is another): its plain map, never "and not electric ray"
+        assert titles[1].endswith(second) if second else "why" not in titles[1]

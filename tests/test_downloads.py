@@ -59,3 +59,32 @@ def test_the_all_maps_png_titles_each_map_once_in_words_and_pairs_the_models(sha
     assert [d["model"] for d in described] == ["shapes", "vgg16", "shapes", "vgg16"]  # model A beside model B
     assert described[0]["target"] == 3 and described[1]["target"] != 3
     assert picture.size[0] == 2 * 360 + 16
+
+
+def test_a_top_classes_card_downloads_its_whole_row(shapes_star):
+    client, key = shapes_star
+    answer = client.get(f"/download/card.png?image={key}&model=shapes&method=grad_cam&top_k=3")
+    assert answer.status_code == 200, answer.get_data(as_text=True)
+    picture = Image.open(io.BytesIO(answer.data))
+    row = json.loads(picture.text["saliency"])["top_k"]
+    assert len(row) == 3 and picture.text["Title"].endswith(", ".join(label for _, label in row))
+    assert picture.size[0] >= 3 * 360 > picture.size[1]  # three titled maps side by side
+    single = Image.open(io.BytesIO(client.get(f"/download/card.png?image={key}&model=shapes&method=grad_cam").data))
+    assert single.size[0] < 2 * 360 and "top_k" not in json.loads(single.text["saliency"])
+    bad = client.get(f"/download/card.png?image={key}&model=shapes&method=grad_cam&top_k=11")
+    assert bad.status_code == 400 and "between 1 and 10" in bad.get_data(as_text=True)
+
+
+def test_a_top_classes_card_links_to_its_row():
+    from urllib.parse import parse_qs, urlparse
+
+    from components.method_cards import _download_href
+    from components.page_state import Page
+    from service.results import MapResult
+
+    page = Page.from_store({"model": "shapes", "image": {"key": "k"}})
+    result = MapResult("grad_cam", "shapes", np.zeros((4, 4), np.float32), 3, "star", "conv5", 0.1, False, {})
+    plain = parse_qs(urlparse(_download_href(page, "a", "grad_cam", result, 99, 0.5)).query)
+    result.meta["top_k_row"] = [[3, "star"], [1, "square"]]
+    row = parse_qs(urlparse(_download_href(page, "a", "grad_cam", result, 99, 0.5)).query)
+    assert "top_k" not in plain and row["top_k"] == ["2"]

@@ -397,3 +397,85 @@ def test_the_client_behind_a_trusted_proxy_is_named_by_it_and_no_one_else_can_cl
         app.server.add_url_rule("/api/v1/whoami", "whoami", lambda: seen.append(caller()) or "ok")
         app.server.test_client().get("/api/v1/whoami", headers=forwarded, environ_base={"REMOTE_ADDR": "127.0.0.1"})
         assert seen == [expected]
+
+
+def test_top_k_answers_every_class_of_the_row_with_its_own_heatmap(client):
+    first = _explain(client, png_bytes(seed=5), model="shapes", method="vanilla_gradient", top_classes="3")
+    assert first.status_code == 200, first.get_json()
+    row = first.get_json()["top_classes"]
+    assert [entry["rank"] for entry in row] == [1, 2, 3] and len({entry["target"] for entry in row}) == 3
+    for entry in row:  # each map is the one the same class asked alone gets
+        alone = _explain(client, png_bytes(seed=5), model="shapes", method="vanilla_gradient", target=entry["target"])
+        assert alone.get_json()["cached"] is True and alone.get_json()["heatmap"] == entry["heatmap"]
+    assert first.get_json()["heatmap"] == row[0]["heatmap"]
+
+
+def test_contrast_over_http_names_both_classes(client):
+    answer = _explain(client, png_bytes(seed=5), model="shapes", method="grad_cam", target="1", contrast="crescent")
+    assert answer.status_code == 200, answer.get_json()
+    body = answer.get_json()
+    assert body["target"] == 1 and body["contrast"] == 5 and body["contrast_label"] == "crescent"
+    assert "crescent" in body["title"] and "top_classes" not in body
+
+
+@pytest.mark.parametrize(
+    ("fields", "words"),
+    [
+        ({"top_classes": "0"}, "between 1 and 10. Received: 0"),
+        ({"top_classes": "11"}, "between 1 and 10. Received: 11"),
+        ({"top_classes": "three"}, "whole number"),
+        ({"target": "1", "contrast": "no such class"}, "no such class"),
+        ({"target": "1", "contrast": "1"}, "the same (1)"),
+        ({"top_classes": "3", "contrast": "crescent"}, "not both at once"),
+        ({"method": "rise", "contrast": "crescent"}, "cannot explain 'why one class and not another'"),
+    ],
+)
+def test_bad_top_k_and_contrast_are_plain_400s(client, fields, words):
+    answer = _explain(client, png_bytes(seed=6), model="shapes", **{"method": "grad_cam", **fields})
+    assert answer.status_code == 400 and words in answer.get_json()["error"], answer.get_json()
+
+
+def test_score_cam_fast_keeps_its_own_top_k_setting(client):
+    answer = _explain(client, png_bytes(seed=7), model="shapes", method="score_cam_fast", top_k="4")
+    assert answer.status_code == 200, answer.get_json()
+    assert answer.get_json()["params"]["top_k"] == 4 and "top_classes" not in answer.get_json()
+
+
+def test_the_layer_views_over_http_answer_their_numbers_and_picture(client):
+    import base64
+
+    found = client.post(
+        "/api/v1/activations",
+        data={"image": (io.BytesIO(png_bytes(seed=9)), "p.png"), "model": "shapes", "layer": "conv4", "top": "4"},
+        content_type="multipart/form-data",
+    )
+    assert found.status_code == 200, found.get_json()
+    body = found.get_json()
+    assert body["layer"] == "conv4" and body["order"] == "contribution" and len(body["channels"]) == 4
+    contributions = [channel["contribution"] for channel in body["channels"]]
+    assert contributions == sorted(contributions, reverse=True)
+    assert Image.open(io.BytesIO(base64.b64decode(body["png_base64"]))).format == "PNG"
+    strip = client.post(
+        "/api/v1/sweep",
+        data={"image": (io.BytesIO(png_bytes(seed=9)), "p.png"), "model": "shapes", "target": "crescent"},
+        content_type="multipart/form-data",
+    ).get_json()
+    assert strip["method"] == "grad_cam" and strip["target"] == 5 and strip["layers"][-1] == "conv5"
+    assert len(strip["resolutions"]) == len(strip["layers"]) and strip["png_base64"]
+
+
+@pytest.mark.parametrize(
+    ("path", "fields", "words"),
+    [
+        ("/api/v1/activations", {"order": "loudest"}, "order must be one of"),
+        ("/api/v1/activations", {"top": "0"}, "top must be between 1 and 64"),
+        ("/api/v1/activations", {"layer": "nope"}, "nope"),
+        ("/api/v1/sweep", {"method": "lime"}, "CAM-family"),
+        ("/api/v1/sweep", {"target": "no such class"}, "no such class"),
+    ],
+)
+def test_bad_layer_view_requests_are_plain_400s(client, path, fields, words):
+    form = {"image": (io.BytesIO(png_bytes(seed=9)), "p.png"), "model": "shapes", **fields}
+    answer = client.post(path, data=form, content_type="multipart/form-data")
+    assert answer.status_code == 400 and words in answer.get_json()["error"], answer.get_json()
+    assert client.post(path, data={"model": "shapes"}).status_code == 400  # no picture

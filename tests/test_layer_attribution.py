@@ -177,7 +177,13 @@ def test_the_seed_example_is_one_click_away():
     from components import card_views
     from explainers.layer_attribution import SEED_EXAMPLE
 
-    assert card_views.seed_example(1) == ("top_k", "layer", SEED_EXAMPLE["layer"])
+    button = {"type": "card-seed-example", "card": "a-expected_gradients"}
+    assert card_views.seed_example(1, button, {"model": "vgg16"}) == (
+        "top_k",
+        "layer",
+        SEED_EXAMPLE["layer"],
+        card_views.SEED_LABEL,
+    )
     assert SEED_EXAMPLE == {
         "model": "vgg16",
         "method": "expected_gradients",
@@ -268,3 +274,13 @@ def test_a_layer_also_called_in_another_graph_can_still_be_replaced():
     shared = keras.Model(twice_in, keras.layers.Dense(2)(keras.layers.Flatten()(same(same(twice_in)))))
     with pytest.raises(NotApplicableError, match="used more than once"):
         explain(_tiny_model(shared, "shared", 2), image, "integrated_gradients", layer="same", source="layer", steps=4)
+
+
+def test_the_seed_example_on_another_model_names_what_it_needs():
+    from components.card_views import seed_example
+
+    button = {"type": "card-seed-example", "card": "a-expected_gradients"}
+    on_shapes = seed_example(1, button, {"model": "shapes"})
+    assert on_shapes[3] == "The seed's example is on VGG16: pick VGG16 as the model first."
+    compared = {"type": "card-seed-example", "card": "b-expected_gradients"}
+    assert seed_example(1, compared, {"model": "shapes", "compare": "vgg16"})[:3] == ("top_k", "layer", "block2_pool")

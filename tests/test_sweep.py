@@ -139,3 +139,13 @@ def test_both_views_show_the_second_model_in_compare_mode(tmp_path):
     strip_words = [text_of(block) for block in strips]
     assert "bn1" in strip_words[0] and "block1_conv2" in strip_words[1] and "block5_conv3" in strip_words[1]
     assert closed is dash.no_update  # a closed panel computes nothing
+
+
+def test_the_command_line_refuses_what_a_sweep_cannot_use(tmp_path, capsys):
+    from explainers.__main__ import main
+
+    argv = ["explain", str(tmp_path / "no-need-to-read.png"), "--model", "shapes", "--sweep"]
+    assert main([*argv, "--top-k", "3", "--layer", "conv5"]) == 1
+    assert "does not take --top-k, --layer." in capsys.readouterr().err
+    assert main([*argv, "--contrast", "0,1"]) == 1
+    assert "does not take --contrast." in capsys.readouterr().err

@@ -78,5 +78,32 @@ def test_the_service_caches_each_class_of_the_row_as_its_own_map(tmp_path):
     for target, label in row[1:]:
         again = svc.request_map(key, "shapes", "grad_cam", target=target)
         assert again.done and again.outcome().cached and again.outcome().label == label
+        assert "top_k" not in again.outcome().meta  # kept as its class's plain map: no row's card on it
     with pytest.raises(ParameterError, match="between 1 and 10"):
         svc.request_map(key, "shapes", "grad_cam", top_k=12)
+
+
+def test_the_report_shows_each_card_as_it_is_a_top_classes_card_with_its_row(tmp_path):
+    import json
+    from urllib.parse import quote
+
+    from app import create_app
+    from components.common import SERVICE_KEY
+    from helpers import png_bytes
+
+    app = create_app({"weights": "random", "model": "shapes", "data_dir": str(tmp_path / "data")})
+    svc = app.server.extensions[SERVICE_KEY]
+    key = svc.add_image(png_bytes(64, 64, seed=8))
+    client = app.server.test_client()
+    views = {"grad_cam": {"view": "top_k", "source": "pixels"}, "vanilla_gradient": {"view": "one"}}
+    query = f"image={key}&model=shapes&methods=grad_cam,vanilla_gradient&target=0&contrast=1"
+    answer = client.get(f"/download/report.html?{query}&views={quote(json.dumps(views))}")
+    page = answer.get_data(as_text=True)
+    assert answer.status_code == 200, page
+    row = svc.explain(key, "shapes", "grad_cam", top_k=3).meta["top_k_row"]
+    assert all(f"rank {rank}" in page for rank in (1, 2, 3)) and all(label in page for _, label in row)
+    assert "why circle and not square" not in page  # the contrast belongs to the cards that show it
+    plain = client.get(f"/download/report.html?{query}").get_data(as_text=True)  # no views known: as before
+    assert "rank 2" not in plain and "why circle and not square" in plain
+    bad = client.get(f"/download/report.html?{query}&views=%5B1%5D")
+    assert bad.status_code == 400 and "expected a JSON object" in bad.get_data(as_text=True)
