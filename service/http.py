@@ -37,6 +37,7 @@ from explainers.errors import ExplainerError, UnknownNameError
 from explainers.render import map_scale
 from service import http_sets, http_views
 from service.errors import ServiceUnavailableError, describe_error
+from service.http_status import refusal
 from service.jobs import BusyError, Job, QuotaError
 from service.results import MapResult
 from service.security import presented_key, without_paths
@@ -250,14 +251,9 @@ def create_blueprint() -> flask.Blueprint:
                 top_k=form.get("top_classes") or None,
             )
             notes = svc.setting_notes(form.get("method", "grad_cam"), params)  # valid: request_map took them
-        except UploadTooLarge as error:
-            return _error(str(error), 413)
-        except QuotaError as error:
-            return _error(str(error), 429, **{"Retry-After": str(error.retry_after)})
-        except (BusyError, ServiceUnavailableError) as error:
-            return _error(str(error), 503, **{"Retry-After": str(error.retry_after)})
-        except ExplainerError as error:
-            return _error(str(error), 400)
+        except (UploadTooLarge, QuotaError, BusyError, ServiceUnavailableError, ExplainerError) as error:
+            status, headers = refusal(error)
+            return _error(str(error), status, **headers)
         if form.get("wait", "true").strip().lower() in {"false", "0", "no"}:
             body = _job_json(job, client, notes)
             body["status_url"] = f"/api/v1/jobs/{job.id}"

@@ -18,10 +18,9 @@ from typing import Any
 import flask
 import numpy as np
 
-from explainers.errors import ExplainerError
-from service.errors import ServiceUnavailableError, describe_error
-from service.jobs import BusyError, QuotaError
-from service.uploads import UploadTooLarge, uploaded_bytes
+from service.errors import describe_error
+from service.http_status import refusal
+from service.uploads import uploaded_bytes
 from service.views import activations_image, png, request_activations, request_sweep, sweep_image, wait
 
 #: the numbers of each view's result the answer carries (its maps travel as the picture)
@@ -66,16 +65,12 @@ def register(api: flask.Blueprint, service, caller, error) -> None:
             key = svc.add_image(data)
             found = wait(svc, start(svc, key, form, client), client)
             picture = png(draw(svc, key, found))
-        except UploadTooLarge as problem:
-            return error(str(problem), 413)
-        except QuotaError as problem:
-            return error(str(problem), 429, **{"Retry-After": str(problem.retry_after)})
-        except (BusyError, ServiceUnavailableError) as problem:
-            return error(str(problem), 503, **{"Retry-After": str(problem.retry_after)})
-        except ExplainerError as problem:
-            return error(str(problem), 400)
         except Exception as problem:  # noqa: BLE001 - a view that failed says so in words, never a traceback
-            return error(describe_error(problem), 500)
+            known = refusal(problem)
+            if known is None:
+                return error(describe_error(problem), 500)
+            status, headers = known
+            return error(str(problem), status, **headers)
         return flask.jsonify(
             {
                 **describe(found),
