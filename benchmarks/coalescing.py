@@ -145,8 +145,8 @@ def serve(args) -> tuple[list[str], dict]:
     lines += [
         "",
         f"On ÷ off: **{rates['on'] / rates['off']:.2f}×** the maps per second (medians of the rounds); the "
-        f"coalescing server computed {stats.get('batches')} batches of {stats.get('mean_batch')} requests on "
-        "average (its /readyz, warm-up round included).",
+        f"coalescing server computed {stats.get('batches')} batches of {stats.get('mean_batch')} requests about "
+        f"{stats.get('mean_pictures')} pictures on average (its /readyz, warm-up round included).",
     ]
     return lines, stats
 
