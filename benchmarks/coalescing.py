@@ -145,8 +145,10 @@ def serve(args) -> tuple[list[str], dict]:
     lines += [
         "",
         f"On ÷ off: **{rates['on'] / rates['off']:.2f}×** the maps per second (medians of the rounds); the "
-        f"coalescing server computed {stats.get('batches')} batches of {stats.get('mean_batch')} requests on "
-        "average (its /readyz, warm-up round included).",
+        f"coalescing server computed {stats.get('batches')} batches of {stats.get('mean_batch')} requests "
+        f"({stats.get('mean_pictures')} pictures) on average (its /readyz, warm-up round included): a picture's "
+        "requests share one row of a batch, so one pass serves both of a student's maps, which the server "
+        "without coalescing computes in two passes (Grad-CAM's to the layer, the gradient's to the input).",
     ]
     return lines, stats
 

@@ -7,6 +7,12 @@ others; a batch closes when that time is up or when it holds ``EXPLAINERS_COALES
 no sooner than one window after the previous one finished, so requests that the end of that batch
 frees can join. Whoever opened a batch computes it in its own thread; the others wait in theirs.
 
+Requests for the same picture, class and layer (one person's cards, sent as separate requests) are one
+row of a batch: one pass serves them all, which on a CPU saves far more than stacking pictures does
+(docs/benchmarks.md). So a batch counts pictures, not requests, and a request whose picture is in a
+batch that has not started computing joins that batch, even a full one, instead of paying for its own
+pass in the next.
+
 Each request keeps its own progress, cancel and errors: a waiting request checks its own cancel (and
 deadline) in its own thread and leaves alone, taken out of its batch if that has not started; a request
 whose class, layer or settings are wrong gets its own error; the rest of the batch is not touched. The
@@ -17,11 +23,14 @@ once in one process: the local job runner's threads, and a Celery worker child r
 
 from __future__ import annotations
 
+import hashlib
 import os
 import threading
 import time
 from collections.abc import Callable, Hashable, Mapping, Sequence
 from typing import Any
+
+import numpy as np
 
 from explainers.many_pictures import PictureRequest, explain_many
 
@@ -51,17 +60,23 @@ def max_batch() -> int:
     return max(1, int(_setting(MAX_ENV, DEFAULT_MAX)))
 
 
+THREADS_PER_PICTURE = 8  # the computing batch and the filling one hold a few requests per picture each
+
+
 def worker_threads() -> int:
-    """Threads the local job runner needs for one-pass work so that a full batch can gather: one per
-    picture of a batch when coalescing is on (they mostly wait), else the one express worker."""
-    return max_batch() if window_seconds() > 0 else 1
+    """Threads the local job runner needs for one-pass work when coalescing is on (they mostly wait):
+    enough for the batch that computes and the one that fills meanwhile, each picture with its few
+    requests, so that a picture's requests meet in the coalescer and share a row rather than waiting
+    in the job queue. Else the one express worker."""
+    return THREADS_PER_PICTURE * max_batch() if window_seconds() > 0 else 1
 
 
 class _Member:
     """One request in a batch: its item, and its answer once the batch has computed."""
 
-    def __init__(self, item: Any):
+    def __init__(self, item: Any, row: Hashable):
         self.item = item
+        self.row = row  # what it is about: requests with the same row share one of the batch's rows
         self.withdrawn = False  # cancelled (or out of time) while waiting: not computed, or its answer dropped
         self.done = False
         self.answer: Any = None
@@ -71,7 +86,8 @@ class _Batch:
     def __init__(self, compute: Compute):
         self.compute = compute
         self.members: list[_Member] = []
-        self.closed = False
+        self.rows: set[Hashable] = set()  # the pictures (with class and layer) its members ask about
+        self.closed = False  # computing or done: nobody joins any more
 
 
 class Coalescer:
@@ -85,30 +101,44 @@ class Coalescer:
         self.window = window_seconds() if window is None else max(0.0, float(window))
         self.size = max_batch() if size is None else max(1, int(size))
         self._cond = threading.Condition()
-        self._open: dict[Hashable, _Batch] = {}
+        self._open: dict[Hashable, _Batch] = {}  # group -> the batch that takes new pictures
+        self._waiting: dict[Hashable, list[_Batch]] = {}  # group -> batches not yet computing (open or full)
         self._turns: dict[Hashable, threading.Lock] = {}  # one batch of a group computes at a time
         self._slots = threading.BoundedSemaphore(max(1, slots))
-        self.sizes: list[int] = []  # recent batches' sizes, for /readyz and the load benchmark
+        self.sizes: list[int] = []  # recent batches' requests, for /readyz and the load benchmark
+        self.pictures: list[int] = []  # and their pictures (rows)
 
     @property
     def on(self) -> bool:
         return self.window > 0
 
-    def run(self, group: Hashable, item: Any, compute: Compute, progress: Callable[[float], None] | None = None) -> Any:
+    def run(
+        self,
+        group: Hashable,
+        item: Any,
+        compute: Compute,
+        progress: Callable[[float], None] | None = None,
+        row: Hashable | None = None,
+    ) -> Any:
         """``item``'s answer out of ``compute(items)`` (one answer per item, in order; an answer that is an
         exception is raised to its request alone), computed with the other items of ``group`` that arrive
         within the window. ``progress`` is this request's own (it may raise to stop it: a cancel, a
-        deadline); it is called only in this thread, with 0 while waiting and 1 at the end."""
+        deadline); it is called only in this thread, with 0 while waiting and 1 at the end. ``row``: what
+        the item is about (a picture, class and layer; None: its own): items with the same row count once
+        toward the batch's size, and an item joins a waiting batch that holds its row."""
         if not self.on:
             return _raise_or_return(compute([item])[0], progress)
-        member = _Member(item)
+        member = _Member(item, object() if row is None else row)
         with self._cond:
-            batch = self._open.get(group)
+            waiting = self._waiting.setdefault(group, [])
+            batch = next((batch for batch in waiting if member.row in batch.rows), None) or self._open.get(group)
             opener = batch is None
             if opener:
                 batch = self._open[group] = _Batch(compute)
+                waiting.append(batch)
             batch.members.append(member)
-            if len(batch.members) >= self.size:  # full: the next request opens another
+            batch.rows.add(member.row)
+            if len(batch.rows) >= self.size and self._open.get(group) is batch:  # full: the next picture opens another
                 del self._open[group]
                 self._cond.notify_all()
         if opener:
@@ -135,6 +165,7 @@ class Coalescer:
                 batch.closed = True
                 if self._open.get(group) is batch:
                     del self._open[group]
+                self._waiting[group].remove(batch)
                 members = [member for member in batch.members if not member.withdrawn]
             try:
                 answers = list(batch.compute([member.item for member in members])) if members else []
@@ -148,6 +179,7 @@ class Coalescer:
                 for member in batch.members:
                     member.done = True
                 self.sizes = (self.sizes + [len(members)])[-200:]
+                self.pictures = (self.pictures + [len({member.row for member in members})])[-200:]
                 self._cond.notify_all()
         if stopped is not None:
             raise stopped
@@ -155,7 +187,7 @@ class Coalescer:
     def _fill(self, batch: _Batch, until: float) -> None:
         """Wait until ``until`` or until the batch is full."""
         with self._cond:
-            while len(batch.members) < self.size and (left := until - time.monotonic()) > 0:
+            while len(batch.rows) < self.size and (left := until - time.monotonic()) > 0:
                 self._cond.wait(left)
 
     def _wait(self, member: _Member, progress) -> None:
@@ -175,13 +207,15 @@ class Coalescer:
                 raise
 
     def stats(self) -> dict[str, Any]:
-        """The window, the largest batch, and the mean size of recent batches (None before any)."""
-        sizes = list(self.sizes)
+        """The window, the largest batch (pictures), and the mean requests and pictures of recent batches
+        (None before any)."""
+        sizes, pictures = list(self.sizes), list(self.pictures)
         return {
             "window_ms": round(self.window * 1000, 1),
             "max_batch": self.size,
             "batches": len(sizes),
             "mean_batch": round(sum(sizes) / len(sizes), 2) if sizes else None,
+            "mean_pictures": round(sum(pictures) / len(pictures), 2) if pictures else None,
         }
 
 
@@ -206,4 +240,5 @@ def explain_together(
     """``explain_all(model, image, methods, ..., on_error="return")`` of one request, in a batch with the
     other requests for ``model`` that arrive within the window (``explainers.many_pictures``)."""
     request = PictureRequest(image, tuple(methods), target, layer, params)
-    return coalescer.run(id(model), request, lambda requests: explain_many(model, requests), progress)
+    row = (hashlib.blake2b(np.ascontiguousarray(image).tobytes(), digest_size=16).digest(), target, layer)
+    return coalescer.run(id(model), request, lambda requests: explain_many(model, requests), progress, row)

@@ -17,7 +17,7 @@ from explainers.errors import ExplainerError
 from explainers.many_pictures import PictureRequest, explain_many
 from helpers import png_bytes
 from service import ExplainerService
-from service.coalesce import WINDOW_ENV, Coalescer, explain_together
+from service.coalesce import THREADS_PER_PICTURE, WINDOW_ENV, Coalescer, explain_together
 from service.jobs import Cancelled
 
 ONE_PASS = ("grad_cam", "vanilla_gradient", "gradient_x_input", "guided_grad_cam", "grad_cam_plus_plus")
@@ -183,6 +183,67 @@ def test_requests_in_the_window_make_one_batch_and_get_their_own_maps(shapes):
             assert_same_maps(answer[name], alone[name])
 
 
+class HeldBatches:
+    """A batch's compute (each item times 10) that records its batches' items, sorted, and holds a batch
+    until ``release`` is set: every batch, or only the one with the item ``holding``."""
+
+    def __init__(self, holding: int | None = None):
+        self.batches: list[list[int]] = []
+        self.release = threading.Event()
+        self.holding = holding
+
+    def __call__(self, items):
+        self.batches.append(sorted(items))
+        if self.holding is None or self.holding in items:
+            self.release.wait(10)
+        return [item * 10 for item in items]
+
+
+def test_a_batch_counts_pictures_so_one_pictures_requests_share_it(shapes):
+    coalescer = Coalescer(window=0.5, size=3)  # never full with two pictures: all three wait the window
+    first, second = pictures(2, seed=3)
+    asked = [(first, "grad_cam"), (first, "vanilla_gradient"), (second, "grad_cam")]
+    calls = [
+        lambda image=image, name=name: explain_together(coalescer, shapes, image, [name], 1, None, {})
+        for image, name in asked
+    ]
+    answers = fire(calls)
+    assert coalescer.sizes == [3] and coalescer.pictures == [2]
+    assert coalescer.stats()["mean_pictures"] == 2.0
+    for (image, name), answer in zip(asked, answers):
+        assert_same_maps(answer[name], api.explain(shapes, image, name, target=1))
+
+
+def test_a_request_joins_a_full_waiting_batch_that_holds_its_picture():
+    coalescer = Coalescer(window=0.1, size=2)
+    compute = HeldBatches(holding=0)  # the first batch holds the model's turn until released: the next ones wait
+    computed, release = compute.batches, compute.release
+
+    answers: dict[int, int] = {}
+    threads = []
+
+    def ask(item: int, row: str) -> None:
+        thread = threading.Thread(target=lambda: answers.update({item: coalescer.run("model", item, compute, row=row)}))
+        thread.start()
+        threads.append(thread)
+        time.sleep(0.05)
+
+    ask(0, "x")
+    deadline = time.monotonic() + 10
+    while not computed and time.monotonic() < deadline:
+        time.sleep(0.01)
+    ask(1, "a")
+    ask(2, "b")  # two pictures: the batch is full and waits for the model's turn
+    ask(3, "a")  # the picture of a waiting batch: joins it, full as it is
+    ask(4, "c")  # another picture: the next batch
+    release.set()
+    for thread in threads:
+        thread.join(10)
+    assert computed == [[0], [1, 2, 3], [4]]
+    assert coalescer.sizes == [1, 3, 1] and coalescer.pictures == [1, 2, 1]
+    assert answers == {item: item * 10 for item in range(5)}
+
+
 def test_other_models_are_not_mixed(tiny_cnn, gap_model, rng_image):
     coalescer = Coalescer(window=0.5, size=8)
     seen: list[tuple[str, int]] = []
@@ -249,13 +310,8 @@ def test_a_cancelled_request_leaves_its_batch_alone():
 
 def test_a_request_cancelled_while_its_batch_computes_stops_alone_and_the_opener_computes_for_others():
     coalescer = Coalescer(window=0.3, size=8)
-    release = threading.Event()
-    computed: list[list[int]] = []
-
-    def compute(items):
-        computed.append(list(items))
-        release.wait(10)
-        return [item * 10 for item in items]
+    compute = HeldBatches()
+    computed, release = compute.batches, compute.release
 
     switches = [Switch() for _ in range(3)]
     answers: list = [None] * 3
@@ -275,7 +331,7 @@ def test_a_request_cancelled_while_its_batch_computes_stops_alone_and_the_opener
     deadline = time.monotonic() + 10
     while not computed and time.monotonic() < deadline:
         time.sleep(0.01)
-    assert [sorted(items) for items in computed] == [[0, 1, 2]]
+    assert computed == [[0, 1, 2]]
     switches[0].on.set()  # the opener's own request is cancelled mid-batch
     switches[1].on.set()  # and one that joined
     others[0].join(5)  # leaves at its next check, without waiting for the batch
@@ -306,6 +362,7 @@ def test_service_coalesces_maps_of_many_users(shapes_service, tmp_path, monkeypa
     ]
     results = fire(calls)
     assert max(svc.coalescer.sizes) >= 2, svc.coalescer.sizes  # they arrived together: batched
+    assert svc.jobs.express == THREADS_PER_PICTURE * svc.coalescer.size  # waiting threads: a picture's requests meet
     monkeypatch.setenv(WINDOW_ENV, "0")
     alone = ExplainerService(tmp_path / "alone")
     assert not alone.coalescer.on and alone.jobs.express == 1
