@@ -2,7 +2,8 @@
 
 A sampling method (SmoothGrad, RISE, LIME, expected gradients, ...) converges to its own map as the
 samples grow; a fixed count is either wasted (the map stopped changing long ago) or too small. In
-``until="stable"`` mode the method runs in chunks and hands each running map to ``run_until_stable``,
+``until="stable"`` mode the method runs in chunks (each at least ``GROWTH`` of the samples before it)
+and hands each running map to ``run_until_stable``,
 which stops when the map, average-pooled to the card's display grid (32 × 32: finer ranks are mostly
 noise), has a Spearman rank correlation ≥ ``agreement`` with the map one chunk earlier, ``patience``
 chunks in a row, or when the budget of samples or seconds is spent.
@@ -24,6 +25,9 @@ import numpy as np
 DISPLAY_GRID = 32
 #: how a map ends: its map stopped changing, or a budget (samples or seconds) was spent first
 STOPPED = ("stable", "budget")
+#: a chunk is at least this share of the samples before it, so "agrees with the map one chunk earlier"
+#: asks as much at 5000 samples as at 50 (a fixed chunk gets ever easier to agree with as the count grows)
+GROWTH = 1 / 8
 
 
 def display_map(heatmap: np.ndarray, grid: int = DISPLAY_GRID) -> np.ndarray:
@@ -58,11 +62,14 @@ def ranks(values: np.ndarray) -> np.ndarray:
     return (last - (counts - 1) / 2.0)[inverse]
 
 
-def chunk_bounds(total: int, chunk: int) -> Iterator[tuple[int, int]]:
-    """(start, stop) of consecutive chunks of ``range(total)``."""
-    chunk = max(1, int(chunk))
-    for start in range(0, total, chunk):
-        yield start, min(total, start + chunk)
+def chunk_bounds(total: int, chunk: int, growth: float = GROWTH) -> Iterator[tuple[int, int]]:
+    """(start, stop) of consecutive chunks of ``range(total)``: ``chunk`` samples each, or a multiple of
+    it once ``growth`` × the samples so far is more (so every batch keeps the sizes the fixed count uses)."""
+    chunk, start = max(1, int(chunk)), 0
+    while start < total:
+        stop = min(total, start + chunk * max(1, math.ceil(start * growth / chunk)))
+        yield start, stop
+        start = stop
 
 
 def sub_span(span: tuple[float, float], start: int, stop: int, total: int) -> tuple[float, float]:
@@ -158,6 +165,7 @@ def run_until_stable(
 
 __all__ = [
     "DISPLAY_GRID",
+    "GROWTH",
     "STOPPED",
     "StopRule",
     "chunk_bounds",

@@ -87,6 +87,18 @@ def test_stable_mode_ends_on_the_map_it_shows_last(relu_model, rng_image):
     np.testing.assert_array_equal(previews[-1], e.heatmap)
 
 
+def test_chunks_grow_with_the_count_so_agreeing_asks_as_much_at_any_count():
+    """A fixed chunk is an ever smaller share of the map, so agreeing with the map one chunk earlier gets
+    ever easier; a chunk is at least an eighth of the samples before it, in multiples of the first."""
+    from explainers.convergence import chunk_bounds
+
+    bounds = list(chunk_bounds(1000, 8))
+    assert bounds[:9] == [(i, i + 8) for i in range(0, 72, 8)] and bounds[-1][1] == 1000
+    assert all(b == c for (_, b), (c, _) in zip(bounds, bounds[1:]))  # consecutive, no gap, no overlap
+    assert all(stop - start >= start / 8 and (stop - start) % 8 == 0 for start, stop in bounds[:-1])
+    assert len(bounds) < 1000 // 8 / 2
+
+
 def test_ranks_share_their_average_when_tied():
     from explainers.convergence import ranks
 
