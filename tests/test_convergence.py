@@ -87,16 +87,28 @@ def test_stable_mode_ends_on_the_map_it_shows_last(relu_model, rng_image):
     np.testing.assert_array_equal(previews[-1], e.heatmap)
 
 
-def test_chunks_grow_with_the_count_so_agreeing_asks_as_much_at_any_count():
-    """A fixed chunk is an ever smaller share of the map, so agreeing with the map one chunk earlier gets
-    ever easier; a chunk is at least an eighth of the samples before it, in multiples of the first."""
-    from explainers.convergence import chunk_bounds
+def _turning(turns, first=100, chunk=4):
+    """Maps cos(θ)·A + sin(θ)·B, θ growing by ``turns[i]`` radians at chunk i: any two agree at about
+    cos(their angle apart), so a map that turns by 0.1 a chunk agrees with the previous one at ρ ≈ 0.995."""
+    rng = np.random.default_rng(7)
+    a, b = rng.standard_normal((2, 32, 32))
+    angles = np.cumsum(turns)
+    for i, angle in enumerate(angles):
+        yield first + i * chunk, Attribution((np.cos(angle) * a + np.sin(angle) * b).astype(np.float32))
 
-    bounds = list(chunk_bounds(1000, 8))
-    assert bounds[:9] == [(i, i + 8) for i in range(0, 72, 8)] and bounds[-1][1] == 1000
-    assert all(b == c for (_, b), (c, _) in zip(bounds, bounds[1:]))  # consecutive, no gap, no overlap
-    assert all(stop - start >= start / 8 and (stop - start) % 8 == 0 for start, stop in bounds[:-1])
-    assert len(bounds) < 1000 // 8 / 2
+
+def test_a_map_that_keeps_turning_slowly_is_not_stable_however_alike_its_last_two_maps():
+    """Four more samples barely move a 100-sample map even when it keeps changing: the map is compared
+    with the one at least an eighth of its samples earlier (here 4 chunks back, ρ ≈ cos 0.4 ≈ 0.92)."""
+    from explainers.convergence import LAG
+
+    _, meta = run_until_stable(_turning([0.1] * 60), StopRule(max_samples=400))
+    assert meta["stopped"] == "budget" and meta["rho"] < 0.95
+    _, meta = run_until_stable(_turning([0.1] * 60), StopRule(max_samples=400, lag=0.0))  # one chunk back only
+    assert meta["stopped"] == "stable" and meta["chunks"] == 3  # the old rule: fooled at once
+    _, meta = run_until_stable(_turning([0.1] * 10 + [0.0] * 50), StopRule(max_samples=400))
+    # its last turn comes at 136 samples: it stops once that map is an eighth back, give or take two chunks
+    assert meta["stopped"] == "stable" and 136 < meta["samples"] <= 136 / (1 - LAG) + 2 * 4
 
 
 def test_ranks_share_their_average_when_tied():

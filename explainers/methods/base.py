@@ -304,8 +304,7 @@ class SamplingMethod(MultiPassMethod):
     #: the setting that counts samples (in stable mode: the most it may use), and what a sample is called
     budget: ClassVar[str] = "n_samples"
     unit: ClassVar[str] = "samples"
-    #: samples per chunk in stable mode (fewer if the budget would give fewer than four chunks; a multiple of it
-    #: once the samples so far grow: ``explainers.convergence.chunk_bounds``)
+    #: samples per chunk in stable mode (fewer if the budget would give fewer than four chunks)
     chunk: ClassVar[int] = 8
 
     def explain_count(self, passes: Passes, index: int, target: int, span, layer) -> Attribution:
