@@ -1,16 +1,19 @@
 """Seconds until a sampling method's map is as good as it gets: ours in stable mode with the better
 sampler, ours at fixed counts (better and plain sampler), and the peers at fixed counts.
 
-    .venv-peers/bin/python benchmarks/quality.py [--quick] [--models shapes resnet50 vgg16] [--write]
+    .venv-peers/bin/python benchmarks/quality.py [--models shapes vgg16] [--methods smoothgrad,rise]
+        [--largest-samples 8] [--largest-masks 64] [--factor 4] [--quick] [--write]
 
 Agreement is Spearman's ρ between two maps average-pooled to 32 × 32 (``explainers.convergence``). A
-method's reference is two runs at ``REFERENCE`` × its largest count with different seeds; their mutual
+method's reference is two runs at ``--factor`` × its largest count with different seeds; their mutual
 ρ is its noise floor, and a map "has converged" when ρ(map, reference) ≥ 0.95 × floor. Fixed counts
 are tried in a doubling schedule; the table gives the smallest count that reaches the target and its
-seconds. Stable mode is one run: its samples, seconds and whether it reached the target. Top-10 % IoU:
-the overlap of the two maps' top 10 % cells. Each peer is measured against its own reference. Models
-have **random weights** except the Shapes demo (no ImageNet weights can be downloaded here).
-"""
+seconds. Stable mode is one run with a reference run's count as its budget (room to stop by itself):
+its samples, seconds, how it stopped, and when the partial map a person sees first met the target.
+Top-10 % IoU: the overlap of the two maps' top 10 % cells. Each peer is measured against its own
+reference. Models have **random weights** except the Shapes demo (no ImageNet weights can be
+downloaded here). ``--write`` puts each model's table into its own section of docs/benchmarks.md
+(one per model and ``--methods`` subset), so a big model can be measured a few methods at a time."""
 
 from __future__ import annotations
 
@@ -106,13 +109,17 @@ def slic_mapping(setup):
     return mapping
 
 
-def plans(quick: bool, model: str) -> list[Plan]:
-    """What is measured on ``model``: every sampling method on Shapes; SmoothGrad on the big models with
-    ``--quick`` (their references alone cost hundreds of gradient passes)."""
+def plans(
+    quick: bool, model: str, methods: list[str] | None = None, largest: dict[str, int] | None = None
+) -> list[Plan]:
+    """What is measured on ``model``: ``methods`` (default: every sampling method on Shapes; SmoothGrad only
+    on the big models with ``--quick``, as their references alone cost hundreds of passes). ``largest``:
+    the largest count per kind ("grads", "masks") of the doubling schedule, to keep a big model's run short."""
     noise = lambda setup: 0.15 * setup["input_range"]  # noqa: E731 - a per-model setting
     small = model == "shapes"
-    grads = [2, 4, 8, 16, 32] + ([] if quick else [64]) if small else [2, 4, 8, 16] + ([] if quick else [32])
-    masks = [32, 64, 128, 256] + ([] if quick else [512])
+    largest = largest or {}
+    grads = doubling(2, largest.get("grads") or ((32 if quick else 64) if small else (16 if quick else 32)))
+    masks = doubling(32, largest.get("masks") or (256 if quick else 512))
     every = [
         Plan(
             "smoothgrad",
@@ -139,9 +146,22 @@ def plans(quick: bool, model: str) -> list[Plan]:
             {"Xplique": xplique("Lime", "nb_samples", True, map_to_interpret_space=slic_mapping, batch_size=32)},
         ),
     ]
+    if methods:
+        unknown = set(methods) - {plan.method for plan in every}
+        if unknown:
+            raise SystemExit(f"no such sampling method here: {', '.join(sorted(unknown))}")
+        return [plan for plan in every if plan.method in methods]
     if small:
         return every
     return every[:1] if quick else every[:4]
+
+
+def doubling(first: int, largest: int) -> list[int]:
+    """first, 2 × first, ... up to ``largest``."""
+    counts = [first]
+    while counts[-1] * 2 <= largest:
+        counts.append(counts[-1] * 2)
+    return counts
 
 
 def measure(call) -> tuple[np.ndarray, float]:
@@ -181,16 +201,21 @@ def cell(found: tuple, floor: float) -> str:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--models", nargs="+", default=["shapes", "resnet50", "vgg16"])
-    parser.add_argument("--quick", action="store_true", help="SmoothGrad only on the big models, references 4×")
+    parser.add_argument("--methods", help="a comma-separated subset, e.g. smoothgrad,rise (default: see plans)")
+    parser.add_argument("--largest-samples", type=int, help="the largest fixed count of the gradient methods")
+    parser.add_argument("--largest-masks", type=int, help="the largest fixed count of RISE and LIME")
+    parser.add_argument(
+        "--factor", type=int, help="the reference runs' count over the largest (default 8, 4 with --quick)"
+    )
+    parser.add_argument("--quick", action="store_true", help="smaller counts; SmoothGrad only on the big models")
     parser.add_argument("--no-peers", action="store_true", help="ours only")
-    parser.add_argument("--write", action="store_true", help="write the table into docs/benchmarks.md")
+    parser.add_argument("--write", action="store_true", help="write each model's table into docs/benchmarks.md")
     args = parser.parse_args()
 
     from explainers import explain, load_model
-    from explainers.convergence import rank_agreement
     from explainers.images import decode
 
-    factor = 4 if args.quick else 8
+    factor = args.factor or (4 if args.quick else 8)
     peer_error = None
     if not args.no_peers:
         try:
@@ -200,10 +225,13 @@ def main() -> None:
             peer_error = f"not measured here: the peers do not import ({type(error).__name__}: {error})"
     else:
         peer_error = "not measured here: run without --no-peers in .venv-peers (benchmarks/setup_peers.sh)"
-    began, clock = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()), time.perf_counter()
     photo = decode((ROOT / "assets" / "examples" / "chelsea.jpg").read_bytes())
-    rows = []
+    methods = [name.strip() for name in args.methods.split(",")] if args.methods else None
+    largest = {"grads": args.largest_samples, "masks": args.largest_masks}
     for name in args.models:
+        run = {"began": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()), "clock": time.perf_counter()}
+        run["load"] = uptime()
+        print(f"{name}: load at the start {run['load']}", flush=True)
         small = name == "shapes"
         model = load_model(name) if small else load_model(name, weights=None)
         target = int(explain(model, photo, "vanilla_gradient").target)
@@ -214,98 +242,161 @@ def main() -> None:
             from explainers._tf import keras
 
             setup["probabilities"] = keras.Model(model.keras.inputs, keras.layers.Softmax()(model.keras.output))
-        weights = "shipped weights" if name == "shapes" else "random weights"
-        for plan in plans(args.quick, name):
+        rows = []
+        for plan in plans(args.quick, name, methods, largest):
 
             def ours(count, seed=0, sampler="plain", **more):
                 settings = {plan.setting: count, "seed": seed, "sampler": sampler, **more}
-                return explain(model, photo, plan.method, target=target, **settings).heatmap
+                return explain(model, photo, plan.method, target=target, **settings)
 
             better = better_sampler(plan.method)
-            reference, floor = reference_of(lambda c, s: ours(c, s, better), factor * plan.counts[-1])
+            budget = factor * plan.counts[-1]  # stable mode may use as many samples as one reference run
+            reference, floor = reference_of(lambda c, s: ours(c, s, better).heatmap, budget)
             goal = TARGET_SHARE * floor
-            fixed_better = converge(lambda c: ours(c, 0, better), plan.counts, reference, goal)
-            fixed_plain = converge(lambda c: ours(c, 0, "plain"), plan.counts, reference, goal)
+            fixed_better = converge(lambda c: ours(c, 0, better).heatmap, plan.counts, reference, goal)
+            fixed_plain = converge(lambda c: ours(c, 0, "plain").heatmap, plan.counts, reference, goal)
             # after the fixed counts, so its chunk sizes are compiled already, as on a server that has run a while
-            began_stable = time.perf_counter()
-            stable = explain(
-                model,
-                photo,
-                plan.method,
-                target=target,
-                until="stable",
-                sampler=better,
-                **{plan.setting: plan.counts[-1]},
-            )
-            stable_seconds = time.perf_counter() - began_stable
-            rho = rank_agreement(stable.heatmap, reference)
-            stable_cell = (
-                f"{stable.meta['samples']}, {stable_seconds:.1f} s ({stable.meta['stopped']}); "
-                f"ρ/floor {rho / floor:.2f}, IoU {top_overlap(stable.heatmap, reference):.2f}"
-            )
-            peers = []
-            skip = "not measured here: --quick measures the peers on Shapes only" if args.quick and not small else None
-            for peer, build in plan.peers.items():
-                if peer_error is not None or skip:
-                    break
-                try:
-                    peer_reference, peer_floor = reference_of(
-                        lambda c, s, b=build: b(setup, c, s)(), factor * plan.counts[-1]
-                    )
-                    found = converge(
-                        lambda c, b=build: b(setup, c, 0)(), plan.counts, peer_reference, TARGET_SHARE * peer_floor
-                    )
-                    peers.append((peer, found, peer_floor))
-                except Exception as error:  # noqa: BLE001 - a peer that fails gets its error in its cell
-                    peers.append((peer, f"failed: {type(error).__name__}: {str(error)[:80]}", None))
-            if peer_error is not None or skip:
-                peer_cells = (peer_error or skip) if plan.peers else "no peer has it"
-            else:
-                peer_cells = (
-                    "; ".join(
-                        f"{peer}: {cell(found, peer_floor)}" if isinstance(found, tuple) else f"{peer}: {found}"
-                        for peer, found, peer_floor in peers
-                    )
-                    or "no peer has it"
-                )
+            stable = run_stable(lambda **more: ours(budget, 0, better, **more), reference, goal)
+            peers = [] if peer_error else measure_peers(plan, setup, budget)
             row = (
-                f"| {model.title} ({weights}) | {plan.method} | {floor:.2f} | {stable_cell} | "
-                f"{cell(fixed_better, floor)} | {cell(fixed_plain, floor)} | {peer_cells} |"
+                f"| {plan.method} | {floor:.2f} | {stable_cell(stable, floor)} | {cell(fixed_better, floor)} | "
+                f"{cell(fixed_plain, floor)} | {peer_cells(plan, peers, peer_error)} | {ratio_cells(stable, peers)} |"
             )
             print(row, flush=True)
             rows.append(row)
             if args.write:  # after every row, so a long run that is stopped keeps what it measured
-                write(args, began, clock, factor, rows)
-    print(write(args, began, clock, factor, rows, to_docs=args.write))
+                write(args, name, model.title, run, factor, rows)
+        run["load_after"] = uptime()
+        print(write(args, name, model.title, run, factor, rows, to_docs=args.write))
 
 
-def write(args, began: str, clock: float, factor: int, rows: list[str], to_docs: bool = True) -> str:
-    """The table (with how it was made) as markdown, also put into docs/benchmarks.md if ``to_docs``."""
+def uptime() -> str:
+    """The load averages over 1, 5 and 15 minutes: the machine is shared, so each table says how busy it was."""
+    import os
+
+    return " / ".join(f"{value:.1f}" for value in os.getloadavg())
+
+
+def run_stable(run, reference: np.ndarray, goal: float) -> dict[str, Any]:
+    """One ``until="stable"`` run: its samples, seconds, how it stopped, its map's ρ and IoU with the
+    reference, and when the map a person sees (each chunk's partial map) first met the target."""
+    from explainers.convergence import rank_agreement
+
+    shown: list[tuple[float, np.ndarray]] = []
+    began = time.perf_counter()
+    result = run(
+        until="stable",
+        max_seconds=3600.0,
+        preview=lambda heatmap: shown.append((time.perf_counter() - began, np.array(heatmap))),
+    )
+    seconds = time.perf_counter() - began
+    met = next((i for i, (_, heatmap) in enumerate(shown) if rank_agreement(heatmap, reference) >= goal), None)
+    return {
+        "samples": result.meta["samples"],
+        "stopped": result.meta["stopped"],
+        "seconds": seconds,
+        "rho": rank_agreement(result.heatmap, reference),
+        "iou": top_overlap(result.heatmap, reference),
+        "met": None if met is None else (met + 1, len(shown), shown[met][0]),
+    }
+
+
+def stable_cell(stable: dict[str, Any], floor: float) -> str:
+    """A ``run_stable`` result in words."""
+    if stable["met"] is None:
+        shown = "its shown map never met the target"
+    else:
+        chunk, chunks, seconds = stable["met"]
+        shown = f"its shown map met the target at chunk {chunk} of {chunks}, {seconds:.1f} s"
+    return (
+        f"{stable['samples']}, {stable['seconds']:.1f} s ({stable['stopped']}); {shown}; "
+        f"ρ/floor {stable['rho'] / floor:.2f}, IoU {stable['iou']:.2f}"
+    )
+
+
+def measure_peers(plan: Plan, setup: dict[str, Any], count: int) -> list[tuple[str, Any, float | None]]:
+    """Each peer that has the method: (name, ``converge`` result or the error in words, its noise floor),
+    against its own reference (two runs at ``count`` with other seeds)."""
+    peers = []
+    for peer, build in plan.peers.items():
+        try:
+            reference, floor = reference_of(lambda c, s, b=build: b(setup, c, s)(), count)
+            found = converge(lambda c, b=build: b(setup, c, 0)(), plan.counts, reference, TARGET_SHARE * floor)
+            peers.append((peer, found, floor))
+        except Exception as error:  # noqa: BLE001 - a peer that fails gets its error in its cell
+            peers.append((peer, f"failed: {type(error).__name__}: {str(error)[:80]}", None))
+    return peers
+
+
+def peer_cells(plan: Plan, peers: list, peer_error: str | None) -> str:
+    if not plan.peers:
+        return "no peer has it"
+    if peer_error is not None:
+        return peer_error
+    return "; ".join(
+        f"{peer}: {cell(found, floor)}" if isinstance(found, tuple) else f"{peer}: {found}"
+        for peer, found, floor in peers
+    )
+
+
+def ratio_cells(stable: dict[str, Any], peers: list) -> str:
+    """The fastest peer's seconds to the target, and ours over it: when stable mode stopped, and when its
+    shown map first met the target. A peer that never met it within its counts gives a bound ("<")."""
+    runs = [found for _, found, _ in peers if isinstance(found, tuple)]
+    if not runs:
+        return "no peer | – | –"
+    reached = [found[1] for found in runs if found[0] is not None]
+    if reached:
+        fastest, bound, said = min(reached), "", f"{min(reached):.1f} s"
+    else:  # no peer met it: it would need more than its largest run took
+        fastest, bound = max(found[1] for found in runs), "< "
+        said = f"not met ({fastest:.1f} s at the largest)"
+    if stable["met"] is None:
+        return f"{said} | ours not met | ours not met"
+    stopped = f"{bound}{stable['seconds'] / fastest:.2f}" + (" (budget)" if stable["stopped"] == "budget" else "")
+    return f"{said} | {stopped} | {bound}{stable['met'][2] / fastest:.2f}"
+
+
+def write(args, name: str, title: str, run: dict[str, Any], factor: int, rows: list[str], to_docs: bool = True) -> str:
+    """One model's table (with how it was made) as markdown, also put into its section of
+    docs/benchmarks.md (``section``) if ``to_docs``."""
     from benchmarks.doc_table import replace_section
 
-    minutes = (time.perf_counter() - clock) / 60
-    flags = " --quick" if args.quick else ""
+    minutes = (time.perf_counter() - run["clock"]) / 60
+    flags = "".join(
+        f" {flag} {value}"
+        for flag, value in (
+            ("--methods", args.methods),
+            ("--largest-samples", args.largest_samples),
+            ("--largest-masks", args.largest_masks),
+            ("--factor", args.factor),
+        )
+        if value
+    )
+    flags += " --quick" if args.quick else ""
+    load = f"load {run['load']}" + (f" at the start, {run['load_after']} at the end" if "load_after" in run else "")
+    weights = "shipped weights" if name == "shapes" else "random weights"
     text = "\n".join(
         [
-            f"Run {began} with `.venv-peers/bin/python benchmarks/quality.py{flags} --models {' '.join(args.models)}"
-            f" --write`; it took {minutes:.0f} min on this shared 2-core machine (seconds are from one run under "
-            "other work: compare within a row). Cat photo, the model's top-1 class; reference = the mean of two "
-            f"runs at {factor}× the largest count (seeds 101, 202), floor = their mutual ρ at 32 × 32, target = "
-            f"{TARGET_SHARE} × floor. Counts tried: doubling up to the largest. A cell: samples (masks) to reach "
-            "the target and the seconds of that run, then ρ/floor and the top-10 % IoU with the reference. "
-            "Stable: `until=\"stable\"` with the largest count as its budget and the better sampler (antithetic "
-            "noise, Sobol masks and patterns, stratified baselines), run after the fixed counts so that every "
-            "batch size it uses is compiled, as on a server that has been running.",
+            f"**{title}** ({weights}). Run {run['began']} with `.venv-peers/bin/python benchmarks/quality.py "
+            f"--models {name}{flags} --write`: {minutes:.0f} min, {load} (1 / 5 / 15 min; 2 cores, shared). "
+            f"Reference: two runs at {factor}× the largest count; stable mode's budget: that count too.",
             "",
-            "| model | method | noise floor ρ | ours, stable + better sampler | ours, fixed count, better sampler "
-            "| ours, fixed count, plain sampler | peers (own reference, fixed counts) |",
-            "|---|---|---:|---|---|---|---|",
+            "| method | noise floor ρ | ours, stable + better sampler | ours, fixed count, better sampler "
+            "| ours, fixed count, plain sampler | peers (own reference, fixed counts) | fastest peer to the target "
+            "| ours stopped ÷ fastest peer | ours shown map met the target ÷ fastest peer |",
+            "|---|---:|---|---|---|---|---|---:|---:|",
             *rows,
         ]
     )
     if to_docs:
-        replace_section(ROOT / "docs" / "benchmarks.md", "quality", text)
+        replace_section(ROOT / "docs" / "benchmarks.md", section(name, args.methods), text)
     return text
+
+
+def section(model: str, methods: str | None) -> str:
+    """The docs section a run owns: one per model and subset of methods, so runs of subsets add up."""
+    return "-".join(["quality", model, *(methods.replace(" ", "").split(",") if methods else [])])
 
 
 def better_sampler(method: str) -> str:

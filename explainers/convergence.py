@@ -4,7 +4,8 @@ A sampling method (SmoothGrad, RISE, LIME, expected gradients, ...) converges to
 samples grow; a fixed count is either wasted (the map stopped changing long ago) or too small. In
 ``until="stable"`` mode the method runs in chunks and hands each running map to ``run_until_stable``,
 which stops when the map, average-pooled to the card's display grid (32 × 32: finer ranks are mostly
-noise), has a Spearman rank correlation ≥ ``agreement`` with the map one chunk earlier, ``patience``
+noise), has a Spearman rank correlation ≥ ``agreement`` with the map one chunk earlier (or further back:
+at least ``lag`` of the samples, so the rule asks as much at 5000 samples as at 50), ``patience``
 chunks in a row, or when the budget of samples or seconds is spent.
 
 Plain numpy (OpenCV for pooling), no TensorFlow: the stopping rule is tested on hand-made maps.
@@ -24,6 +25,9 @@ import numpy as np
 DISPLAY_GRID = 32
 #: how a map ends: its map stopped changing, or a budget (samples or seconds) was spent first
 STOPPED = ("stable", "budget")
+#: a map is compared with the one at least this share of its samples earlier: 8 more samples barely move a
+#: 400-sample map even when it is far from done, so "one chunk earlier" alone gets ever easier to agree with
+LAG = 1 / 8
 
 
 def display_map(heatmap: np.ndarray, grid: int = DISPLAY_GRID) -> np.ndarray:
@@ -73,15 +77,16 @@ def sub_span(span: tuple[float, float], start: int, stop: int, total: int) -> tu
 
 @dataclass(frozen=True)
 class StopRule:
-    """When to stop: ``agreement`` (ρ with the previous chunk's map) reached ``patience`` chunks in a row,
-    or ``max_samples`` samples, or ``max_seconds`` seconds (a chunk is not started if, at the last chunk's
-    speed, it would end past that)."""
+    """When to stop: ``agreement`` (ρ with the map one chunk earlier, or the latest one at least ``lag`` of
+    the samples earlier) reached ``patience`` chunks in a row, or ``max_samples`` samples, or
+    ``max_seconds`` seconds (a chunk is not started if, at the last chunk's speed, it would end past that)."""
 
     agreement: float = 0.99
     patience: int = 2
     max_samples: int | None = None
     max_seconds: float | None = None
     grid: int = DISPLAY_GRID
+    lag: float = LAG
 
 
 def describe(meta: dict[str, Any], unit: str = "samples") -> str:
@@ -93,6 +98,11 @@ def describe(meta: dict[str, Any], unit: str = "samples") -> str:
     agreement = f" (its last two maps agreed at ρ = {rho:.3f})" if rho is not None else ""
     budget = unit if meta["budget"] == "samples" else "time"
     return f"Stopped at the {budget} budget before the map was stable: {done}{agreement}."
+
+
+def lagged(earlier: list[tuple[int, np.ndarray]], cutoff: float) -> int:
+    """Index of the latest of ``earlier`` (samples, map) taken at ≤ ``cutoff`` samples (the first if none is)."""
+    return max((i for i, (samples, _) in enumerate(earlier) if samples <= cutoff), default=0)
 
 
 def run_until_stable(
@@ -111,7 +121,8 @@ def run_until_stable(
     ``done(result)``: a method's own condition that must also hold (integrated gradients: completeness).
     """
     began = clock()
-    previous = result = None
+    result = None
+    earlier: list[tuple[int, np.ndarray]] = []  # (samples, map on the display grid) of the chunks so far
     streak, rho, samples, chunks, next_chunk = 0, None, 0, 0, 0.0
     sizes = [0, 0]  # the last two chunks' sizes, for the next one's: the same, or growing as they grew
     iterator = iter(steps)
@@ -134,11 +145,13 @@ def run_until_stable(
         chunks += 1
         if on_step is not None:
             on_step(result)
-        heatmap = np.asarray(heatmap_of(result))
-        if previous is not None:
-            rho = rank_agreement(previous, heatmap, rule.grid)
+        heatmap = display_map(np.asarray(heatmap_of(result)), rule.grid)
+        if earlier:
+            back = lagged(earlier, samples * (1.0 - rule.lag))
+            del earlier[:back]  # the cut-off only grows: older maps are never compared again
+            rho = rank_agreement(earlier[0][1], heatmap, rule.grid)
             streak = streak + 1 if rho >= rule.agreement else 0
-        previous = heatmap
+        earlier.append((samples, heatmap))
         if streak >= rule.patience and done(result):
             stopped = "stable"
             break
@@ -158,6 +171,7 @@ def run_until_stable(
 
 __all__ = [
     "DISPLAY_GRID",
+    "LAG",
     "STOPPED",
     "StopRule",
     "chunk_bounds",

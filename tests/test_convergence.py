@@ -87,7 +87,65 @@ def test_stable_mode_ends_on_the_map_it_shows_last(relu_model, rng_image):
     np.testing.assert_array_equal(previews[-1], e.heatmap)
 
 
+def _turning(turns, first=100, chunk=4):
+    """Maps cos(θ)·A + sin(θ)·B, θ growing by ``turns[i]`` radians at chunk i: any two agree at about
+    cos(their angle apart), so a map that turns by 0.1 a chunk agrees with the previous one at ρ ≈ 0.995."""
+    rng = np.random.default_rng(7)
+    a, b = rng.standard_normal((2, 32, 32))
+    angles = np.cumsum(turns)
+    for i, angle in enumerate(angles):
+        yield first + i * chunk, Attribution((np.cos(angle) * a + np.sin(angle) * b).astype(np.float32))
+
+
+def test_a_map_that_keeps_turning_slowly_is_not_stable_however_alike_its_last_two_maps():
+    """Four more samples barely move a 100-sample map even when it keeps changing: the map is compared
+    with the one at least an eighth of its samples earlier (here 4 chunks back, ρ ≈ cos 0.4 ≈ 0.92)."""
+    from explainers.convergence import LAG
+
+    _, meta = run_until_stable(_turning([0.1] * 60), StopRule(max_samples=400))
+    assert meta["stopped"] == "budget" and meta["rho"] < 0.95
+    _, meta = run_until_stable(_turning([0.1] * 60), StopRule(max_samples=400, lag=0.0))  # one chunk back only
+    assert meta["stopped"] == "stable" and meta["chunks"] == 3  # the old rule: fooled at once
+    _, meta = run_until_stable(_turning([0.1] * 10 + [0.0] * 50), StopRule(max_samples=400))
+    # its last turn comes at 136 samples: it stops once that map is an eighth back, give or take two chunks
+    assert meta["stopped"] == "stable" and 136 < meta["samples"] <= 136 / (1 - LAG) + 2 * 4
+
+
 def test_ranks_share_their_average_when_tied():
     from explainers.convergence import ranks
 
     np.testing.assert_array_equal(ranks(np.array([3.0, 1, 2, 2, 5, 1, 1])), [6, 2, 4.5, 4.5, 7, 2, 2])
+
+
+@pytest.fixture(scope="module")
+def square_model():
+    """logits = W · vec(x²) (x = pixels / 255): the gradient 2·W·x is linear in x, so SmoothGrad's map
+    converges to the vanilla gradient's exactly (the noise has mean zero), while each noisy copy's
+    gradient is off by 2·W·ε: a map that is noisy at first, whose limit is known on paper."""
+    from explainers._tf import keras
+    from explainers.labels import Labels
+    from explainers.models import ExplainableModel
+
+    rng = np.random.default_rng(5)
+    inputs = keras.Input((16, 16, 3))
+    squares = keras.layers.Multiply(name="squares")([inputs, inputs])
+    logits = keras.layers.Dense(2, use_bias=False, name="logits")(keras.layers.Flatten()(squares))
+    net = keras.Model(inputs, logits)
+    net.get_layer("logits").set_weights([rng.normal(size=(16 * 16 * 3, 2)).astype("float32")])
+    labels = Labels.from_names(["class 0", "class 1"])
+    return ExplainableModel(net, "square", labels=labels, preprocess=lambda x: x / 255.0, title="square")
+
+
+def test_stable_mode_stops_before_a_generous_budget_on_a_map_that_is_done(square_model, rng_image):
+    """The stop means the map is done: with room to spare it stops by itself, on a map that agrees with the
+    limit known on paper about as well as a fixed count four times larger; a budget too small for that
+    ends it at the budget instead (why the quality benchmark gives stable mode a reference run's count)."""
+    picture = rng_image(16, 16, seed=6)
+    limit = explain(square_model, picture, "vanilla_gradient", target=0).heatmap
+    settings = {"until": "stable", "noise": 1.0, "seed": 1, "sampler": "plain"}  # antithetic pairs: exact at once
+    small = explain(square_model, picture, "smoothgrad", target=0, n_samples=16, **settings)
+    assert small.meta["stopped"] == "budget" and small.meta["samples"] == 16
+    assert rank_agreement(small.heatmap, limit) < 0.9  # not done yet: stopping there would have been wrong
+    roomy = explain(square_model, picture, "smoothgrad", target=0, n_samples=1024, **settings)
+    assert roomy.meta["stopped"] == "stable" and roomy.meta["samples"] <= 128
+    assert rank_agreement(roomy.heatmap, limit) >= 0.93

@@ -1,0 +1,28 @@
+"""The quality benchmark's bookkeeping (benchmarks/quality.py): which counts and methods a run measures,
+which docs section it owns, and how its ratio to the fastest peer is said. Pure Python, no model."""
+
+import pytest
+
+from benchmarks.quality import doubling, plans, ratio_cells, section
+
+
+def test_a_big_model_is_measured_a_few_methods_at_a_time_with_smaller_counts():
+    assert doubling(2, 8) == [2, 4, 8] and doubling(32, 100) == [32, 64]
+    (rise,) = plans(False, "vgg16", ["rise"], {"masks": 64})
+    assert rise.method == "rise" and rise.counts == [32, 64] and "Xplique" in rise.peers
+    assert [plan.method for plan in plans(True, "vgg16")] == ["smoothgrad"]
+    with pytest.raises(SystemExit, match="occlusion"):
+        plans(False, "shapes", ["occlusion"])
+    assert section("vgg16", "smoothgrad, rise") == "quality-vgg16-smoothgrad-rise"
+    assert section("shapes", None) == "quality-shapes"
+
+
+def test_ours_over_the_fastest_peer_that_met_the_target_or_a_bound_when_none_did():
+    stable = {"seconds": 2.0, "stopped": "stable", "met": (2, 4, 1.0)}
+    met = [("A", (8, 4.0, 0.9, 0.5), 0.9), ("B", (16, 8.0, 0.9, 0.5), 0.9), ("C", "failed: boom", None)]
+    assert ratio_cells(stable, met) == "4.0 s | 0.50 | 0.25"
+    never = [("A", (None, 10.0, 0.5, 0.2), 0.9)]
+    assert ratio_cells(stable, never) == "not met (10.0 s at the largest) | < 0.20 | < 0.10"
+    assert ratio_cells({**stable, "stopped": "budget"}, met).split(" | ")[1] == "0.50 (budget)"
+    assert ratio_cells({**stable, "met": None}, met).endswith("ours not met | ours not met")
+    assert ratio_cells(stable, []) == "no peer | – | –"
