@@ -45,6 +45,7 @@ COLUMNS = [
     _percent("border_share", "map on the border", "Share of the map on the outer 10 % band of the picture."),
     _percent("concentration", "concentration", "Share of the map in its brightest tenth of pixels."),
     _percent("outside", "looks outside the object", "Off the object (or on the border when no object is given)."),
+    {"field": "retried", "headerName": "retried", "headerTooltip": "Its worker stopped; computed again.", "width": 90},
 ]
 
 
