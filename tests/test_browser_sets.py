@@ -1,4 +1,4 @@
-"""The set view in a real headless Chromium: upload a zip of 12 generated Shapes pictures (with labels
+"""The set view in a real headless Chromium: upload a zip (through its own route, with a progress bar) of 12 generated Shapes pictures (with labels
 and masks), wait for the table, sort it by "looks outside the object" in one click, open a row in the
 main view."""
 
@@ -31,8 +31,10 @@ def test_upload_a_zip_and_sort_by_looking_outside(offline_shapes, tmp_path):  # 
     dash_duo = offline_shapes
     source = tmp_path / "shapes_set.zip"
     source.write_bytes(demo_zip("shapes", 12))
-    upload = dash_duo.find_element("#set-upload input[type=file]")
+    upload = dash_duo.find_element("#set-upload input[type=file]")  # built by assets/set_upload.js
     upload.send_keys(str(source))
+    # sent to POST /set-upload (the set's limit, not the page's), not through a Dash callback
+    _wait(lambda: "Uploaded shapes_set.zip" in dash_duo.find_element("#set-upload-message").text, 60, "the upload")
     _wait(lambda: "12 of 12 pictures" in dash_duo.find_element("#set-progress-text").text, 240, "the whole set")
     _wait(lambda: len([c for c in _column(dash_duo, "name") if c]) >= 12, 30, "12 rows in the table")
     assert "pictures with a marked object" in dash_duo.find_element("#set-summary").text
