@@ -17,6 +17,7 @@ from dash import html
 from components.common import SERVICE_KEY, client_id
 from service import ExplainerError, describe_error
 from service.security import without_paths
+from service.sets import SetRuns
 
 UPLOAD_URL = "/set-upload"
 PART_ALLOWANCE = 1024  # the multipart headers around each file
@@ -25,16 +26,11 @@ FORM_ALLOWANCE = 64 * 1024  # the model field and the form's own boundaries
 
 def body_limit() -> int:
     """The largest request body ``POST /set-upload`` reads: the set's bytes, each file's part, the form."""
-    from explainers.sets.reading import SetLimits
-
-    limits = SetLimits.from_env()
-    return limits.max_bytes + PART_ALLOWANCE * limits.max_members + FORM_ALLOWANCE
+    return SetRuns.max_bytes() + PART_ALLOWANCE * SetRuns.max_files() + FORM_ALLOWANCE
 
 
 def too_large_message() -> str:
-    from explainers.sets.reading import SetLimits
-
-    megabytes = SetLimits.from_env().max_bytes >> 20
+    megabytes = SetRuns.max_bytes() >> 20
     return f"This set is too large: a set can be at most {megabytes} MB here. Please send fewer or smaller pictures."
 
 

@@ -127,6 +127,11 @@ class SetRuns:
         """The most one set may hold, in bytes (``EXPLAINER_SET_MAX_MB``)."""
         return SetLimits.from_env().max_bytes
 
+    @staticmethod
+    def max_files() -> int:
+        """The most entries one set may list (pictures, masks, CSV files), from ``EXPLAINER_SET_MAX_PICTURES``."""
+        return SetLimits.from_env().max_members
+
     def start_demo(self, kind: str, model: str, client: str | None = None) -> str:
         """Start a demo set drawn on the fly ("clever_hans" or "shapes", see ``explainers.sets.demo``)."""
         from explainers.sets.demo import DEMO_SETS, demo_zip
