@@ -18,6 +18,7 @@ DEMO_SETS = {
     "set-demo-honest": ("shapes", "shapes", "honest Shapes demo set"),
 }
 PAGE_SIZE = 20
+EMPTY_LINE = "No set yet: drop pictures or one .zip above, or start a demo set."
 OUTSIDE_FIRST = [{"colId": "outside", "sort": "desc"}]
 
 
@@ -90,19 +91,29 @@ def layout(models: list[dict], default_model: str) -> dbc.Card:
                     id="set-progress-box",
                     hidden=True,
                 ),
-                html.Ul(id="set-summary", className="mt-2"),
-                html.Div(id="set-means", className="set-means"),
-                dbc.Button(
-                    "Sort: looks outside the object first", id="set-sort-outside", size="sm", className="mt-2 mb-2"
-                ),
-                dag.AgGrid(
-                    id="set-grid",
-                    columnDefs=COLUMNS,
-                    rowData=[],
-                    defaultColDef={"sortable": True, "resizable": True},
-                    dashGridOptions={"pagination": True, "paginationPageSize": PAGE_SIZE, "rowHeight": 56},
-                    getRowId="params.data.name",
-                    style={"height": "560px"},
+                html.P(EMPTY_LINE, id="set-empty", className="hint mt-2 mb-0"),
+                html.Div(  # hidden until a set is started: an empty table would be a big empty box
+                    [
+                        html.Ul(id="set-summary", className="mt-2"),
+                        html.Div(id="set-means", className="set-means"),
+                        dbc.Button(
+                            "Sort: looks outside the object first",
+                            id="set-sort-outside",
+                            size="sm",
+                            className="mt-2 mb-2",
+                        ),
+                        dag.AgGrid(
+                            id="set-grid",
+                            columnDefs=COLUMNS,
+                            rowData=[],
+                            defaultColDef={"sortable": True, "resizable": True},
+                            dashGridOptions={"pagination": True, "paginationPageSize": PAGE_SIZE, "rowHeight": 56},
+                            getRowId="params.data.name",
+                            style={"height": "560px"},
+                        ),
+                    ],
+                    id="set-results",
+                    hidden=True,
                 ),
                 html.Ul(id="set-problems", className="muted small"),
             ]
@@ -117,6 +128,8 @@ def layout(models: list[dict], default_model: str) -> dbc.Card:
     Output("set-shown", "data"),
     Output("set-model", "value"),
     Output("set-alerts", "children"),
+    Output("set-results", "hidden"),
+    Output("set-empty", "hidden"),
     Input("set-uploaded", "data"),
     Input("set-demo-hans", "n_clicks"),
     Input("set-demo-honest", "n_clicks"),
@@ -129,13 +142,13 @@ def on_set(uploaded, _hans, _honest):
     try:
         if ctx.triggered_id in DEMO_SETS:
             kind, model, _title = DEMO_SETS[ctx.triggered_id]
-            return sets.start_demo(kind, model, client=client_id()), False, 0, model, None
+            return sets.start_demo(kind, model, client=client_id()), False, 0, model, None, False, True
         if not isinstance(uploaded, dict) or not isinstance(uploaded.get("id"), str):
-            return no_update, no_update, no_update, no_update, no_update
+            return (no_update,) * 7
         record = sets.record(uploaded["id"], client_id())  # only this session's own set
-        return record["id"], False, 0, record["model"], None
+        return record["id"], False, 0, record["model"], None, False, True
     except Exception as error:  # noqa: BLE001 - shown in plain words, the server stays up
-        return no_update, no_update, no_update, no_update, error_alert(error, "The set was not started")
+        return (no_update,) * 4 + (error_alert(error, "The set was not started"), no_update, no_update)
 
 
 @callback(Output("set-upload-model", "children"), Input("set-model", "value"))
