@@ -2,12 +2,7 @@
 // pictures, dropped or chosen, and sends them to their Flask route with a progress bar; the new set's id
 // goes to the page (set_props on "set-uploaded"). A set over the limit is refused here before sending.
 (function () {
-    function element(tag, attributes, text) {
-        var node = document.createElement(tag);
-        Object.keys(attributes || {}).forEach(function (name) { node.setAttribute(name, attributes[name]); });
-        if (text) { node.textContent = text; }
-        return node;
-    }
+    var element = window.saliencyUploads.element;
 
     function say(parts, text, bad) {
         parts.message.textContent = text;
@@ -15,7 +10,6 @@
     }
 
     function build(zone) {
-        zone.dataset.built = "1";
         var input = element("input", {type: "file", multiple: "", accept: ".zip,image/*", style: "display: none"});
         var choose = element("a", {href: "#", role: "button"}, "choose files");
         var words = element("div", {"class": "set-upload-words"});
@@ -92,11 +86,5 @@
         request.send(body);
     }
 
-    function look() {
-        var zone = document.getElementById("set-upload");
-        if (zone && !zone.dataset.built) { build(zone); }
-    }
-
-    new MutationObserver(look).observe(document.documentElement, {childList: true, subtree: true});
-    document.addEventListener("DOMContentLoaded", look);
+    window.saliencyUploads.whenShown("set-upload", build);
 })();
