@@ -5,8 +5,8 @@ The pictures go into the picture store and the results into the result cache, as
 maps do: nothing of a set is held in this process beyond its short record (names, keys, labels,
 regions, job ids). A picture whose result is in the cache is never computed again, so ``resume``
 (or starting the same set again) computes only what is missing. A worker that dies loses only the
-pictures of its job: each is queued again alone, once, and marked "retried" in its row. ``status`` reads what is done so far
-and sums it up (rows, mean maps, sentences, the time left).
+pictures of its job: each is queued again alone, once, and marked "retried" in its row. ``status``
+reads what is done so far and sums it up (rows, mean maps, sentences, the time left).
 """
 
 from __future__ import annotations
@@ -219,12 +219,12 @@ class SetRuns:
         for job in jobs:
             if job is None or job.status != "failed" or not isinstance(job.error, WorkerStopped):
                 continue
-            for index in record["job_pictures"].pop(job.id, []):
+            for index in record.setdefault("job_pictures", {}).pop(job.id, []):
                 picture = record["pictures"][index]
                 if self.svc.cache.get(_picture_key(self.svc, record, picture)) is not None:
                     continue
-                if picture["name"] in record["retried"]:
-                    record["lost"][picture["name"]] = "the worker computing this picture stopped twice"
+                if picture["name"] in record.setdefault("retried", []):
+                    record.setdefault("lost", {})[picture["name"]] = "the worker computing this picture stopped twice"
                 else:
                     record["retried"].append(picture["name"])
                     self._queue(record, [index], retry=True)
