@@ -21,7 +21,7 @@ import flask
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from components import layout as page
-from components import own_model, registry
+from components import own_model, registry, set_upload
 from components.common import SERVICE_KEY, give_client_cookie
 from components.routes import register_routes
 from service import ExplainerService, preload, security
@@ -81,6 +81,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> dash.Dash:
     registry.attach(app)
     register_routes(server)
     own_model.register(server)  # POST /model-upload: a .keras file, refused over the limit before reading
+    set_upload.register(server)  # POST /set-upload: a set's zip or pictures, refused over the set's limit
     server.register_blueprint(create_blueprint())
     security.install(
         server, api_keys=security.parse_api_keys(settings["api_keys"]), inline_script_hashes=app.csp_hashes

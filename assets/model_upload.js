@@ -2,15 +2,9 @@
 // route with a progress bar (bytes sent, then "loading the model"), and the new model's name handed
 // to the page (set_props on "own-model-added"). A file over the limit is refused here before sending.
 (function () {
-    function element(tag, attributes, text) {
-        var node = document.createElement(tag);
-        Object.keys(attributes || {}).forEach(function (name) { node.setAttribute(name, attributes[name]); });
-        if (text) { node.textContent = text; }
-        return node;
-    }
+    var element = window.saliencyUploads.element;
 
     function build(form) {
-        form.dataset.built = "1";
         var choices = JSON.parse(form.dataset.choices || "[]");
         var model = element("input", {type: "file", id: "own-model-file", accept: ".keras", "class": "form-control form-control-sm"});
         var labels = element("input", {type: "file", id: "own-labels-file", accept: ".txt,.json", "class": "form-control form-control-sm"});
@@ -98,11 +92,5 @@
         request.send(body);
     }
 
-    function look() {
-        var form = document.getElementById("own-model-form");
-        if (form && !form.dataset.built) { build(form); }
-    }
-
-    new MutationObserver(look).observe(document.documentElement, {childList: true, subtree: true});
-    document.addEventListener("DOMContentLoaded", look);
+    window.saliencyUploads.whenShown("own-model-form", build);
 })();

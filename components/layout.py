@@ -51,7 +51,7 @@ def build(svc, default_model: str | None = None, session: str | None = None) -> 
                 [
                     dbc.Col(
                         [
-                            upload.layout(default_model),
+                            upload.layout(default_model, svc.models()),
                             model_picker.layout(svc.models(), default_model, svc.default_weights, svc.random_allowed()),
                             class_search.layout(svc.labels(default_model)),
                             layer_picker.layout(),

@@ -1,5 +1,5 @@
 """The set view: check a model on many pictures at once. Upload many files or one zip (with labels.csv,
-boxes.csv, masks/ if any) or start a demo set; a progress bar with the time left, cancel and resume;
+boxes.csv, masks/ if any; sent by ``components/set_upload.py``'s route, not a callback) or start a demo set; a progress bar with the time left, cancel and resume;
 the mean maps and a summary in words; a table (dash-ag-grid: sort, filter, pages) of every picture with
 its map and scores. A click on a row opens that picture in the main view with all its cards."""
 
@@ -9,15 +9,16 @@ import dash_ag_grid as dag
 import dash_bootstrap_components as dbc
 from dash import Input, Output, State, ctx, dcc, html, no_update
 
+from components import set_upload
 from components.common import alert, client_id, error_alert, service
 from components.registry import callback
-from service.store import parse_data_url
 
 DEMO_SETS = {
     "set-demo-hans": ("clever_hans", "shapes_clever_hans", "Clever Hans demo set"),
     "set-demo-honest": ("shapes", "shapes", "honest Shapes demo set"),
 }
 PAGE_SIZE = 20
+EMPTY_LINE = "No set yet: drop pictures or one .zip above, or start a demo set."
 OUTSIDE_FIRST = [{"colId": "outside", "sort": "desc"}]
 
 
@@ -45,6 +46,7 @@ COLUMNS = [
     _percent("border_share", "map on the border", "Share of the map on the outer 10 % band of the picture."),
     _percent("concentration", "concentration", "Share of the map in its brightest tenth of pixels."),
     _percent("outside", "looks outside the object", "Off the object (or on the border when no object is given)."),
+    {"field": "retried", "headerName": "retried", "headerTooltip": "Its worker stopped; computed again.", "width": 90},
 ]
 
 
@@ -73,12 +75,8 @@ def layout(models: list[dict], default_model: str) -> dbc.Card:
                     ],
                     className="g-2 mb-2",
                 ),
-                dcc.Upload(
-                    id="set-upload",
-                    multiple=True,
-                    children=html.Div(["Drop pictures or one .zip here, or ", html.A("choose files")]),
-                    className="upload-box",
-                ),
+                set_upload.drop_zone(default_model),
+                dcc.Store(id="set-uploaded"),  # set by assets/set_upload.js: {"id": ..., "model": ..., "at": ...}
                 dcc.Store(id="set-id"),
                 dcc.Store(id="set-shown"),
                 dcc.Interval(id="set-poll", interval=1000, disabled=True),
@@ -93,19 +91,29 @@ def layout(models: list[dict], default_model: str) -> dbc.Card:
                     id="set-progress-box",
                     hidden=True,
                 ),
-                html.Ul(id="set-summary", className="mt-2"),
-                html.Div(id="set-means", className="set-means"),
-                dbc.Button(
-                    "Sort: looks outside the object first", id="set-sort-outside", size="sm", className="mt-2 mb-2"
-                ),
-                dag.AgGrid(
-                    id="set-grid",
-                    columnDefs=COLUMNS,
-                    rowData=[],
-                    defaultColDef={"sortable": True, "resizable": True},
-                    dashGridOptions={"pagination": True, "paginationPageSize": PAGE_SIZE, "rowHeight": 56},
-                    getRowId="params.data.name",
-                    style={"height": "560px"},
+                html.P(EMPTY_LINE, id="set-empty", className="hint mt-2 mb-0"),
+                html.Div(  # hidden until a set is started: an empty table would be a big empty box
+                    [
+                        html.Ul(id="set-summary", className="mt-2"),
+                        html.Div(id="set-means", className="set-means"),
+                        dbc.Button(
+                            "Sort: looks outside the object first",
+                            id="set-sort-outside",
+                            size="sm",
+                            className="mt-2 mb-2",
+                        ),
+                        dag.AgGrid(
+                            id="set-grid",
+                            columnDefs=COLUMNS,
+                            rowData=[],
+                            defaultColDef={"sortable": True, "resizable": True},
+                            dashGridOptions={"pagination": True, "paginationPageSize": PAGE_SIZE, "rowHeight": 56},
+                            getRowId="params.data.name",
+                            style={"height": "560px"},
+                        ),
+                    ],
+                    id="set-results",
+                    hidden=True,
                 ),
                 html.Ul(id="set-problems", className="muted small"),
             ]
@@ -120,29 +128,33 @@ def layout(models: list[dict], default_model: str) -> dbc.Card:
     Output("set-shown", "data"),
     Output("set-model", "value"),
     Output("set-alerts", "children"),
-    Input("set-upload", "contents"),
+    Output("set-results", "hidden"),
+    Output("set-empty", "hidden"),
+    Input("set-uploaded", "data"),
     Input("set-demo-hans", "n_clicks"),
     Input("set-demo-honest", "n_clicks"),
-    State("set-upload", "filename"),
-    State("set-model", "value"),
     prevent_initial_call=True,
 )
-def on_set(contents, _hans, _honest, filenames, model):
-    """Start a set from uploaded files or a demo set; its id goes to the page, the polling starts."""
+def on_set(uploaded, _hans, _honest):
+    """Follow a set uploaded through ``POST /set-upload`` or start a demo set; its id goes to the page,
+    the polling starts."""
     sets = service().sets
     try:
         if ctx.triggered_id in DEMO_SETS:
             kind, model, _title = DEMO_SETS[ctx.triggered_id]
-            return sets.start_demo(kind, model, client=client_id()), False, 0, model, None
-        if not contents:
-            return no_update, no_update, no_update, no_update, no_update
-        contents = contents if isinstance(contents, list) else [contents]
-        names = filenames if isinstance(filenames, list) else [filenames] * len(contents)
-        limit = sets.max_bytes()
-        files = [(str(name or "picture"), parse_data_url(data, limit)) for name, data in zip(names, contents)]
-        return sets.start(files, model, client=client_id()), False, 0, model, None
+            return sets.start_demo(kind, model, client=client_id()), False, 0, model, None, False, True
+        if not isinstance(uploaded, dict) or not isinstance(uploaded.get("id"), str):
+            return (no_update,) * 7
+        record = sets.record(uploaded["id"], client_id())  # only this session's own set
+        return record["id"], False, 0, record["model"], None, False, True
     except Exception as error:  # noqa: BLE001 - shown in plain words, the server stays up
-        return no_update, no_update, no_update, no_update, error_alert(error, "The set was not started")
+        return (no_update,) * 4 + (error_alert(error, "The set was not started"), no_update, no_update)
+
+
+@callback(Output("set-upload-model", "children"), Input("set-model", "value"))
+def on_model(model):
+    """The model a set dropped next is explained with (read by ``assets/set_upload.js``)."""
+    return model or ""
 
 
 @callback(

@@ -48,9 +48,16 @@ def _gallery(examples: dict[str, str], family: str, visible: bool) -> html.Div:
     )
 
 
-def layout(model: str = "vgg16") -> dbc.Card:
+def gallery_family(models: list[dict], model: str | None) -> str:
+    """Which gallery goes with ``model``: the Shapes pictures for every model of the Shapes family (its
+    record's ``family``: the honest demo and the Clever Hans one alike), photos for any other."""
+    family = next((row.get("family") for row in models if row.get("name") == model), None)
+    return "shapes" if family == "shapes" else "photos"
+
+
+def layout(model: str = "vgg16", models: list[dict] | None = None) -> dbc.Card:
     megabytes = MAX_UPLOAD_BYTES // (1024 * 1024)
-    shapes = model == "shapes"
+    shapes = gallery_family(models or [], model) == "shapes"
     return dbc.Card(
         dbc.CardBody(
             [
@@ -151,6 +158,6 @@ def on_rejected(rejected):
     State({"type": "gallery", "family": ALL}, "id"),
 )
 def show_gallery(model, ids):
-    """The Shapes demo shows its own pictures (with known outlines); the ImageNet models show photos."""
-    family = "shapes" if model == "shapes" else "photos"
+    """The Shapes models show their own pictures (with known outlines); the ImageNet models show photos."""
+    family = gallery_family(service().models(), model)
     return [item["family"] != family for item in ids]

@@ -37,12 +37,14 @@ def app_limits() -> dict[str, int]:
     if str(ROOT) not in sys.path:
         sys.path.insert(0, str(ROOT))
     from components.own_model import upload_body_limit
+    from components.set_upload import body_limit as set_upload_limit
     from service.http import longest_wait
     from service.store import MAX_REQUEST_BYTES, MAX_UPLOAD_BYTES
 
     return {
         "max_body_bytes": MAX_REQUEST_BYTES,
         "model_upload_bytes": upload_body_limit(),
+        "set_upload_bytes": set_upload_limit(),
         "max_upload_mb": MAX_UPLOAD_BYTES // (1024 * 1024),
         "longest_wait": int(longest_wait()),
     }
@@ -64,6 +66,7 @@ def render(
         "user": f"user {user};\n" if user else "",
         "max_body_bytes": str(limits["max_body_bytes"]),
         "model_upload_bytes": str(limits["model_upload_bytes"]),
+        "set_upload_bytes": str(limits["set_upload_bytes"]),
         "read_timeout": str(limits["longest_wait"] + READ_MARGIN_SECONDS),
         "too_large": f"This upload is too large: pictures can be at most {limits['max_upload_mb']} MB.",
         "unavailable": "The server is not answering right now. Please try again in a minute.",

@@ -19,6 +19,10 @@ class ServiceUnavailableError(ExplainerError):
         self.retry_after = retry_after
 
 
+class WorkerStopped(ServiceUnavailableError):
+    """The worker process computing a job died (killed, out of memory): the job may be sent again."""
+
+
 def describe_error(error: BaseException) -> str:
     """The message a person sees: ours as they are, anything else as a calm generic line (logged)."""
     if isinstance(error, ExplainerError):

@@ -7,7 +7,8 @@ The web tier validates a request, looks in the shared cache, and otherwise sends
 dict) to a worker (``service.worker``), which runs it with its resident model, reports progress through
 the task's state, checks a cancel flag in Redis at every progress report, and puts the result in the
 shared cache. Tasks are acknowledged late with prefetch 1, so a worker takes one job at a time; a
-worker that dies mid-job fails that job cleanly ("try again"), and the others go on.
+worker that dies mid-job fails that job cleanly ("try again"; a set queues its pictures once more,
+service/sets.py), and the others go on.
 
 When Redis cannot be reached the web tier answers within about two seconds with a plain message, and
 /readyz says "degraded". This module needs neither the service nor TensorFlow.
@@ -31,7 +32,7 @@ from celery import Celery
 from celery.exceptions import WorkerLostError
 
 from explainers.errors import ExplainerError
-from service.errors import ServiceUnavailableError
+from service.errors import ServiceUnavailableError, WorkerStopped
 from service.jobs import BusyError, Cancelled, Job, JobBook, Work, client_queue_default
 from service.own_models import ModelFiles
 from service.store import ImageStore
@@ -236,7 +237,7 @@ class RemoteJob(Job):
                 self._finish("done", outcome)
         elif state == "FAILURE":
             if isinstance(info, WorkerLostError) or "WorkerLost" in type(info).__name__:  # not the client's fault
-                error = ServiceUnavailableError("The worker computing this map stopped unexpectedly. Please try again.")
+                error = WorkerStopped("The worker computing this map stopped unexpectedly. Please try again.")
             else:
                 error = ExplainerError(FAILED)
             self._finish("failed", error=error)

@@ -4,14 +4,16 @@
 The pictures go into the picture store and the results into the result cache, as single uploads and
 maps do: nothing of a set is held in this process beyond its short record (names, keys, labels,
 regions, job ids). A picture whose result is in the cache is never computed again, so ``resume``
-(or starting the same set again) computes only what is missing. ``status`` reads what is done so far
-and sums it up (rows, mean maps, sentences, the time left).
+(or starting the same set again) computes only what is missing. A worker that dies loses only the
+pictures of its job: each is queued again alone, once, and marked "retried" in its row. ``status``
+reads what is done so far and sums it up (rows, mean maps, sentences, the time left).
 """
 
 from __future__ import annotations
 
 import base64
 import os
+import threading
 import time
 import uuid
 from collections.abc import Callable, Iterable, Mapping
@@ -27,6 +29,7 @@ from explainers.sets.regions import match_truth
 from explainers.sets.report import map_png, thumbnails
 from explainers.sets.summary import SetSummary
 from explainers.versions import method_version
+from service.errors import WorkerStopped
 
 SET_CHUNK_ENV = "EXPLAINER_SET_CHUNK"
 SMALL_MAP_SIDE = 32  # each picture's map is kept this small for the set's mean maps
@@ -117,11 +120,17 @@ class SetRuns:
 
     def __init__(self, svc: Any):
         self.svc = svc
+        self._lock = threading.Lock()
 
     @staticmethod
     def max_bytes() -> int:
         """The most one set may hold, in bytes (``EXPLAINER_SET_MAX_MB``)."""
         return SetLimits.from_env().max_bytes
+
+    @staticmethod
+    def max_files() -> int:
+        """The most entries one set may list (pictures, masks, CSV files), from ``EXPLAINER_SET_MAX_PICTURES``."""
+        return SetLimits.from_env().max_members
 
     def start_demo(self, kind: str, model: str, client: str | None = None) -> str:
         """Start a demo set drawn on the fly ("clever_hans" or "shapes", see ``explainers.sets.demo``)."""
@@ -180,20 +189,47 @@ class SetRuns:
 
     def _submit(self, record: dict[str, Any]) -> None:
         """Queue a job for every chunk with a picture not yet computed; keep the job ids in the record."""
-        svc, size = self.svc, chunk_size()
-        record["jobs"], record["started"] = [], time.time()
-        missing = [p for p in record["pictures"] if svc.cache.get(_picture_key(svc, record, p)) is None]
+        svc = self.svc
+        record["jobs"], record["job_pictures"], record["started"] = [], {}, time.time()
+        record.setdefault("retried", [])
+        record["lost"] = {}
+        missing = [i for i, p in enumerate(record["pictures"]) if svc.cache.get(_picture_key(svc, record, p)) is None]
         record["to_compute"] = len(missing)
-        fields = {name: record[name] for name in ("model", "method", "layer", "weights")}
+        size = chunk_size()
         for start in range(0, len(missing), size):
-            chunk = missing[start : start + size]
-            request = {"kind": "set_chunk", **fields, "pictures": chunk}
-            key = ("set_chunk", *(_picture_key(svc, record, p) for p in chunk))
-            job = svc.jobs.submit(
-                key, request, session=record["id"], deadline=600.0, client=record["client"], title="a set"
-            )
-            record["jobs"].append(job.id)
+            self._queue(record, missing[start : start + size])
         svc.cache.put(("set", record["id"]), record)
+
+    def _queue(self, record: dict[str, Any], indices: list[int], retry: bool = False) -> None:
+        """One job for the pictures at ``indices``; its id and pictures go into the record."""
+        fields = {name: record[name] for name in ("model", "method", "layer", "weights")}
+        chunk = [record["pictures"][i] for i in indices]
+        request = {"kind": "set_chunk", **fields, "pictures": chunk}
+        key = ("set_chunk_again" if retry else "set_chunk", *(_picture_key(self.svc, record, p) for p in chunk))
+        job = self.svc.jobs.submit(
+            key, request, session=record["id"], deadline=600.0, client=record["client"], title="a set"
+        )
+        record["jobs"].append(job.id)
+        record["job_pictures"][job.id] = list(indices)
+
+    def _retry_lost(self, record: dict[str, Any], jobs: list[Any]) -> bool:
+        """A job lost with its worker (``WorkerStopped``) loses only its pictures: each one not yet computed
+        is queued again alone, once; a picture lost a second time is left out and named. True if changed."""
+        changed = False
+        for job in jobs:
+            if job is None or job.status != "failed" or not isinstance(job.error, WorkerStopped):
+                continue
+            for index in record.setdefault("job_pictures", {}).pop(job.id, []):
+                picture = record["pictures"][index]
+                if self.svc.cache.get(_picture_key(self.svc, record, picture)) is not None:
+                    continue
+                if picture["name"] in record.setdefault("retried", []):
+                    record.setdefault("lost", {})[picture["name"]] = "the worker computing this picture stopped twice"
+                else:
+                    record["retried"].append(picture["name"])
+                    self._queue(record, [index], retry=True)
+            changed = True
+        return changed
 
     def record(self, set_id: str, client: str | None = None) -> dict[str, Any]:
         found = self.svc.cache.get(("set", str(set_id))) if isinstance(set_id, str) else None
@@ -213,12 +249,26 @@ class SetRuns:
     def status(self, set_id: str, client: str | None = None, with_rows: bool = True) -> dict[str, Any]:
         """What is done: counts, time left, failed jobs' messages, rows, mean maps and sentences."""
         svc = self.svc
-        record = self.record(set_id, client)
+        with self._lock:  # two pages polling the same set must not queue a lost picture twice
+            record = self.record(set_id, client)
+            jobs = [svc.jobs.get(job_id, client=client) for job_id in record["jobs"]]
+            for job in jobs:
+                if job is not None and not job.done:
+                    job.snapshot()  # a Celery job's state is read from Redis only when asked
+            if self._retry_lost(record, jobs):
+                svc.cache.put(("set", record["id"]), record)
+                jobs = [svc.jobs.get(job_id, client=client) for job_id in record["jobs"]]
         found = [svc.cache.get(_picture_key(svc, record, p)) for p in record["pictures"]]
         done = sum(value is not None for value in found)
         total = len(record["pictures"])
-        jobs = [svc.jobs.get(job_id, client=client) for job_id in record["jobs"]]
-        failed = sorted({str(job.error) for job in jobs if job is not None and job.status == "failed"})
+        lost = record.get("lost", {})
+        failed = sorted(
+            {
+                str(job.error)
+                for job in jobs
+                if job is not None and job.status == "failed" and not isinstance(job.error, WorkerStopped)
+            }
+        )
         stopped = any(job is not None and job.status == "cancelled" for job in jobs)
         computed_now = done - (total - record.get("to_compute", total))
         elapsed = time.time() - record["started"]
@@ -234,7 +284,11 @@ class SetRuns:
             scores = PictureScores(**{**row, "top5": [tuple(t) for t in row["top5"]]})
             summary.add_map(scores, value["small_map"])
             if with_rows:
-                rows.append({**scores.row(), "picture": value["picture"], "map": value["map"], "key": picture["key"]})
+                retried = picture["name"] in record.get("retried", ())
+                rows.append(
+                    {**scores.row(), "picture": value["picture"], "map": value["map"], "key": picture["key"]}
+                    | {"retried": retried}
+                )
         mean = summary.mean_map
         return {
             "id": record["id"],
@@ -242,11 +296,11 @@ class SetRuns:
             "method": record["method"],
             "total": total,
             "done": done,
-            "finished": done == total,
+            "finished": done + len(lost) == total,
             "stopped": stopped and done < total,
             "seconds_left": left,
             "errors": failed,
-            "problems": record["problems"],
+            "problems": record["problems"] + [[name, lost[name]] for name in sorted(lost)],
             "sentences": summary.sentences() if done else [],
             "mean_map": None if mean is None else _uri(map_png(mean)),
             "class_maps": [[name, count, _uri(map_png(m, 96))] for name, (count, m) in summary.class_maps().items()],

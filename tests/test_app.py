@@ -188,6 +188,26 @@ def test_upload_callback(app):
             assert phrase in text_of(alert), text_of(alert)
 
 
+def test_every_model_of_the_shapes_family_shows_the_shapes_gallery(app):
+    """Decided by the model's record (its family), not by its name: the Clever Hans model too."""
+    from components.upload import layout, show_gallery
+
+    ids = [{"type": "gallery", "family": "photos"}, {"type": "gallery", "family": "shapes"}]
+    with app.server.test_request_context():
+        assert show_gallery("shapes_clever_hans", ids) == [True, False]
+        assert show_gallery("shapes", ids) == [True, False]
+        assert show_gallery("vgg16", ids) == [False, True]
+        models = app.server.extensions["saliency_service"].models()
+    hidden, todo = {}, [layout("shapes_clever_hans", models)]
+    while todo:  # every gallery in the card, wherever it sits
+        node = todo.pop()
+        if isinstance(getattr(node, "id", None), dict) and node.id.get("type") == "gallery":
+            hidden[node.id["family"]] = node.hidden
+        children = getattr(node, "children", None)
+        todo += children if isinstance(children, list) else [children] if children is not None else []
+    assert hidden == {"photos": True, "shapes": False}
+
+
 def test_card_callback_shows_plain_errors(app):
     from components.common import SERVICE_KEY
     from components.method_cards import build_cards, render_card

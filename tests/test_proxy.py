@@ -220,6 +220,7 @@ def test_the_committed_nginx_conf_is_the_rendered_template():
 def test_nginx_refuses_what_the_app_refuses_and_waits_as_long_as_the_app():
     import app
     from components.own_model import upload_body_limit
+    from components.set_upload import body_limit as set_body_limit
     from service.http import longest_wait
     from service.store import MAX_REQUEST_BYTES
 
@@ -228,6 +229,9 @@ def test_nginx_refuses_what_the_app_refuses_and_waits_as_long_as_the_app():
     model_upload = re.search(r"location = /model-upload \{[^}]*\}\n", config).group(0)
     assert int(_directive(model_upload, "client_max_body_size")) == upload_body_limit()
     config = config.replace(model_upload, "")
+    set_upload = re.search(r"location = /set-upload \{[^}]*\}\n", config).group(0)
+    assert int(_directive(set_upload, "client_max_body_size")) == set_body_limit()
+    config = config.replace(set_upload, "")
     body_limit = int(_directive(config, "client_max_body_size"))
     assert body_limit == MAX_REQUEST_BYTES == app.server.config["MAX_CONTENT_LENGTH"]
     assert _directive(config, "proxy_request_buffering") == "on"

@@ -99,3 +99,66 @@ def test_the_http_api_runs_a_set_of_twelve_and_refuses_bad_input_plainly(client)
     assert refused.status_code == 400 and "not a zip archive" in refused.json["error"]
     assert client.get("/api/v1/sets/" + "0" * 32).status_code == 404
     assert client.post("/api/v1/sets", data={"model": "shapes"}).status_code == 400
+
+
+class LosingWorkers:
+    """The service's job runner, except that a job holding a picture named in ``losses`` is lost with its
+    worker (a failed job with ``WorkerStopped``) as many times as ``losses`` says for that picture."""
+
+    def __init__(self, jobs, losses: dict[str, int]):
+        from service.jobs import Job
+
+        self.jobs, self.losses, self.lost, self.sent = jobs, dict(losses), {}, []
+        self.job_class = Job
+
+    def submit(self, key, request, **options):
+        from service.errors import WorkerStopped
+
+        names = [picture["name"] for picture in request["pictures"]]
+        self.sent.append(names)
+        doomed = [name for name in names if self.losses.get(name, 0) > 0]
+        if not doomed:
+            return self.jobs.submit(key, request, **options)
+        for name in doomed:
+            self.losses[name] -= 1
+        job = self.job_class(key, lambda job: None, None, 60.0, client=options.get("client"))
+        job.status, job.error = "failed", WorkerStopped("The worker computing this map stopped unexpectedly.")
+        job._done.set()
+        self.lost[job.id] = job
+        return job
+
+    def get(self, job_id, client=None):
+        return self.lost.get(job_id) or self.jobs.get(job_id, client=client)
+
+    def __getattr__(self, name):
+        return getattr(self.jobs, name)
+
+
+def test_a_picture_lost_with_its_worker_is_queued_again_alone_once(svc):
+    svc.jobs = LosingWorkers(svc.jobs, {"picture_01.png": 1})
+    set_id = svc.sets.start([("set.zip", demo_zip("shapes", 6, seed=5))], "shapes", client="alice")
+    status = _wait(svc, set_id, "alice")
+    assert status["errors"] == [] and status["done"] == 6 and status["finished"]
+    # the lost job held pictures 00..04; the four others come back each alone, picture 01 too
+    assert svc.jobs.sent[1:] == [["picture_05.png"]] + [[f"picture_0{i}.png"] for i in range(5)]
+    retried = {row["name"] for row in status["rows"] if row["retried"]}
+    assert retried == {f"picture_0{i}.png" for i in range(5)}
+    assert len(svc.sets.record(set_id, "alice")["jobs"]) == 2 + 5
+
+
+def test_a_picture_lost_twice_is_named_in_plain_words_and_the_others_go_on(svc, monkeypatch):
+    monkeypatch.setenv("EXPLAINER_SET_CHUNK", "1")
+    svc.jobs = LosingWorkers(svc.jobs, {"picture_02.png": 2})
+    set_id = svc.sets.start([("set.zip", demo_zip("shapes", 4, seed=6))], "shapes", client="alice")
+    deadline = time.monotonic() + 300
+    while not (status := svc.sets.status(set_id, "alice"))["finished"]:
+        assert time.monotonic() < deadline, "the set did not finish"
+        time.sleep(0.2)
+    assert status["done"] == 3 and {row["name"] for row in status["rows"]} == {
+        "picture_00.png",
+        "picture_01.png",
+        "picture_03.png",
+    }
+    assert status["errors"] == []
+    assert status["problems"] == [["picture_02.png", "the worker computing this picture stopped twice"]]
+    assert svc.jobs.sent.count(["picture_02.png"]) == 2  # queued once more, never a third time
