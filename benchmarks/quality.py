@@ -40,6 +40,8 @@ class Plan:
     setting: str
     counts: list[int]
     peers: dict[str, Any] = field(default_factory=dict)  # peer name -> builder(setup, count, seed) -> call
+    seeded: bool = True  # False: a method without randomness (occlusion's scales), so no seed nor sampler
+    settings: dict[str, Any] = field(default_factory=dict)  # the method's other settings for every run
 
 
 def top_overlap(first: np.ndarray, second: np.ndarray, share: float = 0.1) -> float:
@@ -145,6 +147,8 @@ def plans(
             masks,
             {"Xplique": xplique("Lime", "nb_samples", True, map_to_interpret_space=slic_mapping, batch_size=32)},
         ),
+        # not random: its "reference" is its most scales (a floor of 1), its counts fewer scales
+        Plan("occlusion", "scales", [1, 2, 4], seeded=False, settings={"patch": 64, "stride": 64}),
     ]
     if methods:
         unknown = set(methods) - {plan.method for plan in every}
@@ -246,7 +250,8 @@ def main() -> None:
         for plan in plans(args.quick, name, methods, largest):
 
             def ours(count, seed=0, sampler="plain", **more):
-                settings = {plan.setting: count, "seed": seed, "sampler": sampler, **more}
+                randomness = {"seed": seed, "sampler": sampler} if plan.seeded else {}
+                settings = {plan.setting: count, **randomness, **plan.settings, **more}
                 return explain(model, photo, plan.method, target=target, **settings)
 
             better = better_sampler(plan.method)
@@ -400,10 +405,11 @@ def section(model: str, methods: str | None) -> str:
 
 
 def better_sampler(method: str) -> str:
-    """The method's sampler other than plain (antithetic, sobol or stratified)."""
+    """The method's sampler other than plain (antithetic, sobol or stratified); plain if it has no sampler."""
     from explainers.methods import METHODS
 
-    return [choice for choice in METHODS[method].params["sampler"].choices if choice != "plain"][0]
+    sampler = METHODS[method].params.get("sampler")
+    return "plain" if sampler is None else [choice for choice in sampler.choices if choice != "plain"][0]
 
 
 if __name__ == "__main__":

@@ -11,8 +11,10 @@ def test_a_big_model_is_measured_a_few_methods_at_a_time_with_smaller_counts():
     (rise,) = plans(False, "vgg16", ["rise"], {"masks": 64})
     assert rise.method == "rise" and rise.counts == [32, 64] and "Xplique" in rise.peers
     assert [plan.method for plan in plans(True, "vgg16")] == ["smoothgrad"]
-    with pytest.raises(SystemExit, match="occlusion"):
-        plans(False, "shapes", ["occlusion"])
+    with pytest.raises(SystemExit, match="grad_cam"):
+        plans(False, "shapes", ["grad_cam"])
+    (occlusion,) = plans(False, "shapes", ["occlusion"])
+    assert occlusion.setting == "scales" and not occlusion.seeded and not occlusion.peers
     assert section("vgg16", "smoothgrad, rise") == "quality-vgg16-smoothgrad-rise"
     assert section("shapes", None) == "quality-shapes"
 
