@@ -181,8 +181,9 @@ def explain(
     """
     started = time.perf_counter()
     original = model
-    if contrast is not None and contrast != "":
-        model, contrast = contrasted(model, method, target, contrast)
+    if contrast is not None and contrast != "":  # A = B is refused in words, A the top class or not
+        top_class = lambda: int(_passes(model, image, None).resolved_targets[0])  # noqa: E731
+        model, contrast, target = contrasted(model, method, target, contrast, top_class)
     instance = _instantiate(model, method, params)
     layer = model.check_layer(layer)
     passes = _passes(model, image, target, progress, preview)

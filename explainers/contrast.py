@@ -19,6 +19,7 @@ from __future__ import annotations
 import threading
 import weakref
 from collections import OrderedDict
+from collections.abc import Callable
 
 from explainers.errors import NotApplicableError, ParameterError
 from explainers.models import ExplainableModel
@@ -36,18 +37,22 @@ _kept: weakref.WeakKeyDictionary[ExplainableModel, OrderedDict[int, ExplainableM
 _lock = threading.Lock()
 
 
-def check_contrast(method: str, title: str, target: int | None, contrast: int) -> None:
-    """Refuse in words what a contrast cannot mean: a method that reads no class score, or A = B."""
+def same_class(index: int, label: str | None = None) -> str:
+    """The sentence for A = B, whether A was picked or is the top class: the map would be zero everywhere."""
+    name = f"class {int(index)}" if not label or label == f"class {int(index)}" else f"{label}, class {int(index)}"
+    return f"Class A and class B are the same ({name}): pick two different classes."
+
+
+def check_contrast(method: str, title: str, target: int | None, contrast: int, label: str | None = None) -> None:
+    """Refuse in words what a contrast cannot mean: a method that reads no class score, or A = B (``label``:
+    class B's name, for the sentence)."""
     if method in REFUSED:
         raise NotApplicableError(
             f"{title} cannot explain 'why one class and not another': {REFUSED[method]}, not the class score, so "
             f"the difference of two scores has no meaning for it. Use Grad-CAM or a gradient method instead."
         )
     if target is not None and target == contrast:
-        raise ParameterError(
-            f"The class to explain and the class to contrast with are the same ({target}): their difference is "
-            f"zero everywhere. Pick another class to contrast with."
-        )
+        raise ParameterError(same_class(contrast, label))
 
 
 def contrast_model(model: ExplainableModel, contrast: int) -> ExplainableModel:
@@ -85,14 +90,21 @@ def contrast_title(target_label: str, contrast_label: str) -> str:
     return f"why {target_label} and not {contrast_label}"
 
 
-def contrasted(model: ExplainableModel, method, target, contrast) -> tuple[ExplainableModel, int]:
-    """(the wrapped model, class B's index) for ``explain(..., contrast=B)``, after ``check_contrast``."""
+def contrasted(
+    model: ExplainableModel, method, target, contrast, top_class: Callable[[], int]
+) -> tuple[ExplainableModel, int, int]:
+    """(the wrapped model, class B's index, class A's index) for ``explain(..., contrast=B)``, after
+    ``check_contrast``; ``top_class()``: the picture's top class, class A where none was picked (asked only
+    once the method is known to take a contrast)."""
     from explainers.methods import Method, get_method
 
     index = model.resolve_target(contrast)
     cls = type(method) if isinstance(method, Method) else get_method(method)
-    check_contrast(cls.name, cls.title, model.resolve_target(target), index)
-    return contrast_model(model, index), index
+    check_contrast(cls.name, cls.title, None, index)
+    target = model.resolve_target(target)
+    target = top_class() if target is None else target
+    check_contrast(cls.name, cls.title, target, index, model.labels[index].name)
+    return contrast_model(model, index), index, target
 
 
 def name_contrast(explanation, model: ExplainableModel, index: int) -> None:
@@ -109,4 +121,5 @@ __all__ = [
     "contrast_title",
     "contrasted",
     "name_contrast",
+    "same_class",
 ]

@@ -31,6 +31,7 @@ from explainers.explainable import (  # noqa: F401 - re-exported: the model obje
     prepare_image,
 )
 from explainers.labels import IMAGENET_LABELS, Labels
+from explainers.ops import probabilities as ops_probabilities
 
 
 @dataclass(frozen=True)
@@ -176,9 +177,7 @@ def softmax(logits: np.ndarray) -> np.ndarray:
 def probabilities(logits: np.ndarray, activation: str = "softmax") -> np.ndarray:
     """A model's probabilities from its scores (``ExplainableModel.output_activation``): a softmax over the
     classes, or for a multi-label model each class's own sigmoid (they need not sum to 1)."""
-    if activation == "sigmoid":
-        return 0.5 * (1.0 + np.tanh(0.5 * np.asarray(logits, dtype=np.float64)))  # σ(z), never overflowing
-    return softmax(logits)
+    return ops_probabilities(np.asarray(logits, dtype=np.float64), activation)
 
 
 def top_classes(

@@ -13,7 +13,7 @@ from typing import Any
 
 import numpy as np
 
-from explainers.passes import PassKey
+from explainers.pass_keys import PassKey
 
 #: what can cover a part of a picture (``fill_picture``)
 FILLS = ("grey", "mean", "blur")
@@ -26,6 +26,15 @@ def softmax(logits: np.ndarray) -> np.ndarray:
     z = logits - logits.max(axis=-1, keepdims=True)
     e = np.exp(z)
     return e / e.sum(axis=-1, keepdims=True)
+
+
+def probabilities(logits: np.ndarray, activation: str = "softmax") -> np.ndarray:
+    """A model's class probabilities from its scores, in the scores' own dtype: a softmax over the last
+    axis, or for a multi-label model (``activation="sigmoid"``) each class's own sigmoid, which does not
+    depend on the other classes' scores (``ExplainableModel.output_activation`` says which)."""
+    if activation == "sigmoid":
+        return 0.5 * (1.0 + np.tanh(0.5 * logits))  # σ(z), never overflowing
+    return softmax(logits)
 
 
 # ---- pictures -------------------------------------------------------------------------------------

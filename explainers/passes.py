@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from explainers.logits_memo import LogitsMemo
+from explainers.ops import probabilities
 from explainers.pass_keys import TOP1, PassKey, PassResult
 
 __all__ = ["TOP1", "PassKey", "PassResult", "LogitsMemo", "Passes"]
@@ -263,6 +264,12 @@ class Passes:
 
         memo = getattr(self.model, "logits_memo", None)
         return compute(inputs) if memo is None else memo.logits(inputs, compute)
+
+    def probabilities(self, logits: np.ndarray) -> np.ndarray:
+        """The model's class probabilities for rows of its ``logits``, as it gives them: a softmax, or each
+        class's own sigmoid for a multi-label model, so methods that read a class probability (LIME, RISE,
+        Score-CAM) never couple a multi-label model's classes."""
+        return probabilities(logits, getattr(self.model, "output_activation", "softmax"))
 
     def preprocess(self, pictures: np.ndarray) -> np.ndarray:
         """RGB (float or uint8, 0..255) pictures -> model inputs."""

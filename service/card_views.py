@@ -29,14 +29,16 @@ VIEW_META = ("contrast", "contrast_label", "title", "source", "source_layer", "t
 
 def clean_view(model: str, method: str, target: int | None, contrast: Any, top_k: Any) -> tuple[int | None, int | None]:
     """(contrast class index or None, k or None) checked in words, as a request may send anything: k from 1
-    to 10 (1 is the single map), a known class to contrast with other than the target, and not both."""
+    to 10 (1 is the single map), a known class to contrast with other than the target (the top class where
+    none was picked and the top class is known), and not both."""
     top_k = None if top_k is None or top_k == "" else check_k(top_k)
     if contrast is not None and contrast != "":
         if top_k is not None:
             raise ParameterError(NOT_WITH_CONTRAST)
-        contrast = model_labels(model).resolve(contrast)
+        labels = model_labels(model)
+        contrast = labels.resolve(contrast)
         cls = get_method(method)
-        check_contrast(cls.name, cls.title, target, contrast)
+        check_contrast(cls.name, cls.title, target, contrast, labels[contrast].name)
     else:
         contrast = None
     return contrast, (None if top_k == 1 else top_k)

@@ -506,7 +506,11 @@ class ExplainerService:
 
     def _map_request(self, key, model, method, target, layer, weights, params, contrast=None, top_k=None):
         asked = self._validated(key, model, method, target, layer, weights, params)
-        contrast, top_k = clean_view(asked.model, asked.method.name, asked.target, contrast, top_k)
+        class_a = asked.target
+        if class_a is None and contrast is not None and contrast != "":  # A is the top class: B = A refused at once
+            known = self.cache.get(self._predict_key(key, asked.model, asked.weights))
+            class_a = int(known[0][0]) if known else None  # else the job refuses it (explainers.api.explain)
+        contrast, top_k = clean_view(asked.model, asked.method.name, class_a, contrast, top_k)
         if top_k:  # the row starts at the top class whatever class the card shows
             asked = replace(asked, target=None)
         if asked.target is not None and contrast is None:  # the top class asked by number is "the top class"

@@ -2,6 +2,8 @@
 the two maps (a gradient is linear); the predictions stay the model's own; methods that read a
 probability or one class's weights refuse in words."""
 
+import re
+
 import numpy as np
 import pytest
 
@@ -60,8 +62,69 @@ def test_methods_that_read_a_probability_refuse_in_words(tiny_cnn, rng_image, me
 
 
 def test_the_same_class_twice_is_refused(tiny_cnn, rng_image):
-    with pytest.raises(ParameterError, match="the same"):
+    with pytest.raises(ParameterError) as error:
         explain(tiny_cnn, rng_image(16, 16), "grad_cam", target=2, contrast="class 2")
+    assert str(error.value) == "Class A and class B are the same (class 2): pick two different classes."
+
+
+def test_contrast_with_the_top_class_when_no_class_is_picked_is_refused(tiny_cnn, rng_image):
+    """A is the top class when none is picked: B = the top class would give a map of zeros, so it is refused
+    as a picked A = B is; another B still gives a map, of the top class against B."""
+    image = rng_image(16, 16, seed=27)
+    top = int(np.argmax(logits_of(tiny_cnn, image)))
+    with pytest.raises(ParameterError) as error:
+        explain(tiny_cnn, image, "grad_cam", contrast=top, relu=False)
+    assert str(error.value) == f"Class A and class B are the same (class {top}): pick two different classes."
+    other = (top + 1) % 5
+    found = explain(tiny_cnn, image, "grad_cam", contrast=other, relu=False)
+    assert found.target == top and found.meta["contrast"] == other and np.abs(found.heatmap).max() > 0
+    with pytest.raises(NotApplicableError):  # a method that takes no contrast is refused as before
+        explain(tiny_cnn, image, "rise", contrast=top)
+
+
+def _shapes_top_class(data: bytes) -> int:
+    from explainers import load_model, predict
+    from explainers.images import decode
+
+    return predict(load_model("shapes"), decode(data))[0][0]
+
+
+def test_the_service_refuses_the_top_class_as_b_with_or_without_known_predictions(tmp_path):
+    from explainers.models import model_labels
+    from helpers import png_bytes
+    from service import ExplainerService
+
+    data = png_bytes(64, 64, seed=6)
+    top = _shapes_top_class(data)
+    sentence = f"Class A and class B are the same ({model_labels('shapes')[top].name}, class {top})"
+    svc = ExplainerService(tmp_path)
+    key = svc.add_image(data)
+    with pytest.raises(ParameterError, match=re.escape(sentence)):  # predictions unknown: the job finds the top class
+        svc.explain(key, "shapes", "grad_cam", contrast=top)
+    svc.predict(key, "shapes")
+    with pytest.raises(ParameterError, match=re.escape(sentence)):  # known: refused before any job is queued
+        svc.request_map(key, "shapes", "grad_cam", contrast=top)
+
+
+def test_the_card_says_why_when_b_is_the_top_class_and_no_class_is_picked(tmp_path):
+    from app import create_app
+    from components.common import SERVICE_KEY
+    from components.method_cards import render_card
+    from helpers import png_bytes, text_of
+
+    data = png_bytes(64, 64, seed=6)
+    app = create_app({"weights": "random", "model": "shapes", "data_dir": str(tmp_path / "data")})
+    with app.server.test_request_context():
+        svc = app.server.extensions[SERVICE_KEY]
+        key = svc.add_image(data)
+        top = svc.predict(key, "shapes")[0][0]  # the page's top-5 chart, where "contrast with…" is picked
+        page = {"image": {"key": key}, "model": "shapes", "target": None, "session": "s", "mode": "absolute"}
+        spec = {"method": "grad_cam", "slot": "a"}
+        figure, info, href, *_ = render_card(page, spec, 0.5, None, view="contrast", contrast=top)
+        assert "Class A and class B are the same" in text_of(info) and "pick two different classes" in text_of(info)
+        assert href is None
+        figure, info, href, *_ = render_card(page, spec, 0.5, None, view="contrast", contrast=(top + 1) % 5)
+        assert "why " in text_of(info) and href
 
 
 def test_the_cli_names_both_classes(tmp_path, capsys):

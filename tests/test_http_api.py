@@ -418,6 +418,19 @@ def test_contrast_over_http_names_both_classes(client):
     assert "crescent" in body["title"] and "top_classes" not in body
 
 
+def test_contrast_with_the_top_class_and_no_class_picked_is_a_plain_400(app, client):
+    from components.common import SERVICE_KEY
+    from explainers import predict
+    from explainers.images import decode
+
+    data = png_bytes(seed=8)
+    top = predict(app.server.extensions[SERVICE_KEY].load("shapes", None), decode(data))[0][0]  # nothing cached
+    for _ in range(2):  # the job finds the top class; then the known predictions refuse it at once
+        answer = _explain(client, data, model="shapes", method="vanilla_gradient", contrast=str(top))
+        assert answer.status_code == 400 and "Class A and class B are the same" in answer.get_json()["error"]
+        assert _explain(client, data, model="shapes", method="vanilla_gradient").get_json()["target"] == top
+
+
 @pytest.mark.parametrize(
     ("fields", "words"),
     [
@@ -425,7 +438,7 @@ def test_contrast_over_http_names_both_classes(client):
         ({"top_classes": "11"}, "between 1 and 10. Received: 11"),
         ({"top_classes": "three"}, "whole number"),
         ({"target": "1", "contrast": "no such class"}, "no such class"),
-        ({"target": "1", "contrast": "1"}, "the same (1)"),
+        ({"target": "1", "contrast": "1"}, "Class A and class B are the same (square, class 1): pick two different"),
         ({"top_classes": "3", "contrast": "crescent"}, "not both at once"),
         ({"method": "rise", "contrast": "crescent"}, "cannot explain 'why one class and not another'"),
     ],

@@ -22,7 +22,7 @@ from explainers.methods.base import (
     seed_param,
     stable_params,
 )
-from explainers.ops import FILLS, fill_picture, softmax
+from explainers.ops import FILLS, fill_picture
 from explainers.passes import PassKey
 from explainers.samplers import POINT_SAMPLERS, uniform_points
 
@@ -125,10 +125,10 @@ class Lime(SamplingMethod):
         cover = fill_picture(picture, settings["fill"])
         return labels, on, cover
 
-    def fit(self, labels: np.ndarray, on: np.ndarray, logits: np.ndarray, target: int) -> Attribution:
-        """The weighted linear model of the class probability on the patterns ``on`` (one per row of logits)."""
+    def fit(self, labels: np.ndarray, on: np.ndarray, probabilities: np.ndarray) -> Attribution:
+        """The weighted linear model of the class probability (one per pattern) on the patterns ``on``."""
         count = on.shape[1]
-        probabilities = softmax(logits)[:, target].astype(np.float64)
+        probabilities = probabilities.astype(np.float64)
         distance = 1.0 - on.sum(axis=1) / np.sqrt(count * np.maximum(on.sum(axis=1), 1e-12))  # cosine to all-on
         weights = np.sqrt(np.exp(-(distance**2) / self.settings["kernel_width"] ** 2))
         coefficients, intercept, r2 = weighted_ridge(on.astype(np.float64), probabilities, weights)
@@ -145,7 +145,7 @@ class Lime(SamplingMethod):
             parts.append(
                 passes.batch(PassKey(), inputs, target, field="logits", progress=sub_span(span, start, stop, len(on)))
             )
-            yield stop, self.fit(labels, on[:stop], np.concatenate(parts), target)
+            yield stop, self.fit(labels, on[:stop], passes.probabilities(np.concatenate(parts))[:, target])
 
     def explain_count(self, passes, index, target, span, layer):
         picture = passes.pictures[index].astype(np.float32)
@@ -157,4 +157,4 @@ class Lime(SamplingMethod):
             return passes.preprocess(picture[None] * keep + cover[None] * (1.0 - keep))
 
         logits = passes.batch(PassKey(), LazyRows(len(on), samples), target, field="logits", progress=span)
-        return self.fit(labels, on, logits, target)
+        return self.fit(labels, on, passes.probabilities(logits)[:, target])

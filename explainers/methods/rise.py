@@ -20,7 +20,6 @@ from explainers.methods.base import (
     seed_param,
     stable_params,
 )
-from explainers.ops import softmax
 from explainers.passes import PassKey
 from explainers.samplers import POINT_SAMPLERS, uniform_points
 
@@ -138,7 +137,7 @@ class Rise(SamplingMethod):
             logits = passes.batch(
                 PassKey(), inputs, target, field="logits", progress=sub_span(span, start, stop, len(masks))
             )
-            total = total + np.tensordot(softmax(logits)[:, target], part, axes=1)
+            total = total + np.tensordot(passes.probabilities(logits)[:, target], part, axes=1)
             heatmap = (total / (stop * self.settings["keep"])).astype(np.float32)
             yield stop, Attribution(heatmap, None, {"n_masks": stop})
 
@@ -151,12 +150,14 @@ class Rise(SamplingMethod):
         total = {"sum": 0.0}
 
         def running(start: int, stop: int, logits: np.ndarray) -> None:
-            total["sum"] = total["sum"] + np.tensordot(softmax(logits)[:, target], masks[start:stop], axes=1)
+            total["sum"] = total["sum"] + np.tensordot(
+                passes.probabilities(logits)[:, target], masks[start:stop], axes=1
+            )
             passes.preview(total["sum"] / (stop * settings["keep"]))
 
         logits = passes.batch(
             PassKey(), inputs, target, field="logits", progress=span, on_chunk=running if passes.wants_preview else None
         )
-        probabilities = softmax(logits)[:, target]
+        probabilities = passes.probabilities(logits)[:, target]
         heatmap = weighted_sum(probabilities, masks) / (len(masks) * settings["keep"])
         return Attribution(heatmap.astype(np.float32), None, {"n_masks": len(masks)})

@@ -13,7 +13,7 @@ import numpy as np
 
 from explainers.batching import LazyRows
 from explainers.methods.base import Attribution, MethodCard, Param, PerPictureMethod, register
-from explainers.ops import softmax, upsample
+from explainers.ops import upsample
 from explainers.passes import PassKey
 
 #: what the two Score-CAM cards share
@@ -64,7 +64,7 @@ class ScoreCamBase(PerPictureMethod):
             progress=(span[0], span[0]),
         )
         masked = passes.batch(PassKey(), LazyRows(len(chosen), masked_copies), target, field="logits", progress=span)
-        probabilities = softmax(np.concatenate([black, masked]))[:, target]
+        probabilities = passes.probabilities(np.concatenate([black, masked]))[:, target]
         weights = probabilities[1:] - probabilities[0]  # rise in confidence over a black picture
         cam = np.maximum((activations[..., chosen] * weights).sum(axis=-1), 0.0).astype(np.float32)
         meta = {"channels": int(len(chosen)), "layer_resolution": list(cam.shape)}
