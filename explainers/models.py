@@ -167,13 +167,6 @@ def is_keras_path(name: Any) -> bool:
     return isinstance(name, (str, os.PathLike)) and str(name).lower().endswith(".keras")
 
 
-def softmax(logits: np.ndarray) -> np.ndarray:
-    z = np.asarray(logits, dtype=np.float64)
-    z = z - z.max(axis=-1, keepdims=True)
-    e = np.exp(z)
-    return e / e.sum(axis=-1, keepdims=True)
-
-
 def probabilities(logits: np.ndarray, activation: str = "softmax") -> np.ndarray:
     """A model's probabilities from its scores (``ExplainableModel.output_activation``): a softmax over the
     classes, or for a multi-label model each class's own sigmoid (they need not sum to 1)."""

@@ -37,7 +37,7 @@ from explainers.evaluation import (
     stability,
     weighted_layers,
 )
-from explainers.models import softmax
+from explainers.ops import softmax
 
 
 @pytest.fixture(scope="module")
