@@ -40,7 +40,8 @@ def body_limit() -> int:
 
 def set_uploads(request: flask.Request, fields: Sequence[str]) -> dict[str, list[FileStorage]]:
     """The uploaded files of each of ``fields`` (in order), the body read with the set's limit in force.
-    Raises ``SetTooLarge`` over the limit, ``ExplainerError`` for a body that ends before it should."""
+    Raises ``SetTooLarge`` over the limit, ``ExplainerError`` for a body that ends before it should or
+    is no form of files."""
     allowance = body_limit()
     if request.content_length is not None and request.content_length > allowance:
         raise SetTooLarge()  # refused before a byte of the body is read

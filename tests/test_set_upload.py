@@ -173,6 +173,20 @@ def test_a_bad_zip_is_a_plain_message(browser, url, field):
     assert answer.status_code == 400 and "not a zip archive" in answer.json["error"]
 
 
+@pytest.mark.parametrize(("url", "field"), ROUTES)
+def test_a_set_cut_off_before_its_end_is_a_plain_message(web, browser, url, field):
+    before = _stored(web)
+    body = _multipart(field, "set.zip", demo_zip("shapes", 2))
+    answer = browser.post(
+        url,
+        input_stream=io.BytesIO(body[: len(body) // 2]),
+        content_type=f"multipart/form-data; boundary={BOUNDARY}",
+        environ_overrides={"CONTENT_LENGTH": str(len(body))},  # the client said more than it sent
+    )
+    assert answer.status_code == 400 and answer.json["error"].startswith("The set did not arrive whole")
+    assert _stored(web) == before
+
+
 @pytest.mark.parametrize(("url", "_field"), ROUTES)
 def test_a_large_body_that_is_no_form_is_a_plain_message_not_a_set_too_large(browser, url, _field):
     answer = browser.post(
