@@ -32,19 +32,21 @@ COMPOSE = {
 READ_MARGIN_SECONDS = 30
 
 
-def app_limits() -> dict[str, int]:
-    """The app's request body limit and the longest time it may take to answer one request."""
+def app_limits() -> dict[str, int | str]:
+    """The app's request body limits (and the words of a set's), the longest time it may take to answer."""
     if str(ROOT) not in sys.path:
         sys.path.insert(0, str(ROOT))
     from components.own_model import upload_body_limit
-    from components.set_upload import body_limit as set_upload_limit
     from service.http import longest_wait
+    from service.set_uploads import SetTooLarge
+    from service.set_uploads import body_limit as set_upload_limit
     from service.store import MAX_REQUEST_BYTES, MAX_UPLOAD_BYTES
 
     return {
         "max_body_bytes": MAX_REQUEST_BYTES,
         "model_upload_bytes": upload_body_limit(),
         "set_upload_bytes": set_upload_limit(),
+        "set_too_large": str(SetTooLarge()),
         "max_upload_mb": MAX_UPLOAD_BYTES // (1024 * 1024),
         "longest_wait": int(longest_wait()),
     }
@@ -68,6 +70,7 @@ def render(
         "model_upload_bytes": str(limits["model_upload_bytes"]),
         "set_upload_bytes": str(limits["set_upload_bytes"]),
         "read_timeout": str(limits["longest_wait"] + READ_MARGIN_SECONDS),
+        "set_too_large": limits["set_too_large"],
         "too_large": f"This upload is too large: pictures can be at most {limits['max_upload_mb']} MB.",
         "unavailable": "The server is not answering right now. Please try again in a minute.",
     }

@@ -7,8 +7,10 @@
     DELETE /api/v1/sets/<id>         stop its jobs (computed pictures stay cached)
     POST   /api/v1/sets/<id>/resume  compute what is missing
 
-A set belongs to its caller; another caller's id is unknown (404). Bad entries of a set are listed in
-its ``problems``; a set with nothing usable is a 400 in plain words.
+``POST /api/v1/sets`` reads a body up to the set's limit (``EXPLAINER_SET_MAX_MB``), not the app's
+small request limit: over it, a 413 in words before the body is read (``service.set_uploads``, as the
+page's set upload). A set belongs to its caller; another caller's id is unknown (404). Bad entries of
+a set are listed in its ``problems``; a set with nothing usable is a 400 in plain words.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ import flask
 
 from explainers.errors import ExplainerError
 from service.jobs import BusyError, QuotaError
+from service.set_uploads import SetTooLarge, set_contents, set_uploads
 from service.sets import SetNotFound
 
 
@@ -30,6 +33,8 @@ def register(api: flask.Blueprint, service, caller, error) -> None:
             return work()
         except SetNotFound as problem:
             return error(str(problem), 404)
+        except SetTooLarge as problem:
+            return error(str(problem), 413)
         except QuotaError as problem:
             return error(str(problem), 429, **{"Retry-After": str(problem.retry_after)})
         except BusyError as problem:
@@ -46,18 +51,16 @@ def register(api: flask.Blueprint, service, caller, error) -> None:
     @api.route("/api/v1/sets", methods=["POST"])
     def start_set():
         def work():
-            svc, form = service(), flask.request.form
-            limit = svc.sets.max_bytes()
-            files = [(f.filename or "picture", f.stream.read(limit + 1)) for f in flask.request.files.getlist("image")]
-            zipped = flask.request.files.get("set")
-            if zipped is not None:
-                files = [(zipped.filename or "set.zip", zipped.stream.read(limit + 1))]
-                if not files[0][0].lower().endswith(".zip"):
-                    files = [("set.zip", files[0][1])]
+            uploads = set_uploads(flask.request, ["set", "image"])
+            files = [(f.filename or "picture", f) for f in uploads["image"]]
+            if uploads["set"]:
+                name = uploads["set"][0].filename or ""
+                files = [(name if name.lower().endswith(".zip") else "set.zip", uploads["set"][0])]
             if not files:
                 return error("Send a .zip as the file field 'set', or pictures as file fields 'image'.", 400)
+            svc, form = service(), flask.request.form
             set_id = svc.sets.start(
-                files,
+                set_contents(files),
                 form.get("model", "vgg16"),
                 form.get("method", "grad_cam"),
                 form.get("layer") or None,

@@ -17,7 +17,7 @@ import threading
 import time
 import uuid
 from collections.abc import Callable, Iterable, Mapping
-from typing import Any
+from typing import IO, Any
 
 import numpy as np
 
@@ -142,7 +142,7 @@ class SetRuns:
 
     def start(
         self,
-        files: Iterable[tuple[str, bytes]],
+        files: Iterable[tuple[str, bytes | IO[bytes]]],
         model: str,
         method: str = "grad_cam",
         layer: str | None = None,

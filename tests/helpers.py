@@ -23,3 +23,15 @@ def text_of(component) -> str:
     if isinstance(component, (list, tuple)):
         return " ".join(text_of(c) for c in component)
     return text_of(getattr(component, "children", None))
+
+
+class WatchedBody(io.BytesIO):
+    """A request body that notes whether the server read any of it (a refusal before reading reads none)."""
+
+    def __init__(self, data: bytes):
+        super().__init__(data)
+        self.was_read = False
+
+    def read(self, *args) -> bytes:
+        self.was_read = True
+        return super().read(*args)

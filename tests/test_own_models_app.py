@@ -16,7 +16,7 @@ import pytest
 from PIL import Image
 
 from components.common import CLIENT_COOKIE, client_id
-from helpers import png_bytes
+from helpers import WatchedBody, png_bytes
 
 CLASSES = ["cat", "dog", "bird"]
 
@@ -221,22 +221,16 @@ def test_bad_uploads_get_a_sentence_and_the_server_goes_on(web, keras_file, tmp_
 
 def test_two_gigabytes_are_refused_before_the_body_is_read(web):
     """A Content-Length of 2 GB with a small body: 413 at once (the body is never read)."""
-    body_read = []
-
-    class Body(io.BytesIO):
-        def read(self, *args):
-            body_read.append(True)
-            return super().read(*args)
-
+    body = WatchedBody(b"--x\r\n")
     client = _client(web)
     answer = client.post(
         "/model-upload",
-        input_stream=Body(b"--x\r\n"),
+        input_stream=body,
         content_type="multipart/form-data; boundary=x",
         environ_overrides={"CONTENT_LENGTH": str(2 * 1024**3)},  # as the client declares it
     )
     assert answer.status_code == 413 and "at most 300 MB" in answer.get_json()["error"]
-    assert not body_read
+    assert not body.was_read
 
 
 def test_an_upload_over_a_lower_limit_is_refused_and_a_stream_is_cut_off_at_it(web, monkeypatch, keras_file, tmp_path):

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import http.client
 import importlib.util
+import json
 import os
 import re
 import runpy
@@ -220,8 +221,8 @@ def test_the_committed_nginx_conf_is_the_rendered_template():
 def test_nginx_refuses_what_the_app_refuses_and_waits_as_long_as_the_app():
     import app
     from components.own_model import upload_body_limit
-    from components.set_upload import body_limit as set_body_limit
     from service.http import longest_wait
+    from service.set_uploads import body_limit as set_body_limit
     from service.store import MAX_REQUEST_BYTES
 
     config = _load_renderer().compose_config()
@@ -229,15 +230,54 @@ def test_nginx_refuses_what_the_app_refuses_and_waits_as_long_as_the_app():
     model_upload = re.search(r"location = /model-upload \{[^}]*\}\n", config).group(0)
     assert int(_directive(model_upload, "client_max_body_size")) == upload_body_limit()
     config = config.replace(model_upload, "")
-    set_upload = re.search(r"location = /set-upload \{[^}]*\}\n", config).group(0)
-    assert int(_directive(set_upload, "client_max_body_size")) == set_body_limit()
-    config = config.replace(set_upload, "")
+    # a set, from the page or the API, has the set's limit; the API's other routes (a set's status too) the app's
+    set_upload = re.search(r"location ~ (\S+) \{[^}]*\}\n", config)
+    assert int(_directive(set_upload.group(0), "client_max_body_size")) == set_body_limit()
+    routes = ("/set-upload", "/api/v1/sets", "/api/v1/sets/abc", "/api/v1/explain", "/api/v1/sets/abc/resume")
+    assert [bool(re.search(set_upload.group(1), path)) for path in routes] == [True, True, False, False, False]
+    config = config.replace(set_upload.group(0), "")
     body_limit = int(_directive(config, "client_max_body_size"))
     assert body_limit == MAX_REQUEST_BYTES == app.server.config["MAX_CONTENT_LENGTH"]
     assert _directive(config, "proxy_request_buffering") == "on"
     for timeout in ("client_header_timeout", "client_body_timeout"):
         assert int(_directive(config, timeout).rstrip("s")) <= 10
     assert int(_directive(config, "proxy_read_timeout").rstrip("s")) > longest_wait()
+
+
+def _post_through(port: int, path: str, size: int) -> tuple[int, bytes]:
+    """POST a form with one file of ``size`` bytes (not a picture, not a zip) to ``path``: the answer."""
+    head = b'--b\r\nContent-Disposition: form-data; name="set"; filename="big.zip"\r\n\r\n'
+    body = head + b"x" * size + b"\r\n--b--\r\n"
+    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
+    try:
+        connection.request("POST", path, body, {"Content-Type": "multipart/form-data; boundary=b"})
+        answer = connection.getresponse()
+        return answer.status, answer.read()
+    finally:
+        connection.close()
+
+
+def test_nginx_passes_a_set_over_the_request_limit_to_the_app_and_refuses_it_elsewhere(nginx_port):
+    from service.set_uploads import SetTooLarge
+    from service.set_uploads import body_limit as set_body_limit
+    from service.store import MAX_REQUEST_BYTES
+
+    size = MAX_REQUEST_BYTES + (1 << 20)
+    status, body = _post_through(nginx_port, "/api/v1/sets", size)
+    assert status == 400 and b"not a zip archive" in body, body  # the app read it all: nginx let it through
+    status, body = _post_through(nginx_port, "/api/v1/explain", size)
+    assert status == 413 and b"pictures can be at most" in body, body
+    # a set over the set's limit: nginx refuses it from its Content-Length, in the app's words for a set
+    connection = http.client.HTTPConnection("127.0.0.1", nginx_port, timeout=10)
+    try:
+        connection.putrequest("POST", "/api/v1/sets")
+        connection.putheader("Content-Type", "multipart/form-data; boundary=b")
+        connection.putheader("Content-Length", str(set_body_limit() + 1))
+        connection.endheaders()
+        answer = connection.getresponse()
+        assert answer.status == 413 and json.loads(answer.read())["error"] == str(SetTooLarge())
+    finally:
+        connection.close()
 
 
 def test_gunicorn_threads_follow_the_machine_unless_set(monkeypatch):

@@ -22,6 +22,7 @@ import zipfile
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
+from typing import IO
 
 from explainers.errors import ExplainerError, ImageError
 from explainers.images import decode
@@ -213,8 +214,8 @@ def _check_total(count: int, total: int, limits: SetLimits, what: str) -> None:
         )
 
 
-def read_zip(source: str | Path | bytes, limits: SetLimits | None = None) -> PictureSet:
-    """The pictures of a zip archive (a path or its bytes). Raises ``SetError`` if the archive as a
+def read_zip(source: str | Path | bytes | IO[bytes], limits: SetLimits | None = None) -> PictureSet:
+    """The pictures of a zip archive (a path, its bytes or an open file). Raises ``SetError`` if the archive as a
     whole is refused (not a zip, too many entries, too large unpacked); single bad members are listed
     in ``problems``."""
     limits = limits or SetLimits()
@@ -301,9 +302,9 @@ def read_folder(folder: str | Path, limits: SetLimits | None = None) -> PictureS
     return collector.result
 
 
-def read_files(files: Iterable[tuple[str, bytes]], limits: SetLimits | None = None) -> PictureSet:
-    """A set from uploaded files (name, bytes): one ``.zip`` is read as an archive, else each file by its
-    name (its folders dropped), as in a folder."""
+def read_files(files: Iterable[tuple[str, bytes | IO[bytes]]], limits: SetLimits | None = None) -> PictureSet:
+    """A set from uploaded files (name, bytes): one ``.zip`` is read as an archive (its bytes or an open,
+    seekable file), else each file by its name (its folders dropped), as in a folder."""
     limits = limits or SetLimits()
     files = list(files)
     if len(files) == 1 and files[0][0].lower().endswith(".zip"):
