@@ -81,6 +81,15 @@ def _text(dash_duo, card: str, kind: str) -> str:
     )
 
 
+def _add_card(dash_duo, title: str, card: str) -> None:
+    """Add the method called ``title`` to the page and wait for its card's effort choice."""
+    time.sleep(1.0)  # the page settles (the first cards fill in) before the dropdown is clicked
+    dash_duo.driver.execute_script("document.getElementById('methods').scrollIntoView({block: 'center'});")
+    time.sleep(0.5)
+    _pick(dash_duo, "methods", title)
+    _wait(lambda: _element(dash_duo, card, "card-effort"), message=f"the {title} card")
+
+
 def _cached(svc, key: str, **settings) -> bool:
     """Whether the SmoothGrad map of ``key`` at these settings was computed (by the card) already."""
     return svc.explain(key, "shapes", "smoothgrad", params={"until": "stable", **settings}).cached
@@ -90,11 +99,7 @@ def test_a_long_method_offers_a_choice_of_effort_with_its_time_before_it_starts(
     dash_duo, app = shapes_page
     svc = app.server.extensions["saliency_service"]
     card = "a-smoothgrad"
-    time.sleep(1.0)  # the page settles (the first cards fill in) before the dropdown is clicked
-    dash_duo.driver.execute_script("document.getElementById('methods').scrollIntoView({block: 'center'});")
-    time.sleep(0.5)
-    _pick(dash_duo, "methods", "SmoothGrad")
-    _wait(lambda: _element(dash_duo, card, "card-effort"), message="the SmoothGrad card")
+    _add_card(dash_duo, "SmoothGrad", card)
     # before any picture: the effort choice, standard checked, and a time estimate
     checked = dash_duo.driver.execute_script(
         "return Array.from(document.getElementById(arguments[0]).querySelectorAll('input:checked')).map(e => e.value);",

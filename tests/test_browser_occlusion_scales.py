@@ -3,12 +3,10 @@ says how it stopped, in a real headless Chromium on the Shapes demo."""
 
 from __future__ import annotations
 
-import time
-
 import pytest
 
-from test_browser import _card_state, _dom_id, _pick, _wait
-from test_browser_effort import _element, shapes_page  # noqa: F401 - the fixture, shared
+from test_browser import _card_state, _dom_id, _wait
+from test_browser_effort import _add_card, shapes_page  # noqa: F401 - the fixture, shared
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
@@ -19,11 +17,7 @@ def test_thorough_occlusion_runs_its_scales_until_stable_and_says_how_it_stopped
     dash_duo, app = shapes_page
     svc = app.server.extensions["saliency_service"]
     card = "a-occlusion"
-    time.sleep(1.0)  # the page settles (the first cards fill in) before the dropdown is clicked
-    dash_duo.driver.execute_script("document.getElementById('methods').scrollIntoView({block: 'center'});")
-    time.sleep(0.5)
-    _pick(dash_duo, "methods", "Occlusion")
-    _wait(lambda: _element(dash_duo, card, "card-effort"), message="the occlusion card")
+    _add_card(dash_duo, "Occlusion", card)
     dash_duo.driver.execute_script("document.querySelector('.examples:not([hidden]) button.example').click();")
     _wait(lambda: _card_state(dash_duo, card).get("ready"), message="the occlusion map at standard effort")
     dash_duo.driver.execute_script(
