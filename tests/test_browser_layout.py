@@ -361,7 +361,12 @@ def test_the_trust_panel_keeps_its_results_when_reopened(shapes_page):
         if attempt == 0:
             _click_text(dash_duo, "#trust-modal button", "Draw the deletion and insertion curves")
         _wait(lambda: dash_duo.driver.execute_script(drawn, curves), message="the deletion and insertion curves")
-        assert "Deletion: area" in dash_duo.find_element("#trust-modal").text
+        # the tab's words are read as shown: they may still be fading in when the curves are drawn
+        _wait(
+            lambda: "Deletion: area" in dash_duo.find_element("#trust-modal").text,
+            timeout=20,
+            message="the curves' areas in words",
+        )
         if attempt == 0:
             _screenshot(dash_duo, "trust_panel_1024x768")
             _viewport(dash_duo, 1600, 1200)
