@@ -46,8 +46,13 @@ def units(work: tuple[int, int]) -> float:
 
 
 def work_done(work: tuple[int, int], meta: dict, budget: int | None) -> tuple[int, int]:
-    """The pictures a finished map really had the model see: ``work`` (its settings' count), scaled down
-    when stable mode stopped before its ``budget`` (``meta["samples"]``), so the speed learnt stays true."""
+    """The pictures a finished map really had the model see, so the speed learnt stays true: what the
+    method counted itself (``meta["passes_done"]``, in the units of its ``work``: occlusion's squares,
+    whose finer scales cost more each), else ``work`` (its settings' count) scaled down when stable mode
+    stopped before its ``budget`` (``meta["samples"]`` of equal samples)."""
+    done = meta.get("passes_done")
+    if done is not None:
+        return int(done[0]), int(done[1])
     samples = meta.get("samples") if "stopped" in meta else None
     if not samples or not budget or samples >= budget:
         return work

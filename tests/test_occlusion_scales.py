@@ -137,3 +137,24 @@ def test_progress_and_partial_maps_advance_across_the_scales(pixel_model, rng_im
 def test_more_scales_are_more_work_and_the_thorough_effort_uses_three():
     assert Occlusion(patch=64, stride=64, scales=3).work(224) == (16 + 49 + 196, 0)
     assert Occlusion(**Occlusion.efforts["thorough"]).settings["scales"] == 3
+
+
+def test_a_run_stopped_after_two_of_three_scales_counts_the_squares_it_ran(rng_image):
+    """At 224 px, 64-, 32- and 16-pixel squares are 16, 49 and 196 of them. A model summing the block
+    [128:, 128:] of a picture white there sees every scale rank the pixels alike (the block's squares are
+    aligned at every scale), so stable mode stops after two: 16 + 49 squares ran, not two thirds of 261,
+    and the speed learnt from them is the seconds per square it really took."""
+    from service.estimates import SpeedLog, work_done
+
+    weights = np.zeros((224, 224), "float32")
+    weights[128:, 128:] = 1.0
+    picture = rng_image(224, 224, seed=6)
+    picture[128:, 128:] = 255
+    method = Occlusion(patch=64, stride=64, scales=3, until="stable")
+    e = explain(_linear(weights, "block"), picture, method, target=0)
+    assert e.meta == {**e.meta, "stopped": "stable", "scales": 2, "patches": 16 + 49}
+    planned = method.work(224)
+    assert planned == (16 + 49 + 196, 0) and work_done(planned, e.meta, 3) == (16 + 49, 0)
+    log = SpeedLog()
+    log.record("block", "occlusion", work_done(planned, e.meta, 3), 6.5)  # 0.1 s per square
+    assert log.estimate("block", "occlusion", planned).seconds == pytest.approx(26.1)

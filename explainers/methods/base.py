@@ -152,7 +152,9 @@ class Method:
 
     def work(self, input_size: int) -> tuple[int, int]:
         """How many pictures of side ``input_size`` the model sees at these settings, as (forward passes only,
-        passes with gradients): what a time estimate before starting multiplies by the server's speed."""
+        passes with gradients): what a time estimate before starting multiplies by the server's speed. A
+        method that may stop early with samples of unequal cost reports what it ran, in these units, in
+        ``meta["passes_done"]`` (occlusion's scales); otherwise the samples used of the budget say it."""
         return 1, 1
 
     def warm_up(self, model) -> None:

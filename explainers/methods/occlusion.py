@@ -202,7 +202,9 @@ class Occlusion(SamplingMethod):
             done += len(boxes)
             summed = summed + heatmap
             mean = (summed / (level + 1)).astype(np.float32)
-            yield level + 1, Attribution(mean, None, {"patches": done, "scales": level + 1})
+            # the squares run, for a time estimate's learnt speed: a finer scale has about four times as many
+            meta = {"patches": done, "scales": level + 1, "passes_done": [done, 0]}
+            yield level + 1, Attribution(mean, None, meta)
 
     def steps(self, passes, index, target, span, chunk):
         return self.scale_steps(passes, index, target, span)
