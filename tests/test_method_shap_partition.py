@@ -9,6 +9,7 @@ import pytest
 from conftest import REGION, mass_inside_region
 from explainers import NotApplicableError, explain
 from explainers.api import logits_of
+from service.estimates import work_done
 
 pytest.importorskip("shap", reason="the optional extra (requirements-extra.txt) is not installed")
 
@@ -54,3 +55,5 @@ def test_stable_mode_deepens_the_split_reusing_every_scored_copy(region_model, r
     levels = [64, 128, 256][: e.meta["chunks"]]
     assert e.meta["evaluations"] < sum(levels) + 2 * len(levels)  # a deeper level re-scores no copy
     assert mass_inside_region(e.heatmap) > 0.6
+    # the time estimates learn from the copies really scored, not from the levels' nominal counts
+    assert work_done((256 + 2, 0), e.meta, 256) == (e.meta["evaluations"], 0)

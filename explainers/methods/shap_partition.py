@@ -146,6 +146,7 @@ class ShapPartition(SamplingMethod):
         heatmap = values.sum(axis=-1)
         meta = {
             "evaluations": memo["done"],
+            "passes_done": [memo["done"], 0],  # a deeper level re-scores none of the copies scored before
             "base_value": base,
             "full_value": float(base + values.sum(dtype=np.float64)),
         }
