@@ -33,11 +33,13 @@ READ_MARGIN_SECONDS = 30
 
 
 def app_limits() -> dict[str, int | str]:
-    """The app's request body limits (and the words of a set's), the longest time it may take to answer."""
+    """The app's request body limits (and the words of a set's and a model's), the longest time it may take to
+    answer."""
     if str(ROOT) not in sys.path:
         sys.path.insert(0, str(ROOT))
     from components.own_model import upload_body_limit
     from service.http import longest_wait
+    from service.own_models import TooLarge, upload_limit_bytes
     from service.set_uploads import SetTooLarge
     from service.set_uploads import body_limit as set_upload_limit
     from service.store import MAX_REQUEST_BYTES, MAX_UPLOAD_BYTES
@@ -47,6 +49,7 @@ def app_limits() -> dict[str, int | str]:
         "model_upload_bytes": upload_body_limit(),
         "set_upload_bytes": set_upload_limit(),
         "set_too_large": str(SetTooLarge()),
+        "model_too_large": str(TooLarge(upload_limit_bytes())),
         "max_upload_mb": MAX_UPLOAD_BYTES // (1024 * 1024),
         "longest_wait": int(longest_wait()),
     }
@@ -71,6 +74,7 @@ def render(
         "set_upload_bytes": str(limits["set_upload_bytes"]),
         "read_timeout": str(limits["longest_wait"] + READ_MARGIN_SECONDS),
         "set_too_large": limits["set_too_large"],
+        "model_too_large": limits["model_too_large"],
         "too_large": f"This upload is too large: pictures can be at most {limits['max_upload_mb']} MB.",
         "unavailable": "The server is not answering right now. Please try again in a minute.",
     }

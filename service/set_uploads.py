@@ -4,7 +4,8 @@ API (``POST /api/v1/sets``): with the set's own body limit instead of the app's 
 A body whose Content-Length is over the set's limit (``EXPLAINER_SET_MAX_MB`` with each file's part and
 the form) is refused before a byte of it is read; one without Content-Length is cut off at that size.
 Both are ``SetTooLarge`` (HTTP 413), and nothing of the set is stored. The multipart parser keeps large
-files on disk while reading, and a zip is handed on as that file, read member by member, never whole.
+files on disk while reading, and they are handed on as those files: a zip is read member by member, never
+whole, and pictures one at a time.
 """
 
 from __future__ import annotations
@@ -60,10 +61,7 @@ def set_uploads(request: flask.Request, fields: Sequence[str]) -> dict[str, list
         raise ExplainerError("The set did not arrive whole (the upload was cut off). Please send it again.") from None
 
 
-def set_contents(files: Sequence[tuple[str, FileStorage]]) -> list[tuple[str, bytes | IO[bytes]]]:
-    """What ``SetRuns.start`` reads, by name: one ``.zip`` as its file (the archive reader seeks in it),
-    else each file's bytes (their total is bounded by the body's limit)."""
-    if len(files) == 1 and files[0][0].lower().endswith(".zip"):
-        return [(files[0][0], files[0][1].stream)]
-    limit = SetRuns.max_bytes()
-    return [(name, upload.stream.read(limit + 1)) for name, upload in files]
+def set_contents(files: Sequence[tuple[str, FileStorage]]) -> list[tuple[str, IO[bytes]]]:
+    """What ``SetRuns.start`` reads, by name: each file as the parser kept it (one ``.zip`` is read member by
+    member, pictures one at a time), so no more than one picture of the set is in memory at once."""
+    return [(name, upload.stream) for name, upload in files]

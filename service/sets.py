@@ -158,12 +158,12 @@ class SetRuns:
         method = get_method(method).name
         layer = svc._check_layer(model, layer)
         weights = svc._weights(weights)
-        picture_set = read_files(files, SetLimits.from_env())
+        picture_set = read_files(files, SetLimits.from_env(), store=svc.add_image)  # stored one at a time
         truth = match_truth(picture_set, model_labels(model))
         problems = [[p.entry, p.reason] for p in (*picture_set.problems, *truth.problems)]
         pictures = []
         for picture in picture_set.pictures:
-            entry = {"name": picture.name, "key": svc.add_image(picture.data)}
+            entry = {"name": picture.name, "key": picture.key}
             entry |= {"width": picture.width, "height": picture.height, "label": truth.labels.get(picture.name)}
             if picture.name in truth.masks:
                 entry["mask"] = svc.add_image(truth.masks[picture.name])

@@ -222,6 +222,7 @@ def test_nginx_refuses_what_the_app_refuses_and_waits_as_long_as_the_app():
     import app
     from components.own_model import upload_body_limit
     from service.http import longest_wait
+    from service.own_models import TooLarge, upload_limit_bytes
     from service.set_uploads import body_limit as set_body_limit
     from service.store import MAX_REQUEST_BYTES
 
@@ -229,6 +230,10 @@ def test_nginx_refuses_what_the_app_refuses_and_waits_as_long_as_the_app():
     # the model upload's own location has its own limit, the app's for that route
     model_upload = re.search(r"location = /model-upload \{[^}]*\}\n", config).group(0)
     assert int(_directive(model_upload, "client_max_body_size")) == upload_body_limit()
+    # and its own words when it is over that limit, as the JSON the app answers (not the pictures' wording)
+    model_page = re.search(r"error_page 413 (\S+);", model_upload).group(1)
+    answer = re.search(rf"location = {model_page} \{{[^}}]*return 413 '([^']*)\\n';", config).group(1)
+    assert json.loads(answer) == {"error": str(TooLarge(upload_limit_bytes()))}
     config = config.replace(model_upload, "")
     # a set, from the page or the API, has the set's limit; the API's other routes (a set's status too) the app's
     set_upload = re.search(r"location ~ (\S+) \{[^}]*\}\n", config)
@@ -268,16 +273,31 @@ def test_nginx_passes_a_set_over_the_request_limit_to_the_app_and_refuses_it_els
     status, body = _post_through(nginx_port, "/api/v1/explain", size)
     assert status == 413 and b"pictures can be at most" in body, body
     # a set over the set's limit: nginx refuses it from its Content-Length, in the app's words for a set
-    connection = http.client.HTTPConnection("127.0.0.1", nginx_port, timeout=10)
+    status, body = _announce_post(nginx_port, "/api/v1/sets", set_body_limit() + 1)
+    assert status == 413 and json.loads(body)["error"] == str(SetTooLarge())
+
+
+def _announce_post(port: int, path: str, length: int) -> tuple[int, bytes]:
+    """Send only the headers of a POST of ``length`` bytes to ``path``: the answer nginx gives from them."""
+    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
     try:
-        connection.putrequest("POST", "/api/v1/sets")
+        connection.putrequest("POST", path)
         connection.putheader("Content-Type", "multipart/form-data; boundary=b")
-        connection.putheader("Content-Length", str(set_body_limit() + 1))
+        connection.putheader("Content-Length", str(length))
         connection.endheaders()
         answer = connection.getresponse()
-        assert answer.status == 413 and json.loads(answer.read())["error"] == str(SetTooLarge())
+        return answer.status, answer.read()
     finally:
         connection.close()
+
+
+def test_nginx_refuses_a_model_over_its_limit_in_the_words_of_a_model(nginx_port):
+    from components.own_model import upload_body_limit
+    from service.own_models import TooLarge, upload_limit_bytes
+
+    status, body = _announce_post(nginx_port, "/model-upload", upload_body_limit() + 1)
+    assert status == 413 and json.loads(body) == {"error": str(TooLarge(upload_limit_bytes()))}, body
+    assert b"pictures can be at most" not in body
 
 
 def test_gunicorn_threads_follow_the_machine_unless_set(monkeypatch):

@@ -121,9 +121,7 @@ def test_an_api_set_larger_than_the_request_limit_is_taken_and_its_zip_read_from
 
     sources = []
     read_zip = reading.read_zip
-    monkeypatch.setattr(
-        reading, "read_zip", lambda source, limits=None: sources.append(source) or read_zip(source, limits)
-    )
+    monkeypatch.setattr(reading, "read_zip", lambda source, *args: sources.append(source) or read_zip(source, *args))
     archive = io.BytesIO()
     with zipfile.ZipFile(archive, "w", zipfile.ZIP_STORED) as zipped:
         for i in range(5):  # noise does not compress: 5 pictures of 3 MB each

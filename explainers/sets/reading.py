@@ -5,7 +5,9 @@ one by one, after the whole archive has been judged from its directory (member c
 uncompressed size, names). A member whose name climbs out of the set (``../``), is absolute, is a
 symlink, is encrypted or is not a picture is refused by name with the reason, and the rest go on. Every
 picture goes through the same decoder as a single upload (``explainers.images.decode``); only its bytes
-and size are kept, so a set costs its file size in memory, not its pixels.
+and size are kept, so a set costs its file size in memory, not its pixels. Given a ``store`` (the service's
+picture store), each picture is handed to it as soon as it is read and only its key is kept, so reading a
+set holds one picture at a time however many it has.
 
 Optional files beside the pictures: ``labels.csv`` (file, class by name or number), ``boxes.csv`` (file,
 x0, y0, x1, y1 in the picture's pixels) and ``masks/<picture name>.png`` (non-zero = the object). They
@@ -19,7 +21,7 @@ import io
 import os
 import stat
 import zipfile
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import IO
@@ -76,12 +78,14 @@ class Problem:
 
 @dataclass
 class SetPicture:
-    """One readable picture: its name in the set (a relative path), its file's bytes and its size."""
+    """One readable picture: its name in the set (a relative path), its file's bytes and its size; read with
+    a ``store``, its key there instead (and no bytes)."""
 
     name: str
     data: bytes = field(repr=False)
     width: int
     height: int
+    key: str | None = None
 
 
 @dataclass
@@ -147,11 +151,15 @@ def _ignored(name: str) -> bool:
     return parts[0] == "__MACOSX" or parts[-1].startswith(".") or parts[-1] in {"Thumbs.db", "desktop.ini"}
 
 
+PictureStore = Callable[[bytes], str]  # keeps a picture's bytes, returns its key (ImageError if unusable)
+
+
 class _Collector:
     """Sorts named files into pictures, masks and CSV files, within the limits."""
 
-    def __init__(self, limits: SetLimits):
+    def __init__(self, limits: SetLimits, store: PictureStore | None = None):
         self.limits = limits
+        self.store = store
         self.result = PictureSet([], [])
         self.pictures_seen = 0
 
@@ -179,11 +187,13 @@ class _Collector:
             self.problem(name, f"the set already has {self.limits.max_pictures} pictures, the most one set may hold")
             return
         try:
-            image = decode(data)
+            height, width = decode(data).shape[:2]
+            key = None if self.store is None else self.store(data)
         except ImageError as error:
             self.problem(name, str(error))
             return
-        self.result.pictures.append(SetPicture(display_name(name), data, int(image.shape[1]), int(image.shape[0])))
+        kept = data if key is None else b""  # a stored picture's bytes are dropped here
+        self.result.pictures.append(SetPicture(display_name(name), kept, int(width), int(height), key))
 
     def _csv(self, name: str, data: bytes) -> None:
         if len(data) > CSV_MAX_BYTES:
@@ -214,10 +224,12 @@ def _check_total(count: int, total: int, limits: SetLimits, what: str) -> None:
         )
 
 
-def read_zip(source: str | Path | bytes | IO[bytes], limits: SetLimits | None = None) -> PictureSet:
+def read_zip(
+    source: str | Path | bytes | IO[bytes], limits: SetLimits | None = None, store: PictureStore | None = None
+) -> PictureSet:
     """The pictures of a zip archive (a path, its bytes or an open file). Raises ``SetError`` if the archive as a
     whole is refused (not a zip, too many entries, too large unpacked); single bad members are listed
-    in ``problems``."""
+    in ``problems``. With ``store``, each picture is stored as it is read and only its key kept."""
     limits = limits or SetLimits()
     handle = io.BytesIO(source) if isinstance(source, bytes) else source
     try:
@@ -228,7 +240,7 @@ def read_zip(source: str | Path | bytes | IO[bytes], limits: SetLimits | None = 
         infos = archive.infolist()
         files = [info for info in infos if not info.is_dir()]
         _check_total(len(infos), sum(max(0, info.file_size) for info in files), limits, "zip")
-        collector = _Collector(limits)
+        collector = _Collector(limits, store)
         usable: list[tuple[zipfile.ZipInfo, str]] = []
         for info in files:
             name = _zip_name(info)
@@ -261,7 +273,7 @@ def read_zip(source: str | Path | bytes | IO[bytes], limits: SetLimits | None = 
     return collector.result
 
 
-def read_folder(folder: str | Path, limits: SetLimits | None = None) -> PictureSet:
+def read_folder(folder: str | Path, limits: SetLimits | None = None, store: PictureStore | None = None) -> PictureSet:
     """The pictures of a folder and its subfolders. Symbolic links are listed as problems, never followed."""
     limits = limits or SetLimits()
     root = Path(folder)
@@ -285,7 +297,7 @@ def read_folder(folder: str | Path, limits: SetLimits | None = None) -> PictureS
                 if len(entries) > limits.max_members:
                     break
     _check_total(len(entries), total, limits, "folder")
-    collector = _Collector(limits)
+    collector = _Collector(limits, store)
     for name, entry, reason in sorted(entries, key=lambda e: e[0]):
         if reason or entry is None or _ignored(name):
             if reason:
@@ -294,7 +306,7 @@ def read_folder(folder: str | Path, limits: SetLimits | None = None) -> PictureS
         try:
             descriptor = os.open(entry.path, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0))
             with os.fdopen(descriptor, "rb") as handle:
-                data = handle.read(limits.max_bytes + 1)
+                data = handle.read(min(os.fstat(descriptor).st_size, limits.max_bytes) + 1)  # no larger buffer
         except OSError as error:
             collector.problem(name, f"it cannot be read ({error.strerror or error})")
             continue
@@ -302,29 +314,43 @@ def read_folder(folder: str | Path, limits: SetLimits | None = None) -> PictureS
     return collector.result
 
 
-def read_files(files: Iterable[tuple[str, bytes | IO[bytes]]], limits: SetLimits | None = None) -> PictureSet:
-    """A set from uploaded files (name, bytes): one ``.zip`` is read as an archive (its bytes or an open,
-    seekable file), else each file by its name (its folders dropped), as in a folder."""
+def _upload_size(data: bytes | IO[bytes]) -> int:
+    """An uploaded file's size in bytes, without reading it (an open file is seekable: the form parser's)."""
+    if isinstance(data, bytes):
+        return len(data)
+    size = data.seek(0, io.SEEK_END)
+    data.seek(0)
+    return size
+
+
+def read_files(
+    files: Iterable[tuple[str, bytes | IO[bytes]]], limits: SetLimits | None = None, store: PictureStore | None = None
+) -> PictureSet:
+    """A set from uploaded files (name, bytes or an open, seekable file): one ``.zip`` is read as an archive,
+    else each file by its name (its folders dropped), as in a folder. Open files are read one at a time,
+    after their total size is checked; with ``store``, each picture is stored as it is read."""
     limits = limits or SetLimits()
     files = list(files)
     if len(files) == 1 and files[0][0].lower().endswith(".zip"):
-        return read_zip(files[0][1], limits)
-    _check_total(len(files), sum(len(data) for _, data in files), limits, "upload")
-    collector = _Collector(limits)
+        return read_zip(files[0][1], limits, store)
+    _check_total(len(files), sum(_upload_size(data) for _, data in files), limits, "upload")
+    collector = _Collector(limits, store)
     for name, data in files:
         name = display_name(str(name).replace("\\", "/").rsplit("/", 1)[-1])
         if not _ignored(name):
-            collector.add(name, data)
+            collector.add(
+                name, data if isinstance(data, bytes) else data.read(min(_upload_size(data), limits.max_bytes) + 1)
+            )
     return collector.result
 
 
-def read_set(source: str | Path, limits: SetLimits | None = None) -> PictureSet:
+def read_set(source: str | Path, limits: SetLimits | None = None, store: PictureStore | None = None) -> PictureSet:
     """A folder or a ``.zip`` file, by its path."""
     path = Path(source)
     if path.is_dir():
-        return read_folder(path, limits)
+        return read_folder(path, limits, store)
     if not path.is_file():
         raise SetError(f"There is no folder or .zip file at {str(path)!r}.")
     if path.stat().st_size > (limits or SetLimits()).max_bytes:
         raise SetError(f"{path.name} is larger than a set may be ({(limits or SetLimits()).max_bytes >> 20} MB).")
-    return read_zip(path, limits)
+    return read_zip(path, limits, store)
