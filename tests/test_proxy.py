@@ -273,8 +273,9 @@ def test_nginx_passes_a_set_over_the_request_limit_to_the_app_and_refuses_it_els
     status, body = _post_through(nginx_port, "/api/v1/explain", size)
     assert status == 413 and b"pictures can be at most" in body, body
     # a set over the set's limit: nginx refuses it from its Content-Length, in the app's words for a set
-    status, body = _announce_post(nginx_port, "/api/v1/sets", set_body_limit() + 1)
-    assert status == 413 and json.loads(body)["error"] == str(SetTooLarge())
+    for path in ("/api/v1/sets", "/set-upload"):  # the page's uploader reads JSON too
+        status, body = _announce_post(nginx_port, path, set_body_limit() + 1)
+        assert status == 413 and json.loads(body)["error"] == str(SetTooLarge()), (path, body)
 
 
 def _announce_post(port: int, path: str, length: int) -> tuple[int, bytes]:
