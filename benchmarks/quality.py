@@ -8,7 +8,7 @@ Agreement is Spearman's ρ between two maps average-pooled to 32 × 32 (``explai
 method's reference is two runs at ``--factor`` × its largest count with different seeds; their mutual
 ρ is its noise floor, and a map "has converged" when ρ(map, reference) ≥ 0.95 × floor. Fixed counts
 are tried in a doubling schedule; the table gives the smallest count that reaches the target and its
-seconds. Stable mode is one run with a reference run's count as its budget (room to stop by itself):
+seconds (a peer's schedule goes on to half its reference count, so a slow peer gets a figure, not a bound). Stable mode is one run with a reference run's count as its budget (room to stop by itself):
 its samples, seconds, how it stopped, and when the partial map a person sees first met the target.
 Top-10 % IoU: the overlap of the two maps' top 10 % cells. Each peer is measured against its own
 reference. Models have **random weights** except the Shapes demo (no ImageNet weights can be
@@ -326,7 +326,9 @@ def measure_peers(plan: Plan, setup: dict[str, Any], count: int) -> list[tuple[s
     for peer, build in plan.peers.items():
         try:
             reference, floor = reference_of(lambda c, s, b=build: b(setup, c, s)(), count)
-            found = converge(lambda c, b=build: b(setup, c, 0)(), plan.counts, reference, TARGET_SHARE * floor)
+            # past our largest count up to half a reference run, so a slow peer gets a figure, not a bound
+            counts = doubling(plan.counts[0], max(plan.counts[-1], count // 2))
+            found = converge(lambda c, b=build: b(setup, c, 0)(), counts, reference, TARGET_SHARE * floor)
             peers.append((peer, found, floor))
         except Exception as error:  # noqa: BLE001 - a peer that fails gets its error in its cell
             peers.append((peer, f"failed: {type(error).__name__}: {str(error)[:80]}", None))

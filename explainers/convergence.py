@@ -26,8 +26,10 @@ DISPLAY_GRID = 32
 #: how a map ends: its map stopped changing, or a budget (samples or seconds) was spent first
 STOPPED = ("stable", "budget")
 #: a map is compared with the one at least this share of its samples earlier: 8 more samples barely move a
-#: 400-sample map even when it is far from done, so "one chunk earlier" alone gets ever easier to agree with
-LAG = 1 / 8
+#: 400-sample map even when it is far from done, so "one chunk earlier" alone gets ever easier to agree with.
+#: A sixteenth, not an eighth: replayed on recorded runs it stopped as soon as one chunk back did, with maps
+#: as good, where an eighth took up to 45 % more samples (benchmarks/stop_rules.py, docs/benchmarks.md)
+LAG = 1 / 16
 
 
 def display_map(heatmap: np.ndarray, grid: int = DISPLAY_GRID) -> np.ndarray:

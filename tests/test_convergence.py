@@ -99,7 +99,8 @@ def _turning(turns, first=100, chunk=4):
 
 def test_a_map_that_keeps_turning_slowly_is_not_stable_however_alike_its_last_two_maps():
     """Four more samples barely move a 100-sample map even when it keeps changing: the map is compared
-    with the one at least an eighth of its samples earlier (here 4 chunks back, ρ ≈ cos 0.4 ≈ 0.92)."""
+    with the one at least a sixteenth of its samples earlier (2 chunks back at 100 samples, ρ ≈ cos 0.2 ≈
+    0.98; 4 at 200 samples, ρ ≈ 0.92)."""
     from explainers.convergence import LAG
 
     _, meta = run_until_stable(_turning([0.1] * 60), StopRule(max_samples=400))
@@ -107,7 +108,7 @@ def test_a_map_that_keeps_turning_slowly_is_not_stable_however_alike_its_last_tw
     _, meta = run_until_stable(_turning([0.1] * 60), StopRule(max_samples=400, lag=0.0))  # one chunk back only
     assert meta["stopped"] == "stable" and meta["chunks"] == 3  # the old rule: fooled at once
     _, meta = run_until_stable(_turning([0.1] * 10 + [0.0] * 50), StopRule(max_samples=400))
-    # its last turn comes at 136 samples: it stops once that map is an eighth back, give or take two chunks
+    # its last turn comes at 136 samples: it stops once that map is a sixteenth back, give or take two chunks
     assert meta["stopped"] == "stable" and 136 < meta["samples"] <= 136 / (1 - LAG) + 2 * 4
 
 

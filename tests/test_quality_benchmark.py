@@ -28,3 +28,21 @@ def test_ours_over_the_fastest_peer_that_met_the_target_or_a_bound_when_none_did
     assert ratio_cells({**stable, "stopped": "budget"}, met).split(" | ")[1] == "0.50 (budget)"
     assert ratio_cells({**stable, "met": None}, met).endswith("ours not met | ours not met")
     assert ratio_cells(stable, []) == "no peer | – | –"
+
+
+def test_a_stopping_rule_is_replayed_on_the_maps_its_own_chunks_would_have_shown():
+    """benchmarks/stop_rules.py: a recording in chunks of 2 replayed for a rule with chunks of 8 sees
+    only every fourth map, and stops where ``run_until_stable`` would on those maps."""
+    import numpy as np
+
+    from benchmarks.stop_rules import Candidate, is_default, replay
+
+    rng = np.random.default_rng(3)
+    settled = rng.standard_normal((32, 32))
+    # a map that is noise until 40 samples, then the same map ever after
+    recording = [(n, n / 10, settled if n >= 40 else rng.standard_normal((32, 32))) for n in range(2, 130, 2)]
+    samples, seconds, heatmap, stopped = replay(recording, Candidate("x", 0.99, 0.0, 2), 8, 128)
+    assert (samples, stopped) == (56, "stable") and seconds == 5.6 and heatmap is settled  # 40, 48, 56
+    samples, *_ = replay(recording, Candidate("fine", 0.99, 0.0, 2, chunk=0), 8, 128)
+    assert samples == 44  # 40, 42, 44 in chunks of 2
+    assert is_default(Candidate("d", 0.99, 1 / 16, 2)) and not is_default(Candidate("d", 0.99, 1 / 8, 2))
