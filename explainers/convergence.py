@@ -65,10 +65,19 @@ def ranks(values: np.ndarray) -> np.ndarray:
 
 
 def chunk_bounds(total: int, chunk: int) -> Iterator[tuple[int, int]]:
-    """(start, stop) of consecutive chunks of ``range(total)``."""
+    """(start, stop) of consecutive chunks of ``range(total)``: two of a quarter of ``chunk`` (at least 2),
+    then doubling up to ``chunk`` (8: 2, 2, 4, 8, 8, ...), so the first partial map shows after a quarter
+    of the wait; sizes stay even when ``chunk`` is (antithetic pairs stay whole)."""
     chunk = max(1, int(chunk))
-    for start in range(0, total, chunk):
-        yield start, min(total, start + chunk)
+    size = min(chunk, max(2, chunk // 4 // 2 * 2))
+    start, first = 0, True
+    while start < total:
+        stop = min(total, start + size)
+        yield start, stop
+        start = stop
+        if not first:
+            size = min(chunk, size * 2)
+        first = False
 
 
 def sub_span(span: tuple[float, float], start: int, stop: int, total: int) -> tuple[float, float]:

@@ -72,7 +72,8 @@ def test_stable_mode_stops_at_once_on_a_linear_model_and_later_on_a_nonlinear_on
 ):
     settings = {"until": "stable", "n_samples": 64, "noise": 0.5, "seed": 3}
     easy = explain(linear_model, rng_image(seed=2), name, target=1, **settings)
-    assert easy.meta["stopped"] == "stable" and easy.meta["samples"] == 3 * 8  # the fewest: 1 + patience chunks
+    # the fewest: 1 + patience chunks, the first ones smaller (2, 2 and 4 samples)
+    assert easy.meta["stopped"] == "stable" and easy.meta["samples"] == 2 + 2 + 4 and easy.meta["chunks"] == 3
     hard = explain(tiny_cnn, rng_image(16, 16, seed=4), name, target=0, **settings)
     assert hard.meta["samples"] > easy.meta["samples"] and hard.meta["samples"] <= 64
     assert any(note.startswith(("Stable after", "Stopped at")) for note in hard.meta["notes"])
@@ -150,3 +151,17 @@ def test_stable_mode_stops_before_a_generous_budget_on_a_map_that_is_done(square
     roomy = explain(square_model, picture, "smoothgrad", target=0, n_samples=1024, **settings)
     assert roomy.meta["stopped"] == "stable" and roomy.meta["samples"] <= 128
     assert rank_agreement(roomy.heatmap, limit) >= 0.93
+
+
+@pytest.mark.parametrize(("total", "chunk"), [(32, 8), (256, 64), (16, 4), (7, 1), (5, 3)])
+def test_the_first_chunks_are_smaller_so_a_first_map_shows_sooner(total, chunk):
+    from explainers.convergence import chunk_bounds
+
+    bounds = list(chunk_bounds(total, chunk))
+    assert bounds[0][0] == 0 and bounds[-1][1] == total
+    assert all(stop == next_start for (_, stop), (next_start, _) in zip(bounds, bounds[1:]))  # no gap, no overlap
+    sizes = [stop - start for start, stop in bounds]
+    assert max(sizes) <= chunk and sizes[0] == min(chunk, max(2, chunk // 4))
+    if chunk % 2 == 0:
+        assert all(size % 2 == 0 for size in sizes)  # antithetic pairs stay whole
+    assert [stop for _, stop in chunk_bounds(32, 8)] == [2, 4, 8, 16, 24, 32]

@@ -41,8 +41,11 @@ def test_a_stopping_rule_is_replayed_on_the_maps_its_own_chunks_would_have_shown
     settled = rng.standard_normal((32, 32))
     # a map that is noise until 40 samples, then the same map ever after
     recording = [(n, n / 10, settled if n >= 40 else rng.standard_normal((32, 32))) for n in range(2, 130, 2)]
-    samples, seconds, heatmap, stopped = replay(recording, Candidate("x", 0.99, 0.0, 2), 8, 128)
+    samples, seconds, heatmap, stopped, kept = replay(recording, Candidate("x", 0.99, 0.0, 2, grow=False), 8, 128)
     assert (samples, stopped) == (56, "stable") and seconds == 5.6 and heatmap is settled  # 40, 48, 56
+    assert [item[0] for item in kept[:3]] == [8, 16, 24]
+    *_, kept = replay(recording, Candidate("x", 0.99, 0.0, 2), 8, 128)
+    assert [item[0] for item in kept[:5]] == [2, 4, 8, 16, 24]  # the first chunks smaller
     samples, *_ = replay(recording, Candidate("fine", 0.99, 0.0, 2, chunk=0), 8, 128)
     assert samples == 44  # 40, 42, 44 in chunks of 2
     assert is_default(Candidate("d", 0.99, 1 / 16, 2)) and not is_default(Candidate("d", 0.99, 1 / 8, 2))
