@@ -1,5 +1,5 @@
-"""Seconds until a sampling method's map is as good as it gets: ours in stable mode with the better
-sampler, ours at fixed counts (better and plain sampler), and the peers at fixed counts.
+"""Seconds until a sampling method's map is as good as it gets: ours in stable mode with the sampler
+the page runs (the better one, but plain noise for SmoothGrad's family), ours at fixed counts (better and plain sampler), and the peers at fixed counts.
 
     .venv-peers/bin/python benchmarks/quality.py [--models shapes vgg16] [--methods smoothgrad,rise]
         [--largest-samples 8] [--largest-masks 64] [--factor 4] [--quick] [--write]
@@ -261,7 +261,10 @@ def main() -> None:
             fixed_better = converge(lambda c: ours(c, 0, better).heatmap, plan.counts, reference, goal)
             fixed_plain = converge(lambda c: ours(c, 0, "plain").heatmap, plan.counts, reference, goal)
             # after the fixed counts, so its chunk sizes are compiled already, as on a server that has run a while
-            stable = run_stable(lambda **more: ours(budget, 0, better, **more), reference, goal)
+            # the sampler the page runs: the better one, except SmoothGrad's family, where antithetic pairs
+            # measured no better than plain noise and plain is the default
+            page = page_sampler(plan.method)
+            stable = run_stable(lambda **more: ours(budget, 0, page, **more), reference, goal)
             peers = [] if peer_error else measure_peers(plan, setup, budget)
             row = (
                 f"| {plan.method} | {floor:.2f} | {stable_cell(stable, floor)} | {cell(fixed_better, floor)} | "
@@ -389,7 +392,7 @@ def write(args, name: str, title: str, run: dict[str, Any], factor: int, rows: l
             f"--models {name}{flags} --write`: {minutes:.0f} min, {load} (1 / 5 / 15 min; 2 cores, shared). "
             f"Reference: two runs at {factor}× the largest count; stable mode's budget: that count too.",
             "",
-            "| method | noise floor ρ | ours, stable + better sampler | ours, fixed count, better sampler "
+            "| method | noise floor ρ | ours, stable (the page's sampler) | ours, fixed count, better sampler "
             "| ours, fixed count, plain sampler | peers (own reference, fixed counts) | fastest peer to the target "
             "| ours stopped ÷ fastest peer | ours shown map met the target ÷ fastest peer |",
             "|---|---:|---|---|---|---|---|---:|---:|",
@@ -404,6 +407,14 @@ def write(args, name: str, title: str, run: dict[str, Any], factor: int, rows: l
 def section(model: str, methods: str | None) -> str:
     """The docs section a run owns: one per model and subset of methods, so runs of subsets add up."""
     return "-".join(["quality", model, *(methods.replace(" ", "").split(",") if methods else [])])
+
+
+def page_sampler(method: str) -> str:
+    """The method's default sampler (what the page runs); plain if it has no sampler."""
+    from explainers.methods import METHODS
+
+    sampler = METHODS[method].params.get("sampler")
+    return "plain" if sampler is None else sampler.default
 
 
 def better_sampler(method: str) -> str:
