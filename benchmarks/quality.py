@@ -1,5 +1,6 @@
 """Seconds until a sampling method's map is as good as it gets: ours in stable mode with the sampler
-the page runs (the better one, but plain noise for SmoothGrad's family), ours at fixed counts (better and plain sampler), and the peers at fixed counts.
+the page runs (the better one, but plain noise for SmoothGrad's family), ours at fixed counts (better
+and plain sampler), and the peers at fixed counts.
 
     .venv-peers/bin/python benchmarks/quality.py [--models shapes vgg16] [--methods smoothgrad,rise]
         [--largest-samples 8] [--largest-masks 64] [--factor 4] [--quick] [--write]
