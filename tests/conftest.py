@@ -29,6 +29,26 @@ def _browser_ports():
     except ImportError:  # dash[testing] absent: no browser tests run
         return
     BaseDashRunner._next_port = 20000 + (os.getpid() % 4000) * 10
+    _tolerate_threads_that_ended()
+
+
+def _tolerate_threads_that_ended() -> None:
+    """dash.testing stops a test's server by raising SystemExit in every thread started since, and fails
+    the test's teardown ("Invalid thread id") when one of them ended between being listed and being
+    stopped, as the service's worker threads do while it shuts down. A thread that is gone needs no stop."""
+    import ctypes
+    import threading
+
+    from dash.testing.application_runners import KillerThread
+
+    def kill(self) -> None:
+        for thread_id in [tid for tid in list(threading._active) if tid not in self._old_threads]:
+            stopped = ctypes.pythonapi.PyThreadState_SetAsyncExc(ctypes.c_long(thread_id), ctypes.py_object(SystemExit))
+            if stopped > 1:  # more than one thread state touched: undo, as CPython's docs ask
+                ctypes.pythonapi.PyThreadState_SetAsyncExc(ctypes.c_long(thread_id), None)
+                raise SystemExit("Stopping a test server's thread failed")
+
+    KillerThread.kill = kill
 
 
 SIZE = 8  # tiny models take 8 × 8 RGB pictures
