@@ -27,8 +27,8 @@ DISPLAY_GRID = 32
 STOPPED = ("stable", "budget")
 #: a map is compared with the one at least this share of its samples earlier: 8 more samples barely move a
 #: 400-sample map even when it is far from done, so "one chunk earlier" alone gets ever easier to agree with.
-#: A sixteenth, not an eighth: replayed on recorded runs it stopped as soon as one chunk back did, with maps
-#: as good, where an eighth took up to 45 % more samples (benchmarks/stop_rules.py, docs/benchmarks.md)
+#: A sixteenth, not an eighth: replayed on recorded runs its maps were as good where it stopped, and an
+#: eighth took up to twice the samples (benchmarks/stop_rules.py, docs/benchmarks.md)
 LAG = 1 / 16
 
 
@@ -123,6 +123,7 @@ def run_until_stable(
     done: Callable[[Any], bool] = lambda result: True,
     on_step: Callable[[Any], None] | None = None,
     clock: Callable[[], float] = time.monotonic,
+    sizes: list[int] | None = None,
 ) -> tuple[Any, dict[str, Any]]:
     """Pull (samples so far, running result) from ``steps`` until the rule says stop; return the last
     result and what happened (``stopped``: "stable" or "budget", ``budget``: "samples" or "seconds",
@@ -130,12 +131,14 @@ def run_until_stable(
 
     ``steps`` is lazy: each item is computed only when pulled, so stopping early saves its work.
     ``done(result)``: a method's own condition that must also hold (integrated gradients: completeness).
+    ``sizes``: the chunks' sizes in samples when the method knows them (``chunk_bounds``), so the next
+    chunk's seconds are this one's per sample times its size; else chunks are taken to grow as they grew.
     """
     began = clock()
     result = None
     earlier: list[tuple[int, np.ndarray]] = []  # (samples, map on the display grid) of the chunks so far
     streak, rho, samples, chunks, next_chunk = 0, None, 0, 0, 0.0
-    sizes = [0, 0]  # the last two chunks' sizes, for the next one's: the same, or growing as they grew
+    last, schedule = 0, sizes  # the last chunk's size, for the next one's when no schedule is known
     iterator = iter(steps)
     stopped, budget = "budget", "samples"
     while True:
@@ -150,9 +153,12 @@ def run_until_stable(
             before, (samples, result) = samples, next(iterator)
         except StopIteration:
             break
-        sizes = [sizes[1], max(1, samples - before)]
-        growth = sizes[1] / sizes[0] if sizes[0] else 1.0
-        next_chunk = (clock() - chunk_began) * growth  # seconds the next chunk should take at this one's speed
+        took, size = clock() - chunk_began, max(1, samples - before)
+        if schedule is not None and chunks + 1 < len(schedule):  # seconds the next chunk should take
+            next_chunk = took / size * schedule[chunks + 1]
+        else:
+            next_chunk = took * (size / last if last else 1.0)
+        last = size
         chunks += 1
         if on_step is not None:
             on_step(result)

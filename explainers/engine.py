@@ -241,8 +241,11 @@ class Engine:
         for key in keys:
             if self.jit(batched=True, gradients=key.input_grads):
                 n = size if key.input_grads or forward_size is None else forward_size
-                inputs = np.zeros((n, *self.input_shape, self.channels), np.float32)
-                self.run(key, inputs, np.zeros(n, np.int32), batched=True)
+                # the full chunk first, then its smaller powers of two: stable mode's first chunks and a
+                # count's remainder (13 = 8 + 4 + 1) run in those shapes
+                for rows in [n] + [2**k for k in reversed(range(n.bit_length())) if 2**k < n]:
+                    inputs = np.zeros((rows, *self.input_shape, self.channels), np.float32)
+                    self.run(key, inputs, np.zeros(rows, np.int32), batched=True)
             else:
                 self.function(key, batched=True)
         return keys

@@ -153,15 +153,43 @@ def test_stable_mode_stops_before_a_generous_budget_on_a_map_that_is_done(square
     assert rank_agreement(roomy.heatmap, limit) >= 0.93
 
 
-@pytest.mark.parametrize(("total", "chunk"), [(32, 8), (256, 64), (16, 4), (7, 1), (5, 3)])
-def test_the_first_chunks_are_smaller_so_a_first_map_shows_sooner(total, chunk):
+@pytest.mark.parametrize(
+    ("total", "chunk", "first"), [(32, 8, 2), (256, 64, 16), (16, 4, 2), (7, 1, 1), (5, 3, 2), (48, 12, 2)]
+)
+def test_the_first_chunks_are_smaller_so_a_first_map_shows_sooner(total, chunk, first):
     from explainers.convergence import chunk_bounds
 
     bounds = list(chunk_bounds(total, chunk))
     assert bounds[0][0] == 0 and bounds[-1][1] == total
     assert all(stop == next_start for (_, stop), (next_start, _) in zip(bounds, bounds[1:]))  # no gap, no overlap
     sizes = [stop - start for start, stop in bounds]
-    assert max(sizes) <= chunk and sizes[0] == min(chunk, max(2, chunk // 4))
+    assert max(sizes) <= chunk and sizes[0] == first
     if chunk % 2 == 0:
         assert all(size % 2 == 0 for size in sizes)  # antithetic pairs stay whole
+
+
+def test_the_chunks_start_at_a_quarter_and_double_to_their_size():
+    from explainers.convergence import chunk_bounds
+
     assert [stop for _, stop in chunk_bounds(32, 8)] == [2, 4, 8, 16, 24, 32]
+    assert [stop for _, stop in chunk_bounds(48, 12)] == [2, 4, 8, 16, 28, 40, 48]  # 12 // 4 = 3: even, 2
+
+
+def test_a_chunk_that_would_end_past_the_seconds_budget_is_not_started_when_its_size_is_known():
+    """One second per sample, chunks of 2, 2, 4, 8: after 4 samples (4 s) the next chunk of 4 would end
+    at 8 s, past a budget of 7. Guessing from the last two chunks (2, 2) would have started it."""
+    now = [0.0]
+
+    def steps():
+        samples = 0
+        for size in (2, 2, 4, 8):
+            now[0] += size
+            samples += size
+            yield samples, Attribution(np.random.default_rng(samples).standard_normal((8, 8)).astype(np.float32))
+
+    rule = StopRule(max_samples=16, max_seconds=7.0)
+    _, meta = run_until_stable(steps(), rule, clock=lambda: now[0], sizes=[2, 2, 4, 8])
+    assert (meta["samples"], meta["stopped"], meta["budget"]) == (4, "budget", "seconds") and now[0] <= 7
+    now[0] = 0.0
+    _, meta = run_until_stable(steps(), rule, clock=lambda: now[0])  # no schedule: the guess runs over
+    assert meta["samples"] == 8 and now[0] > 7

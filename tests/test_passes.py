@@ -132,7 +132,7 @@ def test_top1_is_resolved_inside_the_pass(tiny_cnn, rng_image):
     assert abs(sum(p for _, _, p in predict(tiny_cnn, image, top=5)) - 1.0) < 1e-6  # all 5 classes
 
 
-def test_batches_can_compile_apart_from_one_picture_passes(rng_image):
+def test_batches_can_compile_apart_from_one_picture_passes(rng_image, monkeypatch):
     """A model may use XLA for its many-sample batches only: same numbers, traced once each, warmed."""
     from explainers._tf import keras
     from explainers.labels import Labels
@@ -154,8 +154,14 @@ def test_batches_can_compile_apart_from_one_picture_passes(rng_image):
     assert engine_for(plain).warm_batches(4) == [gradients, scores]  # graph mode: traced once, no shape to compile
     assert engine_for(plain).trace_count == {(gradients, False): 1, (scores, False): 1}
 
+    runs = []
+    real_run = engine_for(mixed).run
+    monkeypatch.setattr(
+        engine_for(mixed), "run", lambda key, x, *a, **k: runs.append(len(x)) or real_run(key, x, *a, **k)
+    )
     warmed = engine_for(mixed).warm_batches(4)
     assert warmed == [gradients, scores]
+    assert runs == [4, 2, 1]  # XLA compiles per shape: the chunk's and the smaller pieces stable mode starts with
     traced = dict(engine_for(mixed).trace_count)
     assert traced == {(gradients, True): 1, (scores, False): 1}
     batch = mixed.preprocess(np.stack([rng_image(16, 16, seed=s) for s in range(6)]).astype(np.float32))

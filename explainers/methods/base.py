@@ -308,6 +308,8 @@ class SamplingMethod(MultiPassMethod):
     unit: ClassVar[str] = "samples"
     #: samples per chunk in stable mode (fewer if the budget would give fewer than four chunks)
     chunk: ClassVar[int] = 8
+    #: its ``steps`` run ``chunk_bounds``'s chunks (integrated gradients, SHAP and occlusion run levels of their own)
+    chunked: ClassVar[bool] = True
 
     def explain_count(self, passes: Passes, index: int, target: int, span, layer) -> Attribution:
         raise NotImplementedError
@@ -322,7 +324,7 @@ class SamplingMethod(MultiPassMethod):
         return True
 
     def explain_one(self, passes, index, target, span, layer):
-        from explainers.convergence import StopRule, describe, run_until_stable
+        from explainers.convergence import StopRule, chunk_bounds, describe, run_until_stable
 
         settings = self.settings
         # attributions at a layer (``source="layer"``) run their fixed count: stable mode samples the pixels
@@ -332,8 +334,9 @@ class SamplingMethod(MultiPassMethod):
         chunk = max(2, min(self.chunk, total // 4)) // 2 * 2  # even: antithetic pairs stay whole
         rule = StopRule(settings["agreement"], settings["patience"], total, settings["max_seconds"])
         on_step = (lambda result: passes.preview(result.heatmap)) if passes.wants_preview else None
+        sizes = [stop - start for start, stop in chunk_bounds(total, chunk)] if self.chunked else None
         result, stop = run_until_stable(
-            self.steps(passes, index, target, span, chunk), rule, done=self.done, on_step=on_step
+            self.steps(passes, index, target, span, chunk), rule, done=self.done, on_step=on_step, sizes=sizes
         )
         result.meta.update(stop)
         result.meta["notes"] = [*result.meta.get("notes", []), describe(stop, self.unit)]

@@ -95,6 +95,7 @@ class IntegratedGradients(SamplingMethod):
         ),
     }
     budget, unit = "steps", "steps"
+    chunked = False  # its levels are its own
 
     def work(self, input_size):
         baselines = 4 if self.settings["baseline"] == "average" else 1

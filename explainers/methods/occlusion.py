@@ -151,6 +151,7 @@ class Occlusion(SamplingMethod):
         "patience": Param(1, "Stable mode: how many finer scales in a row must agree.", minimum=1, maximum=4),
     }
     budget, unit = "scales", "scales"
+    chunked = False  # its levels are its own
 
     def plan(self, height: int, width: int) -> list[tuple[int, list[tuple[int, int]]]]:
         """(square side, boxes) of each scale on a ``height`` × ``width`` picture, coarse to fine."""

@@ -91,6 +91,7 @@ class ShapPartition(SamplingMethod):
         **stable_params("max_evals"),
     }
     budget, unit = "max_evals", "evaluations"
+    chunked = False  # its levels are its own
 
     def check_applicable(self, model) -> None:
         shap_module()
