@@ -103,7 +103,7 @@ def record(model, photo, method: str, budget: int, target: int, seed: int, fine:
 
 def _record(model, photo, method: str, budget: int, target: int, seed: int, fine: int):
     from explainers import explain
-    from explainers.convergence import chunk_bounds
+    from explainers.convergence import chunk_bounds, stable_chunk
     from explainers.methods import METHODS as REGISTRY
 
     cls = REGISTRY[method]
@@ -130,19 +130,19 @@ def _record(model, photo, method: str, budget: int, target: int, seed: int, fine
         )
     finally:
         cls.chunk = own
-    step = max(2, min(fine, budget // 4)) // 2 * 2
-    stops = [stop for _, stop in chunk_bounds(budget, step)]
+    stops = [stop for _, stop in chunk_bounds(budget, stable_chunk(fine, budget))]
     assert len(shown) == len(stops), f"{method}: {len(shown)} maps for {len(stops)} chunks"
     return [(stop, seconds, heatmap) for stop, (seconds, heatmap) in zip(stops, shown)], own
 
 
 def replay(recording, candidate: Candidate, own_chunk: int, budget: int):
-    """(samples, seconds, map) where ``candidate`` stops on ``recording``."""
-    from explainers.convergence import StopRule, chunk_bounds, run_until_stable
+    """Where ``candidate`` stops on ``recording``: (samples, seconds, map, how it stopped, the maps it
+    was shown)."""
+    from explainers.convergence import StopRule, chunk_bounds, run_until_stable, stable_chunk
 
     chunk = own_chunk if candidate.chunk is None else candidate.chunk
     if chunk:  # the maps the method's own chunks would have shown (one that was not recorded is skipped)
-        chunk = max(2, min(chunk, budget // 4)) // 2 * 2
+        chunk = stable_chunk(chunk, budget)
         grown = {stop for _, stop in chunk_bounds(budget, chunk)}
         bounds = grown if candidate.grow else {*range(chunk, budget, chunk), budget}
         kept = [item for item in recording if item[0] in bounds]

@@ -80,6 +80,12 @@ def chunk_bounds(total: int, chunk: int) -> Iterator[tuple[int, int]]:
         first = False
 
 
+def stable_chunk(chunk: int, total: int) -> int:
+    """A method's chunk for a budget of ``total`` samples: at most a quarter of it (four chunks at least)
+    and even, at least 2 (antithetic pairs stay whole)."""
+    return max(2, min(chunk, total // 4)) // 2 * 2
+
+
 def sub_span(span: tuple[float, float], start: int, stop: int, total: int) -> tuple[float, float]:
     """The share of the progress ``span`` that samples start..stop of ``total`` report in."""
     width = span[1] - span[0]
@@ -138,7 +144,7 @@ def run_until_stable(
     result = None
     earlier: list[tuple[int, np.ndarray]] = []  # (samples, map on the display grid) of the chunks so far
     streak, rho, samples, chunks, next_chunk = 0, None, 0, 0, 0.0
-    last, schedule = 0, sizes  # the last chunk's size, for the next one's when no schedule is known
+    last = 0  # the last chunk's size, for the next one's when no schedule is known
     iterator = iter(steps)
     stopped, budget = "budget", "samples"
     while True:
@@ -154,8 +160,8 @@ def run_until_stable(
         except StopIteration:
             break
         took, size = clock() - chunk_began, max(1, samples - before)
-        if schedule is not None and chunks + 1 < len(schedule):  # seconds the next chunk should take
-            next_chunk = took / size * schedule[chunks + 1]
+        if sizes is not None and chunks + 1 < len(sizes):  # seconds the next chunk should take
+            next_chunk = took / size * sizes[chunks + 1]
         else:
             next_chunk = took * (size / last if last else 1.0)
         last = size
@@ -196,5 +202,6 @@ __all__ = [
     "display_map",
     "rank_agreement",
     "run_until_stable",
+    "stable_chunk",
     "sub_span",
 ]

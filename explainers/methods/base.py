@@ -324,14 +324,14 @@ class SamplingMethod(MultiPassMethod):
         return True
 
     def explain_one(self, passes, index, target, span, layer):
-        from explainers.convergence import StopRule, chunk_bounds, describe, run_until_stable
+        from explainers.convergence import StopRule, chunk_bounds, describe, run_until_stable, stable_chunk
 
         settings = self.settings
         # attributions at a layer (``source="layer"``) run their fixed count: stable mode samples the pixels
         if settings.get("until") != "stable" or settings.get("source") == "layer":
             return self.explain_count(passes, index, target, span, layer)
         total = int(settings[self.budget])
-        chunk = max(2, min(self.chunk, total // 4)) // 2 * 2  # even: antithetic pairs stay whole
+        chunk = stable_chunk(self.chunk, total)
         rule = StopRule(settings["agreement"], settings["patience"], total, settings["max_seconds"])
         on_step = (lambda result: passes.preview(result.heatmap)) if passes.wants_preview else None
         sizes = [stop - start for start, stop in chunk_bounds(total, chunk)] if self.chunked else None
